@@ -1,0 +1,96 @@
+"""DRF authentication for customers: the session cookie first, then a Bearer
+JWT (Medusa's order). Any failure is Medusa's bare 401 Unauthorized."""
+
+import re
+from dataclasses import dataclass
+
+from django.conf import settings
+from rest_framework import authentication, exceptions, permissions
+
+from accounts import selectors
+from accounts.models import AuthIdentity
+from accounts.sessions import customer_session_claims
+from accounts.tokens import (
+    AccessClaims,
+    InvalidToken,
+    access_claims_parse,
+    access_token_decode,
+)
+
+_BEARER = re.compile(r"^\s*(\S+)\s+(\S+)\s*$")
+
+
+@dataclass(frozen=True)
+class CustomerAuth:
+    claims: AccessClaims
+    identity: AuthIdentity
+    via_session: bool
+
+    is_authenticated = True
+
+    @property
+    def customer_id(self) -> str:
+        """The token's actor ("" for a registration token); the selector has
+        checked that it is the identity's customer."""
+        return self.claims.actor_id
+
+
+def bearer_token(request) -> str | None:
+    match = _BEARER.match(request.headers.get("Authorization", ""))
+    if match is None or match.group(1).lower() != "bearer":
+        return None
+    return match.group(2)
+
+
+class CustomerAuthentication(authentication.BaseAuthentication):
+    def authenticate(self, request):
+        cookie = request.COOKIES.get(settings.CUSTOMER_SESSION_COOKIE_NAME)
+        if cookie:
+            payload = customer_session_claims(cookie_value=cookie)
+            if payload is not None:
+                return self._resolve(_parse(payload), via_session=True)
+        token = bearer_token(request)
+        if token is None:
+            return None
+        try:
+            claims = access_token_decode(token)
+        except InvalidToken:
+            raise exceptions.AuthenticationFailed() from None
+        return self._resolve(claims, via_session=False)
+
+    def authenticate_header(self, request) -> str:
+        return "Bearer"
+
+    def _resolve(self, claims: AccessClaims, *, via_session: bool):
+        identity = selectors.auth_identity_for_claims(claims=claims)
+        if identity is None:
+            raise exceptions.AuthenticationFailed()
+        return CustomerAuth(
+            claims=claims, identity=identity, via_session=via_session
+        ), None
+
+
+def _parse(payload) -> AccessClaims:
+    try:
+        return access_claims_parse(payload)
+    except InvalidToken:
+        raise exceptions.AuthenticationFailed() from None
+
+
+class IsCustomer(permissions.BasePermission):
+    """A token with an actor: the customer exists (Medusa's default)."""
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        if not isinstance(user, CustomerAuth) or not user.customer_id:
+            raise exceptions.NotAuthenticated()
+        return True
+
+
+class IsAuthIdentity(permissions.BasePermission):
+    """Any valid customer token, actor-less included (`allowUnregistered`)."""
+
+    def has_permission(self, request, view) -> bool:
+        if not isinstance(request.user, CustomerAuth):
+            raise exceptions.NotAuthenticated()
+        return True

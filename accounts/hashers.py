@@ -1,0 +1,104 @@
+"""Password hashers: Argon2id for every new hash, Medusa's scrypt-kdf to verify.
+
+Hashes imported from Medusa (scrypt-kdf, logN 15, r 8, p 1; the 96-byte
+format of medusa-contract.md section 8) are stored as
+`medusa_scrypt$<base64 blob>`. Django's `check_password` re-hashes them with
+the first hasher of PASSWORD_HASHERS (Argon2id) at the next successful login.
+"""
+
+import base64
+import hashlib
+import hmac
+import os
+
+from django.contrib.auth.hashers import Argon2PasswordHasher, BasePasswordHasher
+from django.utils.crypto import constant_time_compare
+
+
+class Argon2idHasher(Argon2PasswordHasher):
+    """OWASP Password Storage Cheat Sheet's first Argon2id option (m=19 MiB,
+    t=2, p=1): strong enough, and cheap enough that a 2-core web host can
+    serve logins; see docs/performance.md for the measured cost."""
+
+    time_cost = 2
+    memory_cost = 19 * 1024
+    parallelism = 1
+
+
+SCRYPT_HEADER = b"scrypt"
+SCRYPT_BLOB_BYTES = 96
+# OpenSSL's default limit (32 MiB) rejects N=2^15, r=8, which needs 32 MiB.
+SCRYPT_MAXMEM = 64 * 1024 * 1024
+
+
+def medusa_scrypt_blob(password: str, *, salt: bytes, log_n=15, r=8, p=1) -> str:
+    head = SCRYPT_HEADER + bytes([0, log_n]) + r.to_bytes(4, "big")
+    head += p.to_bytes(4, "big") + salt
+    head += hashlib.sha256(head).digest()[:16]
+    derived = _scrypt(password, salt=salt, log_n=log_n, r=r, p=p)
+    signature = hmac.new(derived[32:], head, hashlib.sha256).digest()
+    return base64.b64encode(head + signature).decode()
+
+
+def medusa_scrypt_verify(password: str, blob: str) -> bool:
+    try:
+        key = base64.b64decode(blob, validate=True)
+    except ValueError:
+        return False
+    if len(key) != SCRYPT_BLOB_BYTES or not key.startswith(SCRYPT_HEADER):
+        return False
+    if not hmac.compare_digest(hashlib.sha256(key[:48]).digest()[:16], key[48:64]):
+        return False
+    log_n = key[7]
+    r = int.from_bytes(key[8:12], "big")
+    p = int.from_bytes(key[12:16], "big")
+    if log_n > 20 or r > 32 or p > 16:  # refuse blobs that would cost minutes
+        return False
+    derived = _scrypt(password, salt=key[16:48], log_n=log_n, r=r, p=p)
+    expected = hmac.new(derived[32:], key[:64], hashlib.sha256).digest()
+    return hmac.compare_digest(expected, key[64:96])
+
+
+def _scrypt(password: str, *, salt: bytes, log_n: int, r: int, p: int) -> bytes:
+    return hashlib.scrypt(
+        password.encode(),
+        salt=salt,
+        n=2**log_n,
+        r=r,
+        p=p,
+        maxmem=SCRYPT_MAXMEM * max(1, r // 8) * p,
+        dklen=64,
+    )
+
+
+class MedusaScryptHasher(BasePasswordHasher):
+    algorithm = "medusa_scrypt"
+
+    def salt(self) -> str:
+        return base64.b64encode(os.urandom(32)).decode()
+
+    def encode(self, password: str, salt: str) -> str:
+        salt_bytes = base64.b64decode(salt)
+        if len(salt_bytes) != 32:
+            salt_bytes = hashlib.sha256(salt.encode()).digest()
+        return f"{self.algorithm}${medusa_scrypt_blob(password, salt=salt_bytes)}"
+
+    def decode(self, encoded: str) -> dict:
+        algorithm, blob = encoded.split("$", 1)
+        assert algorithm == self.algorithm  # noqa: S101  (Django's hasher contract)
+        return {"algorithm": algorithm, "hash": blob, "salt": blob[22:64]}
+
+    def verify(self, password: str, encoded: str) -> bool:
+        algorithm, _, blob = encoded.partition("$")
+        if not constant_time_compare(algorithm, self.algorithm):
+            return False
+        return medusa_scrypt_verify(password, blob)
+
+    def safe_summary(self, encoded: str) -> dict:
+        return {"algorithm": self.algorithm, "hash": "********"}
+
+    def must_update(self, encoded: str) -> bool:
+        return True
+
+    def harden_runtime(self, password: str, encoded: str) -> None:
+        pass

@@ -1,0 +1,190 @@
+"""Customers, auth identities and provider identities (DESIGN.md, "Data model").
+
+Every invariant is a named PostgreSQL constraint, so a bug in Python, a
+race, or a hand-written INSERT cannot break it.
+"""
+
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Lower, Trim
+from django.utils import timezone
+
+from accounts import ids
+
+
+class Provider(models.TextChoices):
+    EMAILPASS = "emailpass", "Email and password"
+    EMAIL_OTP = "email-otp", "Email one-time code"
+
+
+class Customer(models.Model):
+    id = models.CharField(
+        primary_key=True, max_length=64, default=ids.new_customer_id, editable=False
+    )
+    email = models.CharField(max_length=254, null=True, blank=True)  # noqa: DJ001
+    company_name = models.TextField(null=True, blank=True)  # noqa: DJ001
+    first_name = models.TextField(null=True, blank=True)  # noqa: DJ001
+    last_name = models.TextField(null=True, blank=True)  # noqa: DJ001
+    phone = models.TextField(null=True, blank=True)  # noqa: DJ001
+    has_account = models.BooleanField(default=False)
+    metadata = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                Lower("email"),
+                condition=Q(has_account=True, deleted_at__isnull=True),
+                name="customer_registered_email_uniq",
+            ),
+            # A registered customer's email is the normalized email its
+            # identity proved, so OTP and password logins land on one row.
+            models.CheckConstraint(
+                condition=Q(has_account=False)
+                | Q(email__isnull=False, email=Lower(Trim("email"))),
+                name="customer_registered_email_normalized",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.id
+
+
+class AuthIdentity(models.Model):
+    id = models.CharField(
+        primary_key=True,
+        max_length=64,
+        default=ids.new_auth_identity_id,
+        editable=False,
+    )
+    customer = models.OneToOneField(
+        Customer,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="auth_identity",
+    )
+    # Extra keys carried into the token's app_metadata claim; `customer_id`
+    # is derived from `customer` when a token is signed, never stored twice.
+    app_metadata = models.JSONField(default=dict, blank=True)
+    # Tokens issued before this instant are refused (password reset/change).
+    tokens_valid_after = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "auth identities"
+        indexes = [
+            # Orphan queries cost what the orphans cost, not all identities.
+            models.Index(
+                fields=["created_at"],
+                condition=Q(customer__isnull=True),
+                name="authid_orphan_created_idx",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(app_metadata__has_key="customer_id"),
+                name="authid_customer_id_not_in_app_metadata",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.id
+
+
+class ProviderIdentity(models.Model):
+    id = models.CharField(
+        primary_key=True,
+        max_length=64,
+        default=ids.new_provider_identity_id,
+        editable=False,
+    )
+    auth_identity = models.ForeignKey(
+        AuthIdentity, on_delete=models.CASCADE, related_name="provider_identities"
+    )
+    provider = models.CharField(max_length=32, choices=Provider.choices)
+    entity_id = models.CharField(max_length=254)
+    password_hash = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    provider_metadata = models.JSONField(null=True, blank=True)
+    user_metadata = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "provider identities"
+        constraints = [
+            # entity_id leads, so a lookup by email alone uses this index too.
+            models.UniqueConstraint(
+                fields=["entity_id", "provider"], name="provid_provider_entity_uniq"
+            ),
+            models.UniqueConstraint(
+                fields=["auth_identity", "provider"],
+                name="provid_identity_provider_uniq",
+            ),
+            models.CheckConstraint(
+                condition=Q(provider__in=Provider.values),
+                name="provid_provider_known",
+            ),
+            models.CheckConstraint(
+                condition=Q(entity_id=Lower(Trim("entity_id")))
+                & Q(entity_id__contains="@"),
+                name="provid_entity_id_normalized_email",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(provider=Provider.EMAILPASS, password_hash__isnull=False)
+                    & ~Q(password_hash="")
+                )
+                | (~Q(provider=Provider.EMAILPASS) & Q(password_hash__isnull=True)),
+                name="provid_password_hash_iff_emailpass",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.id}"
+
+
+class PasswordResetToken(models.Model):
+    """A single-use reset token: only the SHA-256 of its `jti` is stored."""
+
+    id = models.CharField(
+        primary_key=True, max_length=64, default=ids.new_reset_token_id, editable=False
+    )
+    provider_identity = models.ForeignKey(
+        ProviderIdentity, on_delete=models.CASCADE, related_name="reset_tokens"
+    )
+    token_hash = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(expires_at__gt=F("created_at")),
+                name="authprt_expires_after_created",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.id
+
+
+class PublishableApiKey(models.Model):
+    """Keys a storefront sends in `x-publishable-api-key` on /store/* routes."""
+
+    id = models.CharField(
+        primary_key=True, max_length=64, default=ids.new_api_key_id, editable=False
+    )
+    token = models.CharField(max_length=128, unique=True)
+    title = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "publishable API key"
+
+    def __str__(self) -> str:
+        return self.title

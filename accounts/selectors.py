@@ -1,0 +1,54 @@
+"""Reads. Every lookup goes through an index; nothing scans and filters in
+Python (seed 003's bug was exactly that)."""
+
+from accounts.models import AuthIdentity, Customer, ProviderIdentity, PublishableApiKey
+from accounts.tokens import AccessClaims
+
+
+def provider_identity_get(*, provider: str, entity_id: str) -> ProviderIdentity | None:
+    return (
+        ProviderIdentity.objects.select_related("auth_identity")
+        .filter(provider=provider, entity_id=entity_id)
+        .first()
+    )
+
+
+def provider_identity_exists_for_email(*, entity_id: str) -> bool:
+    # Uses the (entity_id, provider) unique index: entity_id is its first column.
+    return ProviderIdentity.objects.filter(entity_id=entity_id).exists()
+
+
+def auth_identity_email(*, auth_identity_id: str) -> str | None:
+    """The normalized email the identity proved (all its providers share it)."""
+    return (
+        ProviderIdentity.objects.filter(auth_identity_id=auth_identity_id)
+        .order_by("created_at")
+        .values_list("entity_id", flat=True)
+        .first()
+    )
+
+
+def auth_identity_for_claims(*, claims: AccessClaims) -> AuthIdentity | None:
+    """The identity a token speaks for, or None if the token must be refused:
+    the identity is gone, its customer differs, or the token predates a
+    password change (API.md, improvement 4)."""
+    identity = AuthIdentity.objects.filter(id=claims.auth_identity_id).first()
+    if identity is None:
+        return None
+    if claims.actor_id and claims.actor_id != identity.customer_id:
+        return None
+    valid_after = identity.tokens_valid_after
+    # iat has whole seconds: a token from the second of the change stays valid.
+    if valid_after is not None and claims.issued_at < int(valid_after.timestamp()):
+        return None
+    return identity
+
+
+def customer_get(*, customer_id: str) -> Customer | None:
+    return Customer.objects.filter(id=customer_id, deleted_at__isnull=True).first()
+
+
+def publishable_key_is_active(*, token: str) -> bool:
+    return PublishableApiKey.objects.filter(
+        token=token, revoked_at__isnull=True
+    ).exists()

@@ -1,0 +1,137 @@
+"""JWTs with Medusa 2.21's claims, their order, HS256 and lifetimes.
+
+Threat model: a token is a bearer credential. We defend against forged or
+altered tokens (HS256 with JWT_SECRET, algorithm pinned, `none` refused),
+expired ones, tokens for another actor type, reset tokens used as access
+tokens, and tokens issued before a password change (checked against the
+identity row by `accounts.authentication`). We do not defend against a
+stolen, still-valid token: keep lifetimes short and use HTTPS.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import jwt
+from django.conf import settings
+
+ACTOR_TYPE = "customer"
+ALGORITHM = "HS256"
+
+
+class InvalidToken(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    actor_id: str
+    auth_identity_id: str
+    auth_provider: str | None
+    issued_at: int
+    raw: dict[str, Any]
+
+
+def access_token_issue(
+    *,
+    auth_identity_id: str,
+    customer_id: str | None,
+    auth_provider: str,
+    app_metadata: dict[str, Any],
+    user_metadata: dict[str, Any] | None,
+    now: datetime,
+) -> str:
+    metadata = dict(app_metadata)
+    if customer_id:
+        metadata["customer_id"] = customer_id
+    issued_at = int(now.timestamp())
+    payload = {
+        "actor_id": customer_id or "",
+        "actor_type": ACTOR_TYPE,
+        "auth_identity_id": auth_identity_id,
+        "auth_provider": auth_provider,
+        "mfa_enabled": False,
+        "mfa_challenge_completed_at": None,
+        "app_metadata": metadata,
+        "user_metadata": user_metadata or {},
+        "iat": issued_at,
+        "exp": issued_at + int(settings.JWT_EXPIRES_IN.total_seconds()),
+    }
+    return jwt.encode(payload, settings.JWT_SECRET, algorithm=ALGORITHM)
+
+
+def access_token_decode(token: str, *, verify_exp: bool = True) -> AccessClaims:
+    payload = _decode(token, verify_exp=verify_exp)
+    return access_claims_parse(payload)
+
+
+def access_claims_parse(payload: dict[str, Any]) -> AccessClaims:
+    actor_id = payload.get("actor_id", "")
+    identity_id = payload.get("auth_identity_id")
+    provider = payload.get("auth_provider")
+    issued_at = payload.get("iat")
+    if (
+        payload.get("actor_type") != ACTOR_TYPE
+        or "purpose" in payload  # a reset token is not an access token
+        or not isinstance(identity_id, str)
+        or not identity_id
+        or not isinstance(actor_id, str)
+        or not isinstance(issued_at, int)
+        or (provider is not None and not isinstance(provider, str))
+    ):
+        raise InvalidToken("not a customer access token")
+    return AccessClaims(
+        actor_id=actor_id,
+        auth_identity_id=identity_id,
+        auth_provider=provider,
+        issued_at=issued_at,
+        raw=payload,
+    )
+
+
+@dataclass(frozen=True)
+class ResetClaims:
+    entity_id: str
+    provider: str
+    jti: str
+
+
+def reset_token_issue(*, entity_id: str, provider: str, jti: str, now: datetime) -> str:
+    issued_at = int(now.timestamp())
+    payload = {
+        "entity_id": entity_id,
+        "provider": provider,
+        "actor_type": ACTOR_TYPE,
+        "purpose": "reset",
+        "iat": issued_at,
+        "exp": issued_at + int(settings.RESET_TOKEN_EXPIRES_IN.total_seconds()),
+        "jti": jti,
+    }
+    return jwt.encode(payload, settings.JWT_SECRET, algorithm=ALGORITHM)
+
+
+def reset_token_decode(token: str) -> ResetClaims:
+    payload = _decode(token, verify_exp=True)
+    fields = (payload.get("entity_id"), payload.get("provider"), payload.get("jti"))
+    if (
+        payload.get("purpose") != "reset"
+        or payload.get("actor_type") != ACTOR_TYPE
+        or not all(isinstance(value, str) and value for value in fields)
+    ):
+        raise InvalidToken("not a reset token")
+    return ResetClaims(*fields)
+
+
+def _decode(token: str, *, verify_exp: bool) -> dict[str, Any]:
+    try:
+        payload = jwt.decode(
+            token,
+            settings.JWT_SECRET,
+            algorithms=[ALGORITHM],
+            options={"require": ["iat", "exp"], "verify_exp": verify_exp},
+        )
+    except jwt.PyJWTError as exc:
+        raise InvalidToken(str(exc)) from exc
+    if not isinstance(payload, dict):
+        raise InvalidToken("payload is not an object")
+    return payload
