@@ -1,0 +1,43 @@
+"""Rows for tests, made through the same services the API uses."""
+
+from django.contrib.auth.hashers import make_password
+from django.utils import timezone
+
+from accounts import services
+from accounts.models import AuthIdentity, Customer, Provider, ProviderIdentity
+
+PASSWORD = "correct horse battery staple"
+
+
+def identity_create(*, email: str, password: str = PASSWORD, hasher="default"):
+    """An emailpass identity without a customer (what register leaves)."""
+    identity = AuthIdentity.objects.create()
+    ProviderIdentity.objects.create(
+        auth_identity=identity,
+        provider=Provider.EMAILPASS,
+        entity_id=email,
+        password_hash=make_password(password, hasher=hasher),
+    )
+    return identity
+
+
+def customer_create(*, email: str, password: str = PASSWORD, **profile) -> Customer:
+    """A finished two-step signup: identity, provider identity, customer."""
+    identity = identity_create(email=email, password=password)
+    return services.customer_create_for_identity(
+        auth_identity_id=identity.id,
+        profile=services.Profile(email=email, **profile),
+        now=timezone.now(),
+    )
+
+
+def token_for(customer_or_identity, provider: str = Provider.EMAILPASS) -> str:
+    identity = (
+        customer_or_identity.auth_identity
+        if isinstance(customer_or_identity, Customer)
+        else customer_or_identity
+    )
+    identity.refresh_from_db()
+    return services.access_token_for_identity(
+        identity=identity, provider=provider, now=timezone.now()
+    )
