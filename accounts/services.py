@@ -173,7 +173,7 @@ def identity_authenticate_emailpass(*, email: str, password: str) -> AuthIdentit
     )
     if provider_identity is None:
         # Spend the same hashing work as for a real account (API.md, 2).
-        check_password(password, None)
+        make_password(password)
         raise Unauthorized(INVALID_CREDENTIALS)
     if not _password_matches(provider_identity, password):
         raise Unauthorized(INVALID_CREDENTIALS)

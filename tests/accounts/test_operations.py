@@ -1,0 +1,62 @@
+"""GET /health, CORS per route family, the OpenAPI schema and docs page."""
+
+import pytest
+from django.test import override_settings
+
+pytestmark = pytest.mark.django_db
+
+
+def test_health_is_ok_text(client):
+    response = client.get("/health")
+
+    assert response.status_code == 200
+    assert response.content == b"OK"
+
+
+def test_health_details_report_redis(client):
+    response = client.get("/health", HTTP_ACCEPT="application/json")
+
+    assert response.json() == {"status": "ok", "database": "ok", "redis": "ok"}
+
+
+@override_settings(STORE_CORS=["http://shop.test"], AUTH_CORS=["http://auth.test"])
+def test_cors_preflight_allows_the_sdk_headers_per_family(client):
+    headers = {
+        "HTTP_ORIGIN": "http://shop.test",
+        "HTTP_ACCESS_CONTROL_REQUEST_METHOD": "POST",
+        "HTTP_ACCESS_CONTROL_REQUEST_HEADERS": (
+            "content-type,authorization,x-publishable-api-key,x-medusa-locale"
+        ),
+    }
+
+    store = client.options("/store/customers/me", **headers)
+    auth = client.options("/auth/customer/emailpass", **headers)
+
+    assert store.status_code in (200, 204)
+    assert store["Access-Control-Allow-Origin"] == "http://shop.test"
+    assert store["Access-Control-Allow-Credentials"] == "true"
+    allowed = store["Access-Control-Allow-Headers"].lower()
+    for header in ("x-publishable-api-key", "x-medusa-locale", "authorization"):
+        assert header in allowed
+    assert "Access-Control-Allow-Origin" not in auth
+
+
+def test_openapi_schema_lists_the_routes(client):
+    response = client.get("/api/schema/", HTTP_ACCEPT="application/json")
+
+    assert response.status_code == 200
+    paths = response.json()["paths"]
+    for path in (
+        "/auth/customer/{provider}/register",
+        "/store/customers",
+        "/store/customers/me",
+        "/store/auth/signup",
+    ):
+        assert path in paths
+
+
+def test_docs_page_is_served(client):
+    response = client.get("/api/docs/")
+
+    assert response.status_code == 200
+    assert b"swagger" in response.content.lower()

@@ -1,0 +1,107 @@
+"""A failed POST /store/customers after register logs seed 000's event, with
+the email as an HMAC only, and leaves no customer row behind."""
+
+import json
+import logging
+
+import pytest
+from django.db import connection
+
+from accounts.emails import email_hash
+from accounts.models import AuthIdentity, Customer
+from orphans.services import PROFILE_FAILURE_EVENT
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def failing_identity_link():
+    """A real database failure in the middle of step 2: the customer row is
+    inserted, then linking the identity raises inside PostgreSQL."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            CREATE FUNCTION test_refuse_link() RETURNS trigger AS $$
+            BEGIN RAISE EXCEPTION 'injected failure'; END $$ LANGUAGE plpgsql;
+            CREATE TRIGGER test_refuse_link BEFORE UPDATE OF customer_id
+            ON accounts_authidentity FOR EACH ROW EXECUTE FUNCTION test_refuse_link();
+            """
+        )
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DROP TRIGGER test_refuse_link ON accounts_authidentity;"
+            "DROP FUNCTION test_refuse_link();"
+        )
+
+
+def register(api, email, password) -> str:
+    return api.post(
+        "/auth/customer/emailpass/register",
+        {"email": email, "password": password},
+        format="json",
+    ).json()["token"]
+
+
+def failure_events(caplog) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.getMessage() == PROFILE_FAILURE_EVENT]
+
+
+def test_database_failure_leaves_no_customer_and_logs_the_hashed_event(
+    api, email, password, failing_identity_link, caplog
+):
+    token = register(api, email, password)
+
+    with caplog.at_level(logging.ERROR):
+        response = api.post(
+            "/store/customers",
+            {"email": email},
+            format="json",
+            HTTP_AUTHORIZATION=f"Bearer {token}",
+        )
+
+    assert response.status_code == 503
+    assert response.json()["type"] == "unavailable"
+    assert not Customer.objects.filter(email=email).exists()
+    assert (
+        AuthIdentity.objects.get(provider_identities__entity_id=email).customer_id
+        is None
+    )
+    (event,) = failure_events(caplog)
+    assert event.levelname == "ERROR"
+    assert event.userId == email_hash(email)
+    assert "sqlstate P0001" in event.error  # the injected RAISE EXCEPTION
+    assert event.timestamp
+    assert email not in caplog.text
+    assert email not in json.dumps(event.__dict__, default=str)
+
+
+def test_validation_failure_logs_the_event_too(api, email, password, caplog):
+    token = register(api, email, password)
+
+    with caplog.at_level(logging.ERROR):
+        response = api.post(
+            "/store/customers",
+            {"email": email, "first_name": 5},
+            format="json",
+            HTTP_AUTHORIZATION=f"Bearer {token}",
+        )
+
+    assert response.status_code == 400
+    (event,) = failure_events(caplog)
+    assert event.userId == email_hash(email)
+    assert email not in caplog.text
+
+
+def test_success_logs_no_event(api, email, password, caplog):
+    token = register(api, email, password)
+
+    with caplog.at_level(logging.ERROR):
+        api.post(
+            "/store/customers",
+            {"email": email},
+            format="json",
+            HTTP_AUTHORIZATION=f"Bearer {token}",
+        )
+
+    assert failure_events(caplog) == []

@@ -1,0 +1,205 @@
+"""reset-password and update: single-use 15-minute tokens, mailed by a task."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from accounts.models import PasswordResetToken
+from tests.factories import customer_create, token_for
+
+pytestmark = pytest.mark.django_db
+
+RESET = "/auth/customer/emailpass/reset-password"
+UPDATE = "/auth/customer/emailpass/update"
+LOGIN = "/auth/customer/emailpass"
+NEW_PASSWORD = "a brand new passphrase"
+
+
+def request_reset(api, identifier, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        return api.post(RESET, {"identifier": identifier}, format="json")
+
+
+def mailed_token() -> str:
+    (message,) = mail.outbox
+    return re.search(r"token=([\w.\-]+)", message.body).group(1)
+
+
+def test_reset_mails_a_token_that_sets_the_password_once(
+    api, email, password, django_capture_on_commit_callbacks
+):
+    customer_create(email=email, password=password)
+
+    response = request_reset(api, email.upper(), django_capture_on_commit_callbacks)
+
+    assert response.status_code == 201
+    assert response.content == b"Created"
+    assert response["Content-Type"].startswith("text/plain")
+    assert mail.outbox[0].to == [email]
+    assert mail.outbox[0].alternatives  # an HTML part too
+    token = mailed_token()
+
+    updated = api.post(
+        UPDATE,
+        {"password": NEW_PASSWORD},
+        format="json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+    reused = api.post(
+        UPDATE,
+        {"password": "yet another phrase"},
+        format="json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+
+    assert (updated.status_code, updated.json()) == (200, {"success": True})
+    assert (reused.status_code, reused.json()) == (
+        401,
+        {"type": "unauthorized", "message": "Invalid token"},
+    )
+    old = api.post(LOGIN, {"email": email, "password": password}, format="json")
+    new = api.post(LOGIN, {"email": email, "password": NEW_PASSWORD}, format="json")
+    assert old.status_code == 401
+    assert new.status_code == 200
+    fresh = api.get(
+        "/store/customers/me", HTTP_AUTHORIZATION=f"Bearer {new.json()['token']}"
+    )
+    assert fresh.status_code == 200
+
+
+def test_stale_token_is_refused_after_the_reset(
+    api, email, monkeypatch, django_capture_on_commit_callbacks
+):
+    customer = customer_create(email=email)
+    stale_access = token_for(customer)
+    request_reset(api, email, django_capture_on_commit_callbacks)
+    # The reset happens a few seconds after the old token was issued.
+    later = timezone.now() + timedelta(seconds=5)
+    monkeypatch.setattr("accounts.apis.timezone.now", lambda: later)
+    api.post(
+        UPDATE,
+        {"password": NEW_PASSWORD},
+        format="json",
+        HTTP_AUTHORIZATION=f"Bearer {mailed_token()}",
+    )
+
+    response = api.post(
+        "/auth/token/refresh", HTTP_AUTHORIZATION=f"Bearer {stale_access}"
+    )
+
+    assert response.status_code == 401
+
+
+def test_unknown_identifier_answers_the_same_and_sends_nothing(
+    api, django_capture_on_commit_callbacks
+):
+    response = request_reset(
+        api, "nobody@example.com", django_capture_on_commit_callbacks
+    )
+
+    assert (response.status_code, response.content) == (201, b"Created")
+    assert mail.outbox == []
+
+
+def test_missing_identifier_is_400(api):
+    response = api.post(RESET, {}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "type": "invalid_data",
+        "message": "Invalid request: Field 'identifier' is required",
+    }
+
+
+def test_login_token_cannot_update_the_password(api, email):
+    customer = customer_create(email=email)
+
+    response = api.post(
+        UPDATE,
+        {"password": NEW_PASSWORD},
+        format="json",
+        HTTP_AUTHORIZATION=f"Bearer {token_for(customer)}",
+    )
+
+    assert (response.status_code, response.json()) == (
+        401,
+        {"type": "unauthorized", "message": "Invalid token"},
+    )
+
+
+def test_expired_reset_token_is_refused(api, email, django_capture_on_commit_callbacks):
+    customer_create(email=email)
+    request_reset(api, email, django_capture_on_commit_callbacks)
+    now = timezone.now()
+    PasswordResetToken.objects.update(
+        created_at=now - timedelta(minutes=16), expires_at=now - timedelta(minutes=1)
+    )
+
+    response = api.post(
+        UPDATE,
+        {"password": NEW_PASSWORD},
+        format="json",
+        HTTP_AUTHORIZATION=f"Bearer {mailed_token()}",
+    )
+
+    assert response.status_code == 401
+
+
+def test_a_new_request_replaces_the_previous_token(
+    api, email, django_capture_on_commit_callbacks
+):
+    customer_create(email=email)
+    request_reset(api, email, django_capture_on_commit_callbacks)
+    first = mailed_token()
+    mail.outbox.clear()
+    request_reset(api, email, django_capture_on_commit_callbacks)
+
+    response = api.post(
+        UPDATE,
+        {"password": NEW_PASSWORD},
+        format="json",
+        HTTP_AUTHORIZATION=f"Bearer {first}",
+    )
+
+    assert response.status_code == 401
+    assert PasswordResetToken.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [({}, 401), ({"password": 5}, 401), ({"password": "short"}, 400)],
+)
+def test_bad_new_password_keeps_the_token_usable(
+    api, email, body, status, django_capture_on_commit_callbacks
+):
+    customer_create(email=email)
+    request_reset(api, email, django_capture_on_commit_callbacks)
+    token = mailed_token()
+
+    refused = api.post(
+        UPDATE, body, format="json", HTTP_AUTHORIZATION=f"Bearer {token}"
+    )
+    accepted = api.post(
+        UPDATE,
+        {"password": NEW_PASSWORD},
+        format="json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+
+    assert refused.status_code == status
+    assert accepted.status_code == 200
+
+
+def test_reset_mail_and_logs_hold_no_token_or_email_in_task_repr(
+    api, email, django_capture_on_commit_callbacks, caplog
+):
+    customer_create(email=email)
+
+    request_reset(api, email, django_capture_on_commit_callbacks)
+
+    token = mailed_token()
+    assert token not in caplog.text
+    assert email not in caplog.text

@@ -1,0 +1,167 @@
+"""The real @medusajs/js-sdk 2.21.2 against the live server.
+
+tests/e2e/sdk/storefront_flow.mjs drives the SDK through a storefront's
+signup, login, profile update, refresh and session-mode login, and prints a
+JSON summary; this test runs it and checks the summary and the database
+from outside. ./dev test installs the SDK with `npm ci --prefix
+tests/e2e/sdk`.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import jwt
+import pytest
+
+SDK_DIR = Path(__file__).resolve().parent / "sdk"
+SCRIPT = SDK_DIR / "storefront_flow.mjs"
+REPO_ROOT = SDK_DIR.parents[2]
+
+
+def _claims(token: str) -> dict:
+    return jwt.decode(token, options={"verify_signature": False})
+
+
+def _run_flow(live, email: str, password: str) -> dict:
+    if not (SDK_DIR / "node_modules" / "@medusajs" / "js-sdk").is_dir():
+        pytest.fail(
+            f"{SDK_DIR / 'node_modules'} has no @medusajs/js-sdk: "
+            "run `npm ci --prefix tests/e2e/sdk` (./dev test does)"
+        )
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("node is not on PATH: the JS SDK test needs Node 20+")
+    env = {
+        **os.environ,
+        "BASE_URL": live.url,
+        "PUBLISHABLE_KEY": live.publishable_key,
+        "EMAIL": email,
+        "PASSWORD": password,
+    }
+    proc = subprocess.run(  # noqa: S603 - fixed argv, no shell
+        [node, str(SCRIPT)],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, (
+        f"storefront_flow.mjs exited {proc.returncode}\n"
+        f"stderr:\n{proc.stderr}\nstdout:\n{proc.stdout}"
+    )
+    return json.loads(proc.stdout)
+
+
+def test_js_sdk_storefront_flow(live, email, password):
+    from accounts.models import AuthIdentity, Customer, ProviderIdentity
+
+    flow = _run_flow(live, email, password)
+
+    # register: an actor-less token, kept in the SDK's memory storage
+    register_claims = _claims(flow["register"]["token"])
+    assert register_claims["actor_id"] == ""
+    assert flow["register"]["tokenActorId"] == ""
+    assert register_claims["actor_type"] == "customer"
+    assert register_claims["auth_provider"] == "emailpass"
+    assert register_claims["app_metadata"] == {}
+    assert flow["register"]["stored"] is True
+
+    # create: the customer for the registration token
+    created = flow["create"]["customer"]
+    assert created["email"] == email
+    assert created["first_name"] == "Jane"
+    assert created["last_name"] == "Doe"
+    assert created["has_account"] is True
+    customer_id = created["id"]
+    assert customer_id.startswith("cus_")
+
+    # jwt-mode logout is client-side only
+    assert flow["logout"] == {"requests": 0, "tokenAfter": ""}
+
+    # a wrong password is a FetchError 401 with Medusa's message
+    assert flow["wrongPassword"] == {
+        "name": "FetchError",
+        "isFetchError": True,
+        "status": 401,
+        "statusText": "Unauthorized",
+        "message": "Invalid email or password",
+    }
+
+    # login after create: a customer token
+    assert flow["login"]["type"] == "string"
+    assert flow["login"]["stored"] is True
+    login_claims = _claims(flow["login"]["token"])
+    assert login_claims["actor_id"] == customer_id
+    assert login_claims["app_metadata"] == {"customer_id": customer_id}
+    assert login_claims["auth_identity_id"] == register_claims["auth_identity_id"]
+
+    assert flow["retrieve"]["customer"] == created
+
+    updated = flow["update"]["customer"]
+    assert updated["id"] == customer_id
+    assert updated["first_name"] == "Changed"
+    assert updated["last_name"] == "Doe"
+    assert updated["metadata"] == {"tier": "gold"}
+
+    # refresh: {token} only, stored, still the customer's
+    assert flow["refresh"]["keys"] == ["token"]
+    assert flow["refresh"]["stored"] is True
+    refresh_claims = _claims(flow["refresh"]["token"])
+    assert refresh_claims["actor_id"] == customer_id
+    assert refresh_claims["auth_identity_id"] == register_claims["auth_identity_id"]
+
+    assert flow["retrieveFields"] == {"customer": {"id": customer_id, "email": email}}
+
+    # session mode: login resolves to the token and POST /auth/session (with
+    # that token as a bearer) answers 200 {user: claims} and sets a cookie
+    assert flow["sessionLogin"]["type"] == "string"
+    session_claims = _claims(flow["sessionLogin"]["token"])
+    assert session_claims["actor_id"] == customer_id
+    session_post = flow["sessionLogin"]["sessionRequest"]
+    assert session_post is not None, "session-mode login did not POST /auth/session"
+    assert session_post["status"] == 200
+    assert session_post["sentAuthorization"] is True
+    assert session_post["setCookieNames"], "POST /auth/session set no cookie"
+    assert session_post["body"]["user"]["actor_id"] == customer_id
+    # the cookie (carried by the script's browser-like jar) authenticates
+    # /store/customers/me without any Authorization header
+    session_get = flow["sessionRetrieve"]["request"]
+    assert session_get["status"] == 200
+    assert session_get["sentAuthorization"] is False
+    assert session_get["sentCookie"] is True
+    assert flow["sessionRetrieve"]["customer"]["id"] == customer_id
+    assert flow["sessionRetrieve"]["customer"]["first_name"] == "Changed"
+    # logout destroys the session: DELETE /auth/session, then 401
+    [session_delete] = flow["sessionLogout"]["requests"]
+    assert (session_delete["method"], session_delete["path"]) == (
+        "DELETE",
+        "/auth/session",
+    )
+    assert session_delete["status"] == 200
+    assert session_delete["body"] == {"success": True}
+    after_logout = flow["sessionRetrieveAfterLogout"]
+    assert (after_logout["isFetchError"], after_logout["status"]) == (True, 401)
+    assert after_logout["message"] == "Unauthorized"
+
+    # the database, seen through the ORM
+    customers = list(Customer.objects.filter(email=email))
+    assert len(customers) == 1
+    customer = customers[0]
+    assert customer.id == customer_id
+    assert customer.has_account is True
+    assert customer.first_name == "Changed"
+    assert customer.metadata == {"tier": "gold"}
+    identities = list(AuthIdentity.objects.filter(customer=customer))
+    assert len(identities) == 1
+    identity = identities[0]
+    assert identity.id == register_claims["auth_identity_id"]
+    providers = list(ProviderIdentity.objects.filter(auth_identity=identity))
+    assert len(providers) == 1
+    assert providers[0].provider == "emailpass"
+    assert providers[0].entity_id == email
+    assert ProviderIdentity.objects.filter(entity_id=email).count() == 1
