@@ -18,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.views.decorators.debug import sensitive_variables
 
 from accounts import selectors
@@ -118,10 +118,43 @@ def access_token_for_identity(
     )
 
 
+def email_identity_lock(*, email: str) -> None:
+    """Serialize identity creation per email until the transaction ends, so
+    two providers' sign-ups of one address cannot make two identities."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [email])
+
+
+def provider_identity_get_or_create(
+    *, auth_identity: AuthIdentity, provider: str, entity_id: str, now: datetime
+) -> ProviderIdentity:
+    """Find by the (entity_id, provider) unique index; on a miss insert in a
+    savepoint, and on a lost race read the winner's row (CONVENTIONS.md)."""
+    existing = selectors.provider_identity_get(provider=provider, entity_id=entity_id)
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            return ProviderIdentity.objects.create(
+                auth_identity=auth_identity,
+                provider=provider,
+                entity_id=entity_id,
+                created_at=now,
+                updated_at=now,
+            )
+    except IntegrityError:
+        return selectors.provider_identity_get(provider=provider, entity_id=entity_id)
+
+
 @sensitive_variables("password")
 def _identity_create_emailpass(
     *, email: str, password: str, now: datetime
 ) -> AuthIdentity:
+    email_identity_lock(email=email)
+    if selectors.provider_identity_exists_for_email(entity_id=email):
+        # Another sign-up of this address committed first: the callers'
+        # lost-race path (IntegrityError) handles it.
+        raise IntegrityError("an identity exists for this email")
     identity = AuthIdentity.objects.create(created_at=now, updated_at=now)
     ProviderIdentity.objects.create(
         auth_identity=identity,
@@ -177,6 +210,10 @@ def identity_authenticate_emailpass(*, email: str, password: str) -> AuthIdentit
         raise Unauthorized(INVALID_CREDENTIALS)
     if not _password_matches(provider_identity, password):
         raise Unauthorized(INVALID_CREDENTIALS)
+    from otp.services import otp_failures_reset
+
+    # A proven login lifts the OTP hard stop of the address (docs/otp.md).
+    otp_failures_reset(email=provider_identity.entity_id)
     return provider_identity.auth_identity
 
 

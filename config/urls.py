@@ -5,11 +5,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.urls import auth_urlpatterns, store_urlpatterns
 from config.health import health
+from otp import urls as otp_urls
 
 urlpatterns = [
     path("health", health),
-    path("auth/", include(auth_urlpatterns)),
-    path("store/", include(store_urlpatterns)),
+    path("auth/", include(otp_urls.auth_urlpatterns + auth_urlpatterns)),
+    path("store/", include(otp_urls.store_urlpatterns + store_urlpatterns)),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),

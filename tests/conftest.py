@@ -20,6 +20,36 @@ def django_db_setup(django_db_blocker):
         call_command("migrate", verbosity=0)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Every test starts with empty request limits (all tests share one IP)."""
+    from django.core.cache import cache
+
+    client = cache._cache.get_client()
+    keys = list(client.scan_iter(match="*ratelimit:*"))
+    if keys:
+        client.delete(*keys)
+
+
+@pytest.fixture
+def broker_down():
+    """Publish for real (not eagerly) to a port where no broker listens."""
+    from config.celery import app
+
+    def reset_pools() -> None:
+        # Celery keeps its producer pool; drop it so the new URL is used.
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    saved = app.conf.task_always_eager, app.conf.broker_url
+    app.conf.task_always_eager = False
+    app.conf.broker_url = "redis://127.0.0.1:1/0"
+    reset_pools()
+    yield
+    app.conf.task_always_eager, app.conf.broker_url = saved
+    reset_pools()
+
+
 @pytest.fixture
 def publishable_key(db):
     from accounts.models import PublishableApiKey

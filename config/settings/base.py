@@ -228,3 +228,16 @@ LOGGING = {
         "django.server": {"level": "WARNING"},
     },
 }
+
+# One-time codes (API.md "OTP"; limits explained in docs/otp.md).
+OTP_LENGTH = env.int("OTP_LENGTH", default=6)
+OTP_TTL_SECONDS = env.int("OTP_TTL_SECONDS", default=600)
+OTP_MAX_ATTEMPTS = env.int("OTP_MAX_ATTEMPTS", default=5)
+OTP_RESEND_COOLDOWN_SECONDS = env.int("OTP_RESEND_COOLDOWN_SECONDS", default=60)
+OTP_CODES_PER_HOUR = env.int("OTP_CODES_PER_HOUR", default=5)
+OTP_FAILURE_CEILING = env.int("OTP_FAILURE_CEILING", default=100)
+OTP_SEND_LIMIT_PER_IP = env.int("OTP_SEND_LIMIT_PER_IP", default=30)  # an hour
+OTP_SEND_LIMIT_PER_EMAIL = env.int("OTP_SEND_LIMIT_PER_EMAIL", default=10)  # an hour
+OTP_VERIFY_LIMIT_PER_IP = env.int("OTP_VERIFY_LIMIT_PER_IP", default=60)  # 10 minutes
+# Keyed separately from SECRET_KEY so rotating one does not void the other.
+OTP_HMAC_KEY = env.str("OTP_HMAC_KEY", default=f"otp:{SECRET_KEY}")

@@ -203,3 +203,18 @@ def test_reset_mail_and_logs_hold_no_token_or_email_in_task_repr(
     token = mailed_token()
     assert token not in caplog.text
     assert email not in caplog.text
+
+
+def test_reset_still_answers_201_when_the_broker_is_down_and_logs_it(
+    api, email, broker_down, django_capture_on_commit_callbacks, caplog
+):
+    customer_create(email=email)
+
+    response = request_reset(api, email, django_capture_on_commit_callbacks)
+
+    assert (response.status_code, response.content) == (201, b"Created")
+    assert any(
+        r.getMessage() == "Password reset e-mail could not be queued"
+        for r in caplog.records
+    )
+    assert email not in caplog.text

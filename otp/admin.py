@@ -1,0 +1,108 @@
+"""Staff see challenges (never the code hash) and clear lockouts, audited in
+Django's admin log."""
+
+from django.contrib import admin, messages
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.utils import timezone
+
+from otp import services
+from otp.models import OtpChallenge, OtpFailureBudget
+
+
+class StateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [(s, s) for s in ("live", "used", "locked", "replaced", "expired")]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        open_ = {
+            "consumed_at__isnull": True,
+            "locked_at__isnull": True,
+            "replaced_at__isnull": True,
+        }
+        filters = {
+            "live": {**open_, "expires_at__gt": now},
+            "expired": {**open_, "expires_at__lte": now},
+            "used": {"consumed_at__isnull": False},
+            "locked": {"locked_at__isnull": False},
+            "replaced": {"replaced_at__isnull": False},
+        }
+        return queryset.filter(**filters[self.value()]) if self.value() else queryset
+
+
+def _audit(request, obj, message: str) -> None:
+    LogEntry.objects.log_actions(
+        user_id=request.user.pk,
+        queryset=[obj],
+        action_flag=CHANGE,
+        change_message=message,
+        single_object=True,
+    )
+
+
+@admin.action(
+    description="Clear the OTP lockout of these emails", permissions=["clear_lockout"]
+)
+def clear_lockout(modeladmin, request, queryset):
+    emails = sorted({row.email for row in queryset})
+    for email in emails:
+        budget = services.otp_lockout_clear(email=email, now=timezone.now())
+        _audit(request, budget, "Cleared OTP lockout")
+    messages.success(request, f"Cleared the OTP lockout of {len(emails)} email(s).")
+
+
+class ClearLockoutPermission:
+    def has_clear_lockout_permission(self, request) -> bool:
+        return request.user.has_perm("otp.clear_otp_lockout")
+
+
+@admin.register(OtpChallenge)
+class OtpChallengeAdmin(ClearLockoutPermission, admin.ModelAdmin):
+    list_display = ("id", "email", "state", "attempts", "created_at", "expires_at")
+    list_filter = (StateFilter,)
+    search_fields = ("email", "id")
+    ordering = ("-created_at",)
+    # Never the code hash.
+    fields = (
+        "id",
+        "email",
+        "attempts",
+        "max_attempts",
+        "created_at",
+        "expires_at",
+        "consumed_at",
+        "locked_at",
+        "replaced_at",
+    )
+    readonly_fields = fields
+    actions = [clear_lockout]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(OtpFailureBudget)
+class OtpFailureBudgetAdmin(ClearLockoutPermission, admin.ModelAdmin):
+    list_display = ("email", "consecutive_failures", "updated_at")
+    search_fields = ("email",)
+    ordering = ("-consecutive_failures",)
+    readonly_fields = ("email", "consecutive_failures", "updated_at")
+    actions = [clear_lockout]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

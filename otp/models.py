@@ -1,0 +1,94 @@
+"""One-time-code challenges and the per-email failure budget.
+
+A challenge is live while it is not consumed, locked or replaced, and not
+expired. Attempt counting happens under the row lock, in PostgreSQL, so a
+lost Redis or a burst of parallel guesses cannot raise the number of codes
+evaluated above `max_attempts`.
+"""
+
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from accounts.ids import new_id
+
+
+def new_challenge_id() -> str:
+    return new_id("otp")
+
+
+class OtpChallenge(models.Model):
+    id = models.CharField(
+        primary_key=True, max_length=64, default=new_challenge_id, editable=False
+    )
+    email = models.CharField(max_length=254)
+    code_hash = models.CharField(max_length=64)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    max_attempts = models.PositiveSmallIntegerField()
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField()
+    consumed_at = models.DateTimeField(null=True, blank=True)
+    locked_at = models.DateTimeField(null=True, blank=True)
+    replaced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "OTP challenge"
+        indexes = [
+            # Verify reads the newest challenge of an email; send counts the
+            # last hour's challenges of an email.
+            models.Index(fields=["email", "-created_at"], name="otp_email_created_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(attempts__lte=F("max_attempts")),
+                name="otp_attempts_within_max",
+            ),
+            models.CheckConstraint(
+                condition=Q(expires_at__gt=F("created_at")),
+                name="otp_expires_after_created",
+            ),
+            models.UniqueConstraint(
+                fields=["email"],
+                condition=Q(
+                    consumed_at__isnull=True,
+                    locked_at__isnull=True,
+                    replaced_at__isnull=True,
+                ),
+                name="otp_one_open_challenge_per_email",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.id
+
+    @property
+    def state(self) -> str:
+        if self.consumed_at:
+            return "used"
+        if self.locked_at:
+            return "locked"
+        if self.replaced_at:
+            return "replaced"
+        if self.expires_at <= timezone.now():
+            return "expired"
+        return "live"
+
+
+class OtpFailureBudget(models.Model):
+    """Consecutive wrong codes per email, across challenges. At the ceiling
+    (NIST SP 800-63B: no more than 100) OTP stops for the address until a
+    successful login or a staff member resets it."""
+
+    email = models.CharField(primary_key=True, max_length=254)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    # Set by staff clearing a lockout: earlier challenges stop counting
+    # against the hourly budget.
+    cleared_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "OTP failure budget"
+        permissions = [("clear_otp_lockout", "Can clear an OTP lockout")]
+
+    def __str__(self) -> str:
+        return self.email

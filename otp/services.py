@@ -1,0 +1,263 @@
+"""E-mail one-time-code login: send, verify, lockout, race-safe identities.
+
+Threat model: online guessing of a 10^6 code space. Defences, all counted in
+PostgreSQL under the challenge's row lock: at most OTP_MAX_ATTEMPTS codes are
+ever evaluated per challenge (parallel requests queue on the lock), at most
+OTP_CODES_PER_HOUR challenges an hour per email, and OTP stops for an email
+after OTP_FAILURE_CEILING consecutive failures until a successful login or
+staff reset it. Redis limits per IP and per email only slow floods. Codes
+expire, work once, and are stored as keyed HMACs. Send answers alike for
+known and unknown emails. Not defended here: a mailbox the attacker already
+reads (that is the e-mail provider's security).
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.views.decorators.debug import sensitive_variables
+
+from accounts import services as accounts_services
+from accounts.emails import email_hash, email_normalize
+from accounts.models import AuthIdentity, Customer, Provider
+from config.celery import BrokerUnavailable, publish
+from config.errors import (
+    ApiError,
+    InvalidData,
+    NotAllowed,
+    TooManyRequests,
+    Unavailable,
+)
+from config.ratelimit import rate_limit_exceeded
+from otp import codes, selectors
+from otp.models import OtpChallenge, OtpFailureBudget
+
+logger = logging.getLogger("otp")
+
+HOUR = 3600
+
+
+@dataclass(frozen=True)
+class OtpLogin:
+    token: str
+    customer: Customer | None
+
+    @property
+    def is_new_user(self) -> bool:
+        return self.customer is None
+
+
+def _too_many(retry_after: float) -> TooManyRequests:
+    return TooManyRequests(
+        "Too many code requests, please try again later",
+        retry_after=max(1, int(retry_after + 0.999)),
+    )
+
+
+def otp_send(*, email: str, ip: str, now: datetime) -> int:
+    """Open a challenge and mail its code; return its lifetime in seconds."""
+    email = accounts_services.email_parse(email)
+    for scope, key, limit in (
+        ("otp-send-ip", ip, settings.OTP_SEND_LIMIT_PER_IP),
+        ("otp-send-email", email, settings.OTP_SEND_LIMIT_PER_EMAIL),
+    ):
+        wait = rate_limit_exceeded(scope=scope, key=key, limit=limit, window=HOUR)
+        if wait is not None:
+            raise _too_many(wait)
+    challenge, code = _challenge_open(email=email, now=now)
+    from otp.tasks import otp_email_send_task
+
+    try:
+        publish(
+            otp_email_send_task,
+            kwargs={"email": email, "code": code},
+            kwargsrepr={"email": email_hash(email), "code": "******"},
+            expires=settings.OTP_TTL_SECONDS,
+        )
+    except BrokerUnavailable as exc:
+        # Nobody can receive this code: leave no live challenge behind.
+        OtpChallenge.objects.filter(pk=challenge.pk).delete()
+        logger.error(
+            "OTP e-mail could not be queued",
+            extra={"userId": email_hash(email), "error": str(exc)},
+        )
+        raise Unavailable("The code could not be sent, please try again") from exc
+    return settings.OTP_TTL_SECONDS
+
+
+@sensitive_variables("code")
+@transaction.atomic
+def _challenge_open(*, email: str, now: datetime) -> tuple[OtpChallenge, str]:
+    budget = selectors.failure_budget(email=email)
+    if budget.consecutive_failures >= settings.OTP_FAILURE_CEILING:
+        raise _too_many(HOUR)
+    counted_since = max(
+        now - timedelta(hours=1), budget.cleared_at or now - timedelta(hours=1)
+    )
+    recent = list(
+        OtpChallenge.objects.filter(email=email, created_at__gt=counted_since)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+    )
+    cooldown = timedelta(seconds=settings.OTP_RESEND_COOLDOWN_SECONDS)
+    if recent and now - recent[0] < cooldown:
+        raise _too_many((recent[0] + cooldown - now).total_seconds())
+    if len(recent) >= settings.OTP_CODES_PER_HOUR:
+        oldest = recent[settings.OTP_CODES_PER_HOUR - 1]
+        raise _too_many((oldest + timedelta(hours=1) - now).total_seconds())
+    OtpChallenge.objects.filter(
+        email=email,
+        consumed_at__isnull=True,
+        locked_at__isnull=True,
+        replaced_at__isnull=True,
+    ).update(replaced_at=now)
+    challenge = OtpChallenge(
+        email=email,
+        max_attempts=settings.OTP_MAX_ATTEMPTS,
+        created_at=now,
+        expires_at=now + timedelta(seconds=settings.OTP_TTL_SECONDS),
+    )
+    code = codes.code_generate()
+    challenge.code_hash = codes.code_hash(challenge_id=challenge.id, code=code)
+    try:
+        with transaction.atomic():
+            challenge.save(force_insert=True)
+    except IntegrityError:
+        # A parallel send opened this email's challenge a moment ago.
+        raise _too_many(settings.OTP_RESEND_COOLDOWN_SECONDS) from None
+    return challenge, code
+
+
+def _not_found() -> InvalidData:
+    return InvalidData(
+        "No active code for this email; request a new one", code="otp_not_found"
+    )
+
+
+def _locked() -> NotAllowed:
+    return NotAllowed("Too many wrong codes; request a new code", code="otp_locked")
+
+
+def _refusal(
+    challenge: OtpChallenge | None, *, email: str, now: datetime
+) -> ApiError | None:
+    if challenge is None or challenge.consumed_at or challenge.replaced_at:
+        return _not_found()
+    if challenge.locked_at:
+        return _locked()
+    if selectors.failure_budget(email=email).consecutive_failures >= (
+        settings.OTP_FAILURE_CEILING
+    ):
+        return _locked()
+    if challenge.expires_at <= now:
+        return InvalidData(
+            "This code has expired; request a new one", code="otp_expired"
+        )
+    return None
+
+
+@sensitive_variables("code")
+def otp_verify(*, email: str, code: str, ip: str, now: datetime) -> OtpLogin:
+    """Check a code. A wrong code is counted in a transaction that commits
+    before the error is raised; a right one is consumed together with the
+    identity it logs into, so a failure there leaves the code usable."""
+    wait = rate_limit_exceeded(
+        scope="otp-verify-ip",
+        key=ip,
+        limit=settings.OTP_VERIFY_LIMIT_PER_IP,
+        window=600,
+    )
+    if wait is not None:
+        raise _too_many(wait)
+    email = email_normalize(email)
+    error: ApiError | None = None
+    with transaction.atomic():
+        challenge = selectors.challenge_latest_for_update(email=email)
+        error = _refusal(challenge, email=email, now=now)
+        if (
+            error is None
+            and codes.code_is_well_formed(code)
+            and codes.code_matches(
+                challenge_id=challenge.id, code=code, expected_hash=challenge.code_hash
+            )
+        ):
+            challenge.attempts = F("attempts") + 1
+            challenge.consumed_at = now
+            challenge.save(update_fields=["attempts", "consumed_at"])
+            otp_failures_reset(email=email)
+            return _login(email=email, now=now)
+        if error is None:
+            error = _wrong_code(challenge, now=now)
+    raise error
+
+
+def _wrong_code(challenge: OtpChallenge, *, now: datetime) -> ApiError:
+    attempts = challenge.attempts + 1
+    challenge.attempts = attempts
+    fields = ["attempts"]
+    if attempts >= challenge.max_attempts:
+        challenge.locked_at = now
+        fields.append("locked_at")
+    challenge.save(update_fields=fields)
+    budget, _ = OtpFailureBudget.objects.get_or_create(email=challenge.email)
+    OtpFailureBudget.objects.filter(pk=budget.pk).update(
+        consecutive_failures=F("consecutive_failures") + 1, updated_at=now
+    )
+    if challenge.locked_at:
+        logger.warning(
+            "OTP challenge locked after wrong codes",
+            extra={"userId": email_hash(challenge.email), "challengeId": challenge.id},
+        )
+        return _locked()
+    return InvalidData(
+        "Invalid code",
+        code="otp_invalid",
+        remainingAttempts=challenge.max_attempts - attempts,
+    )
+
+
+def otp_failures_reset(*, email: str) -> None:
+    OtpFailureBudget.objects.filter(
+        email=email_normalize(email), consecutive_failures__gt=0
+    ).update(consecutive_failures=0)
+
+
+@transaction.atomic
+def otp_lockout_clear(*, email: str, now: datetime) -> OtpFailureBudget:
+    """Staff lift every OTP limit of an address: the failure count and the
+    hourly code budget start again."""
+    budget, _ = OtpFailureBudget.objects.select_for_update().get_or_create(email=email)
+    budget.consecutive_failures = 0
+    budget.cleared_at = now
+    budget.updated_at = now
+    budget.save()
+    return budget
+
+
+def _login(*, email: str, now: datetime) -> OtpLogin:
+    identity = selectors.auth_identity_for_email(email=email)
+    if identity is None:
+        identity = _identity_create(email=email, now=now)
+    accounts_services.provider_identity_get_or_create(
+        auth_identity=identity, provider=Provider.EMAIL_OTP, entity_id=email, now=now
+    )
+    token = accounts_services.access_token_for_identity(
+        identity=identity, provider=Provider.EMAIL_OTP, now=now
+    )
+    if identity.customer_id is None:
+        return OtpLogin(token=token, customer=None)
+    logger.info("Existing user logged in via OTP", extra={"userId": email_hash(email)})
+    return OtpLogin(token=token, customer=identity.customer)
+
+
+def _identity_create(*, email: str, now: datetime) -> AuthIdentity:
+    # Under the per-email lock, a parallel register or verify of the same
+    # address cannot create a second identity for it.
+    accounts_services.email_identity_lock(email=email)
+    existing = selectors.auth_identity_for_email(email=email)
+    if existing is not None:
+        return existing
+    return AuthIdentity.objects.create(created_at=now, updated_at=now)
