@@ -5,7 +5,7 @@ import pytest
 from django.conf import settings
 from django.core import mail
 
-from accounts.models import AuthIdentity, Customer, ProviderIdentity
+from accounts.models import AuthIdentity, ProviderIdentity
 from otp.models import OtpChallenge, OtpFailureBudget
 from tests.factories import customer_create, identity_create
 from tests.otp.conftest import SEND, mailed_code, time_passes, wrong
