@@ -6,6 +6,7 @@ rather than run with a guessable key. `./dev` generates them under var/.
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 
@@ -126,7 +127,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_BODY_BYTES", default=64 * 1024)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 100
 
 # E-mail: smtp://host:port in production; ./dev writes files to var/mail/.
-vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+EMAIL_URL = env.str("EMAIL_URL", default="consolemail://")
+vars().update(env.email_url_config(EMAIL_URL))
+if EMAIL_URL.startswith("filemail://"):
+    # django-environ drops the leading "/" of filemail:///abs/path.
+    EMAIL_FILE_PATH = urlsplit(EMAIL_URL).path
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="no-reply@localhost")
 EMAIL_TIMEOUT = 10
 

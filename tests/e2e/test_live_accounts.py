@@ -1,32 +1,16 @@
 """Through the live stack: gunicorn, PostgreSQL, Redis and a Celery worker."""
 
-import email as email_lib
 import re
-import time
-from pathlib import Path
-
-import pytest
 
 from accounts.models import AuthIdentity, Customer
+from tests.mailbox import delivered_text
 
 NEW_PASSWORD = "a brand new passphrase"
 
 
-def mailed_reset_token(mail_dir: str, recipient: str, timeout: float = 30.0) -> str:
-    """Wait for the worker to deliver the reset mail; return its token."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for path in sorted(Path(mail_dir).glob("*.log")):
-            for raw in path.read_text().split("-" * 79):
-                message = email_lib.message_from_string(raw.strip())
-                if message["To"] != recipient:
-                    continue
-                for part in message.walk():
-                    if part.get_content_type() == "text/plain":
-                        body = part.get_payload(decode=True).decode()
-                        return re.search(r"token=([\w.\-]+)", body).group(1)
-        time.sleep(0.2)
-    pytest.fail(f"no reset mail for the recipient in {mail_dir} after {timeout}s")
+def mailed_reset_token(mail_dir: str, recipient: str) -> str:
+    text = delivered_text(mail_dir, to=recipient, subject="Reset your password")
+    return re.search(r"token=([\w.\-]+)", text).group(1)
 
 
 def test_two_step_signup_then_password_reset_through_the_worker(

@@ -1,0 +1,30 @@
+"""Read mail the live worker delivered to MAIL_DIR (Django's file backend)."""
+
+import email as email_lib
+import time
+from pathlib import Path
+
+import pytest
+
+SEPARATOR = "-" * 79  # what django.core.mail.backends.filebased writes between messages
+
+
+def delivered_text(
+    mail_dir: str, *, to: str, subject: str, timeout: float = 30.0
+) -> str:
+    """The text part of the newest message to `to` whose subject contains
+    `subject`, waiting up to `timeout` seconds for the worker."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = None
+        for path in sorted(Path(mail_dir).glob("*.log")):
+            for raw in path.read_text().split(SEPARATOR):
+                message = email_lib.message_from_string(raw.strip())
+                if message["To"] == to and subject in (message["Subject"] or ""):
+                    found = message
+        if found is not None:
+            for part in found.walk():
+                if part.get_content_type() == "text/plain":
+                    return part.get_payload(decode=True).decode()
+        time.sleep(0.2)
+    pytest.fail(f"no mail '{subject}' arrived in {mail_dir} within {timeout}s")

@@ -1,0 +1,65 @@
+"""Seed 003: a returning user's OTP login returned 500 once more than 100
+identities existed, because the lookup scanned identities. Ours goes through
+the (entity_id, provider) unique index, whatever the number of identities."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from accounts.models import AuthIdentity, Provider, ProviderIdentity
+from tests.factories import customer_create
+
+
+def identities_bulk_create(count: int, prefix: str) -> None:
+    identities = AuthIdentity.objects.bulk_create(AuthIdentity() for _ in range(count))
+    ProviderIdentity.objects.bulk_create(
+        ProviderIdentity(
+            auth_identity=identity,
+            provider=Provider.EMAILPASS,
+            entity_id=f"{prefix}.{n}@example.com",
+            password_hash="argon2$not-a-real-hash",
+        )
+        for n, identity in enumerate(identities)
+    )
+
+
+@pytest.mark.django_db
+def test_first_and_last_of_250_identities_both_log_in_by_otp(send_code, verify):
+    first = customer_create(email="first.customer@example.com")
+    identities_bulk_create(248, "filler")
+    last = customer_create(email="last.customer@example.com")
+    assert AuthIdentity.objects.count() >= 250
+
+    for customer in (first, last):
+        response = verify(customer.email, send_code(customer.email))
+
+        assert response.status_code == 200, response.content
+        assert response.json()["customer"]["id"] == customer.id
+        assert (
+            ProviderIdentity.objects.filter(
+                provider=Provider.EMAIL_OTP, entity_id=customer.email
+            ).count()
+            == 1
+        )
+
+
+def verify_query_count(send_code, verify, email: str) -> int:
+    code = send_code(email)
+    with CaptureQueriesContext(connection) as queries:
+        response = verify(email, code)
+    assert response.status_code == 200
+    return len(queries)
+
+
+@pytest.mark.django_db
+def test_queries_of_a_verify_do_not_grow_with_the_identities(send_code, verify):
+    identities_bulk_create(10, "small")
+    customer_create(email="returning.small@example.com")
+    small = verify_query_count(send_code, verify, "returning.small@example.com")
+
+    identities_bulk_create(10_000, "large")
+    customer_create(email="returning.large@example.com")
+    large = verify_query_count(send_code, verify, "returning.large@example.com")
+
+    assert AuthIdentity.objects.count() > 10_000
+    assert small == large
