@@ -37,7 +37,8 @@ from config.api import (
 )
 from config.errors import ApiError, InvalidData, NotFound, Unauthorized
 from config.parsers import StrictFormParser, StrictJSONParser
-from orphans.services import orphan_profile_failure_record
+from orphans.metrics import signup_outcome
+from orphans.services import orphan_profile_failure_record, signups_open_check
 
 UNKNOWN_PROVIDER = (
     "\nUnable to retrieve the auth provider with id: {provider}\n"
@@ -100,6 +101,7 @@ class AuthRegisterApi(APIView):
     )
     def post(self, request, provider: str):
         _provider_check(provider, PASSWORD_PROVIDERS)
+        signups_open_check()
         email, password = _credentials(request.data)
         now = timezone.now()
         identity = services.identity_register_emailpass(
@@ -296,11 +298,13 @@ class CustomerCreateApi(APIView):
                 now=now,
             )
         except (ValidationError, ApiError, DatabaseError) as error:
+            signup_outcome(flow="two_step", error=error)
             if auth.identity.customer_id is None:
                 orphan_profile_failure_record(
                     auth_identity_id=auth.identity.id, error=error, now=now
                 )
             raise
+        signup_outcome(flow="two_step")
         return _customer_response(request, customer)
 
 
@@ -360,12 +364,18 @@ class SignupApi(APIView):
         },
     )
     def post(self, request):
+        signups_open_check()
         data = dict(_valid(self.InputSerializer, request.data))
         password = data.pop("password")
         now = timezone.now()
-        customer, identity = services.customer_signup(
-            password=password, profile=services.Profile(**data), now=now
-        )
+        try:
+            customer, identity = services.customer_signup(
+                password=password, profile=services.Profile(**data), now=now
+            )
+        except (ApiError, DatabaseError) as error:
+            signup_outcome(flow="one_step", error=error)
+            raise
+        signup_outcome(flow="one_step")
         token = services.access_token_for_identity(
             identity=identity, provider=Provider.EMAILPASS, now=now
         )

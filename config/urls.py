@@ -5,10 +5,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.urls import auth_urlpatterns, store_urlpatterns
 from config.health import health
+from orphans.views import metrics
 from otp import urls as otp_urls
 
 urlpatterns = [
     path("health", health),
+    path("metrics", metrics),
     path("auth/", include(otp_urls.auth_urlpatterns + auth_urlpatterns)),
     path("store/", include(otp_urls.store_urlpatterns + store_urlpatterns)),
     path("admin/", admin.site.urls),

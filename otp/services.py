@@ -32,6 +32,7 @@ from config.errors import (
     Unavailable,
 )
 from config.ratelimit import rate_limit_exceeded
+from orphans.metrics import otp_verifications
 from otp import codes, selectors
 from otp.models import OtpChallenge, OtpFailureBudget
 
@@ -164,6 +165,19 @@ def otp_verify(*, email: str, code: str, ip: str, now: datetime) -> OtpLogin:
     """Check a code. A wrong code is counted in a transaction that commits
     before the error is raised; a right one is consumed together with the
     identity it logs into, so a failure there leaves the code usable."""
+    try:
+        login = _verify(email=email, code=code, ip=ip, now=now)
+    except ApiError as error:
+        otp_verifications.labels(outcome=error.code or error.type).inc()
+        raise
+    otp_verifications.labels(
+        outcome="success_new" if login.is_new_user else "success"
+    ).inc()
+    return login
+
+
+@sensitive_variables("code")
+def _verify(*, email: str, code: str, ip: str, now: datetime) -> OtpLogin:
     wait = rate_limit_exceeded(
         scope="otp-verify-ip",
         key=ip,
@@ -261,3 +275,12 @@ def _identity_create(*, email: str, now: datetime) -> AuthIdentity:
     if existing is not None:
         return existing
     return AuthIdentity.objects.create(created_at=now, updated_at=now)
+
+
+def otp_challenges_purge(*, now: datetime) -> int:
+    """Forget challenges older than a day: they are dead (10-minute codes,
+    1-hour budget) and hold plain emails we have no reason to keep."""
+    deleted, _ = OtpChallenge.objects.filter(
+        created_at__lt=now - timedelta(days=1)
+    ).delete()
+    return deleted

@@ -20,3 +20,12 @@ def otp_email_send_task(*, email: str, code: str) -> None:
         render_to_string("otp/email/body.html", context), "text/html"
     )
     message.send()
+
+
+@shared_task(ignore_result=True)
+def otp_challenges_purge_task() -> None:
+    from django.utils import timezone
+
+    from otp.services import otp_challenges_purge
+
+    otp_challenges_purge(now=timezone.now())

@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 
 import environ
 
+from orphans.schedule import BEAT_SCHEDULE
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
@@ -65,6 +67,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "orphans.context_processors.signup_gate",
             ],
         },
     },
@@ -211,7 +214,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0.2}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-CELERY_BEAT_SCHEDULE: dict = {}
+# The schedule lives in code (orphans/schedule.py); admin shows and pauses it.
+CELERY_BEAT_SCHEDULE = BEAT_SCHEDULE
 CELERY_TIMEZONE = "UTC"
 
 LOGGING = {
@@ -246,3 +250,9 @@ OTP_SEND_LIMIT_PER_EMAIL = env.int("OTP_SEND_LIMIT_PER_EMAIL", default=10)  # an
 OTP_VERIFY_LIMIT_PER_IP = env.int("OTP_VERIFY_LIMIT_PER_IP", default=60)  # 10 minutes
 # Keyed separately from SECRET_KEY so rotating one does not void the other.
 OTP_HMAC_KEY = env.str("OTP_HMAC_KEY", default=f"otp:{SECRET_KEY}")
+
+# Orphans (docs/runbook.md): swept after ORPHAN_MAX_AGE; counted as orphans
+# once older than the grace period a normal signup needs to finish.
+ORPHAN_GRACE_PERIOD = env.str("ORPHAN_GRACE_PERIOD", default="15m")
+ORPHAN_SWEEP_BATCH_SIZE = env.int("ORPHAN_SWEEP_BATCH_SIZE", default=1000)
+SIGNUPS_PAUSE_THRESHOLD = env.int("SIGNUPS_PAUSE_THRESHOLD", default=50)  # an hour

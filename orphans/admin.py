@@ -1,0 +1,365 @@
+"""Support's tools: review, hold and delete orphans, run the sweep, watch
+the dashboard, pause or resume signups. Every change is audited (deletions
+in OrphanDeletion, the rest in Django's admin log and SignupGateChange)."""
+
+from datetime import timedelta
+
+from django.contrib import admin, messages
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef, Prefetch
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.timesince import timesince
+
+from accounts.models import ProviderIdentity
+from config.celery import BrokerUnavailable, publish
+from orphans import selectors, services
+from orphans.models import (
+    Orphan,
+    OrphanDeletion,
+    OrphanEvent,
+    OrphanHold,
+    SignupGate,
+    SignupGateChange,
+    SweepRun,
+    Trigger,
+)
+
+
+def email_mask(email: str | None) -> str:
+    """`j***@example.com`: enough for support to match a caller."""
+    if not email or "@" not in email:
+        return "—"
+    local, domain = email.split("@", 1)
+    return f"{local[:1]}***@{domain}"
+
+
+def audit(request, objects, message: str) -> None:
+    LogEntry.objects.log_actions(
+        user_id=request.user.pk,
+        queryset=list(objects),
+        action_flag=CHANGE,
+        change_message=message,
+    )
+
+
+class AgeFilter(admin.SimpleListFilter):
+    title = "age"
+    parameter_name = "age"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("recent", "under 1 hour"),
+            ("day", "1 hour to the sweep age"),
+            ("sweepable", "past the sweep age"),
+        ]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        max_age = selectors.orphan_max_age()
+        if self.value() == "recent":
+            return queryset.filter(created_at__gte=now - timedelta(hours=1))
+        if self.value() == "day":
+            return queryset.filter(
+                created_at__lt=now - timedelta(hours=1), created_at__gte=now - max_age
+            )
+        if self.value() == "sweepable":
+            return queryset.filter(created_at__lt=now - max_age)
+        return queryset
+
+
+class HoldFilter(admin.SimpleListFilter):
+    title = "on hold"
+    parameter_name = "held"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "on hold"), ("no", "not on hold")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(is_held=self.value() == "yes")
+        return queryset
+
+
+@admin.register(Orphan)
+class OrphanAdmin(admin.ModelAdmin):
+    list_display = ("id", "masked_email", "providers", "age", "is_held")
+    list_filter = (AgeFilter, HoldFilter)
+    search_fields = ("id", "provider_identities__entity_id")
+    ordering = ("created_at",)
+    actions = ["delete_orphans", "hold_orphans", "release_orphans"]
+    list_per_page = 50
+    change_list_template = "admin/orphans/orphan/change_list.html"
+
+    def get_queryset(self, request):
+        # Every unlinked identity, whatever its age; the age filter narrows.
+        return (
+            selectors.orphans_older_than(cutoff=timezone.now() + timedelta(days=1))
+            .annotate(
+                is_held=Exists(
+                    OrphanHold.objects.filter(auth_identity_id=OuterRef("pk"))
+                )
+            )
+            .prefetch_related(
+                Prefetch(
+                    "provider_identities",
+                    queryset=ProviderIdentity.objects.only(
+                        "auth_identity_id", "provider", "entity_id"
+                    ),
+                )
+            )
+        )
+
+    @admin.display(description="email")
+    def masked_email(self, obj) -> str:
+        identities = list(obj.provider_identities.all())
+        return email_mask(identities[0].entity_id if identities else None)
+
+    @admin.display(description="providers")
+    def providers(self, obj) -> str:
+        return (
+            ", ".join(sorted(p.provider for p in obj.provider_identities.all())) or "—"
+        )
+
+    @admin.display(description="age", ordering="created_at")
+    def age(self, obj) -> str:
+        return timesince(obj.created_at)
+
+    @admin.display(description="on hold", boolean=True, ordering="is_held")
+    def is_held(self, obj) -> bool:
+        return obj.is_held
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_hold_permission(self, request) -> bool:
+        return request.user.has_perm("orphans.hold_orphan")
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # ours confirms and audits
+        return actions
+
+    @admin.action(description="Delete selected orphans…", permissions=["delete"])
+    def delete_orphans(self, request, queryset):
+        ids = list(queryset.values_list("id", flat=True))
+        if request.POST.get("confirmed") != "yes":
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Delete orphans?",
+                "orphans": queryset,
+                "ids": ids,
+                "opts": self.model._meta,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(
+                request, "admin/orphans/orphan/delete_confirmation.html", context
+            )
+        deleted, refused = services.orphans_delete_selected(
+            auth_identity_ids=ids, staff_user=request.user, now=timezone.now()
+        )
+        if deleted:
+            self.message_user(
+                request, f"Deleted {len(deleted)} orphan(s); see the deletion audit."
+            )
+        if refused:
+            self.message_user(
+                request,
+                f"Refused {len(refused)}: no longer an orphan (a customer was "
+                f"created) or on hold: {', '.join(refused)}",
+                messages.WARNING,
+            )
+        return None
+
+    @admin.action(
+        description="Put selected orphans on hold (the sweep skips them)",
+        permissions=["hold"],
+    )
+    def hold_orphans(self, request, queryset):
+        held = [
+            identity
+            for identity in queryset
+            if services.orphan_hold(
+                auth_identity_id=identity.id,
+                staff_user=request.user,
+                reason="held in admin",
+                now=timezone.now(),
+            )
+        ]
+        audit(request, held, "Put on hold")
+        self.message_user(request, f"Put {len(held)} orphan(s) on hold.")
+
+    @admin.action(
+        description="Release selected orphans from hold", permissions=["hold"]
+    )
+    def release_orphans(self, request, queryset):
+        released = [
+            identity
+            for identity in queryset
+            if services.orphan_release(auth_identity_id=identity.id)
+        ]
+        audit(request, released, "Released from hold")
+        self.message_user(request, f"Released {len(released)} orphan(s).")
+
+    def get_urls(self):
+        extra = [
+            path(
+                "sweep/",
+                self.admin_site.admin_view(self.sweep_view),
+                name="orphans_sweep",
+            ),
+            path(
+                "dashboard/",
+                self.admin_site.admin_view(self.dashboard_view),
+                name="orphans_dashboard",
+            ),
+        ]
+        return extra + super().get_urls()
+
+    def sweep_view(self, request):
+        if not request.user.has_perm("orphans.run_sweep"):
+            raise PermissionDenied
+        if request.method == "POST":
+            from orphans.tasks import orphans_sweep_task
+
+            try:
+                publish(
+                    orphans_sweep_task,
+                    kwargs={"trigger": Trigger.ADMIN, "staff_user_id": request.user.pk},
+                )
+            except BrokerUnavailable:
+                self.message_user(
+                    request, "The task queue is unavailable; try again.", messages.ERROR
+                )
+            else:
+                self.message_user(
+                    request, "Sweep queued; its run appears in the history."
+                )
+            return redirect(reverse("admin:orphans_sweep"))
+        preview = services.orphans_sweep_preview(
+            older_than=selectors.orphan_max_age(), now=timezone.now()
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Run the orphan sweep",
+            "preview": preview,
+            "max_age": selectors.orphan_max_age(),
+            "runs": SweepRun.objects.select_related("staff_user")[:10],
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/orphans/sweep.html", context)
+
+    def dashboard_view(self, request):
+        if not request.user.has_perm("orphans.view_orphan_dashboard"):
+            raise PermissionDenied
+        stats = selectors.orphan_stats(now=timezone.now())
+        peak = max([1] + [max(d["created"], d["cleaned"]) for d in stats["days"]])
+        bars = []
+        for i, day in enumerate(stats["days"]):
+            created = round(160 * day["created"] / peak)
+            cleaned = round(160 * day["cleaned"] / peak)
+            bars.append(
+                {
+                    **day,
+                    "x": 40 + i * 80,
+                    "created_height": created,
+                    "created_y": 180 - created,
+                    "cleaned_height": cleaned,
+                    "cleaned_y": 180 - cleaned,
+                }
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Orphans dashboard",
+            "stats": stats,
+            "bars": bars,
+            "peak": peak,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/orphans/dashboard.html", context)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(SweepRun)
+class SweepRunAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "trigger",
+        "dry_run",
+        "status",
+        "found",
+        "deleted",
+        "started_at",
+        "finished_at",
+        "staff_user",
+    )
+    list_filter = ("trigger", "status", "dry_run")
+
+
+@admin.register(OrphanDeletion)
+class OrphanDeletionAdmin(ReadOnlyAdmin):
+    list_display = (
+        "auth_identity_id",
+        "email_hash",
+        "providers",
+        "identity_created_at",
+        "deleted_at",
+        "trigger",
+        "staff_username",
+    )
+    list_filter = ("trigger",)
+    search_fields = ("auth_identity_id", "email_hash")
+
+
+@admin.register(OrphanEvent)
+class OrphanEventAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "auth_identity_id", "email_hash", "error")
+    search_fields = ("auth_identity_id", "email_hash")
+
+
+@admin.register(SignupGateChange)
+class SignupGateChangeAdmin(ReadOnlyAdmin):
+    list_display = ("at", "action", "automatic", "staff_user", "reason")
+
+
+@admin.register(SignupGate)
+class SignupGateAdmin(ReadOnlyAdmin):
+    list_display = ("state", "paused_at", "reason")
+    actions = ["pause", "resume"]
+
+    @admin.display(description="state")
+    def state(self, obj) -> str:
+        return str(obj)
+
+    def has_pause_permission(self, request) -> bool:
+        return request.user.has_perm("orphans.pause_signups")
+
+    @admin.action(description="Pause new signups", permissions=["pause"])
+    def pause(self, request, queryset):
+        services.signups_pause(
+            staff_user=request.user, reason="paused in admin", now=timezone.now()
+        )
+        self.message_user(request, "New signups are paused.", messages.WARNING)
+
+    @admin.action(description="Resume signups", permissions=["pause"])
+    def resume(self, request, queryset):
+        services.signups_resume(
+            staff_user=request.user, reason="resumed in admin", now=timezone.now()
+        )
+        self.message_user(request, "Signups resumed.")

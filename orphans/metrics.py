@@ -1,0 +1,76 @@
+"""Prometheus metrics (API.md, Operations). Counters are written by web
+processes and Celery workers alike; with PROMETHEUS_MULTIPROC_DIR set (./dev
+does, see docs/deploy.md) /metrics sums them across processes. The orphan
+gauge is read from PostgreSQL at scrape time, so it is right whichever
+process answers."""
+
+import os
+
+from django.utils import timezone
+from prometheus_client import CollectorRegistry, Counter
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+orphans_created = Counter(
+    "orphaned_auth_identities_created",
+    "Auth identities left without a customer by a failed profile creation",
+    registry=REGISTRY,
+)
+orphans_cleaned = Counter(
+    "orphaned_auth_identities_cleaned",
+    "Orphaned auth identities deleted by the sweep or by staff",
+    registry=REGISTRY,
+)
+signup_attempts = Counter(
+    "signup_attempts",
+    "Signup completions (customer creation) by flow and outcome",
+    ["flow", "outcome"],
+    registry=REGISTRY,
+)
+otp_verifications = Counter(
+    "otp_verifications",
+    "OTP verifications by outcome",
+    ["outcome"],
+    registry=REGISTRY,
+)
+
+
+def signup_outcome(*, flow: str, error: Exception | None = None) -> None:
+    """success, rejected (the client's input, 4xx) or error (ours, 5xx)."""
+    if error is None:
+        outcome = "success"
+    else:
+        status = getattr(error, "status", None) or getattr(error, "status_code", 500)
+        outcome = "rejected" if status < 500 else "error"
+    signup_attempts.labels(flow=flow, outcome=outcome).inc()
+
+
+class OrphanGaugeCollector:
+    def collect(self):
+        from orphans.selectors import orphans_count
+
+        gauge = GaugeMetricFamily(
+            "orphaned_auth_identities",
+            "Auth identities without a customer, past the grace period",
+        )
+        gauge.add_metric([], orphans_count(now=timezone.now()))
+        yield gauge
+
+
+def scrape_registry() -> CollectorRegistry:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+    else:
+        registry = CollectorRegistry()
+        for collector in (
+            orphans_created,
+            orphans_cleaned,
+            signup_attempts,
+            otp_verifications,
+        ):
+            registry.register(collector)
+    registry.register(OrphanGaugeCollector())
+    return registry

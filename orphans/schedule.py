@@ -1,0 +1,43 @@
+"""The beat schedule, defined in code. Beat's DatabaseScheduler copies it into
+django-celery-beat's tables at start (keeping an admin's pause), and a data
+migration creates the rows so the schedule exists right after migrate."""
+
+from celery.schedules import crontab
+
+BEAT_SCHEDULE = {
+    # Every hour at :17, delete orphans older than ORPHAN_MAX_AGE.
+    "sweep-orphans": {
+        "task": "orphans.tasks.orphans_sweep_task",
+        "schedule": crontab(minute="17"),
+        "options": {"expire_seconds": 50 * 60},
+    },
+    # Every hour at :47, forget one-time-code challenges older than a day.
+    "purge-otp-challenges": {
+        "task": "otp.tasks.otp_challenges_purge_task",
+        "schedule": crontab(minute="47"),
+        "options": {"expire_seconds": 50 * 60},
+    },
+}
+
+
+def beat_schedule_install(periodic_task_model, crontab_model) -> None:
+    """Create the PeriodicTask rows of BEAT_SCHEDULE (idempotent; models are
+    passed in so a migration can use its historical ones)."""
+    for name, entry in BEAT_SCHEDULE.items():
+        schedule = entry["schedule"]
+        crontab_row, _ = crontab_model.objects.get_or_create(
+            minute=str(schedule._orig_minute),
+            hour=str(schedule._orig_hour),
+            day_of_week=str(schedule._orig_day_of_week),
+            day_of_month=str(schedule._orig_day_of_month),
+            month_of_year=str(schedule._orig_month_of_year),
+            timezone="UTC",
+        )
+        periodic_task_model.objects.get_or_create(
+            name=name,
+            defaults={
+                "task": entry["task"],
+                "crontab": crontab_row,
+                "expire_seconds": entry["options"]["expire_seconds"],
+            },
+        )

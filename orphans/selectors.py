@@ -1,0 +1,101 @@
+"""What an orphan is, in one place: an auth identity with no customer,
+created before a cut-off. The sweep, the admin, the metrics and the command
+all start from `orphans_older_than`, which the partial index
+`authid_orphan_created_idx` serves (its cost follows the orphans, not all
+identities; see docs/runbook.md for the EXPLAIN)."""
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Count, Exists, OuterRef, QuerySet
+from django.db.models.functions import TruncDate
+
+from accounts.models import AuthIdentity, Customer
+from orphans.durations import duration_parse
+from orphans.models import OrphanDeletion, OrphanEvent, OrphanHold, SignupGate
+
+
+def orphan_max_age() -> timedelta:
+    return duration_parse(settings.ORPHAN_MAX_AGE)
+
+
+def orphans_older_than(*, cutoff: datetime, include_held: bool = True) -> QuerySet:
+    orphans = AuthIdentity.objects.filter(customer__isnull=True, created_at__lt=cutoff)
+    if not include_held:
+        orphans = orphans.exclude(
+            Exists(OrphanHold.objects.filter(auth_identity_id=OuterRef("pk")))
+        )
+    return orphans
+
+
+def orphans_count(*, now: datetime) -> int:
+    """Current orphans: unlinked identities past the grace period in which a
+    signup normally finishes."""
+    grace = duration_parse(settings.ORPHAN_GRACE_PERIOD)
+    return orphans_older_than(cutoff=now - grace).count()
+
+
+def signups_paused() -> bool:
+    return SignupGate.objects.filter(pk=1, paused_at__isnull=False).exists()
+
+
+def orphan_events_since(*, since: datetime) -> int:
+    return OrphanEvent.objects.filter(created_at__gte=since).count()
+
+
+def orphan_stats(*, now: datetime, days: int = 7) -> dict:
+    """Figures for the admin dashboard (docs/runbook.md defines each)."""
+    since = (now - timedelta(days=days - 1)).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    created = dict(
+        OrphanEvent.objects.filter(created_at__gte=since)
+        .annotate(day=TruncDate("created_at"))
+        .values_list("day")
+        .annotate(n=Count("id"))
+    )
+    cleaned = dict(
+        OrphanDeletion.objects.filter(deleted_at__gte=since)
+        .annotate(day=TruncDate("deleted_at"))
+        .values_list("day")
+        .annotate(n=Count("id"))
+    )
+    day_list = [(since + timedelta(days=i)).date() for i in range(days)]
+    max_age = orphan_max_age()
+    # "Cleaned within 24h": deleted at most 24h after it became sweepable.
+    window = max_age + timedelta(hours=24)
+    recent = OrphanDeletion.objects.filter(deleted_at__gte=now - timedelta(days=days))
+    on_time = sum(
+        1
+        for created_at, deleted_at in recent.values_list(
+            "identity_created_at", "deleted_at"
+        )
+        if deleted_at - created_at <= window
+    )
+    overdue = orphans_older_than(cutoff=now - window, include_held=False).count()
+    total = recent.count() + overdue
+    return {
+        "days": [
+            {"day": day, "created": created.get(day, 0), "cleaned": cleaned.get(day, 0)}
+            for day in day_list
+        ],
+        "cleaned_within_24h": (on_time / total) if total else None,
+        "signup_success_rate": signup_success_rate(now=now, days=days),
+        "current_orphans": orphans_count(now=now),
+        "overdue": overdue,
+    }
+
+
+def signup_success_rate(*, now: datetime, days: int) -> float | None:
+    """Signups of the period that ended with a customer, over all signups of
+    the period: finished ones, plus identities still without a customer past
+    the grace period (failed or abandoned step 2)."""
+    since = now - timedelta(days=days)
+    grace = duration_parse(settings.ORPHAN_GRACE_PERIOD)
+    finished = Customer.objects.filter(has_account=True, created_at__gte=since).count()
+    unfinished = (
+        orphans_older_than(cutoff=now - grace).filter(created_at__gte=since).count()
+        + OrphanDeletion.objects.filter(identity_created_at__gte=since).count()
+    )
+    total = finished + unfinished
+    return finished / total if total else None
