@@ -148,7 +148,10 @@ class OrphanAdmin(admin.ModelAdmin):
 
     @admin.action(description="Delete selected orphans…", permissions=["delete"])
     def delete_orphans(self, request, queryset):
-        ids = list(queryset.values_list("id", flat=True))
+        # The selection as posted: an identity that gained a customer since
+        # the list was shown is no longer in `queryset`, and must be reported
+        # as refused rather than silently dropped.
+        ids = request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME)
         if request.POST.get("confirmed") != "yes":
             context = {
                 **self.admin_site.each_context(request),

@@ -166,7 +166,7 @@ def orphan_release(*, auth_identity_id: str) -> bool:
 # Lock a batch of the oldest sweepable orphans, skipping rows another
 # transaction holds (a completing signup, a parallel sweep), and read what the
 # audit needs before they go. Served by authid_orphan_created_idx.
-_LOCK_BATCH = """
+LOCK_BATCH_SQL = """
 SELECT ai.id, ai.created_at,
        coalesce(array_agg(pi.provider ORDER BY pi.provider)
                 FILTER (WHERE pi.id IS NOT NULL), '{}'),
@@ -174,7 +174,8 @@ SELECT ai.id, ai.created_at,
 FROM (
     SELECT a.id, a.created_at
     FROM accounts_authidentity a
-    WHERE a.customer_id IS NULL AND a.created_at < %(cutoff)s {only_ids}
+    WHERE a.customer_id IS NULL AND a.created_at < %(cutoff)s
+      AND (%(ids)s::text[] IS NULL OR a.id = ANY(%(ids)s))
       AND NOT EXISTS (
           SELECT 1 FROM orphans_orphanhold h WHERE h.auth_identity_id = a.id)
     ORDER BY a.created_at
@@ -214,9 +215,8 @@ def orphans_delete_batch(
 ) -> list[str]:
     """Delete up to `limit` orphans in one short transaction; return their ids."""
     params = {"cutoff": cutoff, "limit": limit, "ids": only_ids}
-    query = _LOCK_BATCH.format(only_ids="AND a.id = ANY(%(ids)s)" if only_ids else "")
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(query, params)
+        cursor.execute(LOCK_BATCH_SQL, params)
         locked = {row[0]: row for row in cursor.fetchall()}
         if not locked:
             return []

@@ -1,0 +1,48 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from accounts.models import AuthIdentity, Provider, ProviderIdentity
+from tests.factories import identity_create
+
+
+def orphan_create(*, email: str, age: timedelta) -> AuthIdentity:
+    """An emailpass identity without a customer, `age` old."""
+    identity = identity_create(email=email)
+    AuthIdentity.objects.filter(pk=identity.pk).update(created_at=timezone.now() - age)
+    identity.refresh_from_db()
+    return identity
+
+
+def orphans_bulk_create(count: int, *, age: timedelta, prefix: str) -> list[str]:
+    created_at = timezone.now() - age
+    identities = AuthIdentity.objects.bulk_create(
+        AuthIdentity(created_at=created_at) for _ in range(count)
+    )
+    ProviderIdentity.objects.bulk_create(
+        ProviderIdentity(
+            auth_identity=identity,
+            provider=Provider.EMAILPASS,
+            entity_id=f"{prefix}.{n}@example.com",
+            password_hash="argon2$not-a-real-hash",
+        )
+        for n, identity in enumerate(identities)
+    )
+    return [identity.id for identity in identities]
+
+
+DAY = timedelta(hours=24)
+OLD = timedelta(hours=25)
+YOUNG = timedelta(hours=1)
+
+
+@pytest.fixture
+def support_user(db):
+    from django.contrib.auth.models import Group, User
+
+    user = User.objects.create_user(
+        "support.agent", password="pw-for-tests-only", is_staff=True
+    )
+    user.groups.add(Group.objects.get(name="Support"))
+    return user

@@ -1,0 +1,86 @@
+"""The runbook's escalation, automated: too many orphans an hour pause new
+signups until staff resume them; every pause and resume is audited."""
+
+import pytest
+
+from orphans.models import SignupGate, SignupGateChange
+from tests.factories import customer_create
+
+pytestmark = pytest.mark.django_db
+
+
+def fail_profile(api, email, password) -> None:
+    token = api.post(
+        "/auth/customer/emailpass/register",
+        {"email": email, "password": password},
+        format="json",
+    ).json()["token"]
+    response = api.post(
+        "/store/customers",
+        {"email": email, "first_name": 5},
+        format="json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+    assert response.status_code == 400
+
+
+def test_crossing_the_threshold_pauses_signups_not_logins(
+    api, settings, password, client
+):
+    settings.SIGNUPS_PAUSE_THRESHOLD = 2
+    customer_create(email="known@example.com", password=password)
+    fail_profile(api, "first@example.com", password)
+    assert not SignupGate.objects.get().paused_at
+    fail_profile(api, "second@example.com", password)
+
+    register = api.post(
+        "/auth/customer/emailpass/register",
+        {"email": "new@example.com", "password": password},
+        format="json",
+    )
+    signup = api.post(
+        "/store/auth/signup",
+        {"email": "new@example.com", "password": password},
+        format="json",
+    )
+    login = api.post(
+        "/auth/customer/emailpass",
+        {"email": "known@example.com", "password": password},
+        format="json",
+    )
+
+    assert register.status_code == signup.status_code == 503
+    assert register.json()["code"] == "signups_paused"
+    assert register.json()["type"] == "unavailable"
+    assert login.status_code == 200
+    change = SignupGateChange.objects.get()
+    assert change.action == "pause"
+    assert change.automatic
+
+
+def test_staff_resume_and_the_admin_banner(api, client, password):
+    from django.contrib.auth.models import Group, User
+    from django.utils import timezone
+
+    from orphans.services import signups_pause
+
+    signups_pause(staff_user=None, reason="test", now=timezone.now())
+    lead = User.objects.create_user("lead", password="pw-for-tests-only", is_staff=True)
+    lead.groups.add(Group.objects.get(name="Support"))
+    client.force_login(lead)
+    assert b'id="signups-paused-banner"' in client.get("/admin/").content
+
+    client.post(
+        "/admin/orphans/signupgate/", {"action": "resume", "_selected_action": ["1"]}
+    )
+
+    assert SignupGate.objects.get().paused_at is None
+    assert b'id="signups-paused-banner"' not in client.get("/admin/").content
+    resume = SignupGateChange.objects.get(action="resume")
+    assert resume.staff_user == lead
+    ok = api.post(
+        "/auth/customer/emailpass/register",
+        {"email": "after@example.com", "password": password},
+        format="json",
+    )
+    assert ok.status_code == 200

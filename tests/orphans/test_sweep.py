@@ -1,0 +1,224 @@
+"""The sweep: dry run, execute, cut-off, customers and holds untouched,
+audit rows, batches, and the command's interface."""
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
+
+from accounts.emails import email_hash
+from accounts.models import AuthIdentity, Customer, PasswordResetToken, ProviderIdentity
+from orphans import services
+from orphans.metrics import orphans_cleaned
+from orphans.models import OrphanDeletion, OrphanHold, SweepRun, Trigger
+from orphans.selectors import orphans_older_than
+from tests.factories import customer_create
+from tests.orphans.conftest import DAY, OLD, YOUNG, orphan_create, orphans_bulk_create
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world(email):
+    """One of each: old orphan, young orphan, old customer, old held orphan."""
+    old = orphan_create(email="old." + email, age=OLD)
+    young = orphan_create(email="young." + email, age=YOUNG)
+    customer = customer_create(email="customer." + email)
+    AuthIdentity.objects.filter(customer=customer).update(
+        created_at=timezone.now() - OLD
+    )
+    held = orphan_create(email="held." + email, age=OLD)
+    OrphanHold.objects.create(auth_identity=held)
+    return {"old": old, "young": young, "customer": customer, "held": held}
+
+
+def sweep(**kwargs):
+    return services.orphans_sweep(
+        older_than=kwargs.pop("older_than", DAY),
+        batch_size=kwargs.pop("batch_size", 100),
+        trigger=kwargs.pop("trigger", Trigger.COMMAND),
+        now=timezone.now(),
+        **kwargs,
+    )
+
+
+def test_dry_run_deletes_nothing(world):
+    before = AuthIdentity.objects.count()
+    out = StringIO()
+
+    call_command("sweep_orphans", stdout=out)
+
+    assert AuthIdentity.objects.count() == before
+    assert "1 to delete, 1 on hold" in out.getvalue()
+    assert world["old"].id in out.getvalue()
+    assert "Dry run: nothing deleted" in out.getvalue()
+    assert not OrphanDeletion.objects.exists()
+
+
+def test_execute_deletes_exactly_the_old_unheld_orphans(world):
+    out = StringIO()
+
+    call_command("sweep_orphans", "--execute", stdout=out)
+
+    remaining = set(AuthIdentity.objects.values_list("id", flat=True))
+    assert world["old"].id not in remaining
+    assert {world["young"].id, world["held"].id} <= remaining
+    assert Customer.objects.filter(pk=world["customer"].pk).exists()
+    assert AuthIdentity.objects.filter(customer=world["customer"]).exists()
+    assert not ProviderIdentity.objects.filter(
+        auth_identity_id=world["old"].id
+    ).exists()
+    assert "Deleted 1 orphans" in out.getvalue()
+
+
+def test_every_deletion_is_audited_without_the_plain_email(world, email):
+    sweep()
+
+    row = OrphanDeletion.objects.get()
+    assert row.auth_identity_id == world["old"].id
+    assert row.email_hash == email_hash("old." + email)
+    assert row.providers == ["emailpass"]
+    assert row.identity_created_at == world["old"].created_at
+    assert row.trigger == "command"
+    assert row.sweep_run.deleted == 1
+    assert row.sweep_run.status == "finished"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT row_to_json(d)::text FROM orphans_orphandeletion d")
+        assert email not in cursor.fetchone()[0]
+
+
+def test_the_same_email_can_register_again_after_the_sweep(api, email, password):
+    orphan_create(email=email, age=OLD)
+    refused = api.post(
+        "/auth/customer/emailpass/register",
+        {"email": email, "password": "another passphrase"},
+        format="json",
+    )
+    sweep()
+
+    again = api.post(
+        "/auth/customer/emailpass/register",
+        {"email": email, "password": "another passphrase"},
+        format="json",
+    )
+
+    assert refused.status_code == 401
+    assert again.status_code == 200
+
+
+def test_batches_delete_everything_and_count_it(email):
+    ids = orphans_bulk_create(25, age=OLD, prefix="batch")
+    progress = []
+    cleaned_before = orphans_cleaned._value.get()
+
+    run = sweep(batch_size=4, progress=lambda r: progress.append(r.deleted))
+
+    assert run.deleted == 25
+    assert progress == [4, 8, 12, 16, 20, 24, 25]
+    assert not AuthIdentity.objects.filter(id__in=ids).exists()
+    assert OrphanDeletion.objects.filter(auth_identity_id__in=ids).count() == 25
+    assert orphans_cleaned._value.get() - cleaned_before == 25
+
+
+def test_dependents_of_an_orphan_go_with_it(email):
+    orphan = orphan_create(email=email, age=OLD)
+    PasswordResetToken.objects.create(
+        provider_identity=orphan.provider_identities.get(),
+        token_hash="0" * 64,
+        expires_at=timezone.now() + DAY,
+    )
+
+    sweep()
+
+    assert not PasswordResetToken.objects.exists()
+
+
+def test_a_second_run_finds_nothing(world):
+    sweep()
+
+    again = sweep()
+
+    assert again.found == 0
+    assert again.deleted == 0
+    assert OrphanDeletion.objects.count() == 1
+
+
+def test_older_than_and_batch_size_options(world):
+    out = StringIO()
+
+    call_command(
+        "sweep_orphans",
+        "--execute",
+        "--older-than",
+        "30m",
+        "--batch-size",
+        "1",
+        stdout=out,
+    )
+
+    assert not AuthIdentity.objects.filter(id=world["young"].id).exists()
+    assert SweepRun.objects.get(dry_run=False).batch_size == 1
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--older-than", "yesterday"], ["--batch-size", "0"], ["--dry-run", "--execute"]],
+)
+def test_command_refuses_bad_arguments(args):
+    from django.core.management.base import CommandError
+
+    with pytest.raises((CommandError, SystemExit)):
+        call_command("sweep_orphans", *args, stdout=StringIO(), stderr=StringIO())
+
+
+def explain(sql: str, params) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE accounts_authidentity")
+        cursor.execute("EXPLAIN " + sql, params)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+@pytest.fixture
+def mostly_linked_identities():
+    """What production looks like: many customers, few orphans."""
+    customers = Customer.objects.bulk_create(
+        Customer(email=f"linked.{n}@example.com", has_account=True)
+        for n in range(20_000)
+    )
+    AuthIdentity.objects.bulk_create(
+        AuthIdentity(customer=customer, created_at=timezone.now() - OLD)
+        for customer in customers
+    )
+    orphans_bulk_create(500, age=OLD, prefix="plan")
+
+
+def test_the_sweep_batch_uses_the_partial_index(mostly_linked_identities):
+    # A batch is small next to the backlog (1000 of 10^5 in production).
+    plan = explain(
+        services.LOCK_BATCH_SQL,
+        {"cutoff": timezone.now() - DAY, "limit": 20, "ids": None},
+    )
+
+    assert "authid_orphan_created_idx" in plan, plan
+
+
+def test_counting_orphans_never_scans_all_identities(mostly_linked_identities):
+    plan = explain(
+        *orphans_older_than(cutoff=timezone.now() - DAY).query.sql_with_params()
+    )
+
+    assert "Seq Scan on accounts_authidentity" not in plan
+
+
+def test_admin_delete_refuses_a_linked_identity(email, support_user):
+    customer = customer_create(email=email)
+    identity = AuthIdentity.objects.get(customer=customer)
+
+    deleted, refused = services.orphans_delete_selected(
+        auth_identity_ids=[identity.id], staff_user=support_user, now=timezone.now()
+    )
+
+    assert (deleted, refused) == ([], [identity.id])
+    assert AuthIdentity.objects.filter(pk=identity.pk).exists()
