@@ -12,7 +12,10 @@ from orphans.models import Trigger
 # the job. Beat passes `expires` so a backlog never stacks runs.
 @shared_task(ignore_result=True, acks_late=True)
 def orphans_sweep_task(
-    *, trigger: str = Trigger.BEAT, staff_user_id: int | None = None
+    *,
+    trigger: str = Trigger.BEAT,
+    staff_user_id: int | None = None,
+    batch_size: int | None = None,
 ) -> None:
     staff_user = (
         get_user_model().objects.filter(pk=staff_user_id).first()
