@@ -47,16 +47,30 @@ def signup_outcome(*, flow: str, error: Exception | None = None) -> None:
     signup_attempts.labels(flow=flow, outcome=outcome).inc()
 
 
-class OrphanGaugeCollector:
-    def collect(self):
-        from orphans.selectors import orphans_count
+# Every label combination exists from the start at 0, so increase() sees the
+# first event of each (Prometheus takes a series' first sample as its base).
+for _flow in ("two_step", "one_step"):
+    for _outcome in ("success", "rejected", "error"):
+        signup_attempts.labels(flow=_flow, outcome=_outcome)
 
-        gauge = GaugeMetricFamily(
+
+class DatabaseGaugeCollector:
+    """Gauges read from PostgreSQL at scrape time."""
+
+    def collect(self):
+        from orphans.selectors import orphans_count, signups_paused
+
+        orphans = GaugeMetricFamily(
             "orphaned_auth_identities",
             "Auth identities without a customer, past the grace period",
         )
-        gauge.add_metric([], orphans_count(now=timezone.now()))
-        yield gauge
+        orphans.add_metric([], orphans_count(now=timezone.now()))
+        yield orphans
+        paused = GaugeMetricFamily(
+            "signups_paused", "1 while new signups are paused (the circuit breaker)"
+        )
+        paused.add_metric([], 1 if signups_paused() else 0)
+        yield paused
 
 
 def scrape_registry() -> CollectorRegistry:
@@ -72,5 +86,5 @@ def scrape_registry() -> CollectorRegistry:
             otp_verifications,
         ):
             registry.register(collector)
-    registry.register(OrphanGaugeCollector())
+    registry.register(DatabaseGaugeCollector())
     return registry
