@@ -165,3 +165,43 @@ def test_js_sdk_storefront_flow(live, email, password):
     assert providers[0].provider == "emailpass"
     assert providers[0].entity_id == email
     assert ProviderIdentity.objects.filter(entity_id=email).count() == 1
+
+
+def test_js_sdk_logs_in_with_an_emailed_code(live, email):
+    from django.utils import timezone
+
+    from otp.services import otp_send
+    from tests.factories import customer_create
+    from tests.otp.conftest import mailed_code, wrong
+
+    customer = customer_create(email=email)
+    otp_send(email=email, ip="198.51.100.9", now=timezone.now())
+    code = mailed_code(email)
+    node = shutil.which("node")
+    if node is None or not (SDK_DIR / "node_modules" / "@medusajs" / "js-sdk").is_dir():
+        pytest.fail(
+            "node and tests/e2e/sdk/node_modules are needed (./dev test installs them)"
+        )
+
+    proc = subprocess.run(  # noqa: S603 - fixed argv, no shell
+        [node, str(SDK_DIR / "otp_login.mjs")],
+        cwd=REPO_ROOT,
+        env={
+            **os.environ,
+            "BASE_URL": live.url,
+            "PUBLISHABLE_KEY": live.publishable_key,
+            "EMAIL": email,
+            "CODE": code,
+            "WRONG_CODE": wrong(code),
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["wrong"] == {"thrown": True, "status": 401, "message": "Invalid code"}
+    assert _claims(result["token"])["auth_provider"] == "email-otp"
+    assert result["customer"]["id"] == customer.id
