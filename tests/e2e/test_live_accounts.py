@@ -54,3 +54,13 @@ def test_live_server_answers_bad_input_with_json_4xx(live):
 
     assert response.status_code == 400
     assert response.json()["type"] == "invalid_data"
+
+
+def test_live_server_serves_health_admin_login_and_static_files(live):
+    health = live.get("/health")
+    login = live.get("/admin/login/")
+    css = re.search(r'href="(/static/admin/css/[^"]+\.css)"', login.text).group(1)
+
+    assert (health.status_code, health.text) == (200, "OK")
+    assert login.status_code == 200
+    assert live.get(css).status_code == 200

@@ -330,3 +330,14 @@ def test_send_when_the_broker_is_down_is_503_and_leaves_no_challenge(
     assert response.status_code == 503
     assert response.json()["type"] == "unavailable"
     assert not OtpChallenge.objects.filter(email=email).exists()
+
+
+def test_per_ip_send_limit_in_redis(api, settings):
+    settings.OTP_SEND_LIMIT_PER_IP = 2
+
+    answers = [
+        api.post(SEND, {"email": f"ip{n}@example.com"}, format="json") for n in range(3)
+    ]
+
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert int(answers[2]["Retry-After"]) > 0
