@@ -1,19 +1,7 @@
 from django.contrib import admin
 
 from accounts.models import AuthIdentity, Customer, ProviderIdentity, PublishableApiKey
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Support reads accounts here; changes go through the API's rules."""
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+from config.admin import ReadOnlyAdmin
 
 
 class ProviderIdentityInline(admin.TabularInline):

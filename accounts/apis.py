@@ -34,6 +34,7 @@ from config.api import (
     StrictCharField,
     StrictEmailField,
     StrictSerializer,
+    validated,
 )
 from config.errors import ApiError, InvalidData, NotFound, Unauthorized
 from config.parsers import StrictFormParser, StrictJSONParser
@@ -223,7 +224,7 @@ class PasswordResetRequestApi(APIView):
     )
     def post(self, request, provider: str):
         _provider_check(provider, PASSWORD_PROVIDERS)
-        data = _valid(self.InputSerializer, request.data)
+        data = validated(self.InputSerializer, request.data)
         services.password_reset_request(
             identifier=data["identifier"], provider=provider, now=timezone.now()
         )
@@ -264,12 +265,6 @@ class CustomerProfileSerializer(StrictSerializer):
     metadata = MetadataField(required=False, allow_null=True)
 
 
-def _valid(serializer_class, data) -> dict[str, Any]:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
 class CustomerCreateApi(APIView):
     authentication_classes = [CustomerAuthentication]
     permission_classes = [IsAuthIdentity]
@@ -289,7 +284,7 @@ class CustomerCreateApi(APIView):
             raise InvalidData("Request already authenticated as a customer.")
         now = timezone.now()
         try:
-            data = _valid(self.InputSerializer, request.data)
+            data = validated(self.InputSerializer, request.data)
             if not data.get("email"):
                 raise InvalidData("Email is required to create a customer")
             customer = services.customer_create_for_identity(
@@ -337,7 +332,7 @@ class CustomerMeApi(APIView):
     )
     def post(self, request):
         _fields(request)
-        changes = _valid(CustomerProfileSerializer, request.data)
+        changes = validated(CustomerProfileSerializer, request.data)
         customer = services.customer_update(
             customer_id=request.user.customer_id, changes=changes, now=timezone.now()
         )
@@ -365,7 +360,7 @@ class SignupApi(APIView):
     )
     def post(self, request):
         signups_open_check()
-        data = dict(_valid(self.InputSerializer, request.data))
+        data = dict(validated(self.InputSerializer, request.data))
         password = data.pop("password")
         now = timezone.now()
         try:

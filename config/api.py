@@ -109,6 +109,15 @@ def js_string(value: Any) -> str:
     return str(value)
 
 
+def validated(
+    serializer_class: type[serializers.Serializer], data: Any
+) -> dict[str, Any]:
+    """Parse a body with an input serializer; invalid input raises the 400."""
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
 class StrictSerializer(serializers.Serializer):
     """Refuses unknown keys, as Medusa's `.strict()` zod schemas do."""
 

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.timesince import timesince
 
 from accounts.models import ProviderIdentity
+from config.admin import ReadOnlyAdmin
 from config.celery import BrokerUnavailable, publish
 from orphans import selectors, services
 from orphans.models import (
@@ -286,17 +287,6 @@ class OrphanAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/orphans/dashboard.html", context)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(SweepRun)

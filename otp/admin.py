@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.utils import timezone
 
+from config.admin import ReadOnlyAdmin
 from otp import services
 from otp.models import OtpChallenge, OtpFailureBudget
 
@@ -60,7 +61,7 @@ class ClearLockoutPermission:
 
 
 @admin.register(OtpChallenge)
-class OtpChallengeAdmin(ClearLockoutPermission, admin.ModelAdmin):
+class OtpChallengeAdmin(ClearLockoutPermission, ReadOnlyAdmin):
     list_display = ("id", "email", "state", "attempts", "created_at", "expires_at")
     list_filter = (StateFilter,)
     search_fields = ("email", "id")
@@ -80,29 +81,11 @@ class OtpChallengeAdmin(ClearLockoutPermission, admin.ModelAdmin):
     readonly_fields = fields
     actions = [clear_lockout]
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
 
 @admin.register(OtpFailureBudget)
-class OtpFailureBudgetAdmin(ClearLockoutPermission, admin.ModelAdmin):
+class OtpFailureBudgetAdmin(ClearLockoutPermission, ReadOnlyAdmin):
     list_display = ("email", "consecutive_failures", "updated_at")
     search_fields = ("email",)
     ordering = ("-consecutive_failures",)
     readonly_fields = ("email", "consecutive_failures", "updated_at")
     actions = [clear_lockout]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

@@ -8,16 +8,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.representations import customer_representation, fields_select
-from config.api import StrictCharField, StrictSerializer
+from config.api import StrictCharField, StrictSerializer, validated
 from config.errors import ApiError, Unauthorized
 from config.ratelimit import client_ip
 from otp import services
-
-
-def _valid(serializer_class, data) -> dict:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 class OtpSendApi(APIView):
@@ -38,7 +32,7 @@ class OtpSendApi(APIView):
         },
     )
     def post(self, request):
-        data = _valid(self.InputSerializer, request.data)
+        data = validated(self.InputSerializer, request.data)
         expires_in = services.otp_send(
             email=data["email"], ip=client_ip(request), now=timezone.now()
         )
@@ -67,7 +61,7 @@ class OtpVerifyApi(APIView):
         },
     )
     def post(self, request):
-        data = _valid(OtpVerifyInput, request.data)
+        data = validated(OtpVerifyInput, request.data)
         login = services.otp_verify(
             email=data["email"],
             code=data["code"],

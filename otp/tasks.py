@@ -1,7 +1,7 @@
 from celery import shared_task
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
-from django.template.loader import render_to_string
+
+from config.mail import templated_mail_send
 
 
 # The code is a credential: no result is stored (ignore_result), the worker
@@ -9,17 +9,11 @@ from django.template.loader import render_to_string
 # the code (`expires` = OTP_TTL_SECONDS at publish time).
 @shared_task(ignore_result=True, acks_late=True)
 def otp_email_send_task(*, email: str, code: str) -> None:
-    context = {"code": code, "minutes": settings.OTP_TTL_SECONDS // 60}
-    subject = render_to_string("otp/email/subject.txt", context)
-    message = EmailMultiAlternatives(
-        subject=" ".join(subject.split()),
-        body=render_to_string("otp/email/body.txt", context),
-        to=[email],
+    templated_mail_send(
+        templates="otp/email/",
+        context={"code": code, "minutes": settings.OTP_TTL_SECONDS // 60},
+        to=email,
     )
-    message.attach_alternative(
-        render_to_string("otp/email/body.html", context), "text/html"
-    )
-    message.send()
 
 
 @shared_task(ignore_result=True)

@@ -41,3 +41,22 @@ def token_for(customer_or_identity, provider: str = Provider.EMAILPASS) -> str:
     return services.access_token_for_identity(
         identity=identity, provider=provider, now=timezone.now()
     )
+
+
+def identities_bulk_create(
+    count: int, *, prefix: str, created_at=None
+) -> list[AuthIdentity]:
+    """Many unlinked emailpass identities at once (a dummy hash: nobody logs in)."""
+    identities = AuthIdentity.objects.bulk_create(
+        AuthIdentity(created_at=created_at or timezone.now()) for _ in range(count)
+    )
+    ProviderIdentity.objects.bulk_create(
+        ProviderIdentity(
+            auth_identity=identity,
+            provider=Provider.EMAILPASS,
+            entity_id=f"{prefix}.{n}@example.com",
+            password_hash="argon2$not-a-real-hash",
+        )
+        for n, identity in enumerate(identities)
+    )
+    return identities

@@ -3,8 +3,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from accounts.models import AuthIdentity, Provider, ProviderIdentity
-from tests.factories import identity_create
+from accounts.models import AuthIdentity
+from tests.factories import identities_bulk_create, identity_create
 
 
 def orphan_create(*, email: str, age: timedelta) -> AuthIdentity:
@@ -16,18 +16,8 @@ def orphan_create(*, email: str, age: timedelta) -> AuthIdentity:
 
 
 def orphans_bulk_create(count: int, *, age: timedelta, prefix: str) -> list[str]:
-    created_at = timezone.now() - age
-    identities = AuthIdentity.objects.bulk_create(
-        AuthIdentity(created_at=created_at) for _ in range(count)
-    )
-    ProviderIdentity.objects.bulk_create(
-        ProviderIdentity(
-            auth_identity=identity,
-            provider=Provider.EMAILPASS,
-            entity_id=f"{prefix}.{n}@example.com",
-            password_hash="argon2$not-a-real-hash",
-        )
-        for n, identity in enumerate(identities)
+    identities = identities_bulk_create(
+        count, prefix=prefix, created_at=timezone.now() - age
     )
     return [identity.id for identity in identities]
 

@@ -7,26 +7,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import AuthIdentity, Provider, ProviderIdentity
-from tests.factories import customer_create
-
-
-def identities_bulk_create(count: int, prefix: str) -> None:
-    identities = AuthIdentity.objects.bulk_create(AuthIdentity() for _ in range(count))
-    ProviderIdentity.objects.bulk_create(
-        ProviderIdentity(
-            auth_identity=identity,
-            provider=Provider.EMAILPASS,
-            entity_id=f"{prefix}.{n}@example.com",
-            password_hash="argon2$not-a-real-hash",
-        )
-        for n, identity in enumerate(identities)
-    )
+from tests.factories import customer_create, identities_bulk_create
 
 
 @pytest.mark.django_db
 def test_first_and_last_of_250_identities_both_log_in_by_otp(send_code, verify):
     first = customer_create(email="first.customer@example.com")
-    identities_bulk_create(248, "filler")
+    identities_bulk_create(248, prefix="filler")
     last = customer_create(email="last.customer@example.com")
     assert AuthIdentity.objects.count() >= 250
 
@@ -53,11 +40,11 @@ def verify_query_count(send_code, verify, email: str) -> int:
 
 @pytest.mark.django_db
 def test_queries_of_a_verify_do_not_grow_with_the_identities(send_code, verify):
-    identities_bulk_create(10, "small")
+    identities_bulk_create(10, prefix="small")
     customer_create(email="returning.small@example.com")
     small = verify_query_count(send_code, verify, "returning.small@example.com")
 
-    identities_bulk_create(10_000, "large")
+    identities_bulk_create(10_000, prefix="large")
     customer_create(email="returning.large@example.com")
     large = verify_query_count(send_code, verify, "returning.large@example.com")
 
