@@ -25,6 +25,7 @@ from accounts.authentication import (
     IsCustomer,
     bearer_token,
 )
+from accounts.emails import email_normalize
 from accounts.models import Provider
 from accounts.representations import customer_representation, fields_select
 from accounts.sessions import customer_session_create, customer_session_delete
@@ -38,6 +39,7 @@ from config.api import (
 )
 from config.errors import ApiError, InvalidData, NotFound, Unauthorized
 from config.parsers import StrictFormParser, StrictJSONParser
+from config.ratelimit import client_ip, rate_limit
 from orphans.metrics import signup_outcome
 from orphans.services import orphan_profile_failure_record, signups_open_check
 
@@ -78,6 +80,10 @@ def _credentials(data: Any) -> tuple[str, str]:
     return email, password
 
 
+def _signup_rate_limit(request) -> None:
+    rate_limit(("signup-ip", client_ip(request), settings.SIGNUP_LIMIT_PER_IP, 3600))
+
+
 def _fields(request) -> list[str]:
     unknown = [key for key in request.query_params if key != "fields"]
     if unknown:
@@ -87,8 +93,8 @@ def _fields(request) -> list[str]:
     return fields_select(request.query_params.get("fields"))
 
 
-def _customer_response(request, customer) -> Response:
-    return Response({"customer": customer_representation(customer, _fields(request))})
+def _customer_response(customer, fields: list[str]) -> Response:
+    return Response({"customer": customer_representation(customer, fields)})
 
 
 @method_decorator(sensitive_post_parameters("password"), name="dispatch")
@@ -104,6 +110,7 @@ class AuthRegisterApi(APIView):
         _provider_check(provider, PASSWORD_PROVIDERS)
         signups_open_check()
         email, password = _credentials(request.data)
+        _signup_rate_limit(request)
         now = timezone.now()
         identity = services.identity_register_emailpass(
             email=email, password=password, now=now
@@ -126,6 +133,15 @@ class AuthLoginApi(APIView):
     def post(self, request, provider: str):
         _provider_check(provider, PASSWORD_PROVIDERS)
         email, password = _credentials(request.data)
+        rate_limit(
+            ("login-ip", client_ip(request), settings.LOGIN_LIMIT_PER_IP, 600),
+            (
+                "login-email",
+                email_normalize(email),
+                settings.LOGIN_LIMIT_PER_EMAIL,
+                600,
+            ),
+        )
         identity = services.identity_authenticate_emailpass(
             email=email, password=password
         )
@@ -225,8 +241,17 @@ class PasswordResetRequestApi(APIView):
     def post(self, request, provider: str):
         _provider_check(provider, PASSWORD_PROVIDERS)
         data = validated(self.InputSerializer, request.data)
+        rate_limit(
+            ("reset-ip", client_ip(request), settings.RESET_LIMIT_PER_IP, 3600),
+            (
+                "reset-email",
+                email_normalize(data["identifier"]),
+                settings.RESET_LIMIT_PER_EMAIL,
+                900,
+            ),
+        )
         services.password_reset_request(
-            identifier=data["identifier"], provider=provider, now=timezone.now()
+            identifier=data["identifier"], provider=provider
         )
         # 201 "Created" whether or not the identity exists (no enumeration).
         return HttpResponse(
@@ -284,6 +309,7 @@ class CustomerCreateApi(APIView):
             raise InvalidData("Request already authenticated as a customer.")
         now = timezone.now()
         try:
+            fields = _fields(request)
             data = validated(self.InputSerializer, request.data)
             if not data.get("email"):
                 raise InvalidData("Email is required to create a customer")
@@ -294,13 +320,12 @@ class CustomerCreateApi(APIView):
             )
         except (ValidationError, ApiError, DatabaseError) as error:
             signup_outcome(flow="two_step", error=error)
-            if auth.identity.customer_id is None:
-                orphan_profile_failure_record(
-                    auth_identity_id=auth.identity.id, error=error, now=now
-                )
+            orphan_profile_failure_record(
+                auth_identity_id=auth.identity.id, error=error, now=now
+            )
             raise
         signup_outcome(flow="two_step")
-        return _customer_response(request, customer)
+        return _customer_response(customer, fields)
 
 
 class CustomerMeApi(APIView):
@@ -321,8 +346,7 @@ class CustomerMeApi(APIView):
         responses={200: CustomerSerializer},
     )
     def get(self, request):
-        _fields(request)
-        return _customer_response(request, self._customer(request))
+        return _customer_response(self._customer(request), _fields(request))
 
     @extend_schema(
         summary="Update the logged-in customer",
@@ -331,12 +355,12 @@ class CustomerMeApi(APIView):
         parameters=[FIELDS_PARAMETER],
     )
     def post(self, request):
-        _fields(request)
+        fields = _fields(request)
         changes = validated(CustomerProfileSerializer, request.data)
         customer = services.customer_update(
             customer_id=request.user.customer_id, changes=changes, now=timezone.now()
         )
-        return _customer_response(request, customer)
+        return _customer_response(customer, fields)
 
 
 @method_decorator(sensitive_post_parameters("password"), name="dispatch")
@@ -361,6 +385,7 @@ class SignupApi(APIView):
     def post(self, request):
         signups_open_check()
         data = dict(validated(self.InputSerializer, request.data))
+        _signup_rate_limit(request)
         password = data.pop("password")
         now = timezone.now()
         try:

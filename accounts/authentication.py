@@ -78,7 +78,8 @@ def _parse(payload) -> AccessClaims:
 
 
 class IsCustomer(permissions.BasePermission):
-    """A token with an actor: the customer exists (Medusa's default)."""
+    """A token with an actor (`actor_id` set), as Medusa's default
+    authenticate(); the selector has checked it is the identity's customer."""
 
     def has_permission(self, request, view) -> bool:
         user = request.user

@@ -9,6 +9,7 @@ from django.db import DatabaseError
 from django.http import JsonResponse
 
 from accounts import selectors
+from config.api import UNAVAILABLE_MESSAGE
 
 logger = logging.getLogger("accounts")
 
@@ -41,11 +42,7 @@ class PublishableKeyMiddleware:
         except DatabaseError:
             logger.error("Database error while checking a publishable key")
             return JsonResponse(
-                {
-                    "type": "unavailable",
-                    "message": "The service is temporarily unavailable",
-                },
-                status=503,
+                {"type": "unavailable", "message": UNAVAILABLE_MESSAGE}, status=503
             )
         if not active:
             return JsonResponse(

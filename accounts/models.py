@@ -71,6 +71,9 @@ class AuthIdentity(models.Model):
     app_metadata = models.JSONField(default=dict, blank=True)
     # Tokens issued before this instant are refused (password reset/change).
     tokens_valid_after = models.DateTimeField(null=True, blank=True)
+    # When the mailbox owner first proved the address (a code or a reset
+    # link); until then a password on this identity may be a squatter's.
+    email_verified_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now)
 

@@ -19,8 +19,7 @@ DEFAULT_FIELDS = (
     "updated_at",
     "addresses",
 )
-# Relations we have no rows for yet are still accepted, as empty lists.
-RELATIONS = ("addresses", "orders")
+# Orders live in the commerce backend: accepted, and always an empty list.
 ALLOWED_FIELDS = DEFAULT_FIELDS + ("orders",)
 
 

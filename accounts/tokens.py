@@ -60,9 +60,8 @@ def access_token_issue(
     return jwt.encode(payload, settings.JWT_SECRET, algorithm=ALGORITHM)
 
 
-def access_token_decode(token: str, *, verify_exp: bool = True) -> AccessClaims:
-    payload = _decode(token, verify_exp=verify_exp)
-    return access_claims_parse(payload)
+def access_token_decode(token: str) -> AccessClaims:
+    return access_claims_parse(_decode(token))
 
 
 def access_claims_parse(payload: dict[str, Any]) -> AccessClaims:
@@ -111,7 +110,7 @@ def reset_token_issue(*, entity_id: str, provider: str, jti: str, now: datetime)
 
 
 def reset_token_decode(token: str) -> ResetClaims:
-    payload = _decode(token, verify_exp=True)
+    payload = _decode(token)
     fields = (payload.get("entity_id"), payload.get("provider"), payload.get("jti"))
     if (
         payload.get("purpose") != "reset"
@@ -122,13 +121,13 @@ def reset_token_decode(token: str) -> ResetClaims:
     return ResetClaims(*fields)
 
 
-def _decode(token: str, *, verify_exp: bool) -> dict[str, Any]:
+def _decode(token: str) -> dict[str, Any]:
     try:
         payload = jwt.decode(
             token,
             settings.JWT_SECRET,
             algorithms=[ALGORITHM],
-            options={"require": ["iat", "exp"], "verify_exp": verify_exp},
+            options={"require": ["iat", "exp"]},
         )
     except jwt.PyJWTError as exc:
         raise InvalidToken(str(exc)) from exc

@@ -55,6 +55,9 @@ def _response_for(exc: Exception) -> Response | None:
         return Response({"type": "not_allowed", "message": str(exc.detail)}, 403)
     if isinstance(exc, RequestDataTooBig):
         return _invalid("Request body is too large", status=413)
+    if isinstance(exc, exceptions.APIException) and exc.status_code < 500:
+        # Any other client error DRF knows (406, ...): its own status, our shape.
+        return _invalid(str(exc.detail), status=exc.status_code)
     if isinstance(exc, DatabaseError):
         # The database is down or refused the statement: the transaction was
         # rolled back, so a retry is safe. Log the kind, never the statement

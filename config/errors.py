@@ -20,10 +20,9 @@ class ApiError(Exception):
         self.extra = extra
 
     def body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"type": self.type, "message": self.message}
-        if self.code is not None:
-            body["code"] = self.code
-        body.update(self.extra)
+        # Medusa's order: code (when set), type, message.
+        body: dict[str, Any] = {} if self.code is None else {"code": self.code}
+        body.update({"type": self.type, "message": self.message}, **self.extra)
         return body
 
 

@@ -1,5 +1,14 @@
+import smtplib
+
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
+
+from accounts.emails import email_hash
+
+
+class MailNotDelivered(Exception):
+    """Raised instead of smtplib's errors, whose text quotes the recipient:
+    the worker logs a task's exception, and plain emails never reach logs."""
 
 
 def templated_mail_send(*, templates: str, context: dict, to: str) -> None:
@@ -13,4 +22,9 @@ def templated_mail_send(*, templates: str, context: dict, to: str) -> None:
     message.attach_alternative(
         render_to_string(f"{templates}body.html", context), "text/html"
     )
-    message.send()
+    try:
+        message.send()
+    except (smtplib.SMTPException, OSError) as exc:
+        raise MailNotDelivered(
+            f"{type(exc).__name__} sending to userId {email_hash(to)}"
+        ) from None

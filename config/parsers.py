@@ -1,10 +1,12 @@
 """Request body parsers that refuse what PostgreSQL or a hasher would choke on.
 
 JSON allows "\\u0000" and lone surrogates; PostgreSQL text and jsonb reject
-NUL and UTF-8 cannot encode a lone surrogate. Refusing them here, once, turns
-what would be a 500 deep in a service into a 400 at the door.
+NUL and UTF-8 cannot encode a lone surrogate; numbers must be finite.
+Refusing them here, once, turns what would be a 500 deep in a service into
+a 400 at the door.
 """
 
+import math
 from typing import Any
 
 from rest_framework.exceptions import ParseError
@@ -28,6 +30,9 @@ def data_is_safe(value: Any, depth: int = 0) -> bool:
         return False
     if isinstance(value, str):
         return text_is_safe(value)
+    if isinstance(value, float):
+        # 1e999, NaN and Infinity parse in Python but jsonb refuses them.
+        return math.isfinite(value)
     if isinstance(value, dict):
         return all(
             text_is_safe(key) and data_is_safe(item, depth + 1)

@@ -9,9 +9,14 @@ import hashlib
 import logging
 import time
 
+from django.conf import settings
 from django.core.cache import cache
 
+from config.errors import TooManyRequests
+
 logger = logging.getLogger("config.ratelimit")
+
+TOO_MANY = "Too many requests, please try again later"
 
 
 def rate_limit_exceeded(*, scope: str, key: str, limit: int, window: int) -> int | None:
@@ -33,7 +38,26 @@ def rate_limit_exceeded(*, scope: str, key: str, limit: int, window: int) -> int
     return None
 
 
+def rate_limit(*limits: tuple[str, str, int, int], message: str = TOO_MANY) -> None:
+    """Count the request against each (scope, key, limit, window seconds);
+    raise 429 with Retry-After when one is over."""
+    for scope, key, limit, window in limits:
+        wait = rate_limit_exceeded(scope=scope, key=key, limit=limit, window=window)
+        if wait is not None:
+            raise TooManyRequests(message, retry_after=wait)
+
+
 def client_ip(request) -> str:
-    # Behind a proxy, set the proxy to overwrite REMOTE_ADDR (docs/deploy.md);
-    # X-Forwarded-For from the client is not trusted.
+    """The client's address. Behind TRUSTED_PROXY_COUNT proxies that each
+    append to X-Forwarded-For, it is the entry that many from the right;
+    without proxies the header is the client's own claim and is ignored."""
+    proxies = settings.TRUSTED_PROXY_COUNT
+    if proxies:
+        forwarded = [
+            part.strip()
+            for part in request.headers.get("X-Forwarded-For", "").split(",")
+            if part.strip()
+        ]
+        if len(forwarded) >= proxies:
+            return forwarded[-proxies]
     return request.META.get("REMOTE_ADDR", "")

@@ -114,9 +114,10 @@ class OrphanDeletion(models.Model):
 
 class OrphanEvent(models.Model):
     """Seed 000's `Customer profile creation failed after auth registration`,
-    kept in the database for the dashboard and the circuit breaker."""
+    kept in the database for the dashboard and the circuit breaker: the
+    first failure of each identity (later ones are only logged)."""
 
-    auth_identity_id = models.CharField(max_length=64)
+    auth_identity_id = models.CharField(max_length=64, unique=True)
     email_hash = models.CharField(max_length=64, blank=True)
     error = models.CharField(max_length=200)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)

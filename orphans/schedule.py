@@ -11,6 +11,12 @@ BEAT_SCHEDULE = {
         "schedule": crontab(minute="17"),
         "options": {"expire_seconds": 50 * 60},
     },
+    # Every hour at :37, drop expired customer sessions and reset tokens.
+    "purge-expired-credentials": {
+        "task": "accounts.tasks.expired_credentials_purge_task",
+        "schedule": crontab(minute="37"),
+        "options": {"expire_seconds": 50 * 60},
+    },
     # Every hour at :47, forget one-time-code challenges older than a day.
     "purge-otp-challenges": {
         "task": "otp.tasks.otp_challenges_purge_task",

@@ -20,7 +20,11 @@ def orphan_max_age() -> timedelta:
 
 
 def orphans_older_than(*, cutoff: datetime, include_held: bool = True) -> QuerySet:
-    orphans = AuthIdentity.objects.filter(customer__isnull=True, created_at__lt=cutoff)
+    # "Older" means untouched since the cut-off: issuing a registration token
+    # touches updated_at (a resumed signup is not swept under its token).
+    orphans = AuthIdentity.objects.filter(
+        customer__isnull=True, created_at__lt=cutoff, updated_at__lt=cutoff
+    )
     if not include_held:
         orphans = orphans.exclude(
             Exists(OrphanHold.objects.filter(auth_identity_id=OuterRef("pk")))

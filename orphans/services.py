@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.emails import email_hash
+from accounts.models import AuthIdentity
 from accounts.selectors import auth_identity_email
 from config.errors import ApiError, Unavailable
 from orphans import metrics, selectors
@@ -57,13 +58,18 @@ def orphan_profile_failure_record(
     *, auth_identity_id: str, error: Exception, now: datetime
 ) -> None:
     """Seed 000's log pattern: one structured error event per failed step 2,
-    with the email as HMAC-SHA256 only; counted, kept for the dashboard, and
-    fed to the signup circuit breaker."""
-    summary = error_summary(error)
+    with the email as HMAC-SHA256 only. Counted (metric, dashboard, circuit
+    breaker) once per identity, so one client retrying bad input cannot
+    pause everyone's signups."""
     try:
+        if not AuthIdentity.objects.filter(
+            pk=auth_identity_id, customer__isnull=True
+        ).exists():
+            return  # linked by now (a double submit): not an orphan
         email = auth_identity_email(auth_identity_id=auth_identity_id)
     except DatabaseError:
         email = None
+    summary = error_summary(error)
     user_id = email_hash(email) if email else None
     logger.error(
         PROFILE_FAILURE_EVENT,
@@ -75,20 +81,22 @@ def orphan_profile_failure_record(
             "timestamp": now.isoformat(),
         },
     )
-    metrics.orphans_created.inc()
     try:
-        OrphanEvent.objects.create(
+        _, first = OrphanEvent.objects.get_or_create(
             auth_identity_id=auth_identity_id,
-            email_hash=user_id or "",
-            error=summary[:200],
-            created_at=now,
+            defaults={
+                "email_hash": user_id or "",
+                "error": summary[:200],
+                "created_at": now,
+            },
         )
-        _signups_pause_if_flooded(now=now)
     except DatabaseError:
         # The database is what failed: the log line above is the record.
-        logger.warning(
-            "Orphan event not stored", extra={"authIdentityId": auth_identity_id}
-        )
+        metrics.orphans_created.inc()
+        return
+    if first:
+        metrics.orphans_created.inc()
+        _signups_pause_if_flooded(now=now)
 
 
 def _signups_pause_if_flooded(*, now: datetime) -> None:
@@ -147,14 +155,23 @@ def signups_open_check() -> None:
         raise Unavailable(SIGNUPS_PAUSED_MESSAGE, code="signups_paused")
 
 
-@transaction.atomic
 def orphan_hold(
     *, auth_identity_id: str, staff_user, reason: str, now: datetime
 ) -> bool:
-    _, created = OrphanHold.objects.get_or_create(
-        auth_identity_id=auth_identity_id,
-        defaults={"held_by": staff_user, "held_at": now, "reason": reason[:200]},
-    )
+    """Keep an orphan from the sweep; False if it was held already, or is
+    gone (a sweep deleted it a moment ago)."""
+    try:
+        with transaction.atomic():
+            _, created = OrphanHold.objects.get_or_create(
+                auth_identity_id=auth_identity_id,
+                defaults={
+                    "held_by": staff_user,
+                    "held_at": now,
+                    "reason": reason[:200],
+                },
+            )
+    except IntegrityError:
+        return False
     return created
 
 
@@ -175,6 +192,7 @@ FROM (
     SELECT a.id, a.created_at
     FROM accounts_authidentity a
     WHERE a.customer_id IS NULL AND a.created_at < %(cutoff)s
+      AND a.updated_at < %(cutoff)s
       AND (%(ids)s::text[] IS NULL OR a.id = ANY(%(ids)s))
       AND NOT EXISTS (
           SELECT 1 FROM orphans_orphanhold h WHERE h.auth_identity_id = a.id)

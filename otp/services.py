@@ -31,7 +31,7 @@ from config.errors import (
     TooManyRequests,
     Unavailable,
 )
-from config.ratelimit import rate_limit_exceeded
+from config.ratelimit import rate_limit
 from orphans.metrics import otp_verifications
 from otp import codes, selectors
 from otp.models import OtpChallenge, OtpFailureBudget
@@ -51,9 +51,12 @@ class OtpLogin:
         return self.customer is None
 
 
+CODE_REQUESTS_TOO_MANY = "Too many code requests, please try again later"
+
+
 def _too_many(retry_after: float) -> TooManyRequests:
     return TooManyRequests(
-        "Too many code requests, please try again later",
+        CODE_REQUESTS_TOO_MANY,
         retry_after=max(1, int(retry_after + 0.999)),
     )
 
@@ -61,13 +64,11 @@ def _too_many(retry_after: float) -> TooManyRequests:
 def otp_send(*, email: str, ip: str, now: datetime) -> int:
     """Open a challenge and mail its code; return its lifetime in seconds."""
     email = accounts_services.email_parse(email)
-    for scope, key, limit in (
-        ("otp-send-ip", ip, settings.OTP_SEND_LIMIT_PER_IP),
-        ("otp-send-email", email, settings.OTP_SEND_LIMIT_PER_EMAIL),
-    ):
-        wait = rate_limit_exceeded(scope=scope, key=key, limit=limit, window=HOUR)
-        if wait is not None:
-            raise _too_many(wait)
+    rate_limit(
+        ("otp-send-ip", ip, settings.OTP_SEND_LIMIT_PER_IP, HOUR),
+        ("otp-send-email", email, settings.OTP_SEND_LIMIT_PER_EMAIL, HOUR),
+        message=CODE_REQUESTS_TOO_MANY,
+    )
     challenge, code = _challenge_open(email=email, now=now)
     from otp.tasks import otp_email_send_task
 
@@ -178,14 +179,7 @@ def otp_verify(*, email: str, code: str, ip: str, now: datetime) -> OtpLogin:
 
 @sensitive_variables("code")
 def _verify(*, email: str, code: str, ip: str, now: datetime) -> OtpLogin:
-    wait = rate_limit_exceeded(
-        scope="otp-verify-ip",
-        key=ip,
-        limit=settings.OTP_VERIFY_LIMIT_PER_IP,
-        window=600,
-    )
-    if wait is not None:
-        raise _too_many(wait)
+    rate_limit(("otp-verify-ip", ip, settings.OTP_VERIFY_LIMIT_PER_IP, 600))
     email = email_normalize(email)
     error: ApiError | None = None
     with transaction.atomic():
@@ -258,6 +252,7 @@ def _login(*, email: str, now: datetime) -> OtpLogin:
     accounts_services.provider_identity_get_or_create(
         auth_identity=identity, provider=Provider.EMAIL_OTP, entity_id=email, now=now
     )
+    accounts_services.identity_email_proven(identity=identity, now=now)
     token = accounts_services.access_token_for_identity(
         identity=identity, provider=Provider.EMAIL_OTP, now=now
     )

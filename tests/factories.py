@@ -47,8 +47,9 @@ def identities_bulk_create(
     count: int, *, prefix: str, created_at=None
 ) -> list[AuthIdentity]:
     """Many unlinked emailpass identities at once (a dummy hash: nobody logs in)."""
+    created_at = created_at or timezone.now()
     identities = AuthIdentity.objects.bulk_create(
-        AuthIdentity(created_at=created_at or timezone.now()) for _ in range(count)
+        AuthIdentity(created_at=created_at, updated_at=created_at) for _ in range(count)
     )
     ProviderIdentity.objects.bulk_create(
         ProviderIdentity(

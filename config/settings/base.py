@@ -180,6 +180,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": [],
     "DEFAULT_PARSER_CLASSES": ["config.parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "config.negotiation.JSONOnlyNegotiation",
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -256,3 +257,13 @@ OTP_HMAC_KEY = env.str("OTP_HMAC_KEY", default=f"otp:{SECRET_KEY}")
 ORPHAN_GRACE_PERIOD = env.str("ORPHAN_GRACE_PERIOD", default="15m")
 ORPHAN_SWEEP_BATCH_SIZE = env.int("ORPHAN_SWEEP_BATCH_SIZE", default=1000)
 SIGNUPS_PAUSE_THRESHOLD = env.int("SIGNUPS_PAUSE_THRESHOLD", default=50)  # an hour
+
+# Request limits in Redis per IP / per email, as (limit, window seconds); a
+# flood layer only (docs/deploy.md). TRUSTED_PROXY_COUNT: proxies in front of
+# gunicorn that append to X-Forwarded-For (0: use the socket's address).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+LOGIN_LIMIT_PER_IP = env.int("LOGIN_LIMIT_PER_IP", default=100)  # 10 minutes
+LOGIN_LIMIT_PER_EMAIL = env.int("LOGIN_LIMIT_PER_EMAIL", default=20)  # 10 minutes
+SIGNUP_LIMIT_PER_IP = env.int("SIGNUP_LIMIT_PER_IP", default=30)  # an hour
+RESET_LIMIT_PER_EMAIL = env.int("RESET_LIMIT_PER_EMAIL", default=3)  # 15 minutes
+RESET_LIMIT_PER_IP = env.int("RESET_LIMIT_PER_IP", default=30)  # an hour

@@ -10,7 +10,8 @@ from tests.factories import identities_bulk_create, identity_create
 def orphan_create(*, email: str, age: timedelta) -> AuthIdentity:
     """An emailpass identity without a customer, `age` old."""
     identity = identity_create(email=email)
-    AuthIdentity.objects.filter(pk=identity.pk).update(created_at=timezone.now() - age)
+    then = timezone.now() - age
+    AuthIdentity.objects.filter(pk=identity.pk).update(created_at=then, updated_at=then)
     identity.refresh_from_db()
     return identity
 

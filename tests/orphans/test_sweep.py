@@ -1,6 +1,7 @@
 """The sweep: dry run, execute, cut-off, customers and holds untouched,
 audit rows, batches, and the command's interface."""
 
+from datetime import timedelta
 from io import StringIO
 
 import pytest
@@ -183,12 +184,13 @@ def explain(sql: str, params) -> str:
 @pytest.fixture
 def mostly_linked_identities():
     """What production looks like: many customers, few orphans."""
+    month_ago = timezone.now() - timedelta(days=30)
     customers = Customer.objects.bulk_create(
         Customer(email=f"linked.{n}@example.com", has_account=True)
         for n in range(20_000)
     )
     AuthIdentity.objects.bulk_create(
-        AuthIdentity(customer=customer, created_at=timezone.now() - OLD)
+        AuthIdentity(customer=customer, created_at=month_ago, updated_at=month_ago)
         for customer in customers
     )
     orphans_bulk_create(500, age=OLD, prefix="plan")

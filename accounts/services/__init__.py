@@ -1,0 +1,54 @@
+"""Writes for customer accounts, one module per concern; the names below are
+what views, tasks, commands and other apps call."""
+
+from accounts.services.customers import (
+    CUSTOMER_EXISTS,
+    Profile,
+    customer_create_for_identity,
+    customer_signup,
+    customer_update,
+    metadata_merge,
+)
+from accounts.services.identities import (
+    IDENTITY_EXISTS,
+    INVALID_CREDENTIALS,
+    access_token_for_identity,
+    email_identity_lock,
+    email_parse,
+    identity_authenticate_emailpass,
+    identity_email_proven,
+    identity_register_emailpass,
+    password_policy_check,
+    provider_identity_get_or_create,
+)
+from accounts.services.passwords import (
+    INVALID_TOKEN,
+    expired_credentials_purge,
+    password_reset_request,
+    password_reset_token_issue,
+    password_update_with_reset_token,
+)
+
+__all__ = [
+    "CUSTOMER_EXISTS",
+    "IDENTITY_EXISTS",
+    "INVALID_CREDENTIALS",
+    "INVALID_TOKEN",
+    "Profile",
+    "access_token_for_identity",
+    "customer_create_for_identity",
+    "customer_signup",
+    "customer_update",
+    "email_identity_lock",
+    "expired_credentials_purge",
+    "email_parse",
+    "identity_authenticate_emailpass",
+    "identity_email_proven",
+    "identity_register_emailpass",
+    "metadata_merge",
+    "password_policy_check",
+    "password_reset_request",
+    "password_reset_token_issue",
+    "password_update_with_reset_token",
+    "provider_identity_get_or_create",
+]

@@ -1,0 +1,145 @@
+"""Customers: step 2 of the two-step signup, one-step signup, profile updates.
+
+A customer is created and linked to its identity in one transaction that
+holds the identity's row lock, so a failure leaves no customer row and two
+calls cannot both link; its email is the one its identity proved.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.views.decorators.debug import sensitive_variables
+
+from accounts import selectors
+from accounts.emails import email_normalize
+from accounts.models import AuthIdentity, Customer
+from accounts.services.identities import (
+    IDENTITY_EXISTS,
+    email_parse,
+    identity_create_emailpass,
+    identity_resume,
+    password_policy_check,
+)
+from config.errors import DuplicateError, InvalidData, NotFound, Unauthorized
+
+CUSTOMER_EXISTS = "Customer with this email already has an account"
+PROFILE_FIELDS = ("company_name", "first_name", "last_name", "phone")
+
+
+@dataclass(frozen=True)
+class Profile:
+    email: str
+    company_name: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    phone: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+def _customer_insert(*, profile: Profile, email: str, now: datetime) -> Customer:
+    try:
+        with transaction.atomic():
+            return Customer.objects.create(
+                email=email,
+                company_name=profile.company_name,
+                first_name=profile.first_name,
+                last_name=profile.last_name,
+                phone=profile.phone,
+                metadata=profile.metadata,
+                has_account=True,
+                created_at=now,
+                updated_at=now,
+            )
+    except IntegrityError as exc:
+        raise DuplicateError(CUSTOMER_EXISTS) from exc
+
+
+def _identity_link(
+    *, identity: AuthIdentity, customer: Customer, now: datetime
+) -> None:
+    identity.customer = customer
+    identity.updated_at = now
+    identity.save(update_fields=["customer", "updated_at"])
+
+
+@transaction.atomic
+def customer_create_for_identity(
+    *, auth_identity_id: str, profile: Profile, now: datetime
+) -> Customer:
+    """Step 2 of the two-step signup (API.md, improvements 5 and 7)."""
+    identity = (
+        AuthIdentity.objects.select_for_update().filter(id=auth_identity_id).first()
+    )
+    if identity is None:
+        raise NotFound(f"Auth identity with id: {auth_identity_id} was not found")
+    if identity.customer_id is not None:
+        raise DuplicateError(CUSTOMER_EXISTS)
+    proven_email = selectors.auth_identity_email(auth_identity_id=identity.id)
+    if proven_email is None or email_normalize(profile.email) != proven_email:
+        raise InvalidData("Email must be the email this account was registered with")
+    customer = _customer_insert(profile=profile, email=proven_email, now=now)
+    _identity_link(identity=identity, customer=customer, now=now)
+    return customer
+
+
+@sensitive_variables("password")
+@transaction.atomic
+def customer_signup(
+    *, password: str, profile: Profile, now: datetime
+) -> tuple[Customer, AuthIdentity]:
+    """One-step signup: identity, provider identity and customer commit
+    together or not at all, so it can never leave an orphan. An unlinked
+    identity with the same password is completed (self-heal)."""
+    email = email_parse(profile.email)
+    identity = None
+    if not selectors.provider_identity_exists_for_email(entity_id=email):
+        password_policy_check(password)
+        identity = identity_create_emailpass(email=email, password=password, now=now)
+    if identity is None:
+        resumed = identity_resume(email=email, password=password)
+        identity = AuthIdentity.objects.select_for_update().get(pk=resumed.pk)
+        if identity.customer_id is not None:
+            raise Unauthorized(IDENTITY_EXISTS)
+    customer = _customer_insert(profile=profile, email=email, now=now)
+    _identity_link(identity=identity, customer=customer, now=now)
+    return customer, identity
+
+
+def metadata_merge(
+    current: dict[str, Any] | None, update: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """Medusa's rules: null clears; {} changes nothing; "" deletes a key."""
+    if update is None:
+        return None
+    if not update:
+        return current
+    merged = dict(current or {})
+    for key, value in update.items():
+        if value == "":
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return merged
+
+
+@transaction.atomic
+def customer_update(
+    *, customer_id: str, changes: dict[str, Any], now: datetime
+) -> Customer:
+    customer = (
+        Customer.objects.select_for_update()
+        .filter(id=customer_id, deleted_at__isnull=True)
+        .first()
+    )
+    if customer is None:
+        raise NotFound(f"Customer with id: {customer_id} was not found")
+    for field in PROFILE_FIELDS:
+        if field in changes:
+            setattr(customer, field, changes[field])
+    if "metadata" in changes:
+        customer.metadata = metadata_merge(customer.metadata, changes["metadata"])
+    customer.updated_at = now
+    customer.save()
+    return customer

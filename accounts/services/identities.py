@@ -1,0 +1,211 @@
+"""Identities: emailpass registration and login, the per-email creation lock,
+race-safe provider identities, tokens, and proof of a mailbox.
+
+Threat model: credential stuffing and enumeration (same message and the same
+hashing work for unknown emails and wrong passwords); account takeover by
+registration (an existing identity never gets a new password from an
+unauthenticated call) and pre-registration (a password set by someone who
+never proved the mailbox is disabled when the owner proves it, see
+`identity_email_proven`). Request throttling is a separate layer.
+"""
+
+from datetime import datetime
+
+from django.conf import settings
+from django.contrib.auth.hashers import check_password, make_password
+from django.db import IntegrityError, connection, transaction
+from django.views.decorators.debug import sensitive_variables
+
+from accounts import selectors
+from accounts.emails import email_is_valid, email_normalize
+from accounts.models import AuthIdentity, Provider, ProviderIdentity
+from accounts.tokens import access_token_issue
+from config.errors import InvalidData, Unauthorized
+
+IDENTITY_EXISTS = "Identity with email already exists"
+INVALID_CREDENTIALS = "Invalid email or password"
+
+
+def email_parse(email: str) -> str:
+    """Normalize, then refuse what is not an address (API.md, improvement 6)."""
+    normalized = email_normalize(email)
+    if not email_is_valid(normalized):
+        raise InvalidData("Invalid email address")
+    return normalized
+
+
+@sensitive_variables("password")
+def password_policy_check(password: str) -> None:
+    """NIST SP 800-63B: length, not a known-common password; no composition
+    rules. Applies to new passwords only, never at login."""
+    from django.contrib.auth.password_validation import (
+        CommonPasswordValidator,
+        NumericPasswordValidator,
+    )
+    from django.core.exceptions import ValidationError
+
+    if len(password) < settings.CUSTOMER_PASSWORD_MIN_LENGTH:
+        raise InvalidData(
+            "Password must be at least "
+            f"{settings.CUSTOMER_PASSWORD_MIN_LENGTH} characters long"
+        )
+    if len(password) > settings.CUSTOMER_PASSWORD_MAX_LENGTH:
+        raise InvalidData(
+            f"Password must be at most {settings.CUSTOMER_PASSWORD_MAX_LENGTH} "
+            "characters long"
+        )
+    for validator in (CommonPasswordValidator(), NumericPasswordValidator()):
+        try:
+            validator.validate(password)
+        except ValidationError:
+            raise InvalidData(
+                "Password is too common or too simple; choose a longer phrase"
+            ) from None
+
+
+@sensitive_variables("password")
+def password_matches(provider_identity: ProviderIdentity, password: str) -> bool:
+    def upgrade(raw_password: str) -> None:
+        # A Medusa scrypt hash (or older Argon2 parameters) is replaced by
+        # the preferred hasher's hash at the first successful login.
+        ProviderIdentity.objects.filter(pk=provider_identity.pk).update(
+            password_hash=make_password(raw_password)
+        )
+
+    return check_password(password, provider_identity.password_hash, setter=upgrade)
+
+
+def access_token_for_identity(
+    *, identity: AuthIdentity, provider: str, now: datetime
+) -> str:
+    provider_identity = identity.provider_identities.filter(provider=provider).first()
+    if identity.customer_id is None:
+        # A registration token keeps its identity from the sweep for as long
+        # as it lives: the sweep looks at updated_at, and the token lifetime
+        # never exceeds ORPHAN_MAX_AGE (checked at start-up).
+        AuthIdentity.objects.filter(pk=identity.pk).update(updated_at=now)
+    return access_token_issue(
+        auth_identity_id=identity.id,
+        customer_id=identity.customer_id,
+        auth_provider=provider,
+        app_metadata=identity.app_metadata or {},
+        user_metadata=provider_identity.user_metadata if provider_identity else None,
+        now=now,
+    )
+
+
+def email_identity_lock(*, email: str) -> None:
+    """Serialize identity creation per email until the transaction ends, so
+    two providers' sign-ups of one address cannot make two identities."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [email])
+
+
+def provider_identity_get_or_create(
+    *, auth_identity: AuthIdentity, provider: str, entity_id: str, now: datetime
+) -> ProviderIdentity:
+    """Find by the (entity_id, provider) unique index; on a miss insert in a
+    savepoint, and on a lost race read the winner's row (CONVENTIONS.md)."""
+    existing = selectors.provider_identity_get(provider=provider, entity_id=entity_id)
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            return ProviderIdentity.objects.create(
+                auth_identity=auth_identity,
+                provider=provider,
+                entity_id=entity_id,
+                created_at=now,
+                updated_at=now,
+            )
+    except IntegrityError:
+        return selectors.provider_identity_get(provider=provider, entity_id=entity_id)
+
+
+@sensitive_variables("password")
+def identity_create_emailpass(
+    *, email: str, password: str, now: datetime
+) -> AuthIdentity | None:
+    """Create identity and emailpass credential, or None when the address
+    already has an identity (checked under the per-email lock). Call inside a
+    transaction: the lock lasts until it ends."""
+    email_identity_lock(email=email)
+    if selectors.provider_identity_exists_for_email(entity_id=email):
+        return None
+    identity = AuthIdentity.objects.create(created_at=now, updated_at=now)
+    ProviderIdentity.objects.create(
+        auth_identity=identity,
+        provider=Provider.EMAILPASS,
+        entity_id=email,
+        password_hash=make_password(password),
+        created_at=now,
+        updated_at=now,
+    )
+    return identity
+
+
+@sensitive_variables("password")
+def identity_resume(*, email: str, password: str) -> AuthIdentity:
+    """The seed-000 self-heal: an unlinked emailpass identity whose password
+    matches may finish its signup; anything else already exists."""
+    existing = selectors.provider_identity_get(
+        provider=Provider.EMAILPASS, entity_id=email
+    )
+    if (
+        existing is not None
+        and existing.auth_identity.customer_id is None
+        and password_matches(existing, password)
+    ):
+        return existing.auth_identity
+    raise Unauthorized(IDENTITY_EXISTS)
+
+
+@sensitive_variables("password")
+def identity_register_emailpass(
+    *, email: str, password: str, now: datetime
+) -> AuthIdentity:
+    email = email_parse(email)
+    if selectors.provider_identity_exists_for_email(entity_id=email):
+        return identity_resume(email=email, password=password)
+    password_policy_check(password)
+    with transaction.atomic():
+        identity = identity_create_emailpass(email=email, password=password, now=now)
+    if identity is None:
+        # A parallel sign-up of this address committed first.
+        return identity_resume(email=email, password=password)
+    return identity
+
+
+@sensitive_variables("password")
+def identity_authenticate_emailpass(*, email: str, password: str) -> AuthIdentity:
+    provider_identity = selectors.provider_identity_get(
+        provider=Provider.EMAILPASS, entity_id=email_normalize(email)
+    )
+    if provider_identity is None:
+        # Spend the same hashing work as for a real account (API.md, 2).
+        make_password(password)
+        raise Unauthorized(INVALID_CREDENTIALS)
+    if not password_matches(provider_identity, password):
+        raise Unauthorized(INVALID_CREDENTIALS)
+    from otp.services import otp_failures_reset
+
+    # A proven login lifts the OTP hard stop of the address (docs/otp.md).
+    otp_failures_reset(email=provider_identity.entity_id)
+    return provider_identity.auth_identity
+
+
+def identity_email_proven(*, identity: AuthIdentity, now: datetime) -> None:
+    """The mailbox owner just proved the address (a code or a reset link).
+    If the identity's password was set before anyone proved the mailbox, it
+    may be a squatter's (pre-registration): disable it and refuse every
+    token issued until now. The owner can set a password by reset."""
+    if identity.email_verified_at is not None:
+        return
+    unproven = ProviderIdentity.objects.filter(
+        auth_identity=identity, provider=Provider.EMAILPASS
+    ).update(password_hash=make_password(None), updated_at=now)
+    changes = {"email_verified_at": now, "updated_at": now}
+    if unproven:
+        changes["tokens_valid_after"] = now
+    AuthIdentity.objects.filter(pk=identity.pk).update(**changes)
+    identity.email_verified_at = now

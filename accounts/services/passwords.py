@@ -1,0 +1,126 @@
+"""Password resets: a single-use 15-minute token, mailed by the worker.
+
+The request path does the same work for every identifier (queue one task),
+so neither the answer nor its timing tells whether an account exists; the
+worker looks the identity up, stores the token's hash and sends the mail.
+"""
+
+import hashlib
+import logging
+import secrets
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.db import transaction
+from django.views.decorators.debug import sensitive_variables
+
+from accounts import selectors
+from accounts.emails import email_hash, email_normalize
+from accounts.models import AuthIdentity, PasswordResetToken, Provider
+from accounts.services.identities import password_policy_check
+from accounts.tokens import InvalidToken, reset_token_decode, reset_token_issue
+from config.celery import BrokerUnavailable, publish
+from config.errors import Unauthorized
+
+logger = logging.getLogger("accounts")
+
+INVALID_TOKEN = "Invalid token"  # noqa: S105  (a message, not a secret)
+
+
+def _jti_hash(jti: str) -> str:
+    return hashlib.sha256(jti.encode()).hexdigest()
+
+
+def password_reset_request(*, identifier: str, provider: str) -> None:
+    """Queue the reset for any identifier; the route answers 201 either way."""
+    from accounts.tasks import password_reset_email_send_task
+
+    email = email_normalize(identifier)
+    try:
+        publish(
+            password_reset_email_send_task,
+            kwargs={"identifier": email, "provider": provider},
+            kwargsrepr={"identifier": email_hash(email), "provider": provider},
+            expires=settings.RESET_TOKEN_EXPIRES_IN.total_seconds(),
+        )
+    except BrokerUnavailable as exc:
+        # The answer stays 201 (no enumeration); the user can ask again.
+        logger.error(
+            "Password reset e-mail could not be queued",
+            extra={"userId": email_hash(email), "error": str(exc)},
+        )
+
+
+def password_reset_token_issue(
+    *, identifier: str, provider: str, now: datetime
+) -> str | None:
+    """In the worker: a new token for an existing emailpass identity (earlier
+    ones stop working), or None for an unknown identifier."""
+    provider_identity = selectors.provider_identity_get(
+        provider=provider, entity_id=email_normalize(identifier)
+    )
+    if provider_identity is None or provider != Provider.EMAILPASS:
+        return None
+    jti = secrets.token_urlsafe(32)
+    with transaction.atomic():
+        PasswordResetToken.objects.filter(provider_identity=provider_identity).delete()
+        PasswordResetToken.objects.create(
+            provider_identity=provider_identity,
+            token_hash=_jti_hash(jti),
+            expires_at=now + settings.RESET_TOKEN_EXPIRES_IN,
+            created_at=now,
+        )
+    return reset_token_issue(
+        entity_id=provider_identity.entity_id, provider=provider, jti=jti, now=now
+    )
+
+
+@sensitive_variables("token", "password")
+def password_update_with_reset_token(
+    *, token: str, provider: str, password: Any, now: datetime
+) -> None:
+    """Consume a reset token and set the new password. The link proved the
+    mailbox, so the address counts as verified; every token issued before now
+    stops working (API.md, improvement 4)."""
+    try:
+        claims = reset_token_decode(token)
+    except InvalidToken:
+        raise Unauthorized(INVALID_TOKEN) from None
+    if claims.provider != provider:
+        raise Unauthorized(INVALID_TOKEN)
+    if not isinstance(password, str) or not password:
+        raise Unauthorized("Unauthorized")
+    password_policy_check(password)
+    with transaction.atomic():
+        reset = (
+            PasswordResetToken.objects.select_for_update()
+            .select_related("provider_identity")
+            .filter(
+                token_hash=_jti_hash(claims.jti),
+                expires_at__gt=now,
+                provider_identity__provider=provider,
+                provider_identity__entity_id=claims.entity_id,
+            )
+            .first()
+        )
+        if reset is None:
+            raise Unauthorized(INVALID_TOKEN)
+        provider_identity = reset.provider_identity
+        PasswordResetToken.objects.filter(provider_identity=provider_identity).delete()
+        provider_identity.password_hash = make_password(password)
+        provider_identity.updated_at = now
+        provider_identity.save(update_fields=["password_hash", "updated_at"])
+        AuthIdentity.objects.filter(pk=provider_identity.auth_identity_id).update(
+            tokens_valid_after=now, email_verified_at=now, updated_at=now
+        )
+
+
+def expired_credentials_purge(*, now: datetime) -> int:
+    """Housekeeping: expired reset tokens and customer sessions."""
+    from django.contrib.sessions.backends.db import SessionStore
+
+    SessionStore.clear_expired()
+    deleted, _ = PasswordResetToken.objects.filter(expires_at__lte=now).delete()
+    return deleted
