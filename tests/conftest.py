@@ -1,6 +1,7 @@
 """Shared fixtures. Tests run against the real PostgreSQL and Redis that
 ./dev test starts; live tests also reach its gunicorn, worker and beat."""
 
+import logging
 import os
 import uuid
 
@@ -18,6 +19,41 @@ def django_db_setup(django_db_blocker):
     # uses the same one, so tests see each other's rows: no test_ copy.
     with django_db_blocker.unblock():
         call_command("migrate", verbosity=0)
+
+
+class _LogCollector(logging.Handler):
+    """Every log line the test process writes, formatted as in production
+    (JSON with the extras), for tests/security/test_logs.py to scan."""
+
+    lines: list[str] = []
+
+    def __init__(self):
+        super().__init__(level=logging.DEBUG)
+        from pythonjsonlogger.json import JsonFormatter
+
+        self.setFormatter(JsonFormatter("%(levelname)s %(name)s %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.lines.append(self.format(record))
+        except Exception:  # noqa: BLE001
+            self.lines.append(record.getMessage())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _collect_logs():
+    handler = _LogCollector()
+    logging.getLogger().addHandler(handler)
+    yield handler
+    logging.getLogger().removeHandler(handler)
+
+
+def pytest_collection_modifyitems(items):
+    """The log scan runs after every other test, to see all they logged."""
+    scans = [item for item in items if "test_logs.py" in item.nodeid]
+    for item in scans:
+        items.remove(item)
+        items.append(item)
 
 
 @pytest.fixture(autouse=True)

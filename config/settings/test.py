@@ -14,3 +14,9 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# Celery's eager mode (above) ignores the masked kwargsrepr that config.celery
+# .publish passes, and would log the real arguments (an email, a code) on
+# task success. The real worker honours kwargsrepr; tests/security/
+# test_logs.py scans its log too.
+LOGGING["loggers"]["celery.app.trace"] = {"level": "WARNING"}  # noqa: F405

@@ -1,0 +1,152 @@
+"""Forged, expired, misdirected and revoked tokens are refused everywhere a
+token is accepted."""
+
+import base64
+import json
+from datetime import timedelta
+
+import jwt
+import pytest
+from django.conf import settings
+from django.utils import timezone
+
+from accounts.models import AuthIdentity
+from accounts.tokens import access_token_issue, reset_token_issue
+from tests.factories import customer_create, token_for
+
+pytestmark = pytest.mark.django_db
+
+
+def b64(data: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def claims_for(customer) -> dict:
+    return jwt.decode(token_for(customer), settings.JWT_SECRET, algorithms=["HS256"])
+
+
+def forged(customer, name: str) -> str:
+    good = claims_for(customer)
+    now = int(timezone.now().timestamp())
+    if name == "alg none":
+        return f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64(good)}."
+    if name == "wrong secret":
+        return jwt.encode(good, "not the secret" * 4, algorithm="HS256")
+    if name == "expired":
+        return jwt.encode(
+            {**good, "iat": now - 90_000, "exp": now - 10},
+            settings.JWT_SECRET,
+            algorithm="HS256",
+        )
+    if name == "wrong actor_type":
+        return jwt.encode(
+            {**good, "actor_type": "user"}, settings.JWT_SECRET, algorithm="HS256"
+        )
+    if name == "another customer's actor":
+        return jwt.encode(
+            {**good, "actor_id": "cus_01NOTTHEONE"},
+            settings.JWT_SECRET,
+            algorithm="HS256",
+        )
+    if name == "no iat":
+        return jwt.encode(
+            {k: v for k, v in good.items() if k != "iat"},
+            settings.JWT_SECRET,
+            algorithm="HS256",
+        )
+    if name == "HS512":
+        return jwt.encode(good, settings.JWT_SECRET, algorithm="HS512")
+    if name == "reset token":
+        return reset_token_issue(
+            entity_id=customer.email, provider="emailpass", jti="x", now=timezone.now()
+        )
+    raise AssertionError(name)
+
+
+ATTACKS = [
+    "alg none",
+    "wrong secret",
+    "expired",
+    "wrong actor_type",
+    "another customer's actor",
+    "no iat",
+    "HS512",
+    "reset token",
+]
+
+
+@pytest.mark.parametrize("attack", ATTACKS)
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/store/customers/me"),
+        ("post", "/auth/token/refresh"),
+        ("post", "/auth/session"),
+        ("post", "/store/customers"),
+    ],
+)
+def test_bad_tokens_are_refused(api, email, attack, method, path):
+    customer = customer_create(email=email)
+
+    response = getattr(api, method)(
+        path, HTTP_AUTHORIZATION=f"Bearer {forged(customer, attack)}"
+    )
+
+    assert response.status_code == 401
+    assert response.json() == {"message": "Unauthorized"}
+
+
+def test_tokens_issued_before_a_password_change_are_revoked(api, email):
+    customer = customer_create(email=email)
+    identity = AuthIdentity.objects.get(customer=customer)
+    old = access_token_issue(
+        auth_identity_id=identity.id,
+        customer_id=customer.id,
+        auth_provider="emailpass",
+        app_metadata={},
+        user_metadata=None,
+        now=timezone.now() - timedelta(minutes=5),
+    )
+    AuthIdentity.objects.filter(pk=identity.pk).update(
+        tokens_valid_after=timezone.now() - timedelta(minutes=1)
+    )
+
+    stale = api.get("/store/customers/me", HTTP_AUTHORIZATION=f"Bearer {old}")
+    fresh = api.get(
+        "/store/customers/me", HTTP_AUTHORIZATION=f"Bearer {token_for(customer)}"
+    )
+
+    assert stale.status_code == 401
+    assert fresh.status_code == 200
+
+
+def test_a_medusa_issued_token_with_the_shared_secret_is_accepted(api, email):
+    """Medusa signs with jsonwebtoken: same claims and secret; only the
+    header's key order may differ. A cut-over keeps sessions."""
+    customer = customer_create(email=email)
+    good = claims_for(customer)
+    header = {"alg": "HS256", "typ": "JWT"}
+    medusa_token = jwt.encode(
+        good, settings.JWT_SECRET, algorithm="HS256", headers=header
+    )
+
+    assert (
+        api.get(
+            "/store/customers/me", HTTP_AUTHORIZATION=f"Bearer {medusa_token}"
+        ).status_code
+        == 200
+    )
+
+
+def test_admin_login_is_csrf_protected(client):
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    User.objects.create_superuser("root", password="pw-for-tests-only")
+    strict = Client(enforce_csrf_checks=True)
+
+    response = strict.post(
+        "/admin/login/", {"username": "root", "password": "pw-for-tests-only"}
+    )
+
+    assert response.status_code == 403
