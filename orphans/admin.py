@@ -12,6 +12,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.timesince import timesince
 
 from accounts.models import ProviderIdentity
@@ -36,6 +37,14 @@ def email_mask(email: str | None) -> str:
         return "—"
     local, domain = email.split("@", 1)
     return f"{local[:1]}***@{domain}"
+
+
+def hash_short(value: str):
+    """The first 12 hex digits, the whole HMAC on hover: a full 64-digit
+    column pushed the other columns out of sight in a list."""
+    if len(value) <= 12:
+        return value
+    return format_html('<span title="{}">{}…</span>', value, value[:12])
 
 
 def audit(request, objects, message: str) -> None:
@@ -87,7 +96,9 @@ class HoldFilter(admin.SimpleListFilter):
 
 @admin.register(Orphan)
 class OrphanAdmin(admin.ModelAdmin):
-    list_display = ("id", "masked_email", "providers", "age", "is_held")
+    # "on hold" right after the email: with the filter and nav sidebars a
+    # 1280-px screen shows only ~630 px of the list, and later columns scroll.
+    list_display = ("id", "masked_email", "is_held", "age", "providers")
     list_filter = (AgeFilter, HoldFilter)
     search_fields = ("id", "provider_identities__entity_id")
     ordering = ("created_at",)
@@ -307,23 +318,36 @@ class SweepRunAdmin(ReadOnlyAdmin):
 
 @admin.register(OrphanDeletion)
 class OrphanDeletionAdmin(ReadOnlyAdmin):
+    # Who deleted what and when first: narrow screens scroll the rest.
     list_display = (
         "auth_identity_id",
-        "email_hash",
-        "providers",
-        "identity_created_at",
         "deleted_at",
         "trigger",
         "staff_username",
+        "email_hash_short",
+        "provider_list",
+        "identity_created_at",
     )
     list_filter = ("trigger",)
     search_fields = ("auth_identity_id", "email_hash")
 
+    @admin.display(description="email hash", ordering="email_hash")
+    def email_hash_short(self, obj):
+        return hash_short(obj.email_hash)
+
+    @admin.display(description="providers")
+    def provider_list(self, obj) -> str:
+        return ", ".join(obj.providers) or "—"  # not the JSON '["emailpass"]'
+
 
 @admin.register(OrphanEvent)
 class OrphanEventAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "auth_identity_id", "email_hash", "error")
+    list_display = ("created_at", "auth_identity_id", "email_hash_short", "error")
     search_fields = ("auth_identity_id", "email_hash")
+
+    @admin.display(description="email hash", ordering="email_hash")
+    def email_hash_short(self, obj):
+        return hash_short(obj.email_hash)
 
 
 @admin.register(SignupGateChange)
