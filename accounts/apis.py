@@ -12,8 +12,13 @@ from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import serializers
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_serializer,
+)
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -28,6 +33,23 @@ from accounts.authentication import (
 from accounts.emails import email_normalize
 from accounts.models import Provider
 from accounts.representations import customer_representation, fields_select
+from accounts.schema import (
+    CLAIMS_SCHEMA,
+    CUSTOMER_ENVELOPE,
+    CUSTOMER_SCHEMA,
+    CUSTOMER_TOKEN,
+    REGISTRATION_TOKEN,
+    RESET_TOKEN,
+    SESSION_COOKIE,
+    LoginSerializer,
+    PasswordUpdateSerializer,
+    RegisterSerializer,
+    SuccessSerializer,
+    TokenSerializer,
+    email_field,
+    new_password_field,
+    requirement,
+)
 from accounts.sessions import customer_session_create, customer_session_delete
 from accounts.tokens import InvalidToken, access_token_decode
 from config.api import (
@@ -40,6 +62,12 @@ from config.api import (
 from config.errors import ApiError, InvalidData, NotFound, Unauthorized
 from config.parsers import StrictFormParser, StrictJSONParser
 from config.ratelimit import client_ip, rate_limit
+from config.schema import (
+    BODY_ERRORS,
+    PUBLISHABLE_KEY_HEADER,
+    RETRY_AFTER_HEADER,
+    errors,
+)
 from orphans.metrics import signup_outcome
 from orphans.services import orphan_profile_failure_record, signups_open_check
 
@@ -51,16 +79,22 @@ UNKNOWN_PROVIDER = (
 )
 PASSWORD_PROVIDERS = (Provider.EMAILPASS,)
 
-TokenSerializer = inline_serializer("Token", {"token": serializers.CharField()})
-CredentialsSerializer = inline_serializer(
-    "Credentials",
-    {"email": serializers.CharField(), "password": serializers.CharField()},
-)
-CustomerSerializer = inline_serializer(
-    "CustomerEnvelope", {"customer": serializers.DictField()}
+PROVIDER_PARAMETER = OpenApiParameter(
+    "provider",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    enum=[Provider.EMAILPASS.value],
+    description="Auth provider; any other is 401 `unauthorized`",
 )
 FIELDS_PARAMETER = OpenApiParameter(
     "fields", str, description="Medusa field selection, e.g. `id,email` or `*orders`"
+)
+SET_COOKIE_HEADER = OpenApiParameter(
+    "Set-Cookie",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    response=[200],
+    description="`connect.sid`: HttpOnly, SameSite=Lax, 10 hours",
 )
 
 
@@ -103,8 +137,14 @@ class AuthRegisterApi(APIView):
 
     @extend_schema(
         summary="Register an emailpass identity",
-        request=CredentialsSerializer,
-        responses={200: TokenSerializer},
+        description="A registration token (`actor_id` empty); next: "
+        "`POST /store/customers`. Signups paused by staff: 503.",
+        parameters=[PROVIDER_PARAMETER, RETRY_AFTER_HEADER],
+        request={
+            "application/json": RegisterSerializer,
+            "application/x-www-form-urlencoded": RegisterSerializer,
+        },
+        responses={200: TokenSerializer, **errors(401, 429, *BODY_ERRORS)},
     )
     def post(self, request, provider: str):
         _provider_check(provider, PASSWORD_PROVIDERS)
@@ -127,8 +167,12 @@ class AuthLoginApi(APIView):
 
     @extend_schema(
         summary="Log in with email and password",
-        request=CredentialsSerializer,
-        responses={200: TokenSerializer},
+        parameters=[PROVIDER_PARAMETER, RETRY_AFTER_HEADER],
+        request={
+            "application/json": LoginSerializer,
+            "application/x-www-form-urlencoded": LoginSerializer,
+        },
+        responses={200: TokenSerializer, **errors(401, 429, *BODY_ERRORS)},
     )
     def post(self, request, provider: str):
         _provider_check(provider, PASSWORD_PROVIDERS)
@@ -152,7 +196,33 @@ class AuthLoginApi(APIView):
 
 
 class AuthProvidersListApi(APIView):
-    @extend_schema(summary="List the customer auth providers")
+    @extend_schema(
+        summary="List the customer auth providers",
+        responses={
+            200: OpenApiResponse(
+                {
+                    "type": "object",
+                    "required": ["providers"],
+                    "properties": {
+                        "providers": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["id", "identifier", "display_name"],
+                                "properties": {
+                                    "id": {"type": "string"},
+                                    "identifier": {"type": "string"},
+                                    "display_name": {"type": "string"},
+                                    "flow": {"type": "string"},
+                                },
+                            },
+                        }
+                    },
+                },
+                description="The providers",
+            )
+        },
+    )
     def get(self, request):
         providers = [
             {
@@ -171,8 +241,11 @@ class AuthTokenRefreshApi(APIView):
 
     @extend_schema(
         summary="Exchange a valid token for a fresh one",
+        description="A registration token becomes a customer token once the "
+        "customer exists.",
         request=None,
-        responses={200: TokenSerializer},
+        auth=requirement(CUSTOMER_TOKEN, REGISTRATION_TOKEN, SESSION_COOKIE),
+        responses={200: TokenSerializer, **errors(401, 503, unauthorized="either")},
     )
     def post(self, request):
         claims = request.user.claims
@@ -190,7 +263,23 @@ class AuthSessionApi(APIView):
     """Exempt from CSRF like every API view: POST takes its credential from
     the Authorization header, which a cross-site form cannot send."""
 
-    @extend_schema(summary="Open a cookie session from a Bearer token", request=None)
+    @extend_schema(
+        summary="Open a cookie session from a Bearer token",
+        request=None,
+        auth=requirement(CUSTOMER_TOKEN, REGISTRATION_TOKEN),
+        parameters=[SET_COOKIE_HEADER],
+        responses={
+            200: OpenApiResponse(
+                {
+                    "type": "object",
+                    "required": ["user"],
+                    "properties": {"user": CLAIMS_SCHEMA},
+                },
+                description="The session is open",
+            ),
+            **errors(401, 503, unauthorized="bare"),
+        },
+    )
     def post(self, request):
         token = bearer_token(request)
         if token is None:
@@ -212,7 +301,15 @@ class AuthSessionApi(APIView):
         )
         return response
 
-    @extend_schema(summary="Close the cookie session", request=None)
+    @extend_schema(
+        summary="Close the cookie session",
+        request=None,
+        auth=requirement(SESSION_COOKIE),
+        responses={
+            200: OpenApiResponse(SuccessSerializer, description="Closed"),
+            **errors(401, 503, unauthorized="bare"),
+        },
+    )
     def delete(self, request):
         cookie = request.COOKIES.get(settings.CUSTOMER_SESSION_COOKIE_NAME)
         if not cookie or not customer_session_delete(cookie_value=cookie):
@@ -229,14 +326,23 @@ def _unauthorized():
 
 
 class PasswordResetRequestApi(APIView):
+    @extend_schema_serializer(component_name="PasswordReset")
     class InputSerializer(StrictSerializer):
         identifier = StrictCharField(max_length=254)
         metadata = MetadataField(required=False, allow_null=True)
 
     @extend_schema(
         summary="Ask for a password reset e-mail",
+        description="201 whether or not the identifier is known; the worker "
+        "mails a 15-minute single-use token to a known one.",
+        parameters=[PROVIDER_PARAMETER, RETRY_AFTER_HEADER],
         request=InputSerializer,
-        responses={201: str},
+        responses={
+            (201, "text/plain"): OpenApiResponse(
+                {"type": "string", "enum": ["Created"]}, description="Queued"
+            ),
+            **errors(401, 429, *BODY_ERRORS),
+        },
     )
     def post(self, request, provider: str):
         _provider_check(provider, PASSWORD_PROVIDERS)
@@ -263,9 +369,15 @@ class PasswordResetRequestApi(APIView):
 class PasswordUpdateApi(APIView):
     @extend_schema(
         summary="Set a new password with the reset token from the e-mail",
-        request=inline_serializer(
-            "PasswordUpdate", {"password": serializers.CharField()}
-        ),
+        description="Tokens issued before now stop working. A missing password "
+        "is 401 `Unauthorized` (Medusa); the token stays usable.",
+        parameters=[PROVIDER_PARAMETER],
+        auth=requirement(RESET_TOKEN),
+        request=PasswordUpdateSerializer,
+        responses={
+            200: OpenApiResponse(SuccessSerializer, description="Password set"),
+            **errors(401, *BODY_ERRORS),
+        },
     )
     def post(self, request, provider: str):
         _provider_check(provider, PASSWORD_PROVIDERS)
@@ -297,11 +409,25 @@ class CustomerCreateApi(APIView):
     class InputSerializer(CustomerProfileSerializer):
         email = StrictEmailField(required=False, allow_null=True)
 
+    @extend_schema_serializer(component_name="CustomerCreate")
+    class CustomerCreateBodySerializer(CustomerProfileSerializer):
+        """The body as the schema states it: the view's own check makes
+        `email` required, with Medusa's message."""
+
+        email = StrictEmailField()
+
     @extend_schema(
         summary="Create the customer of a registration token",
-        request=InputSerializer,
-        responses={200: CustomerSerializer},
-        parameters=[FIELDS_PARAMETER],
+        description="`email` is required and must be the address the token's "
+        "identity proved (400 otherwise); a second customer for the identity "
+        "or the address is 422 `duplicate_error`.",
+        auth=requirement(REGISTRATION_TOKEN, SESSION_COOKIE),
+        request=CustomerCreateBodySerializer,
+        responses={
+            200: CUSTOMER_ENVELOPE,
+            **errors(401, 404, 422, *BODY_ERRORS, unauthorized="bare"),
+        },
+        parameters=[PUBLISHABLE_KEY_HEADER, FIELDS_PARAMETER],
     )
     def post(self, request):
         auth = request.user
@@ -342,17 +468,27 @@ class CustomerMeApi(APIView):
 
     @extend_schema(
         summary="Read the logged-in customer",
-        parameters=[FIELDS_PARAMETER],
-        responses={200: CustomerSerializer},
+        auth=requirement(CUSTOMER_TOKEN, SESSION_COOKIE),
+        parameters=[PUBLISHABLE_KEY_HEADER, FIELDS_PARAMETER],
+        responses={
+            200: CUSTOMER_ENVELOPE,
+            **errors(400, 401, 404, 503, unauthorized="bare"),
+        },
     )
     def get(self, request):
         return _customer_response(self._customer(request), _fields(request))
 
     @extend_schema(
         summary="Update the logged-in customer",
+        description='`null` clears a field; metadata merges (`""` deletes a '
+        "key, `metadata: null` clears it).",
+        auth=requirement(CUSTOMER_TOKEN, SESSION_COOKIE),
         request=CustomerProfileSerializer,
-        responses={200: CustomerSerializer},
-        parameters=[FIELDS_PARAMETER],
+        responses={
+            200: CUSTOMER_ENVELOPE,
+            **errors(401, 404, *BODY_ERRORS, unauthorized="bare"),
+        },
+        parameters=[PUBLISHABLE_KEY_HEADER, FIELDS_PARAMETER],
     )
     def post(self, request):
         fields = _fields(request)
@@ -372,14 +508,33 @@ class SignupApi(APIView):
         last_name = StrictCharField(required=False, allow_null=True)
         phone = StrictCharField(required=False, allow_null=True, max_length=64)
 
+    @extend_schema_serializer(component_name="Signup")
+    class SchemaSerializer(InputSerializer):
+        """The body as the schema states it (the services check the email
+        and the password policy)."""
+
+        email = email_field()
+        password = new_password_field()
+
     @extend_schema(
         summary="Sign up in one step: identity, provider identity and customer",
-        request=InputSerializer,
+        description="One transaction: no orphan is left behind. Signups paused "
+        "by staff: 503.",
+        parameters=[PUBLISHABLE_KEY_HEADER, RETRY_AFTER_HEADER],
+        request=SchemaSerializer,
         responses={
-            200: inline_serializer(
-                "Signup",
-                {"token": serializers.CharField(), "customer": serializers.DictField()},
-            )
+            200: OpenApiResponse(
+                {
+                    "type": "object",
+                    "required": ["token", "customer"],
+                    "properties": {
+                        "token": {"type": "string"},
+                        "customer": CUSTOMER_SCHEMA,
+                    },
+                },
+                description="A customer token and the customer",
+            ),
+            **errors(401, 429, *BODY_ERRORS),
         },
     )
     def post(self, request):

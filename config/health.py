@@ -6,6 +6,8 @@ from django.core.cache import cache
 from django.db import DatabaseError, connection
 from django.http import HttpResponse, JsonResponse
 
+from config.http import read_only
+
 
 def _database_ok() -> bool:
     try:
@@ -24,6 +26,7 @@ def _redis_ok() -> bool:
         return False
 
 
+@read_only
 def health(request):
     database = _database_ok()
     status = 200 if database else 503

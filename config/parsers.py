@@ -13,6 +13,7 @@ from rest_framework.exceptions import ParseError
 from rest_framework.parsers import FormParser, JSONParser
 
 UNSAFE_TEXT_MESSAGE = "Invalid request: text contains characters that are not allowed"
+TOO_DEEP_MESSAGE = "Invalid request: the body is nested too deeply"
 
 
 def text_is_safe(value: str) -> bool:
@@ -47,7 +48,12 @@ class StrictJSONParser(JSONParser):
     """JSON objects or arrays only (as Express's body-parser), safe text only."""
 
     def parse(self, stream, media_type=None, parser_context=None):
-        data = super().parse(stream, media_type, parser_context)
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            # Thousands of nested [ or { fit in MAX_BODY_BYTES and exhaust
+            # the decoder's recursion limit (it raises no ValueError).
+            raise ParseError(TOO_DEEP_MESSAGE) from None
         if not isinstance(data, dict | list):
             raise ParseError("Invalid request: the body must be a JSON object")
         if not data_is_safe(data):

@@ -6,9 +6,11 @@ from django.utils.crypto import constant_time_compare
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from accounts.authentication import bearer_token
+from config.http import read_only
 from orphans.metrics import scrape_registry
 
 
+@read_only
 def metrics(request):
     expected = settings.METRICS_TOKEN
     if expected and not constant_time_compare(bearer_token(request) or "", expected):

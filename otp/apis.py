@@ -1,26 +1,71 @@
 """OTP routes: our /store/auth/otp/{send,verify} and the SDK-native
 POST /auth/customer/email-otp (medusa-contract.md section 9)."""
 
+from django.conf import settings
+from django.core.validators import RegexValidator
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_serializer,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.representations import customer_representation, fields_select
+from accounts.schema import CUSTOMER_SCHEMA, TokenSerializer, email_field
 from config.api import StrictCharField, StrictSerializer, validated
 from config.errors import ApiError, Unauthorized
 from config.ratelimit import client_ip
+from config.schema import (
+    BODY_ERRORS,
+    PUBLISHABLE_KEY_HEADER,
+    RETRY_AFTER_HEADER,
+    error_schema,
+    errors,
+)
 from otp import services
+
+# A wrong code, an expired, used or missing one (invalid_data), or a locked
+# challenge (not_allowed), each with its `code`; a wrong one says how many
+# tries are left.
+OTP_REFUSAL = OpenApiResponse(
+    {
+        "anyOf": [
+            error_schema("invalid_data", "not_allowed"),
+            {
+                **error_schema("invalid_data"),
+                "required": ["type", "message", "code", "remainingAttempts"],
+                "properties": {
+                    **error_schema("invalid_data")["properties"],
+                    "code": {"type": "string", "enum": ["otp_invalid"]},
+                    "remainingAttempts": {"type": "integer", "minimum": 0},
+                },
+            },
+        ]
+    },
+    description="Invalid input, or the code is refused (`code` says why: "
+    "otp_invalid, otp_expired, otp_not_found, otp_locked)",
+)
 
 
 class OtpSendApi(APIView):
     class InputSerializer(StrictSerializer):
         email = StrictCharField(max_length=254, allow_blank=False)
 
+    @extend_schema_serializer(component_name="OtpSend")
+    class SchemaSerializer(InputSerializer):
+        email = email_field()
+
     @extend_schema(
         summary="E-mail a one-time code (same answer for known and unknown emails)",
-        request=InputSerializer,
+        description="429 during the resend cooldown, over the hourly budget "
+        "or the flood limits; 503 when the broker is down (no live code is "
+        "left).",
+        parameters=[PUBLISHABLE_KEY_HEADER, RETRY_AFTER_HEADER],
+        request=SchemaSerializer,
         responses={
             200: inline_serializer(
                 "OtpSent",
@@ -28,7 +73,8 @@ class OtpSendApi(APIView):
                     "success": serializers.BooleanField(),
                     "expiresIn": serializers.IntegerField(),
                 },
-            )
+            ),
+            **errors(429, *BODY_ERRORS),
         },
     )
     def post(self, request):
@@ -44,20 +90,62 @@ class OtpVerifyInput(StrictSerializer):
     code = StrictCharField(max_length=32, allow_blank=False)
 
 
+def code_field() -> serializers.CharField:
+    """Only OTP_LENGTH digits can match; anything else is refused as a
+    wrong code."""
+    length = settings.OTP_LENGTH
+    return serializers.CharField(
+        min_length=length,
+        max_length=length,
+        validators=[RegexValidator(f"^[0-9]{{{length}}}$")],
+    )
+
+
+@extend_schema_serializer(component_name="OtpVerify")
+class OtpVerifySchema(OtpVerifyInput):
+    """The body as the schema states it: only an address that was sent a
+    code, and only a well-formed code, can succeed."""
+
+    email = email_field()
+    code = code_field()
+
+
 class OtpVerifyApi(APIView):
     @extend_schema(
         summary="Verify a one-time code and log in (or start a profile)",
-        request=OtpVerifyInput,
+        parameters=[PUBLISHABLE_KEY_HEADER, RETRY_AFTER_HEADER],
+        request=OtpVerifySchema,
         responses={
-            200: inline_serializer(
-                "OtpVerified",
+            200: OpenApiResponse(
                 {
-                    "token": serializers.CharField(),
-                    "customer": serializers.DictField(required=False),
-                    "requiresProfile": serializers.BooleanField(required=False),
-                    "isNewUser": serializers.BooleanField(),
+                    "oneOf": [
+                        {
+                            "type": "object",
+                            "required": ["token", "customer", "isNewUser"],
+                            "properties": {
+                                "token": {"type": "string"},
+                                "customer": CUSTOMER_SCHEMA,
+                                "isNewUser": {"type": "boolean", "enum": [False]},
+                            },
+                            "additionalProperties": False,
+                        },
+                        {
+                            "type": "object",
+                            "required": ["token", "requiresProfile", "isNewUser"],
+                            "properties": {
+                                "token": {"type": "string"},
+                                "requiresProfile": {"type": "boolean", "enum": [True]},
+                                "isNewUser": {"type": "boolean", "enum": [True]},
+                            },
+                            "additionalProperties": False,
+                        },
+                    ]
                 },
-            )
+                description="A customer token and the customer, or a "
+                "registration token when the address has no customer yet",
+            ),
+            400: OTP_REFUSAL,
+            **errors(429, 413, 415, 503),
         },
     )
     def post(self, request):
@@ -89,10 +177,12 @@ class OtpMedusaLoginApi(APIView):
 
     @extend_schema(
         summary="Log in with an e-mailed code (Medusa SDK provider route)",
-        request=OtpVerifyInput,
-        responses={
-            200: inline_serializer("OtpToken", {"token": serializers.CharField()})
-        },
+        parameters=[RETRY_AFTER_HEADER],
+        request=inline_serializer(
+            "OtpLogin",
+            {"email": email_field(), "code": code_field()},
+        ),
+        responses={200: TokenSerializer, **errors(401, 429, *BODY_ERRORS)},
     )
     def post(self, request):
         data = request.data if isinstance(request.data, dict) else {}

@@ -189,7 +189,9 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Storefront Auth API",
     "DESCRIPTION": (
         "Customer authentication for a storefront, wire-compatible with "
-        "Medusa v2.21's customer auth routes."
+        "Medusa v2.21's customer auth routes. Every text field refuses NUL "
+        "(U+0000) and lone surrogates, and numbers must be finite (400 "
+        "`invalid_data`); bodies over MAX_BODY_BYTES are 413."
     ),
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -198,6 +200,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.schema.add_plain_django_routes",
+        "accounts.schema.add_security_schemes",
+    ],
 }
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)

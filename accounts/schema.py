@@ -1,0 +1,163 @@
+"""OpenAPI: the customer credentials' security schemes, and the bodies and
+fields the account routes share with the OTP routes.
+
+All tokens are HS256 JWTs in `Authorization: Bearer`; they are told apart
+here because each route takes a specific kind (accounts.authentication
+reads the session cookie first, then the token).
+"""
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
+
+# Names of security schemes, not secrets.
+CUSTOMER_TOKEN = "customerToken"  # noqa: S105
+REGISTRATION_TOKEN = "registrationToken"  # noqa: S105
+RESET_TOKEN = "resetToken"  # noqa: S105
+SESSION_COOKIE = "sessionCookie"
+
+SECURITY_SCHEMES = {
+    CUSTOMER_TOKEN: {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": (
+            "A customer's access token (`actor_id` = the customer id): from "
+            "login, refresh, one-step signup or OTP verify."
+        ),
+    },
+    REGISTRATION_TOKEN: {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": (
+            "An access token without a customer yet (`actor_id` empty): from "
+            "register, or login/OTP verify before `POST /store/customers`."
+        ),
+    },
+    RESET_TOKEN: {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "The 15-minute single-use token of the reset e-mail.",
+    },
+    SESSION_COOKIE: {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "connect.sid",
+        "description": "The cookie session `POST /auth/session` opens.",
+    },
+}
+
+
+def requirement(*names: str) -> list[dict[str, list]]:
+    """Alternatives (OR) for `extend_schema(auth=...)`."""
+    return [{name: []} for name in names]
+
+
+def add_security_schemes(result, generator, request, public):
+    """drf-spectacular hook: the views name their schemes with
+    `extend_schema(auth=...)`, which registers no definition; add them."""
+    schemes = result.setdefault("components", {}).setdefault("securitySchemes", {})
+    schemes.update(SECURITY_SCHEMES)
+    return result
+
+
+# Bodies as the schema states them. The views parse input their own way
+# (Medusa's checks, then services); these say what they accept, and
+# tests/hardening/test_fuzz.py holds the live server to it.
+
+
+def email_field() -> serializers.EmailField:
+    """An address; the services trim and lower-case it, then refuse what
+    is not one (400)."""
+    return serializers.EmailField(max_length=254)
+
+
+def new_password_field() -> serializers.CharField:
+    """services.password_policy_check: 8-256 characters, not all digits,
+    not a common password (400 `invalid_data` otherwise)."""
+    return serializers.CharField(
+        min_length=settings.CUSTOMER_PASSWORD_MIN_LENGTH,
+        max_length=settings.CUSTOMER_PASSWORD_MAX_LENGTH,
+        validators=[RegexValidator(r"\D")],
+        help_text="8-256 characters, not all digits, not a common password",
+    )
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField()
+
+
+class LoginSerializer(serializers.Serializer):
+    """Medusa's emailpass body: a missing or non-string field is 401, other
+    keys are ignored."""
+
+    email = serializers.CharField()
+    password = serializers.CharField()
+
+
+class RegisterSerializer(serializers.Serializer):
+    """A missing or non-string field is 401 (Medusa), other keys are
+    ignored."""
+
+    email = email_field()
+    password = new_password_field()
+
+
+class PasswordUpdateSerializer(serializers.Serializer):
+    """A missing password is 401 `Unauthorized` (Medusa); other keys are
+    ignored."""
+
+    password = new_password_field()
+
+
+class SuccessSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+
+
+CUSTOMER_SCHEMA = {
+    "type": "object",
+    "description": "Medusa's customer; `?fields=` selects the keys (id always)",
+    "required": ["id"],
+    "properties": {
+        "id": {"type": "string"},
+        "email": {"type": "string"},
+        "company_name": {"type": "string", "nullable": True},
+        "first_name": {"type": "string", "nullable": True},
+        "last_name": {"type": "string", "nullable": True},
+        "phone": {"type": "string", "nullable": True},
+        "metadata": {"type": "object", "nullable": True},
+        "has_account": {"type": "boolean"},
+        "deleted_at": {"type": "string", "format": "date-time", "nullable": True},
+        "created_at": {"type": "string", "format": "date-time"},
+        "updated_at": {"type": "string", "format": "date-time"},
+        "addresses": {"type": "array", "items": {"type": "object"}},
+        "orders": {"type": "array", "items": {"type": "object"}},
+    },
+    "additionalProperties": False,
+}
+CUSTOMER_ENVELOPE = OpenApiResponse(
+    {
+        "type": "object",
+        "required": ["customer"],
+        "properties": {"customer": CUSTOMER_SCHEMA},
+    },
+    description="The customer",
+)
+CLAIMS_SCHEMA = {
+    "type": "object",
+    "description": "The token's claims, as Medusa's session keeps them",
+    "required": ["actor_id", "actor_type", "auth_identity_id"],
+    "properties": {
+        "actor_id": {"type": "string"},
+        "actor_type": {"type": "string", "enum": ["customer"]},
+        "auth_identity_id": {"type": "string"},
+        "auth_provider": {"type": "string", "nullable": True},
+        "app_metadata": {"type": "object"},
+        "user_metadata": {"type": "object"},
+        "iat": {"type": "integer"},
+        "exp": {"type": "integer"},
+    },
+}

@@ -1,0 +1,31 @@
+"""Plain Django views outside DRF: the same method handling as the API."""
+
+from functools import wraps
+
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+READ_METHODS = ("GET", "HEAD")
+
+
+def read_only(view):
+    """GET and HEAD only; any other method is 405 `not_allowed` with
+    `Allow`, as DRF views answer. CSRF-exempt: these views change nothing,
+    and the CSRF middleware's 403 page would otherwise come before the 405."""
+
+    @csrf_exempt
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if request.method not in READ_METHODS:
+            response = JsonResponse(
+                {
+                    "type": "not_allowed",
+                    "message": f'Method "{request.method}" not allowed.',
+                },
+                status=405,
+            )
+            response["Allow"] = ", ".join(READ_METHODS)
+            return response
+        return view(request, *args, **kwargs)
+
+    return wrapper
