@@ -2,20 +2,33 @@ from urllib.parse import urlencode
 
 from celery import shared_task
 from django.conf import settings
+from django.db import DatabaseError
 from django.utils import timezone
 
 from accounts.services import password_reset_token_issue
 from config.mail import templated_mail_send
 
-
 # The identifier is an email: the caller passes a masked kwargsrepr for the
 # worker's log, no result is stored, and an undelivered message expires with
-# the token it would create.
-@shared_task(ignore_result=True, acks_late=True)
-def password_reset_email_send_task(*, identifier: str, provider: str) -> None:
-    token = password_reset_token_issue(
-        identifier=identifier, provider=provider, now=timezone.now()
-    )
+# the token it would create. The route has already answered 201, so a
+# database outage must not lose the request: it is retried (5 s, 10 s, ...
+# 120 s; about 5 minutes in all, well within the token's 15), keeping the
+# masked kwargsrepr.
+RESET_RETRIES = 6
+
+
+@shared_task(bind=True, ignore_result=True, acks_late=True, max_retries=RESET_RETRIES)
+def password_reset_email_send_task(self, *, identifier: str, provider: str) -> None:
+    try:
+        token = password_reset_token_issue(
+            identifier=identifier, provider=provider, now=timezone.now()
+        )
+    except DatabaseError as exc:
+        raise self.retry(
+            exc=exc,
+            countdown=min(5 * 2**self.request.retries, 120),
+            kwargsrepr=getattr(self.request, "kwargsrepr", None),
+        ) from None
     if token is None:
         return  # unknown address: nothing to send, and nothing told the caller
     templated_mail_send(

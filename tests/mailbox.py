@@ -28,3 +28,21 @@ def delivered_text(
                     return part.get_payload(decode=True).decode()
         time.sleep(0.2)
     pytest.fail(f"no mail '{subject}' arrived in {mail_dir} within {timeout}s")
+
+
+def texts_by_recipient(mail_dir: str) -> dict[str, list[str]]:
+    """The text part of every message the worker has delivered so far, per
+    recipient, in delivery (file modification) order."""
+    found: dict[str, list[str]] = {}
+    paths = sorted(Path(mail_dir).glob("*.log"), key=lambda p: p.stat().st_mtime_ns)
+    for path in paths:
+        for raw in path.read_text().split(SEPARATOR):
+            message = email_lib.message_from_string(raw.strip())
+            if message["To"] is None:
+                continue
+            for part in message.walk():
+                if part.get_content_type() == "text/plain":
+                    text = part.get_payload(decode=True).decode()
+                    found.setdefault(message["To"], []).append(text)
+                    break
+    return found
