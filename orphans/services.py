@@ -8,6 +8,7 @@ wait on or collide with each other) and re-checks "no customer" in the
 DELETE itself. Every deletion leaves an audit row with the email as an HMAC.
 """
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,13 +18,12 @@ from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
-from accounts.emails import email_hash
+from accounts.emails import email_hash, email_hashes
 from accounts.models import AuthIdentity
 from accounts.selectors import auth_identity_email
 from config.errors import ApiError, Unavailable
 from orphans import metrics, selectors
 from orphans.models import (
-    OrphanDeletion,
     OrphanEvent,
     OrphanHold,
     SignupGate,
@@ -181,13 +181,15 @@ def orphan_release(*, auth_identity_id: str) -> bool:
 
 
 # Lock a batch of the oldest sweepable orphans, skipping rows another
-# transaction holds (a completing signup, a parallel sweep), and read what the
-# audit needs before they go. Served by authid_orphan_created_idx.
+# transaction holds (a completing signup, a parallel sweep), and read the
+# email the audit hashes. Served by authid_orphan_created_idx; each email is
+# read through the index on auth_identity_id, never by joining all provider
+# identities (a hash join did, and its cost grew with the table: see
+# docs/performance.md).
 LOCK_BATCH_SQL = """
-SELECT ai.id, ai.created_at,
-       coalesce(array_agg(pi.provider ORDER BY pi.provider)
-                FILTER (WHERE pi.id IS NOT NULL), '{}'),
-       min(pi.entity_id)
+SELECT ai.id,
+       (SELECT min(pi.entity_id) FROM accounts_provideridentity pi
+        WHERE pi.auth_identity_id = ai.id)
 FROM (
     SELECT a.id, a.created_at
     FROM accounts_authidentity a
@@ -200,21 +202,48 @@ FROM (
     LIMIT %(limit)s
     FOR UPDATE OF a SKIP LOCKED
 ) ai
-LEFT JOIN accounts_provideridentity pi ON pi.auth_identity_id = ai.id
-GROUP BY ai.id, ai.created_at
 """
-# The re-check of "no customer" in the DELETE itself is the last guard.
-_DELETE_IDENTITIES = """
-DELETE FROM accounts_authidentity
-WHERE id = ANY(%s) AND customer_id IS NULL
-RETURNING id
-"""
-# Foreign keys are deferred, so dependents may go after their identity.
-_DELETE_DEPENDENTS = (
-    """DELETE FROM accounts_passwordresettoken t USING accounts_provideridentity p
-    WHERE t.provider_identity_id = p.id AND p.auth_identity_id = ANY(%s)""",
-    "DELETE FROM accounts_provideridentity WHERE auth_identity_id = ANY(%s)",
+# One statement deletes the locked identities, re-checking "no customer" (the
+# last guard), their reset tokens and provider identities, and writes one
+# audit row for each identity it deleted, with the providers it deleted.
+# Foreign keys are deferred, so dependents may go after their identity. The
+# email HMAC is made in Python (the key stays out of SQL and its logs). The
+# lists come as JSON text: psycopg quotes a Python list element by element
+# on the client, which cost more CPU than the deletes themselves.
+_DELETE_AND_AUDIT = """
+WITH doomed AS (
+    SELECT * FROM ROWS FROM (jsonb_array_elements_text(%(ids)s::jsonb),
+                             jsonb_array_elements_text(%(email_hashes)s::jsonb))
+        AS d(id, email_hash)
+), deleted AS (
+    -- ANY(ARRAY(...)): one primary-key probe per id (a join with the list
+    -- may be planned as a scan of every orphan instead).
+    DELETE FROM accounts_authidentity a
+    WHERE a.id = ANY(ARRAY(SELECT id FROM doomed)) AND a.customer_id IS NULL
+    RETURNING a.id, a.created_at
+), providers AS (
+    DELETE FROM accounts_provideridentity p USING deleted
+    WHERE p.auth_identity_id = deleted.id
+    RETURNING p.id, p.auth_identity_id, p.provider
+), tokens AS (
+    DELETE FROM accounts_passwordresettoken t
+    WHERE t.provider_identity_id = ANY(ARRAY(SELECT id FROM providers))
+), audit AS (
+    INSERT INTO orphans_orphandeletion
+        (auth_identity_id, email_hash, providers, identity_created_at,
+         deleted_at, trigger, staff_user_id, staff_username, sweep_run_id)
+    SELECT deleted.id, doomed.email_hash, coalesce(pr.providers, '[]'),
+           deleted.created_at, %(deleted_at)s, %(trigger)s, %(staff_user_id)s,
+           %(staff_username)s, %(sweep_run_id)s
+    FROM deleted
+    JOIN doomed ON doomed.id = deleted.id
+    LEFT JOIN (
+        SELECT auth_identity_id, jsonb_agg(provider ORDER BY provider) AS providers
+        FROM providers GROUP BY auth_identity_id
+    ) pr ON pr.auth_identity_id = deleted.id
 )
+SELECT id FROM deleted
+"""
 
 
 @dataclass(frozen=True)
@@ -235,33 +264,29 @@ def orphans_delete_batch(
     params = {"cutoff": cutoff, "limit": limit, "ids": only_ids}
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(LOCK_BATCH_SQL, params)
-        locked = {row[0]: row for row in cursor.fetchall()}
+        locked = cursor.fetchall()
         if not locked:
             return []
-        cursor.execute(_DELETE_IDENTITIES, [list(locked)])
-        deleted = [row[0] for row in cursor.fetchall()]
-        if not deleted:
-            return []
-        for statement in _DELETE_DEPENDENTS:
-            cursor.execute(statement, [deleted])
-        deleted_at = timezone.now()
-        username = deleter.staff_user.get_username() if deleter.staff_user else ""
-        OrphanDeletion.objects.bulk_create(
-            OrphanDeletion(
-                auth_identity_id=identity_id,
-                email_hash=email_hash(locked[identity_id][3])
-                if locked[identity_id][3]
-                else "",
-                providers=list(locked[identity_id][2]),
-                identity_created_at=locked[identity_id][1],
-                deleted_at=deleted_at,
-                trigger=deleter.trigger,
-                staff_user=deleter.staff_user,
-                staff_username=username,
-                sweep_run=deleter.sweep_run,
-            )
-            for identity_id in deleted
+        staff = deleter.staff_user
+        # An identity without a provider identity has no email: hash "".
+        emails = [email or "" for _, email in locked]
+        hashes = [
+            digest if email else ""
+            for digest, email in zip(email_hashes(emails), emails, strict=True)
+        ]
+        cursor.execute(
+            _DELETE_AND_AUDIT,
+            {
+                "ids": json.dumps([identity_id for identity_id, _ in locked]),
+                "email_hashes": json.dumps(hashes),
+                "deleted_at": timezone.now(),
+                "trigger": deleter.trigger,
+                "staff_user_id": staff.pk if staff else None,
+                "staff_username": staff.get_username() if staff else "",
+                "sweep_run_id": deleter.sweep_run.pk if deleter.sweep_run else None,
+            },
         )
+        deleted = [row[0] for row in cursor.fetchall()]
     metrics.orphans_cleaned.inc(len(deleted))
     return deleted
 
