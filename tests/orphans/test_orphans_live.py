@@ -137,36 +137,6 @@ def test_a_worker_killed_mid_sweep_leaves_no_partial_batch(live):
     assert OrphanDeletion.objects.filter(auth_identity_id__in=ids).count() == len(ids)
 
 
-def test_beat_fires_the_sweep_on_its_schedule(live, email):
-    from django_celery_beat.models import (
-        CrontabSchedule,
-        IntervalSchedule,
-        PeriodicTask,
-        PeriodicTasks,
-    )
-
-    beat_schedule_install(PeriodicTask, CrontabSchedule)
-    orphan = orphan_create(email=email, age=OLD)
-    every_second, _ = IntervalSchedule.objects.get_or_create(every=1, period="seconds")
-    task = PeriodicTask.objects.get(name="sweep-orphans")
-    task.crontab = None
-    task.interval = every_second
-    task.save()
-
-    deadline = time.monotonic() + 60
-    while AuthIdentity.objects.filter(pk=orphan.pk).exists():
-        assert time.monotonic() < deadline, "beat did not fire the sweep within 60 s"
-        # The flush between tests deleted beat's change marker; its scheduler
-        # then ignores the first change it sees (django-celery-beat compares
-        # with the previous marker), so keep marking the schedule changed.
-        PeriodicTasks.update_changed()
-        time.sleep(1)
-
-    assert OrphanDeletion.objects.get(auth_identity_id=orphan.id).trigger == "beat"
-    task.enabled = False  # stop it before the tables are flushed
-    task.save()
-
-
 def metric(live, name: str) -> float:
     text = live.get("/metrics").text
     match = re.search(rf"^{re.escape(name)} ([0-9.e+]+)$", text, re.MULTILINE)
@@ -199,3 +169,35 @@ def test_metrics_move_as_orphans_are_created_and_swept(live, email, password):
         )
         time.sleep(0.3)
     assert metric(live, "orphaned_auth_identities") == 0
+
+
+# Last in this file: beat keeps its 1-second schedule in memory until it
+# notices a change, and the flush after a test is not one it notices.
+def test_beat_fires_the_sweep_on_its_schedule(live, email):
+    from django_celery_beat.models import (
+        CrontabSchedule,
+        IntervalSchedule,
+        PeriodicTask,
+        PeriodicTasks,
+    )
+
+    beat_schedule_install(PeriodicTask, CrontabSchedule)
+    orphan = orphan_create(email=email, age=OLD)
+    every_second, _ = IntervalSchedule.objects.get_or_create(every=1, period="seconds")
+    task = PeriodicTask.objects.get(name="sweep-orphans")
+    task.crontab = None
+    task.interval = every_second
+    task.save()
+
+    deadline = time.monotonic() + 60
+    while AuthIdentity.objects.filter(pk=orphan.pk).exists():
+        assert time.monotonic() < deadline, "beat did not fire the sweep within 60 s"
+        # The flush between tests deleted beat's change marker; its scheduler
+        # then ignores the first change it sees (django-celery-beat compares
+        # with the previous marker), so keep marking the schedule changed.
+        PeriodicTasks.update_changed()
+        time.sleep(1)
+
+    assert OrphanDeletion.objects.get(auth_identity_id=orphan.id).trigger == "beat"
+    task.enabled = False  # stop it before the tables are flushed
+    task.save()
