@@ -110,6 +110,20 @@ def _challenge_open(*, email: str, now: datetime) -> tuple[OtpChallenge, str]:
     if len(recent) >= settings.OTP_CODES_PER_HOUR:
         oldest = recent[settings.OTP_CODES_PER_HOUR - 1]
         raise _too_many((oldest + timedelta(hours=1) - now).total_seconds())
+    code = codes.code_generate()
+    try:
+        with transaction.atomic():
+            challenge = otp_challenge_replace(email=email, code=code, now=now)
+    except IntegrityError:
+        # A parallel send opened this email's challenge a moment ago.
+        raise _too_many(settings.OTP_RESEND_COOLDOWN_SECONDS) from None
+    return challenge, code
+
+
+@sensitive_variables("code")
+def otp_challenge_replace(*, email: str, code: str, now: datetime) -> OtpChallenge:
+    """Close the email's open challenge and open one for `code` (no limits:
+    callers check them)."""
     OtpChallenge.objects.filter(
         email=email,
         consumed_at__isnull=True,
@@ -122,15 +136,9 @@ def _challenge_open(*, email: str, now: datetime) -> tuple[OtpChallenge, str]:
         created_at=now,
         expires_at=now + timedelta(seconds=settings.OTP_TTL_SECONDS),
     )
-    code = codes.code_generate()
     challenge.code_hash = codes.code_hash(challenge_id=challenge.id, code=code)
-    try:
-        with transaction.atomic():
-            challenge.save(force_insert=True)
-    except IntegrityError:
-        # A parallel send opened this email's challenge a moment ago.
-        raise _too_many(settings.OTP_RESEND_COOLDOWN_SECONDS) from None
-    return challenge, code
+    challenge.save(force_insert=True)
+    return challenge
 
 
 def _not_found() -> InvalidData:

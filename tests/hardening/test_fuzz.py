@@ -38,7 +38,6 @@ import random
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -46,7 +45,6 @@ import requests
 import schemathesis
 from _pytest.nodeid import coerce_node_id
 from _pytest.python import Function
-from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 from schemathesis.config import SchemathesisConfig
@@ -54,8 +52,7 @@ from schemathesis.config import SchemathesisConfig
 from accounts import services
 from accounts.emails import email_is_valid, email_normalize
 from accounts.models import AuthIdentity, Provider, ProviderIdentity
-from otp import codes
-from otp.models import OtpChallenge
+from otp.services import otp_challenge_replace
 from tests.factories import PASSWORD
 
 # schemathesis 4.32.5's `from_fixture` names each operation's subtest by
@@ -161,21 +158,7 @@ class Credentials:
         email = email_normalize(email)
         if not email_is_valid(email):
             return  # send refuses it: no challenge can exist
-        now = timezone.now()
-        OtpChallenge.objects.filter(
-            email=email,
-            consumed_at__isnull=True,
-            locked_at__isnull=True,
-            replaced_at__isnull=True,
-        ).update(replaced_at=now)
-        challenge = OtpChallenge(
-            email=email,
-            max_attempts=settings.OTP_MAX_ATTEMPTS,
-            created_at=now,
-            expires_at=now + timedelta(seconds=settings.OTP_TTL_SECONDS),
-        )
-        challenge.code_hash = codes.code_hash(challenge_id=challenge.id, code=code)
-        challenge.save(force_insert=True)
+        otp_challenge_replace(email=email, code=code, now=timezone.now())
 
 
 def _post_ok(live, path: str, **kwargs) -> requests.Response:
