@@ -40,25 +40,42 @@ def medusa_scrypt_blob(password: str, *, salt: bytes, log_n=15, r=8, p=1) -> str
     return base64.b64encode(head + signature).decode()
 
 
-def medusa_scrypt_verify(password: str, blob: str) -> bool:
+def medusa_scrypt_key(blob: str) -> bytes | None:
+    """The decoded blob if it is a well-formed scrypt-kdf key with parameters
+    we are willing to run, else None (no scrypt work is done here)."""
     try:
         key = base64.b64decode(blob, validate=True)
     except ValueError:
-        return False
-    if len(key) != SCRYPT_BLOB_BYTES or not key.startswith(SCRYPT_HEADER):
-        return False
+        return None
+    if len(key) != SCRYPT_BLOB_BYTES or not key.startswith(SCRYPT_HEADER + b"\0"):
+        return None
     if not hmac.compare_digest(hashlib.sha256(key[:48]).digest()[:16], key[48:64]):
-        return False
-    log_n = key[7]
-    r = int.from_bytes(key[8:12], "big")
-    p = int.from_bytes(key[12:16], "big")
+        return None
+    log_n, r, p = _scrypt_parameters(key)
     if not 1 <= log_n <= 20 or not 1 <= p <= 16 or not 1 <= r <= 32:
-        return False
+        return None
     if 128 * r * 2**log_n > SCRYPT_MAX_MEMORY:
-        return False  # a blob that would cost gigabytes is refused, not run
+        return None  # a blob that would cost gigabytes is refused, not run
+    return key
+
+
+def medusa_scrypt_verify(password: str, blob: str) -> bool:
+    key = medusa_scrypt_key(blob)
+    if key is None:
+        return False
+    log_n, r, p = _scrypt_parameters(key)
     derived = _scrypt(password, salt=key[16:48], log_n=log_n, r=r, p=p)
     expected = hmac.new(derived[32:], key[:64], hashlib.sha256).digest()
     return hmac.compare_digest(expected, key[64:96])
+
+
+def medusa_scrypt_encoded(blob: str) -> str:
+    """How a Medusa `provider_metadata.password` blob is stored here."""
+    return f"{MedusaScryptHasher.algorithm}${blob}"
+
+
+def _scrypt_parameters(key: bytes) -> tuple[int, int, int]:
+    return key[7], int.from_bytes(key[8:12], "big"), int.from_bytes(key[12:16], "big")
 
 
 def _scrypt(password: str, *, salt: bytes, log_n: int, r: int, p: int) -> bytes:
@@ -84,7 +101,7 @@ class MedusaScryptHasher(BasePasswordHasher):
         salt_bytes = base64.b64decode(salt)
         if len(salt_bytes) != 32:
             salt_bytes = hashlib.sha256(salt.encode()).digest()
-        return f"{self.algorithm}${medusa_scrypt_blob(password, salt=salt_bytes)}"
+        return medusa_scrypt_encoded(medusa_scrypt_blob(password, salt=salt_bytes))
 
     def decode(self, encoded: str) -> dict:
         algorithm, blob = encoded.split("$", 1)

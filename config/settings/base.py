@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "accounts",
     "otp",
     "orphans",
+    "medusa_import",
 ]
 
 MIDDLEWARE = [

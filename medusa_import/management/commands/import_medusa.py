@@ -1,0 +1,121 @@
+"""./dev manage import_medusa --database-url postgres://… [--dry-run]
+[--batch-size N] [--report FILE]: import Medusa's customers, auth identities
+and provider identities (docs/migrate-from-medusa.md)."""
+
+import sys
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+
+from medusa_import import plan, services
+from medusa_import.source import MedusaSource, SourceError, url_masked
+
+TABLE_LABELS = {
+    "customer": "customers",
+    "auth_identity": "auth identities",
+    "provider_identity": "provider identities",
+}
+
+
+class Command(BaseCommand):
+    help = "Import customers and identities from a Medusa 2.x database."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--database-url",
+            required=True,
+            help="the Medusa database, e.g. postgres://user:pass@host:5432/medusa",
+        )
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="do everything in a transaction that is rolled back; report",
+        )
+        parser.add_argument(
+            "--batch-size", type=int, default=1000, help="rows per transaction"
+        )
+        parser.add_argument(
+            "--report",
+            metavar="FILE",
+            help="write every row not imported, and every orphan, as JSON lines",
+        )
+
+    def handle(self, *args, **options) -> None:
+        batch_size = options["batch_size"]
+        if not 1 <= batch_size <= 10_000:
+            raise CommandError("--batch-size must be between 1 and 10000")
+        url = options["database_url"]
+        mode = "DRY RUN, nothing is kept" if options["dry_run"] else "writing"
+        self.stdout.write(f"Importing from {url_masked(url)} ({mode}).")
+        sink = open(options["report"], "w") if options["report"] else None  # noqa: SIM115
+        try:
+            report = services.Report(dry_run=options["dry_run"], sink=sink)
+            with MedusaSource(url) as source:
+                services.medusa_import(
+                    source=source,
+                    batch_size=batch_size,
+                    report=report,
+                    progress=Progress(),
+                )
+        except SourceError as exc:
+            raise CommandError(str(exc)) from None
+        finally:
+            if sink is not None:
+                sink.close()
+        self._summary(report, options["report"])
+
+    def _summary(self, report: services.Report, report_path: str | None) -> None:
+        out = self.stdout.write
+        out(
+            f"\n{'':22}{'read':>9}{'new':>9}{'updated':>9}{'unchanged':>11}"
+            f"{'skipped':>9}"
+        )
+        for table, counts in report.tables.items():
+            out(
+                f"{TABLE_LABELS[table]:22}{counts.read:>9,}{counts.inserted:>9,}"
+                f"{counts.updated:>9,}{counts.unchanged:>11,}{counts.skipped:>9,}"
+            )
+        dangling = report.reasons["dangling_customer_link"]
+        out(
+            f"\nOrphans (identities without a customer) imported: {report.orphans:,}"
+            f", {dangling:,} of them with a customer_id naming no live customer."
+        )
+        out(f"Rows not imported: {report.not_imported:,}.")
+        for reason, count in sorted(report.reasons.items()):
+            out(f"  {reason:26}{count:>9,}  {plan.REASONS[reason]}")
+        if report.shown:
+            out("\nFirst rows (ids; emails only as HMAC-SHA256):")
+            for problem in report.shown:
+                line = f"  {problem.table} {problem.id}: {problem.reason}"
+                if problem.conflicts_with:
+                    line += f" (kept: {problem.conflicts_with})"
+                if problem.email_hash:
+                    line += f" email_hash={problem.email_hash[:16]}…"
+                out(line)
+        if report_path:
+            out(f"\nEvery row not imported, and every orphan: {report_path}")
+        if report.dry_run:
+            out(self.style.WARNING("\nDry run: nothing was written."))
+        else:
+            out(self.style.SUCCESS("\nImport finished."))
+
+
+class Progress:
+    """One line per second at most on stderr, and the last one of each pass."""
+
+    def __init__(self):
+        self.started = time.monotonic()
+        self.shown_at = 0.0
+
+    def __call__(self, name: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self.shown_at < 1 and done < total:
+            return
+        self.shown_at = now
+        rate = done / max(now - self.started, 1e-9)
+        share = f"{done / total:.0%}" if total else "100%"
+        end = "\n" if done >= total else ("\r" if sys.stderr.isatty() else "\n")
+        sys.stderr.write(f"{name}: {done:,} of {total:,} ({share}), {rate:,.0f}/s{end}")
+        sys.stderr.flush()
+        if done >= total:
+            self.started = time.monotonic()

@@ -1,0 +1,295 @@
+"""What each Medusa row becomes here: rows to upsert, or a problem with its
+reason. Pure functions over the source rows; nothing here touches a database.
+
+Policy (docs/migrate-from-medusa.md): emails are normalized as everywhere in
+this server; soft-deleted rows, admin users' identities and providers other
+than emailpass/email-otp are not imported; a customer link that points at
+no live customer makes the identity an orphan, as in Medusa.
+"""
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from accounts.emails import email_hash, email_is_valid, email_normalize
+from accounts.hashers import medusa_scrypt_encoded, medusa_scrypt_key
+from accounts.models import Provider
+
+ID_MAX_LENGTH = 64
+EMAIL_MAX_LENGTH = 254
+
+REASONS = {
+    "soft_deleted": "soft-deleted in Medusa",
+    "admin_user_identity": "an admin user's identity (app_metadata.user_id)",
+    "unsupported_provider": "a provider this server does not run",
+    "no_login": "no live emailpass or email-otp provider identity",
+    "invalid_email": "the email is not a valid address",
+    "unusable_password_hash": "provider_metadata.password is no scrypt-kdf hash",
+    "not_an_object": "a metadata column holds JSON that is not an object",
+    "id_too_long": f"the id is longer than {ID_MAX_LENGTH} characters",
+    "registered_without_email": "a customer with has_account but no email",
+    "goes_with": "belongs with the row in conflicts_with, which was refused",
+    "dangling_customer_link": "customer_id names no live customer: an orphan here",
+    "email_collision": "its normalized email is already another identity's",
+    "customer_email_collision": "its normalized email is another customer's",
+    "customer_already_linked": "its customer is linked to another identity",
+    "two_logins_one_provider": "two provider identities of one provider",
+    "constraint": "refused by a database constraint",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    table: str
+    id: str
+    reason: str
+    email_hash: str | None = None
+    conflicts_with: str | None = None
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "table": self.table,
+            "id": self.id,
+            "reason": self.reason,
+            "explanation": REASONS[self.reason],
+            "email_hash": self.email_hash,
+            "conflicts_with": self.conflicts_with,
+            "detail": self.detail or None,
+        }
+
+
+class Rejected(Exception):
+    def __init__(self, problem: Problem):
+        super().__init__(problem.reason)
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class CustomerRow:
+    id: str
+    email: str | None
+    company_name: str | None
+    first_name: str | None
+    last_name: str | None
+    phone: str | None
+    has_account: bool
+    metadata: dict | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class IdentityRow:
+    id: str
+    customer_id: str | None
+    app_metadata: dict
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class ProviderRow:
+    id: str
+    auth_identity_id: str
+    provider: str
+    entity_id: str
+    password_hash: str | None
+    provider_metadata: dict | None
+    user_metadata: dict | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass
+class Unit:
+    """Rows written together or not at all: one Medusa login (identity,
+    provider identities, customer), or one customer without a login."""
+
+    customer: CustomerRow | None = None
+    identity: IdentityRow | None = None
+    providers: list[ProviderRow] = field(default_factory=list)
+    # Problems with parts left behind; the unit itself is imported.
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def is_orphan(self) -> bool:
+        return self.identity is not None and self.identity.customer_id is None
+
+    def rejection(self, problem: Problem) -> list[Problem]:
+        """The problem that keeps this unit out, then its other rows."""
+        return [problem] + [
+            Problem(table, row_id, "goes_with", conflicts_with=problem.id)
+            for table, row_id in self.parts()
+            if row_id != problem.id
+        ]
+
+    def parts(self) -> list[tuple[str, str]]:
+        parts = []
+        if self.identity:
+            parts.append(("auth_identity", self.identity.id))
+        parts += [("provider_identity", row.id) for row in self.providers]
+        if self.customer:
+            parts.append(("customer", self.customer.id))
+        return parts
+
+    def emails(self) -> list[str]:
+        return [row.entity_id for row in self.providers]
+
+
+def identity_unit(row: dict) -> Unit | list[Problem]:
+    """A Medusa auth identity with its providers and customer, or the
+    problems that keep all of it out."""
+    identity_id = row["id"]
+    problem = _common_problem("auth_identity", row)
+    if problem is None and not isinstance(row["app_metadata"] or {}, dict):
+        problem = Problem("auth_identity", identity_id, "not_an_object")
+    app_metadata = dict(row["app_metadata"] or {}) if problem is None else {}
+    if problem is None and "user_id" in app_metadata and not row["linked_customer_id"]:
+        problem = Problem("auth_identity", identity_id, "admin_user_identity")
+    if problem is not None:
+        # Its providers go with it; its customer, not linked from a live
+        # identity, is read again by the lone-customer pass.
+        return [problem] + [
+            Problem(
+                "provider_identity", p["id"], "goes_with", conflicts_with=identity_id
+            )
+            for p in row["providers"]
+        ]
+
+    unit = Unit()
+    for source in row["providers"]:
+        try:
+            unit.providers.append(_provider_row(source))
+        except Rejected as exc:
+            unit.problems.append(exc.problem)
+    if not unit.providers:
+        return [Problem("auth_identity", identity_id, "no_login"), *unit.problems]
+
+    customer = row["customer"]
+    linked_id = row["linked_customer_id"]
+    if customer is not None and customer["deleted_at"] is not None:
+        unit.problems.append(Problem("customer", customer["id"], "soft_deleted"))
+        customer = None
+    if linked_id and customer is None:
+        unit.problems.append(
+            Problem(
+                "auth_identity", identity_id, "dangling_customer_link", detail=linked_id
+            )
+        )
+    app_metadata.pop("customer_id", None)  # derived from the link here
+    unit.identity = IdentityRow(
+        id=identity_id,
+        customer_id=None,
+        app_metadata=app_metadata,
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+    if customer is not None:
+        try:
+            unit.customer = customer_row(_timestamps_parsed(customer))
+        except Rejected as exc:
+            return unit.rejection(exc.problem) + unit.problems
+        unit.identity = replace(unit.identity, customer_id=unit.customer.id)
+    return unit
+
+
+def lone_customer_unit(row: dict) -> Unit | list[Problem]:
+    try:
+        return Unit(customer=customer_row(row))
+    except Rejected as exc:
+        return [exc.problem]
+
+
+def customer_row(row: dict) -> CustomerRow:
+    problem = _common_problem("customer", row)
+    if problem is None and not _object_or_null(row["metadata"]):
+        problem = Problem("customer", row["id"], "not_an_object")
+    email = row["email"]
+    if problem is None and row["has_account"]:
+        # Registered customers carry the normalized email (a CHECK here).
+        if not email or not email.strip():
+            problem = Problem("customer", row["id"], "registered_without_email")
+        else:
+            email = email_normalize(email)
+    if problem is None and email is not None and len(email) > EMAIL_MAX_LENGTH:
+        problem = Problem("customer", row["id"], "invalid_email", email_hash(email))
+    if problem is not None:
+        raise Rejected(problem)
+    return CustomerRow(
+        id=row["id"],
+        email=email,
+        company_name=row["company_name"],
+        first_name=row["first_name"],
+        last_name=row["last_name"],
+        phone=row["phone"],
+        has_account=row["has_account"],
+        metadata=row["metadata"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _provider_row(row: dict) -> ProviderRow:
+    problem = _common_problem("provider_identity", row)
+    entity_id = email_normalize(row["entity_id"] or "")
+    hashed = email_hash(entity_id) if entity_id else None
+    if problem is None and row["provider"] not in Provider.values:
+        problem = Problem(
+            "provider_identity",
+            row["id"],
+            "unsupported_provider",
+            detail=row["provider"],
+        )
+    if problem is None and not email_is_valid(entity_id):
+        problem = Problem("provider_identity", row["id"], "invalid_email", hashed)
+    metadata = row["provider_metadata"]
+    if problem is None and not (
+        _object_or_null(metadata) and _object_or_null(row["user_metadata"])
+    ):
+        problem = Problem("provider_identity", row["id"], "not_an_object", hashed)
+    if problem is not None:
+        raise Rejected(problem)
+    metadata = dict(metadata or {})
+    blob = metadata.pop("password", None)
+    password_hash = None
+    if row["provider"] == Provider.EMAILPASS:
+        if not isinstance(blob, str) or medusa_scrypt_key(blob) is None:
+            raise Rejected(
+                Problem(
+                    "provider_identity", row["id"], "unusable_password_hash", hashed
+                )
+            )
+        password_hash = medusa_scrypt_encoded(blob)
+    return ProviderRow(
+        id=row["id"],
+        auth_identity_id=row["auth_identity_id"],
+        provider=row["provider"],
+        entity_id=entity_id,
+        password_hash=password_hash,
+        provider_metadata=metadata or None,
+        user_metadata=row["user_metadata"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _common_problem(table: str, row: dict) -> Problem | None:
+    if row["deleted_at"] is not None:
+        return Problem(table, row["id"], "soft_deleted")
+    if len(row["id"]) > ID_MAX_LENGTH:
+        return Problem(table, row["id"][:ID_MAX_LENGTH] + "…", "id_too_long")
+    return None
+
+
+def _object_or_null(value: Any) -> bool:
+    return value is None or isinstance(value, dict)
+
+
+def _timestamps_parsed(customer: dict) -> dict:
+    """`to_jsonb(customer)` spells timestamps as ISO 8601 strings."""
+    parsed = dict(customer)
+    for key in ("created_at", "updated_at", "deleted_at"):
+        if parsed[key] is not None:
+            parsed[key] = datetime.fromisoformat(parsed[key])
+    return parsed

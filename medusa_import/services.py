@@ -1,0 +1,125 @@
+"""One import run: read Medusa in batches, plan each unit, write, report.
+
+A real run commits batch by batch, so a run that dies half-way is finished
+by running it again. A dry run does the very same writes inside one
+transaction and rolls it back: its report is what the real run would do.
+"""
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from django.db import reset_queries, transaction
+
+from medusa_import import plan, writer
+from medusa_import.source import MedusaSource
+
+# Reasons that describe an imported row rather than a refused one.
+NOTES = {"dangling_customer_link"}
+SHOWN_PROBLEMS = 50
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class TableCounts:
+    read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    skipped: int = 0
+
+    @property
+    def unchanged(self) -> int:
+        return self.read - self.inserted - self.updated - self.skipped
+
+
+@dataclass
+class Report:
+    dry_run: bool
+    sink: TextIO | None = None  # every problem and orphan, as JSON lines
+    tables: dict[str, TableCounts] = field(
+        default_factory=lambda: {table: TableCounts() for table in writer.TABLES}
+    )
+    orphans: int = 0
+    reasons: Counter = field(default_factory=Counter)
+    shown: list[plan.Problem] = field(default_factory=list)
+
+    @property
+    def not_imported(self) -> int:
+        return sum(n for reason, n in self.reasons.items() if reason not in NOTES)
+
+    def read(self, row: dict) -> None:
+        if "providers" in row:
+            self.tables["auth_identity"].read += 1
+            self.tables["provider_identity"].read += len(row["providers"])
+            self.tables["customer"].read += row["customer"] is not None
+        else:
+            self.tables["customer"].read += 1
+
+    def problems(self, problems: Iterable[plan.Problem]) -> None:
+        for problem in problems:
+            self.reasons[problem.reason] += 1
+            if problem.reason not in NOTES:
+                self.tables[problem.table].skipped += 1
+            if len(self.shown) < SHOWN_PROBLEMS:
+                self.shown.append(problem)
+            self._record(problem.as_dict())
+
+    def outcome(self, outcome: writer.Outcome) -> None:
+        for table in writer.TABLES:
+            self.tables[table].inserted += outcome.inserted[table]
+            self.tables[table].updated += outcome.updated[table]
+        for unit in outcome.written:
+            self.problems(unit.problems)
+            if unit.is_orphan:
+                self.orphans += 1
+                self._record({"table": "auth_identity", "id": unit.identity.id,
+                              "reason": "orphan"})  # fmt: skip
+        self.problems(outcome.refused)
+
+    def _record(self, line: dict) -> None:
+        if self.sink is not None:
+            self.sink.write(json.dumps(line) + "\n")
+
+
+def medusa_import(
+    *,
+    source: MedusaSource,
+    batch_size: int,
+    report: Report,
+    progress: Progress | None = None,
+) -> Report:
+    counts = source.counts()
+    passes = [
+        ("auth identities", counts.auth_identities,
+         source.identity_batches(batch_size), plan.identity_unit),
+        ("customers without identity", counts.lone_customers,
+         source.lone_customer_batches(batch_size), plan.lone_customer_unit),
+    ]  # fmt: skip
+    with transaction.atomic() if report.dry_run else nullcontext():
+        for name, total, batches, planner in passes:
+            done = 0
+            for batch in batches:
+                _batch_import(batch, planner, report)
+                done += len(batch)
+                if progress:
+                    progress(name, done, total)
+        if report.dry_run:
+            transaction.set_rollback(True)
+    return report
+
+
+def _batch_import(batch: list[dict], planner, report: Report) -> None:
+    units = []
+    for row in batch:
+        report.read(row)
+        planned = planner(row)
+        if isinstance(planned, plan.Unit):
+            units.append(planned)
+        else:
+            report.problems(planned)
+    report.outcome(writer.units_write(units))
+    reset_queries()  # with DEBUG on, Django would keep every query in memory

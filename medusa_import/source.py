@@ -1,0 +1,152 @@
+"""Reading a Medusa 2.x database: one consistent, read-only snapshot,
+streamed through server-side cursors so memory stays flat in the row count.
+
+Schema: medusa-contract.md section 7. The identity ↔ customer link is only
+`auth_identity.app_metadata ->> 'customer_id'` (no foreign key).
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.rows import dict_row
+
+REQUIRED_COLUMNS = {
+    "customer": {
+        "id", "email", "company_name", "first_name", "last_name", "phone",
+        "has_account", "metadata", "created_at", "updated_at", "deleted_at",
+    },
+    "auth_identity": {"id", "app_metadata", "created_at", "updated_at", "deleted_at"},
+    "provider_identity": {
+        "id", "entity_id", "provider", "auth_identity_id", "user_metadata",
+        "provider_metadata", "created_at", "updated_at", "deleted_at",
+    },
+}  # fmt: skip
+
+# Identities whose customer can be imported come first, then the oldest: on
+# an email collision the row imported first is kept (docs/migrate-from-medusa.md).
+IDENTITIES_SQL = """
+SELECT ai.id, ai.app_metadata, ai.created_at, ai.updated_at, ai.deleted_at,
+       ai.app_metadata ->> 'customer_id' AS linked_customer_id,
+       to_jsonb(c) AS customer
+FROM auth_identity ai
+LEFT JOIN customer c ON c.id = ai.app_metadata ->> 'customer_id'
+ORDER BY (c.id IS NULL OR c.deleted_at IS NOT NULL), ai.created_at, ai.id
+"""
+
+PROVIDERS_SQL = """
+SELECT id, auth_identity_id, provider, entity_id, provider_metadata,
+       user_metadata, created_at, updated_at, deleted_at
+FROM provider_identity
+WHERE auth_identity_id = ANY(%s)
+ORDER BY created_at, id
+"""
+
+# Customers no live identity points at: guests, and registered customers
+# whose identity is gone. Linked ones come with their identity.
+LONE_CUSTOMERS_WHERE = """
+NOT EXISTS (
+    SELECT 1 FROM auth_identity ai
+    WHERE ai.deleted_at IS NULL AND ai.app_metadata ->> 'customer_id' = c.id
+)
+"""
+LONE_CUSTOMERS_SQL = f"""
+SELECT id, email, company_name, first_name, last_name, phone, has_account,
+       metadata, created_at, updated_at, deleted_at
+FROM customer c WHERE {LONE_CUSTOMERS_WHERE}
+ORDER BY c.created_at, c.id
+"""  # noqa: S608  (constants)
+COUNTS_SQL = f"""
+SELECT (SELECT count(*) FROM auth_identity) AS auth_identities,
+       (SELECT count(*) FROM customer c WHERE {LONE_CUSTOMERS_WHERE}) AS lone_customers
+"""  # noqa: S608  (constants)
+
+
+class SourceError(Exception):
+    """The source cannot be read: unreachable, or not a Medusa 2.x schema."""
+
+
+@dataclass(frozen=True)
+class SourceCounts:
+    auth_identities: int
+    lone_customers: int
+
+
+def url_masked(url: str) -> str:
+    """The connection string without its password, for output."""
+    try:
+        params = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "<unparsable database URL>"
+    if "password" in params:
+        params["password"] = "***"  # noqa: S105  (a mask)
+    return make_conninfo(**params)
+
+
+class MedusaSource:
+    def __init__(self, url: str):
+        try:
+            self._conn = psycopg.connect(url, row_factory=dict_row, connect_timeout=10)
+        except psycopg.Error as exc:
+            raise SourceError(
+                f"cannot connect to {url_masked(url)}: {str(exc).strip()}"
+            ) from None
+        # One snapshot for every query: the counts, identities and customers
+        # agree even while Medusa keeps taking sign-ups.
+        self._conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        self._conn.read_only = True
+        self._schema_check()
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> "MedusaSource":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def _schema_check(self) -> None:
+        rows = self._conn.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = ANY(%s)",
+            [list(REQUIRED_COLUMNS)],
+        ).fetchall()
+        found: dict[str, set[str]] = {}
+        for row in rows:
+            found.setdefault(row["table_name"], set()).add(row["column_name"])
+        missing = [
+            f"{table}.{column}"
+            for table, columns in REQUIRED_COLUMNS.items()
+            for column in sorted(columns - found.get(table, set()))
+        ]
+        if missing:
+            raise SourceError(
+                "not a Medusa 2.x database (missing " + ", ".join(missing[:6]) + ")"
+            )
+
+    def counts(self) -> SourceCounts:
+        row = self._conn.execute(COUNTS_SQL).fetchone()
+        return SourceCounts(**row)
+
+    def identity_batches(self, batch_size: int) -> Iterator[list[dict]]:
+        """Identities with their customer (`customer`, a dict or None) and
+        their provider identities (`providers`), `batch_size` at a time."""
+        for batch in self._batches(IDENTITIES_SQL, batch_size):
+            providers: dict[str, list[dict]] = {row["id"]: [] for row in batch}
+            for row in self._conn.execute(PROVIDERS_SQL, [list(providers)]):
+                providers[row["auth_identity_id"]].append(row)
+            for row in batch:
+                row["providers"] = providers[row["id"]]
+            yield batch
+
+    def lone_customer_batches(self, batch_size: int) -> Iterator[list[dict]]:
+        yield from self._batches(LONE_CUSTOMERS_SQL, batch_size)
+
+    def _batches(self, sql: str, batch_size: int) -> Iterator[list[dict]]:
+        with self._conn.cursor(name="medusa_import") as cursor:
+            cursor.itersize = batch_size
+            cursor.execute(sql)
+            while batch := cursor.fetchmany(batch_size):
+                yield batch

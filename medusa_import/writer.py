@@ -1,0 +1,218 @@
+"""Writing planned units: one set-based upsert per table and batch.
+
+A row already here (same id) is updated only when Medusa's `updated_at` is
+newer than ours: last writer wins, so a second pass brings what changed in
+Medusa since the first (a new password, a finished sign-up) without undoing
+what customers have since done here. An identity's customer link is only
+ever added, never moved or removed.
+
+The unique indexes decide collisions: a batch that breaks one is written
+again unit by unit, each in a savepoint, and the units that still break one
+are reported with the row that holds the key.
+"""
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models.functions import Lower
+
+from accounts.emails import email_hash
+from accounts.models import AuthIdentity, Customer, ProviderIdentity
+from medusa_import.plan import Problem, Unit
+
+
+@dataclass(frozen=True)
+class Upsert:
+    model: type
+    types: dict[str, str]  # column -> PostgreSQL type, in the row's field order
+    update: str  # the SET list applied to a row Medusa changed since
+
+    def sql(self) -> str:
+        table = self.model._meta.db_table
+        columns = ", ".join(self.types)
+        arrays = ", ".join(f"%s::{kind}[]" for kind in self.types.values())
+        return f"""
+            INSERT INTO {table} AS t ({columns})
+            SELECT {columns} FROM unnest({arrays}) AS u({columns})
+            ON CONFLICT (id) DO UPDATE SET {self.update},
+                updated_at = EXCLUDED.updated_at
+            WHERE t.updated_at < EXCLUDED.updated_at
+            RETURNING (xmax = 0) AS inserted
+        """  # noqa: S608  (model metadata and constants, no input)
+
+
+CUSTOMERS = Upsert(
+    Customer,
+    {
+        "id": "text", "email": "text", "company_name": "text", "first_name": "text",
+        "last_name": "text", "phone": "text", "has_account": "boolean",
+        "metadata": "jsonb", "created_at": "timestamptz", "updated_at": "timestamptz",
+    },
+    "email = EXCLUDED.email, company_name = EXCLUDED.company_name, "
+    "first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name, "
+    "phone = EXCLUDED.phone, has_account = EXCLUDED.has_account, "
+    "metadata = EXCLUDED.metadata",
+)  # fmt: skip
+IDENTITIES = Upsert(
+    AuthIdentity,
+    {
+        "id": "text", "customer_id": "text", "app_metadata": "jsonb",
+        "created_at": "timestamptz", "updated_at": "timestamptz",
+    },
+    "customer_id = COALESCE(t.customer_id, EXCLUDED.customer_id), "
+    "app_metadata = EXCLUDED.app_metadata",
+)  # fmt: skip
+PROVIDERS = Upsert(
+    ProviderIdentity,
+    {
+        "id": "text", "auth_identity_id": "text", "provider": "text",
+        "entity_id": "text", "password_hash": "text", "provider_metadata": "jsonb",
+        "user_metadata": "jsonb", "created_at": "timestamptz",
+        "updated_at": "timestamptz",
+    },
+    "password_hash = EXCLUDED.password_hash, "
+    "provider_metadata = EXCLUDED.provider_metadata, "
+    "user_metadata = EXCLUDED.user_metadata",
+)  # fmt: skip
+
+
+TABLES = ("customer", "auth_identity", "provider_identity")
+
+
+@dataclass
+class Outcome:
+    inserted: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLES, 0))
+    updated: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLES, 0))
+    written: list[Unit] = field(default_factory=list)
+    refused: list[Problem] = field(default_factory=list)
+
+    def add(self, counts: dict[str, tuple[int, int]], units: Sequence[Unit]) -> None:
+        for table, (inserted, updated) in counts.items():
+            self.inserted[table] += inserted
+            self.updated[table] += updated
+        self.written += units
+
+
+def units_write(units: Sequence[Unit]) -> Outcome:
+    """Write the units: all at once, or one by one if a key collides."""
+    outcome = Outcome()
+    try:
+        with transaction.atomic():
+            outcome.add(_upsert_all(units), units)
+        return outcome
+    except IntegrityError:
+        pass
+    for unit in units:
+        try:
+            with transaction.atomic():
+                outcome.add(_upsert_all([unit]), [unit])
+        except IntegrityError as exc:
+            outcome.refused += unit.rejection(_collision_problem(unit, exc))
+    return outcome
+
+
+def _upsert_all(units: Sequence[Unit]) -> dict[str, tuple[int, int]]:
+    # Logins first: a collision is reported on the email someone logs in
+    # with. The foreign keys are checked at commit (DEFERRABLE), and every
+    # unit brings the rows its rows point at.
+    return {
+        "provider_identity": _upsert(
+            PROVIDERS, [p for u in units for p in u.providers]
+        ),
+        "auth_identity": _upsert(IDENTITIES, [u.identity for u in units if u.identity]),
+        "customer": _upsert(CUSTOMERS, [u.customer for u in units if u.customer]),
+    }
+
+
+def _upsert(upsert: Upsert, rows: Sequence) -> tuple[int, int]:
+    if not rows:
+        return 0, 0
+    names = [f.name for f in fields(rows[0])]
+    assert names == list(upsert.types), names  # noqa: S101  (a programming error)
+    columns = [
+        [_param(getattr(row, name), upsert.types[name]) for row in rows]
+        for name in names
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(upsert.sql(), columns)
+        results = cursor.fetchall()
+    inserted = sum(1 for (was_inserted,) in results if was_inserted)
+    return inserted, len(results) - inserted
+
+
+def _param(value, kind: str):
+    return json.dumps(value) if kind == "jsonb" and value is not None else value
+
+
+# Which row holds the key a refused unit wanted, by the constraint it broke:
+# (refused row's table and id, the holder's id, the email to hash).
+def _email_holder(unit: Unit) -> tuple[str, str, str | None, str | None]:
+    for row in unit.providers:
+        holder = (
+            ProviderIdentity.objects.filter(
+                entity_id=row.entity_id, provider=row.provider
+            )
+            .exclude(auth_identity_id=row.auth_identity_id)
+            .values_list("auth_identity_id", flat=True)
+            .first()
+        )
+        if holder:
+            return "provider_identity", row.id, holder, row.entity_id
+    return "auth_identity", unit.identity.id, None, None
+
+
+def _customer_email_holder(unit: Unit) -> tuple[str, str, str | None, str | None]:
+    email = unit.customer.email
+    holder = (
+        Customer.objects.annotate(email_lower=Lower("email"))
+        .filter(email_lower=email.lower(), has_account=True, deleted_at__isnull=True)
+        .exclude(id=unit.customer.id)
+        .values_list("id", flat=True)
+        .first()
+    )
+    return "customer", unit.customer.id, holder, email
+
+
+def _customer_holder(unit: Unit) -> tuple[str, str, str | None, str | None]:
+    holder = (
+        AuthIdentity.objects.filter(customer_id=unit.customer.id)
+        .exclude(id=unit.identity.id)
+        .values_list("id", flat=True)
+        .first()
+    )
+    return "auth_identity", unit.identity.id, holder, None
+
+
+def _no_holder(unit: Unit) -> tuple[str, str, str | None, str | None]:
+    table, row_id = unit.parts()[0]
+    return table, row_id, None, None
+
+
+COLLISIONS: dict[str, tuple[str, Callable]] = {
+    "provid_provider_entity_uniq": ("email_collision", _email_holder),
+    "customer_registered_email_uniq": (
+        "customer_email_collision",
+        _customer_email_holder,
+    ),
+    "accounts_authidentity_customer_id_key": (
+        "customer_already_linked",
+        _customer_holder,
+    ),
+    "provid_identity_provider_uniq": ("two_logins_one_provider", _no_holder),
+}
+
+
+def _collision_problem(unit: Unit, exc: IntegrityError) -> Problem:
+    constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None)
+    reason, holder = COLLISIONS.get(constraint or "", ("constraint", _no_holder))
+    table, row_id, holder_id, email = holder(unit)
+    return Problem(
+        table=table,
+        id=row_id,
+        reason=reason,
+        email_hash=email_hash(email) if email else None,
+        conflicts_with=holder_id,
+        detail=constraint if reason == "constraint" else "",
+    )

@@ -1,0 +1,134 @@
+"""A Medusa 2.21 database for import tests, written the way Medusa writes it
+(medusa-contract.md sections 7 and 8): ids `authid_`/`cus_`/bare ULID,
+entity_id verbatim, the link only in app_metadata.customer_id, passwords as
+base64 scrypt-kdf blobs in provider_metadata.password."""
+
+import functools
+import json
+import os
+import time
+from datetime import UTC, datetime, timedelta
+
+import jwt
+import psycopg
+from django.conf import settings
+from ulid import ULID
+
+from accounts.hashers import medusa_scrypt_blob
+
+
+@functools.cache
+def medusa_hash(password: str) -> str:
+    """scrypt-kdf logN 15, r 8, p 1, as @medusajs/auth-emailpass stores it.
+    Cached per password: 100 ms of scrypt per row would dominate the suite."""
+    return medusa_scrypt_blob(password, salt=os.urandom(32))
+
+
+def medusa_token(*, auth_identity_id: str, customer_id: str = "") -> str:
+    """A token exactly as Medusa 2.21 signs it (claims in Medusa's order)."""
+    now = int(time.time())
+    app_metadata = {"customer_id": customer_id} if customer_id else {}
+    payload = {
+        "actor_id": customer_id,
+        "actor_type": "customer",
+        "auth_identity_id": auth_identity_id,
+        "auth_provider": "emailpass",
+        "mfa_enabled": False,
+        "mfa_challenge_completed_at": None,
+        "app_metadata": app_metadata,
+        "user_metadata": {},
+        "iat": now,
+        "exp": now + 86400,
+    }
+    return jwt.encode(payload, settings.JWT_SECRET, algorithm="HS256")
+
+
+class MedusaShop:
+    """Rows in a Medusa database; each method mirrors a Medusa flow."""
+
+    def __init__(self, url: str, hasher=medusa_hash):
+        self.url = url
+        self.hasher = hasher
+        self.conn = psycopg.connect(url, autocommit=True)
+        # Recent enough that only rows made older on purpose are sweepable.
+        self.clock = datetime.now(UTC) - timedelta(hours=2)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def tick(self) -> datetime:
+        """Strictly increasing timestamps: import order follows created_at."""
+        self.clock += timedelta(seconds=1)
+        return self.clock
+
+    def execute(self, sql: str, params=()) -> None:
+        self.conn.execute(sql, params)
+
+    def register(self, email: str, password: str, *, at=None) -> str:
+        """POST /auth/customer/emailpass/register: an identity, no customer."""
+        at = at or self.tick()
+        identity_id = f"authid_{ULID()}"
+        self.execute(
+            "INSERT INTO auth_identity (id, app_metadata, created_at, updated_at) "
+            "VALUES (%s, NULL, %s, %s)",
+            [identity_id, at, at],
+        )
+        self.provider_add(identity_id, "emailpass", email, self.hasher(password), at)
+        return identity_id
+
+    def provider_add(self, identity_id, provider, entity_id, blob, at=None) -> str:
+        at = at or self.tick()
+        provider_id = str(ULID())
+        metadata = json.dumps({"password": blob}) if blob is not None else None
+        self.execute(
+            "INSERT INTO provider_identity (id, entity_id, provider, auth_identity_id, "
+            "provider_metadata, user_metadata, created_at, updated_at) "
+            "VALUES (%s, %s, %s, %s, %s, NULL, %s, %s)",
+            [provider_id, entity_id, provider, identity_id, metadata, at, at],
+        )
+        return provider_id
+
+    def customer_add(self, email, *, has_account=True, at=None, **profile) -> str:
+        at = at or self.tick()
+        customer_id = f"cus_{ULID()}"
+        self.execute(
+            "INSERT INTO customer (id, email, first_name, last_name, phone, "
+            "company_name, has_account, metadata, created_at, updated_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [
+                customer_id, email, profile.get("first_name"),
+                profile.get("last_name"), profile.get("phone"),
+                profile.get("company_name"), has_account,
+                json.dumps(profile["metadata"]) if "metadata" in profile else None,
+                at, at,
+            ],
+        )  # fmt: skip
+        return customer_id
+
+    def link(self, identity_id: str, customer_id: str, at=None) -> None:
+        """create-customer-account's set-auth-app-metadata step."""
+        self.execute(
+            "UPDATE auth_identity SET app_metadata = %s, updated_at = %s WHERE id = %s",
+            [json.dumps({"customer_id": customer_id}), at or self.tick(), identity_id],
+        )
+
+    def signup(self, email: str, password: str, **profile) -> tuple[str, str]:
+        """Register, then POST /store/customers: (auth identity id, customer id)."""
+        identity_id = self.register(email, password)
+        customer_id = self.customer_add(email, **profile)
+        self.link(identity_id, customer_id)
+        return identity_id, customer_id
+
+    def password_change(self, identity_id: str, password: str) -> None:
+        """POST /auth/customer/emailpass/update."""
+        self.execute(
+            "UPDATE provider_identity SET provider_metadata = %s, updated_at = %s "
+            "WHERE auth_identity_id = %s AND provider = 'emailpass'",
+            [json.dumps({"password": self.hasher(password)}), self.tick(), identity_id],
+        )
+
+    def soft_delete(self, table: str, row_id: str) -> None:
+        self.execute(
+            f"UPDATE {table} SET deleted_at = %s WHERE id = %s",  # noqa: S608
+            [self.tick(), row_id],
+        )
