@@ -138,45 +138,52 @@ class Unit:
 
 
 def identity_unit(row: dict) -> Unit | list[Problem]:
-    """A Medusa auth identity with its providers and customer, or the
-    problems that keep all of it out."""
+    """A Medusa auth identity with its providers and customer. When the
+    identity cannot come, its live customer still does, without a login
+    (a soft-deleted identity's customer comes in the lone-customer pass)."""
     identity_id = row["id"]
-    problem = _common_problem("auth_identity", row)
-    if problem is None and not isinstance(row["app_metadata"] or {}, dict):
-        problem = Problem("auth_identity", identity_id, "not_an_object")
-    app_metadata = dict(row["app_metadata"] or {}) if problem is None else {}
-    if problem is None and "user_id" in app_metadata and not row["linked_customer_id"]:
-        problem = Problem("auth_identity", identity_id, "admin_user_identity")
-    if problem is not None:
-        # Its providers go with it; its customer, not linked from a live
-        # identity, is read again by the lone-customer pass.
-        return [problem] + [
+    unit = Unit()
+    customer = row["customer"]
+    if customer is not None and customer["deleted_at"] is not None:
+        if row["deleted_at"] is None:
+            unit.problems.append(Problem("customer", customer["id"], "soft_deleted"))
+        customer = None
+
+    refused = _identity_problem(row)
+    if refused is None:
+        for source in row["providers"]:
+            try:
+                unit.providers.append(_provider_row(source))
+            except Rejected as exc:
+                unit.problems.append(exc.problem)
+        if not unit.providers:
+            refused = Problem("auth_identity", identity_id, "no_login")
+    else:
+        unit.problems += [
             Problem(
                 "provider_identity", p["id"], "goes_with", conflicts_with=identity_id
             )
             for p in row["providers"]
         ]
-
-    unit = Unit()
-    for source in row["providers"]:
+    if refused is not None:
+        problems = [refused, *unit.problems]
+        if customer is None or row["deleted_at"] is not None:
+            return problems
         try:
-            unit.providers.append(_provider_row(source))
+            return Unit(
+                customer=customer_row(_timestamps_parsed(customer)), problems=problems
+            )
         except Rejected as exc:
-            unit.problems.append(exc.problem)
-    if not unit.providers:
-        return [Problem("auth_identity", identity_id, "no_login"), *unit.problems]
+            return [*problems, exc.problem]
 
-    customer = row["customer"]
-    linked_id = row["linked_customer_id"]
-    if customer is not None and customer["deleted_at"] is not None:
-        unit.problems.append(Problem("customer", customer["id"], "soft_deleted"))
-        customer = None
-    if linked_id and customer is None:
+    if row["linked_customer_id"] and customer is None:
         unit.problems.append(
             Problem(
-                "auth_identity", identity_id, "dangling_customer_link", detail=linked_id
+                "auth_identity", identity_id, "dangling_customer_link",
+                detail=row["linked_customer_id"],
             )
-        )
+        )  # fmt: skip
+    app_metadata = dict(row["app_metadata"] or {})
     app_metadata.pop("customer_id", None)  # derived from the link here
     unit.identity = IdentityRow(
         id=identity_id,
@@ -192,6 +199,17 @@ def identity_unit(row: dict) -> Unit | list[Problem]:
             return unit.rejection(exc.problem) + unit.problems
         unit.identity = replace(unit.identity, customer_id=unit.customer.id)
     return unit
+
+
+def _identity_problem(row: dict) -> Problem | None:
+    problem = _common_problem("auth_identity", row)
+    if problem is not None:
+        return problem
+    if not _object_or_null(row["app_metadata"]):
+        return Problem("auth_identity", row["id"], "not_an_object")
+    if "user_id" in (row["app_metadata"] or {}) and not row["linked_customer_id"]:
+        return Problem("auth_identity", row["id"], "admin_user_identity")
+    return None
 
 
 def lone_customer_unit(row: dict) -> Unit | list[Problem]:

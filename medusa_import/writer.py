@@ -109,7 +109,12 @@ def units_write(units: Sequence[Unit]) -> Outcome:
             with transaction.atomic():
                 outcome.add(_upsert_all([unit]), [unit])
         except IntegrityError as exc:
-            outcome.refused += unit.rejection(_collision_problem(unit, exc))
+            problem = _collision_problem(unit, exc)
+            refused = unit.rejection(problem) + unit.problems
+            if problem.reason == "customer_already_linked":
+                # The customer is here, with the identity that came first.
+                refused = [p for p in refused if p.table != "customer"]
+            outcome.refused += refused
     return outcome
 
 

@@ -17,6 +17,7 @@ from tests.imports.medusa_shop import medusa_token
 
 pytestmark = pytest.mark.django_db
 
+TABLE_LABELS = ["customers", "auth identities", "provider identities"]
 PASSWORDS = ["first secret phrase", "ünïcode päss wörd", "third one, longer"]
 
 
@@ -158,20 +159,31 @@ def test_a_second_pass_brings_new_and_changed_rows_and_keeps_local_changes(medus
     )
     newcomer, newcomer_customer = medusa.signup("new@example.com", "newcomer pw")
     medusa.password_change(changer, "new password")
+    # Rows already here keep their address: one imported, one signed up here.
+    medusa.signup("CHANGER@example.com", "a second account")
+    here = api.post(
+        "/store/auth/signup",
+        {"email": "here@example.com", "password": "signed up here"},
+        format="json",
+    ).json()["customer"]["id"]
+    medusa.signup("Here@example.com", "same address in Medusa")
     finisher_customer = medusa.customer_add("finisher@example.com", first_name="Fin")
     medusa.link(finisher, finisher_customer)
 
-    output, _ = run_import(medusa)
+    output, lines = run_import(medusa)
 
+    kept = {line["conflicts_with"] for line in by_reason(lines)["email_collision"]}
+    assert kept == {changer, AuthIdentity.objects.get(customer_id=here).id}
+    assert login(api, "here@example.com", "signed up here").status_code == 200
     assert login(api, "new@example.com", "newcomer pw").status_code == 200
     assert login(api, "changer@example.com", "old password").status_code == 401
     assert login(api, "changer@example.com", "new password").status_code == 200
     assert AuthIdentity.objects.get(id=finisher).customer_id == finisher_customer
     assert Customer.objects.get(id=local_customer).first_name == "Edited here"
     assert AuthIdentity.objects.get(id=newcomer).customer_id == newcomer_customer
-    assert _table_line(output, "customers") == [4, 2, 0, 2, 0]
-    assert _table_line(output, "auth identities") == [4, 1, 1, 2, 0]
-    assert _table_line(output, "provider identities") == [4, 1, 1, 2, 0]
+    assert _table_line(output, "customers") == [6, 2, 0, 2, 2]
+    assert _table_line(output, "auth identities") == [6, 1, 1, 2, 2]
+    assert _table_line(output, "provider identities") == [6, 1, 1, 2, 2]
 
 
 def test_collisions_keep_the_oldest_linked_identity_and_report_the_others(medusa):
@@ -218,7 +230,7 @@ def test_orphans_are_imported_for_the_sweep_and_unimportable_rows_reported(medus
         "UPDATE auth_identity SET app_metadata = %s WHERE id = %s",
         ['{"user_id": "user_1"}', admin],
     )
-    social = medusa.register("social@example.com", "pw")
+    social, social_customer = medusa.signup("social@example.com", "pw")
     medusa.execute(
         "DELETE FROM provider_identity WHERE auth_identity_id = %s", [social]
     )
@@ -253,8 +265,13 @@ def test_orphans_are_imported_for_the_sweep_and_unimportable_rows_reported(medus
     assert not AuthIdentity.objects.filter(
         id__in=[deleted, admin, social, bad_email, bad_hash]
     ).exists()
-    # The deleted identity's live customer stays a customer, without a login.
+    # Customers of identities that could not come are imported without one.
     assert Customer.objects.get(id=deleted_customer).has_account is True
+    assert Customer.objects.get(id=social_customer).has_account is True
+    counts = [_table_line(output, label) for label in TABLE_LABELS]
+    for read, new, updated, unchanged, skipped in counts:
+        assert (updated, unchanged) == (0, 0)
+        assert read == new + skipped
     assert Customer.objects.get(id=guest).email == "Guest@Example.com"
     assert not Customer.objects.filter(id=nameless).exists()
     # Medusa's three-day-old orphan is what the sweep deletes next.

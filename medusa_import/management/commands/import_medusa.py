@@ -83,9 +83,10 @@ class Command(BaseCommand):
         out(f"Rows not imported: {report.not_imported:,}.")
         for reason, count in sorted(report.reasons.items()):
             out(f"  {reason:26}{count:>9,}  {plan.REASONS[reason]}")
-        if report.shown:
+        shown = [p for p in report.shown if p.reason != "goes_with"]
+        if shown:
             out("\nFirst rows (ids; emails only as HMAC-SHA256):")
-            for problem in report.shown:
+            for problem in shown:
                 line = f"  {problem.table} {problem.id}: {problem.reason}"
                 if problem.conflicts_with:
                     line += f" (kept: {problem.conflicts_with})"
