@@ -5,15 +5,17 @@ JSON under var/bench/, the summary too (var/bench/summary.json).
 
     python -m bench.run [--full] --url http://127.0.0.1:PORT
 
-Quick (the default, a few minutes): N = 10^3 and 10^5, 2 x 10^4 orphans.
-Full: N = 10^3, 10^5 and 10^6, sweeps of 10^5 and 10^6 orphans.
+Quick (the default, a few minutes): N = 10^3 and 10^5, 2 x 10^4 orphans,
+a Medusa import of 10^4 customers.
+Full: N = 10^3, 10^5 and 10^6, sweeps of 10^5 and 10^6 orphans, Medusa
+imports of 10^4 and 10^5 customers.
 """
 
 import argparse
 import os
 import time
 
-from bench import hashing, latency, sweep, throughput
+from bench import hashing, latency, medusa_import, sweep, throughput
 from bench.common import django_setup, load_note, say, table, write_result
 
 PROFILES = {
@@ -24,6 +26,7 @@ PROFILES = {
         "hash_samples": 15,
         "sweeps": [20_000],
         "sweep_idle_seconds": 8.0,
+        "imports": [10_000],
     },
     "full": {
         "sizes": [1_000, 100_000, 1_000_000],
@@ -32,6 +35,7 @@ PROFILES = {
         "hash_samples": 40,
         "sweeps": [100_000, 1_000_000],
         "sweep_idle_seconds": 20.0,
+        "imports": [10_000, 100_000],
     },
 }
 
@@ -51,7 +55,7 @@ def main() -> None:
     parser.add_argument("--url", default=os.environ.get("BENCH_URL", ""))
     parser.add_argument(
         "--only",
-        default="latency,throughput,hashing,sweep",
+        default="latency,throughput,hashing,sweep,import",
         help="comma-separated parts to run",
     )
     args = parser.parse_args()
@@ -98,6 +102,10 @@ def main() -> None:
             )
             results["sweeps"][str(orphans)] = outcome
             write_result(f"sweep-{orphans}", outcome)
+
+    if "import" in parts:
+        results["medusa_import"] = medusa_import.run(sizes=profile["imports"])
+        write_result("medusa-import", results["medusa_import"])
 
     results["verdicts"] = verdicts(results)
     results["elapsed_seconds"] = round(time.perf_counter() - started, 1)
