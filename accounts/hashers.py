@@ -29,6 +29,8 @@ SCRYPT_HEADER = b"scrypt"
 SCRYPT_BLOB_BYTES = 96
 # Medusa's parameters need 32 MiB; allow 8x that for stronger imports.
 SCRYPT_MAX_MEMORY = 256 * 1024 * 1024
+# ... and 4x Medusa's CPU cost (N * r * p), about 0.4 s per verify here.
+SCRYPT_MAX_WORK = 4 * 2**15 * 8 * 1
 
 
 def medusa_scrypt_blob(password: str, *, salt: bytes, log_n=15, r=8, p=1) -> str:
@@ -56,6 +58,8 @@ def medusa_scrypt_key(blob: str) -> bytes | None:
         return None
     if 128 * r * 2**log_n > SCRYPT_MAX_MEMORY:
         return None  # a blob that would cost gigabytes is refused, not run
+    if 2**log_n * r * p > SCRYPT_MAX_WORK:
+        return None  # nor one that would take seconds of CPU per attempt
     return key
 
 

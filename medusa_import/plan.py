@@ -29,12 +29,17 @@ REASONS = {
     "id_too_long": f"the id is longer than {ID_MAX_LENGTH} characters",
     "registered_without_email": "a customer with has_account but no email",
     "goes_with": "belongs with the row in conflicts_with, which was refused",
-    "dangling_customer_link": "customer_id names no live customer: an orphan here",
     "email_collision": "its normalized email is already another identity's",
     "customer_email_collision": "its normalized email is another customer's",
     "customer_already_linked": "its customer is linked to another identity",
     "two_logins_one_provider": "two provider identities of one provider",
     "constraint": "refused by a database constraint",
+    "swept_here": "an orphan the sweep here already deleted",
+    # Notes on rows that are imported (or, for deleted_in_medusa, kept):
+    "dangling_customer_link": "customer_id names no live customer: an orphan here",
+    "deleted_in_medusa": "soft-deleted in Medusa since an earlier pass; kept here",
+    "also_admin_user": "the identity is an admin user's too (user_id kept)",
+    "customer_email_replaced": "the customer's email differed from the login's",
 }
 
 
@@ -176,6 +181,8 @@ def identity_unit(row: dict) -> Unit | list[Problem]:
         except Rejected as exc:
             return [*problems, exc.problem]
 
+    if "user_id" in (row["app_metadata"] or {}):
+        unit.problems.append(Problem("auth_identity", identity_id, "also_admin_user"))
     if row["linked_customer_id"] and customer is None:
         unit.problems.append(
             Problem(
@@ -194,11 +201,31 @@ def identity_unit(row: dict) -> Unit | list[Problem]:
     )
     if customer is not None:
         try:
-            unit.customer = customer_row(_timestamps_parsed(customer))
+            unit.customer = _login_email_kept(
+                customer_row(_timestamps_parsed(customer)), unit
+            )
         except Rejected as exc:
             return unit.rejection(exc.problem) + unit.problems
         unit.identity = replace(unit.identity, customer_id=unit.customer.id)
     return unit
+
+
+def _login_email_kept(customer: CustomerRow, unit: Unit) -> CustomerRow:
+    """Here a registered customer's email is the one its identity logs in
+    with (so an email code and a password reach the same customer); Medusa
+    lets them differ. The login's email wins, and the change is noted."""
+    login_email = unit.providers[0].entity_id
+    if not customer.has_account or customer.email == login_email:
+        return customer
+    unit.problems.append(
+        Problem(
+            "customer",
+            customer.id,
+            "customer_email_replaced",
+            email_hash(customer.email),
+        )
+    )
+    return replace(customer, email=login_email)
 
 
 def _identity_problem(row: dict) -> Problem | None:

@@ -9,16 +9,21 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TextIO
 
 from django.db import reset_queries, transaction
 
-from medusa_import import plan, writer
+from medusa_import import plan, selectors, writer
 from medusa_import.source import MedusaSource
 
 # Reasons that describe an imported row rather than a refused one.
-NOTES = {"dangling_customer_link"}
+NOTES = {
+    "dangling_customer_link",
+    "deleted_in_medusa",
+    "also_admin_user",
+    "customer_email_replaced",
+}
 SHOWN_PROBLEMS = 50
 
 Progress = Callable[[str, int, int], None]
@@ -116,13 +121,52 @@ def medusa_import(
 
 
 def _batch_import(batch: list[dict], planner, report: Report) -> None:
-    units = []
+    units, refused = [], []
     for row in batch:
         report.read(row)
         planned = planner(row)
         if isinstance(planned, plan.Unit):
             units.append(planned)
         else:
-            report.problems(planned)
+            refused += planned
+    units, refused = _screened(units, refused)
+    report.problems(refused)
     report.outcome(writer.units_write(units))
     reset_queries()  # with DEBUG on, Django would keep every query in memory
+
+
+def _screened(units: list[plan.Unit], refused: list[plan.Problem]):
+    """What an earlier pass and the sweep since did here changes two cases:
+    an orphan the sweep already deleted here is not brought back, and a row
+    soft-deleted in Medusa that an earlier pass imported is only noted (it
+    stays here; staff decide, docs/migrate-from-medusa.md)."""
+    swept = selectors.identities_swept_here(
+        unit.identity.id for unit in units if unit.is_orphan
+    )
+    kept = []
+    for unit in units:
+        if unit.is_orphan and unit.identity.id in swept:
+            problem = plan.Problem("auth_identity", unit.identity.id, "swept_here")
+            refused += unit.rejection(problem) + unit.problems
+        else:
+            kept.append(unit)
+    deleted = [p for p in refused if p.reason == "soft_deleted"]
+    deleted += [p for u in kept for p in u.problems if p.reason == "soft_deleted"]
+    here = {
+        (table, row_id)
+        for table in writer.TABLES
+        for row_id in selectors.ids_here(
+            table, (p.id for p in deleted if p.table == table)
+        )
+    }
+    if here:
+        refused = [_deleted_in_medusa(p, here) for p in refused]
+        for unit in kept:
+            unit.problems = [_deleted_in_medusa(p, here) for p in unit.problems]
+    return kept, refused
+
+
+def _deleted_in_medusa(problem: plan.Problem, here: set) -> plan.Problem:
+    if problem.reason == "soft_deleted" and (problem.table, problem.id) in here:
+        return replace(problem, reason="deleted_in_medusa")
+    return problem

@@ -20,7 +20,7 @@ from django.db.models.functions import Lower
 
 from accounts.emails import email_hash
 from accounts.models import AuthIdentity, Customer, ProviderIdentity
-from medusa_import.plan import Problem, Unit
+from medusa_import.plan import CustomerRow, Problem, Unit
 
 
 @dataclass(frozen=True)
@@ -100,14 +100,16 @@ def units_write(units: Sequence[Unit]) -> Outcome:
     outcome = Outcome()
     try:
         with transaction.atomic():
-            outcome.add(_upsert_all(units), units)
+            counts = _upsert_all(units)
+        outcome.add(counts, units)
         return outcome
     except IntegrityError:
         pass
     for unit in units:
         try:
             with transaction.atomic():
-                outcome.add(_upsert_all([unit]), [unit])
+                counts = _upsert_all([unit])
+            outcome.add(counts, [unit])
         except IntegrityError as exc:
             problem = _collision_problem(unit, exc)
             refused = unit.rejection(problem) + unit.problems
@@ -120,15 +122,23 @@ def units_write(units: Sequence[Unit]) -> Outcome:
 
 def _upsert_all(units: Sequence[Unit]) -> dict[str, tuple[int, int]]:
     # Logins first: a collision is reported on the email someone logs in
-    # with. The foreign keys are checked at commit (DEFERRABLE), and every
-    # unit brings the rows its rows point at.
-    return {
+    # with. The foreign keys are deferred; they are checked before the
+    # savepoint ends, so a broken reference fails this unit, not the commit.
+    customers: dict[str, CustomerRow] = {}
+    for unit in units:
+        if unit.customer:  # two identities may name one customer
+            customers.setdefault(unit.customer.id, unit.customer)
+    counts = {
         "provider_identity": _upsert(
             PROVIDERS, [p for u in units for p in u.providers]
         ),
         "auth_identity": _upsert(IDENTITIES, [u.identity for u in units if u.identity]),
-        "customer": _upsert(CUSTOMERS, [u.customer for u in units if u.customer]),
+        "customer": _upsert(CUSTOMERS, list(customers.values())),
     }
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+    return counts
 
 
 def _upsert(upsert: Upsert, rows: Sequence) -> tuple[int, int]:

@@ -2,10 +2,13 @@
 [--batch-size N] [--report FILE]: import Medusa's customers, auth identities
 and provider identities (docs/migrate-from-medusa.md)."""
 
+import os
 import sys
 import time
 
+import psycopg
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
 from medusa_import import plan, services
 from medusa_import.source import MedusaSource, SourceError, url_masked
@@ -23,8 +26,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument(
             "--database-url",
-            required=True,
-            help="the Medusa database, e.g. postgres://user:pass@host:5432/medusa",
+            default=os.environ.get("MEDUSA_DATABASE_URL"),
+            help=(
+                "the Medusa database, e.g. postgres://user@host:5432/medusa "
+                "(default $MEDUSA_DATABASE_URL; a password is best left to "
+                "PGPASSWORD or ~/.pgpass, out of the process list)"
+            ),
         )
         parser.add_argument(
             "--dry-run",
@@ -45,9 +52,14 @@ class Command(BaseCommand):
         if not 1 <= batch_size <= 10_000:
             raise CommandError("--batch-size must be between 1 and 10000")
         url = options["database_url"]
+        if not url:
+            raise CommandError("--database-url (or MEDUSA_DATABASE_URL) is required")
         mode = "DRY RUN, nothing is kept" if options["dry_run"] else "writing"
         self.stdout.write(f"Importing from {url_masked(url)} ({mode}).")
-        sink = open(options["report"], "w") if options["report"] else None  # noqa: SIM115
+        try:
+            sink = open(options["report"], "w") if options["report"] else None  # noqa: SIM115
+        except OSError as exc:
+            raise CommandError(f"cannot write the report: {exc}") from None
         try:
             report = services.Report(dry_run=options["dry_run"], sink=sink)
             with MedusaSource(url) as source:
@@ -59,6 +71,12 @@ class Command(BaseCommand):
                 )
         except SourceError as exc:
             raise CommandError(str(exc)) from None
+        except (psycopg.Error, DatabaseError) as exc:
+            # Batches committed so far stay; running again finishes the work.
+            raise CommandError(
+                f"import stopped: {type(exc).__name__}: {str(exc).strip()}. "
+                "Rows written so far are kept; run the import again to finish."
+            ) from None
         finally:
             if sink is not None:
                 sink.close()
