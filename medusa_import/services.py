@@ -150,8 +150,15 @@ def _screened(units: list[plan.Unit], refused: list[plan.Problem]):
             refused += unit.rejection(problem) + unit.problems
         else:
             kept.append(unit)
-    deleted = [p for p in refused if p.reason == "soft_deleted"]
-    deleted += [p for u in kept for p in u.problems if p.reason == "soft_deleted"]
+    # Soft-deleted rows, and the rows that go with a soft-deleted identity.
+    problems = refused + [p for unit in kept for p in unit.problems]
+    deleted_ids = {p.id for p in problems if p.reason == "soft_deleted"}
+    deleted = [
+        p
+        for p in problems
+        if p.reason == "soft_deleted"
+        or (p.reason == "goes_with" and p.conflicts_with in deleted_ids)
+    ]
     here = {
         (table, row_id)
         for table in writer.TABLES
@@ -167,6 +174,13 @@ def _screened(units: list[plan.Unit], refused: list[plan.Problem]):
 
 
 def _deleted_in_medusa(problem: plan.Problem, here: set) -> plan.Problem:
-    if problem.reason == "soft_deleted" and (problem.table, problem.id) in here:
+    if (
+        problem.reason in ("soft_deleted", "goes_with")
+        and (
+            problem.table,
+            problem.id,
+        )
+        in here
+    ):
         return replace(problem, reason="deleted_in_medusa")
     return problem

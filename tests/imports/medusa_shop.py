@@ -127,6 +127,10 @@ class MedusaShop:
             [json.dumps({"password": self.hasher(password)}), self.tick(), identity_id],
         )
 
+    def ids(self, table: str) -> list[str]:
+        query = f"SELECT id FROM {table}"  # noqa: S608  (a table name we chose)
+        return [row[0] for row in self.conn.execute(query)]
+
     def soft_delete(self, table: str, row_id: str) -> None:
         self.execute(
             f"UPDATE {table} SET deleted_at = %s WHERE id = %s",  # noqa: S608

@@ -7,13 +7,20 @@ import io
 import json
 from datetime import timedelta
 
+import jwt
 import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from accounts.emails import email_hash
+from accounts.hashers import medusa_scrypt_blob
 from accounts.models import AuthIdentity, Customer, ProviderIdentity
+from medusa_import import services
+from medusa_import.source import MedusaSource
 from orphans import selectors as orphan_selectors
-from tests.imports.medusa_shop import medusa_token
+from orphans import services as orphan_services
+from orphans.models import OrphanDeletion, Trigger
+from tests.imports.medusa_shop import medusa_hash, medusa_token
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +37,10 @@ def run_import(medusa, *args, tmp_path=None) -> tuple[str, list[dict]]:
         *args, stdout=out, stderr=io.StringIO(),
     )  # fmt: skip
     lines = [json.loads(line) for line in report.read_text().splitlines()]
-    return out.getvalue(), lines
+    output = out.getvalue()
+    for label in TABLE_LABELS:  # every row read lands in one column
+        assert min(_table_line(output, label)) >= 0, output
+    return output, lines
 
 
 def _tmp():
@@ -128,11 +138,11 @@ def test_a_second_run_changes_nothing(medusa):
     medusa.register("orphan@example.com", "pw two")
     medusa.customer_add("Guest@Example.com", has_account=False)
     run_import(medusa)
-    before = _snapshot()
+    before = _snapshot(medusa)
 
     output, lines = run_import(medusa)
 
-    assert _snapshot() == before
+    assert _snapshot(medusa) == before
     assert _table_line(output, "customers") == [2, 0, 0, 2, 0]
     assert _table_line(output, "auth identities") == [2, 0, 0, 2, 0]
     assert _table_line(output, "provider identities") == [2, 0, 0, 2, 0]
@@ -285,11 +295,11 @@ def test_a_dry_run_reports_what_a_run_would_do_and_writes_nothing(medusa):
     medusa.signup("Dry@example.com", "pw one")
     medusa.signup("dry@example.com", "pw two")
     medusa.register("wet@example.com", "pw three")
-    before = _snapshot()
+    before = _snapshot(medusa)
 
     dry_output, dry_lines = run_import(medusa, "--dry-run")
 
-    assert _snapshot() == before
+    assert _snapshot(medusa) == before
     assert "Dry run: nothing was written." in dry_output
     output, lines = run_import(medusa)
     assert _summary(dry_output) == _summary(output)
@@ -340,15 +350,167 @@ def _summary(output: str) -> list[str]:
     return [line for line in output.splitlines() if not line.startswith(skip)]
 
 
-def _snapshot():
-    return (
-        sorted(Customer.objects.values_list()),
-        sorted(AuthIdentity.objects.values_list()),
-        sorted(ProviderIdentity.objects.values_list()),
-    )
+def _snapshot(medusa):
+    """Our rows with Medusa's ids, every column."""
+    return [
+        sorted(model.objects.filter(id__in=medusa.ids(table)).values_list())
+        for model, table in [
+            (Customer, "customer"),
+            (AuthIdentity, "auth_identity"),
+            (ProviderIdentity, "provider_identity"),
+        ]
+    ]
 
 
 def _table_line(output: str, label: str) -> list[int]:
     """read, new, updated, unchanged, skipped from the summary table."""
     line = next(line for line in output.splitlines() if line.startswith(label))
     return [int(cell.replace(",", "")) for cell in line[len(label) :].split()]
+
+
+def test_two_identities_naming_one_customer_bring_it_once(medusa, api):
+    first, customer = medusa.signup("twice@example.com", "pw one")
+    social = medusa.register("twice.social@example.com", "pw")
+    medusa.execute("UPDATE provider_identity SET provider = 'google' "
+                   "WHERE auth_identity_id = %s", [social])  # fmt: skip
+    medusa.link(social, customer)
+    second = medusa.register("twice.again@example.com", "pw two")
+    medusa.link(second, customer)
+
+    output, lines = run_import(medusa)
+
+    reasons = by_reason(lines)
+    assert [line["id"] for line in reasons["no_login"]] == [social]
+    assert [line["id"] for line in reasons["customer_already_linked"]] == [second]
+    assert reasons["customer_already_linked"][0]["conflicts_with"] == first
+    assert AuthIdentity.objects.get(id=first).customer_id == customer
+    assert not AuthIdentity.objects.filter(id__in=[social, second]).exists()
+    assert _table_line(output, "customers") == [3, 1, 0, 2, 0]
+
+
+def test_an_identity_that_is_also_an_admin_user_keeps_its_user_id(medusa, api):
+    identity, customer = medusa.signup("staff@example.com", "staff password")
+    medusa.execute(
+        "UPDATE auth_identity SET app_metadata = app_metadata || %s WHERE id = %s",
+        ['{"user_id": "user_01"}', identity],
+    )
+
+    _, lines = run_import(medusa)
+
+    assert [line["id"] for line in by_reason(lines)["also_admin_user"]] == [identity]
+    assert AuthIdentity.objects.get(id=identity).app_metadata == {"user_id": "user_01"}
+    token = login(api, "staff@example.com", "staff password").json()["token"]
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert claims["app_metadata"] == {"user_id": "user_01", "customer_id": customer}
+    assert claims["actor_type"] == "customer"
+
+
+def test_the_login_email_becomes_the_registered_customers_email(medusa, api):
+    identity, customer = medusa.register("login@example.com", "pw"), None
+    customer = medusa.customer_add("Contact@Example.com", first_name="Kim")
+    medusa.link(identity, customer)
+
+    _, lines = run_import(medusa)
+
+    note = by_reason(lines)["customer_email_replaced"][0]
+    assert (note["table"], note["id"]) == ("customer", customer)
+    assert note["email_hash"] == email_hash("contact@example.com")
+    assert Customer.objects.get(id=customer).email == "login@example.com"
+    token = login(api, "login@example.com", "pw").json()["token"]
+    assert me(api, token).json()["customer"]["email"] == "login@example.com"
+
+
+def test_rows_medusa_cannot_give_us_are_reported_each_with_its_reason(medusa):
+    two_logins = medusa.register("one.login@example.com", "pw")
+    medusa.provider_add(
+        two_logins, "emailpass", "two.login@example.com", medusa_hash("pw")
+    )
+    listy = medusa.customer_add("listy@example.com", metadata=[1, 2])
+    long_id = "cus_" + "X" * 70
+    medusa.execute(
+        "INSERT INTO customer (id, email, has_account) VALUES (%s, %s, true)",
+        [long_id, "long@example.com"],
+    )
+    costly = medusa.register("costly@example.com", "pw")
+    blob = medusa_scrypt_blob("pw", salt=bytes(32), log_n=16, r=16, p=2)
+    medusa.execute(
+        "UPDATE provider_identity SET provider_metadata = %s "
+        "WHERE auth_identity_id = %s",
+        [json.dumps({"password": blob}), costly],
+    )
+
+    output, lines = run_import(medusa)
+
+    reasons = by_reason(lines)
+    assert [line["id"] for line in reasons["two_logins_one_provider"]] == [two_logins]
+    assert [line["id"] for line in reasons["not_an_object"]] == [listy]
+    assert [line["id"] for line in reasons["id_too_long"]] == [long_id[:64] + "…"]
+    assert [line["table"] for line in reasons["unusable_password_hash"]] == [
+        "provider_identity"
+    ]
+    assert {line["id"] for line in reasons["no_login"]} == {costly}
+    assert not AuthIdentity.objects.filter(id__in=[two_logins, costly]).exists()
+    assert "Rows not imported: 7." in output
+
+
+def test_a_later_pass_keeps_what_the_sweep_deleted_and_notes_what_medusa_deleted(
+    medusa, api
+):
+    stale = medusa.register(
+        "stale@example.com", "pw", at=timezone.now() - timedelta(days=3)
+    )
+    identity, customer = medusa.signup("leaver@example.com", "pw")
+    run_import(medusa)
+    run = orphan_services.orphans_sweep(
+        older_than=timedelta(hours=24), batch_size=100, trigger=Trigger.COMMAND,
+        now=timezone.now(),
+    )  # fmt: skip
+    assert run.deleted >= 1
+    assert not AuthIdentity.objects.filter(id=stale).exists()
+    medusa.soft_delete("auth_identity", identity)
+    medusa.soft_delete("customer", customer)
+
+    output, lines = run_import(medusa)
+
+    reasons = by_reason(lines)
+    assert [line["id"] for line in reasons["swept_here"]] == [stale]
+    assert {line["table"] for line in reasons["deleted_in_medusa"]} == {
+        "auth_identity",
+        "provider_identity",
+        "customer",
+    }
+    assert {line["id"] for line in reasons["deleted_in_medusa"]} >= {identity, customer}
+    assert not AuthIdentity.objects.filter(id=stale).exists()
+    assert OrphanDeletion.objects.filter(auth_identity_id=stale).count() == 1
+    # Kept here for staff to decide; the customer still logs in.
+    assert login(api, "leaver@example.com", "pw").status_code == 200
+    assert "Rows not imported: 2." in output  # the swept orphan and its login
+
+
+def test_a_run_stopped_half_way_is_finished_by_the_next(medusa):
+    for n in range(6):
+        medusa.signup(f"resume.{n}@example.com", "pw")
+
+    def stop_after_two_batches(name, done, total):
+        if done >= 4:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt), MedusaSource(medusa.url) as source:
+        services.medusa_import(
+            source=source, batch_size=2, report=services.Report(dry_run=False),
+            progress=stop_after_two_batches,
+        )  # fmt: skip
+    assert (
+        AuthIdentity.objects.filter(
+            provider_identities__entity_id__startswith="resume."
+        ).count()
+        == 4
+    )
+
+    out = io.StringIO()
+    call_command(
+        "import_medusa", "--database-url", medusa.url, stdout=out, stderr=io.StringIO()
+    )
+
+    assert _table_line(out.getvalue(), "auth identities") == [6, 2, 0, 4, 0]
+    assert "@example.com" not in out.getvalue()
