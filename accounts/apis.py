@@ -459,8 +459,8 @@ class CustomerMeApi(APIView):
     permission_classes = [IsCustomer]
 
     def _customer(self, request):
-        customer = selectors.customer_get(customer_id=request.user.customer_id)
-        if customer is None:
+        customer = selectors.customer_of(request.user.identity)
+        if customer is None or not request.user.customer_id:
             raise NotFound(
                 f"Customer with id: {request.user.customer_id} was not found"
             )

@@ -32,7 +32,12 @@ def auth_identity_for_claims(*, claims: AccessClaims) -> AuthIdentity | None:
     """The identity a token speaks for, or None if the token must be refused:
     the identity is gone, its customer differs, or the token predates a
     password change (API.md, improvement 4)."""
-    identity = AuthIdentity.objects.filter(id=claims.auth_identity_id).first()
+    # The customer comes in the same query: GET /me needs nothing else.
+    identity = (
+        AuthIdentity.objects.select_related("customer")
+        .filter(id=claims.auth_identity_id)
+        .first()
+    )
     if identity is None:
         return None
     if claims.actor_id and claims.actor_id != identity.customer_id:
@@ -44,8 +49,13 @@ def auth_identity_for_claims(*, claims: AccessClaims) -> AuthIdentity | None:
     return identity
 
 
-def customer_get(*, customer_id: str) -> Customer | None:
-    return Customer.objects.filter(id=customer_id, deleted_at__isnull=True).first()
+def customer_of(identity: AuthIdentity) -> Customer | None:
+    """The identity's customer unless soft-deleted (loaded with the identity
+    by `auth_identity_for_claims`)."""
+    customer = identity.customer
+    if customer is None or customer.deleted_at is not None:
+        return None
+    return customer
 
 
 def publishable_key_is_active(*, token: str) -> bool:

@@ -79,9 +79,12 @@ DATABASES = {"default": env.db_url("DATABASE_URL")}
 # though the request answers 4xx (CONVENTIONS.md, "Services").
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_HEALTH_CHECKS", default=True)
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int(
     "DB_CONNECT_TIMEOUT", default=5
+)
+DATABASES["default"]["OPTIONS"]["server_side_binding"] = env.bool(
+    "DB_SERVER_SIDE_BINDING", default=False
 )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
