@@ -241,6 +241,11 @@ WITH doomed AS (
         SELECT auth_identity_id, jsonb_agg(provider ORDER BY provider) AS providers
         FROM providers GROUP BY auth_identity_id
     ) pr ON pr.auth_identity_id = deleted.id
+), progress AS (
+    -- The run's count commits with the deletions it counts (no extra
+    -- transaction per batch).
+    UPDATE orphans_sweeprun SET deleted = deleted + (SELECT count(*) FROM deleted)
+    WHERE id = %(sweep_run_id)s
 )
 SELECT id FROM deleted
 """
@@ -346,7 +351,6 @@ def orphans_sweep(
             if not deleted:
                 break
             run.deleted += len(deleted)
-            SweepRun.objects.filter(pk=run.pk).update(deleted=run.deleted)
             if progress is not None:
                 progress(run)
     except DatabaseError as exc:
