@@ -44,3 +44,24 @@ def test_no_pattern_ops_indexes_on_the_apps_tables():
         found = [row[0] for row in cursor.fetchall()]
 
     assert found == []
+
+
+def test_the_audit_names_its_sweep_run_by_a_plain_id():
+    """A foreign-key check per audit row cost 15 % of the sweep's PostgreSQL
+    CPU; the audit's sweep_run_id is a plain (indexed) id."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT count(*) FROM pg_constraint
+            WHERE contype = 'f'
+              AND conrelid = 'orphans_orphandeletion'::regclass
+              AND confrelid = 'orphans_sweeprun'::regclass"""
+        )
+        foreign_keys = cursor.fetchone()[0]
+        cursor.execute(
+            """SELECT count(*) FROM pg_indexes
+            WHERE tablename = 'orphans_orphandeletion'
+              AND indexdef LIKE '%%(sweep_run_id)%%'"""
+        )
+        indexes = cursor.fetchone()[0]
+
+    assert (foreign_keys, indexes) == (0, 1)
