@@ -6,16 +6,19 @@ transaction and rolls it back: its report is what the real run would do.
 """
 
 import json
+import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import TextIO
 
 from django.db import reset_queries, transaction
 
 from medusa_import import plan, selectors, writer
 from medusa_import.source import MedusaSource
+
+logger = logging.getLogger("medusa_import")
 
 # Reasons that describe an imported row rather than a refused one.
 NOTES = {
@@ -117,6 +120,15 @@ def medusa_import(
                     progress(name, done, total)
         if report.dry_run:
             transaction.set_rollback(True)
+    logger.info(
+        "Medusa import finished",
+        extra={
+            "dryRun": report.dry_run,
+            "tables": {name: asdict(counts) for name, counts in report.tables.items()},
+            "orphans": report.orphans,
+            "reasons": dict(report.reasons),
+        },
+    )
     return report
 
 
