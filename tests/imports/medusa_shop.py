@@ -24,31 +24,35 @@ def medusa_hash(password: str) -> str:
     return medusa_scrypt_blob(password, salt=os.urandom(32))
 
 
-def medusa_token(*, auth_identity_id: str, customer_id: str = "") -> str:
-    """A token exactly as Medusa 2.21 signs it (claims in Medusa's order)."""
-    now = int(time.time())
-    app_metadata = {"customer_id": customer_id} if customer_id else {}
-    payload = {
+def medusa_claims(*, auth_identity_id: str, customer_id: str = "") -> dict:
+    """generateJwtTokenForAuthIdentity's claims, in its order (iat and exp
+    are added by the signer)."""
+    return {
         "actor_id": customer_id,
         "actor_type": "customer",
         "auth_identity_id": auth_identity_id,
         "auth_provider": "emailpass",
         "mfa_enabled": False,
         "mfa_challenge_completed_at": None,
-        "app_metadata": app_metadata,
+        "app_metadata": {"customer_id": customer_id} if customer_id else {},
         "user_metadata": {},
-        "iat": now,
-        "exp": now + 86400,
     }
+
+
+def medusa_sign(claims: dict) -> str:
+    """PyJWT standing in for Medusa's jsonwebtoken.sign (same HS256 bytes)."""
+    now = int(time.time())
+    payload = {**claims, "iat": now, "exp": now + 86400}
     return jwt.encode(payload, settings.JWT_SECRET, algorithm="HS256")
 
 
 class MedusaShop:
     """Rows in a Medusa database; each method mirrors a Medusa flow."""
 
-    def __init__(self, url: str, hasher=medusa_hash):
+    def __init__(self, url: str, hasher=medusa_hash, signer=medusa_sign):
         self.url = url
         self.hasher = hasher
+        self.signer = signer
         self.conn = psycopg.connect(url, autocommit=True)
         # Recent enough that only rows made older on purpose are sweepable.
         self.clock = datetime.now(UTC) - timedelta(hours=2)
@@ -125,6 +129,13 @@ class MedusaShop:
             "UPDATE provider_identity SET provider_metadata = %s, updated_at = %s "
             "WHERE auth_identity_id = %s AND provider = 'emailpass'",
             [json.dumps({"password": self.hasher(password)}), self.tick(), identity_id],
+        )
+
+    def token(self, *, auth_identity_id: str, customer_id: str = "") -> str:
+        """A token as Medusa issues it at login (or registration, without a
+        customer), signed with the JWT_SECRET both servers share."""
+        return self.signer(
+            medusa_claims(auth_identity_id=auth_identity_id, customer_id=customer_id)
         )
 
     def ids(self, table: str) -> list[str]:

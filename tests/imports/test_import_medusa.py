@@ -20,7 +20,7 @@ from medusa_import.source import MedusaSource
 from orphans import selectors as orphan_selectors
 from orphans import services as orphan_services
 from orphans.models import OrphanDeletion, Trigger
-from tests.imports.medusa_shop import medusa_hash, medusa_token
+from tests.imports.medusa_shop import medusa_hash
 
 pytestmark = pytest.mark.django_db
 
@@ -112,7 +112,7 @@ def test_a_token_medusa_issued_reads_me_and_a_registration_token_finishes_signup
     run_import(medusa)
 
     response = me(
-        api, medusa_token(auth_identity_id=identity_id, customer_id=customer_id)
+        api, medusa.token(auth_identity_id=identity_id, customer_id=customer_id)
     )
     assert response.status_code == 200
     assert response.json()["customer"]["last_name"] == "Lin"
@@ -121,7 +121,7 @@ def test_a_token_medusa_issued_reads_me_and_a_registration_token_finishes_signup
         "/store/customers",
         {"email": "late@example.com", "first_name": "Late"},
         format="json",
-        HTTP_AUTHORIZATION=f"Bearer {medusa_token(auth_identity_id=orphan_id)}",
+        HTTP_AUTHORIZATION=f"Bearer {medusa.token(auth_identity_id=orphan_id)}",
     )
     assert response.status_code == 200, response.content
     assert (
@@ -129,7 +129,7 @@ def test_a_token_medusa_issued_reads_me_and_a_registration_token_finishes_signup
         == response.json()["customer"]["id"]
     )
     # A token naming a customer that is not the identity's is still refused.
-    forged = medusa_token(auth_identity_id=orphan_id, customer_id=customer_id)
+    forged = medusa.token(auth_identity_id=orphan_id, customer_id=customer_id)
     assert me(api, forged).status_code == 401
 
 
