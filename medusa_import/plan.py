@@ -32,7 +32,8 @@ REASONS = {
     "email_collision": "its normalized email is already another identity's",
     "customer_email_collision": "its normalized email is another customer's",
     "customer_already_linked": "its customer is linked to another identity",
-    "two_logins_one_provider": "two provider identities of one provider",
+    "two_logins_one_provider": "a second login of one provider on one identity",
+    "other_email": "a login whose email differs from its identity's first",
     "constraint": "refused by a database constraint",
     "swept_here": "an orphan the sweep here already deleted",
     # Notes on rows that are imported (or, for deleted_in_medusa, kept):
@@ -41,6 +42,17 @@ REASONS = {
     "also_admin_user": "the identity is an admin user's too (user_id kept)",
     "customer_email_replaced": "the customer's email differed from the login's",
 }
+
+
+# Reasons that describe an imported row rather than a refused one.
+NOTES = frozenset(
+    {
+        "dangling_customer_link",
+        "deleted_in_medusa",
+        "also_admin_user",
+        "customer_email_replaced",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -122,12 +134,17 @@ class Unit:
         return self.identity is not None and self.identity.customer_id is None
 
     def rejection(self, problem: Problem) -> list[Problem]:
-        """The problem that keeps this unit out, then its other rows."""
-        return [problem] + [
-            Problem(table, row_id, "goes_with", conflicts_with=problem.id)
-            for table, row_id in self.parts()
-            if row_id != problem.id
-        ]
+        """The problem that keeps this unit out, then its other rows, then
+        the rows it had already left out (its notes no longer apply)."""
+        return (
+            [problem]
+            + [
+                Problem(table, row_id, "goes_with", conflicts_with=problem.id)
+                for table, row_id in self.parts()
+                if row_id != problem.id
+            ]
+            + [p for p in self.problems if p.reason not in NOTES]
+        )
 
     def parts(self) -> list[tuple[str, str]]:
         parts = []
@@ -161,6 +178,7 @@ def identity_unit(row: dict) -> Unit | list[Problem]:
                 unit.providers.append(_provider_row(source))
             except Rejected as exc:
                 unit.problems.append(exc.problem)
+        _extra_logins_dropped(unit)
         if not unit.providers:
             refused = Problem("auth_identity", identity_id, "no_login")
     else:
@@ -226,6 +244,22 @@ def _login_email_kept(customer: CustomerRow, unit: Unit) -> CustomerRow:
         )
     )
     return replace(customer, email=login_email)
+
+
+def _extra_logins_dropped(unit: Unit) -> None:
+    """Here an identity has one login per provider, all with its email
+    (accounts.selectors); the first of each provider stays."""
+    kept: list[ProviderRow] = []
+    for row in unit.providers:
+        if kept and row.entity_id != kept[0].entity_id:
+            unit.problems.append(Problem("provider_identity", row.id, "other_email"))
+        elif any(k.provider == row.provider for k in kept):
+            unit.problems.append(
+                Problem("provider_identity", row.id, "two_logins_one_provider")
+            )
+        else:
+            kept.append(row)
+    unit.providers = kept
 
 
 def _identity_problem(row: dict) -> Problem | None:

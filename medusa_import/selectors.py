@@ -25,3 +25,12 @@ def identities_swept_here(ids: Iterable[str]) -> set[str]:
             "auth_identity_id", flat=True
         )
     )
+
+
+def orphans_among(ids: Iterable[str]) -> list[str]:
+    """Those of the identities that have no customer here."""
+    return list(
+        AuthIdentity.objects.filter(
+            id__in=list(ids), customer__isnull=True
+        ).values_list("id", flat=True)
+    )

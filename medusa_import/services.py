@@ -20,13 +20,6 @@ from medusa_import.source import MedusaSource
 
 logger = logging.getLogger("medusa_import")
 
-# Reasons that describe an imported row rather than a refused one.
-NOTES = {
-    "dangling_customer_link",
-    "deleted_in_medusa",
-    "also_admin_user",
-    "customer_email_replaced",
-}
 SHOWN_PROBLEMS = 50
 
 Progress = Callable[[str, int, int], None]
@@ -57,7 +50,7 @@ class Report:
 
     @property
     def not_imported(self) -> int:
-        return sum(n for reason, n in self.reasons.items() if reason not in NOTES)
+        return sum(n for reason, n in self.reasons.items() if reason not in plan.NOTES)
 
     def read(self, row: dict) -> None:
         if "providers" in row:
@@ -73,7 +66,7 @@ class Report:
     def problems(self, problems: Iterable[plan.Problem]) -> None:
         for problem in problems:
             self.reasons[problem.reason] += 1
-            if problem.reason not in NOTES:
+            if problem.reason not in plan.NOTES:
                 self.tables[problem.table].skipped += 1
             if len(self.shown) < SHOWN_PROBLEMS:
                 self.shown.append(problem)
@@ -85,10 +78,14 @@ class Report:
             self.tables[table].updated += outcome.updated[table]
         for unit in outcome.written:
             self.problems(unit.problems)
-            if unit.is_orphan:
-                self.orphans += 1
-                self._record({"table": "auth_identity", "id": unit.identity.id,
-                              "reason": "orphan"})  # fmt: skip
+        # Orphans as written: a link made here since an earlier pass stays.
+        for identity_id in selectors.orphans_among(
+            unit.identity.id for unit in outcome.written if unit.is_orphan
+        ):
+            self.orphans += 1
+            self._record(
+                {"table": "auth_identity", "id": identity_id, "reason": "orphan"}
+            )
         self.problems(outcome.refused)
 
     def _record(self, line: dict) -> None:
@@ -110,25 +107,29 @@ def medusa_import(
         ("customers without identity", counts.lone_customers,
          source.lone_customer_batches(batch_size), plan.lone_customer_unit),
     ]  # fmt: skip
-    with transaction.atomic() if report.dry_run else nullcontext():
-        for name, total, batches, planner in passes:
-            done = 0
-            for batch in batches:
-                _batch_import(batch, planner, report)
-                done += len(batch)
-                if progress:
-                    progress(name, done, total)
-        if report.dry_run:
-            transaction.set_rollback(True)
-    logger.info(
-        "Medusa import finished",
-        extra={
-            "dryRun": report.dry_run,
-            "tables": {name: asdict(counts) for name, counts in report.tables.items()},
-            "orphans": report.orphans,
-            "reasons": dict(report.reasons),
-        },
-    )
+    finished = False
+    try:
+        with transaction.atomic() if report.dry_run else nullcontext():
+            for name, total, batches, planner in passes:
+                done = 0
+                for batch in batches:
+                    _batch_import(batch, planner, report)
+                    done += len(batch)
+                    if progress:
+                        progress(name, done, total)
+            if report.dry_run:
+                transaction.set_rollback(True)
+        finished = True
+    finally:
+        logger.info(
+            "Medusa import finished" if finished else "Medusa import stopped",
+            extra={
+                "dryRun": report.dry_run,
+                "tables": {name: asdict(c) for name, c in report.tables.items()},
+                "orphans": report.orphans,
+                "reasons": dict(report.reasons),
+            },
+        )
     return report
 
 
@@ -159,7 +160,7 @@ def _screened(units: list[plan.Unit], refused: list[plan.Problem]):
     for unit in units:
         if unit.is_orphan and unit.identity.id in swept:
             problem = plan.Problem("auth_identity", unit.identity.id, "swept_here")
-            refused += unit.rejection(problem) + unit.problems
+            refused += unit.rejection(problem)
         else:
             kept.append(unit)
     # Soft-deleted rows, and the rows that go with a soft-deleted identity.

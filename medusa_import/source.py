@@ -24,15 +24,23 @@ REQUIRED_COLUMNS = {
     },
 }  # fmt: skip
 
-# Identities whose customer can be imported come first, then the oldest: on
-# an email collision the row imported first is kept (docs/migrate-from-medusa.md).
+# Identities whose customer can be imported come first, those with a login
+# this server runs before those without, then the oldest: on an email
+# collision the row imported first is kept, and a customer named by two
+# identities takes its email from the one that logs in
+# (docs/migrate-from-medusa.md).
 IDENTITIES_SQL = """
 SELECT ai.id, ai.app_metadata, ai.created_at, ai.updated_at, ai.deleted_at,
        ai.app_metadata ->> 'customer_id' AS linked_customer_id,
        to_jsonb(c) AS customer
 FROM auth_identity ai
 LEFT JOIN customer c ON c.id = ai.app_metadata ->> 'customer_id'
-ORDER BY (c.id IS NULL OR c.deleted_at IS NOT NULL), ai.created_at, ai.id
+ORDER BY (c.id IS NULL OR c.deleted_at IS NOT NULL),
+         NOT EXISTS (
+             SELECT 1 FROM provider_identity p
+             WHERE p.auth_identity_id = ai.id AND p.deleted_at IS NULL
+               AND p.provider IN ('emailpass', 'email-otp')),
+         ai.created_at, ai.id
 """
 
 PROVIDERS_SQL = """

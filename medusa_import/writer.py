@@ -116,7 +116,7 @@ def units_write(units: Sequence[Unit]) -> Outcome:
             outcome.add(counts, [unit])
         except IntegrityError as exc:
             problem = _collision_problem(unit, exc)
-            refused = unit.rejection(problem) + unit.problems
+            refused = unit.rejection(problem)
             if problem.reason == "customer_already_linked":
                 # The customer is here, with the identity that came first.
                 refused = [p for p in refused if p.table != "customer"]
@@ -128,9 +128,12 @@ def _upsert_all(units: Sequence[Unit]) -> dict[str, tuple[int, int]]:
     # Logins first: a collision is reported on the email someone logs in
     # with. The foreign keys are deferred; they are checked before the
     # savepoint ends, so a broken reference fails this unit, not the commit.
+    _identities_lock([u.identity.id for u in units if u.identity])
+    # Two identities may name one customer: the one that logs in decides
+    # its row (its email is the login's).
     customers: dict[str, CustomerRow] = {}
-    for unit in units:
-        if unit.customer:  # two identities may name one customer
+    for unit in sorted(units, key=lambda u: u.identity is None):
+        if unit.customer:
             customers.setdefault(unit.customer.id, unit.customer)
     counts = {
         "provider_identity": _upsert(
@@ -143,6 +146,20 @@ def _upsert_all(units: Sequence[Unit]) -> dict[str, tuple[int, int]]:
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute("SET CONSTRAINTS ALL DEFERRED")
     return counts
+
+
+def _identities_lock(ids: list[str]) -> None:
+    """Lock the identities already here before their logins, in the order
+    the orphan sweep locks them (identity, then its providers): a pass that
+    runs next to a sweep waits for it instead of deadlocking with it, and
+    the sweep skips (SKIP LOCKED) what the pass holds."""
+    if ids:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT 1 FROM accounts_authidentity WHERE id = ANY(%s) "
+                "ORDER BY id FOR UPDATE",
+                [ids],
+            )
 
 
 def _upsert(upsert: Upsert, rows: Sequence) -> tuple[int, int]:

@@ -241,6 +241,9 @@ WITH doomed AS (
         SELECT auth_identity_id, jsonb_agg(provider ORDER BY provider) AS providers
         FROM providers GROUP BY auth_identity_id
     ) pr ON pr.auth_identity_id = deleted.id
+    -- An id deleted once already (an orphan a Medusa import brought back)
+    -- keeps its first audit row; the deletion itself still happens.
+    ON CONFLICT (auth_identity_id) DO NOTHING
 ), progress AS (
     -- The run's count commits with the deletions it counts (no extra
     -- transaction per batch).

@@ -83,9 +83,6 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_HEALTH_CHECKS", defaul
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int(
     "DB_CONNECT_TIMEOUT", default=5
 )
-DATABASES["default"]["OPTIONS"]["server_side_binding"] = env.bool(
-    "DB_SERVER_SIDE_BINDING", default=False
-)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")

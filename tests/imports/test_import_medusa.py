@@ -369,11 +369,16 @@ def _table_line(output: str, label: str) -> list[int]:
 
 
 def test_two_identities_naming_one_customer_bring_it_once(medusa, api):
-    first, customer = medusa.signup("twice@example.com", "pw one")
-    social = medusa.register("twice.social@example.com", "pw")
-    medusa.execute("UPDATE provider_identity SET provider = 'google' "
-                   "WHERE auth_identity_id = %s", [social])  # fmt: skip
+    # The oldest names the customer but cannot log in here (Google only).
+    social = medusa.register("social.login@example.com", "pw")
+    medusa.execute(
+        "UPDATE provider_identity SET provider = 'google' WHERE auth_identity_id = %s",
+        [social],
+    )
+    customer = medusa.customer_add("Contact@Example.com")
     medusa.link(social, customer)
+    first = medusa.register("twice@example.com", "pw one")
+    medusa.link(first, customer)
     second = medusa.register("twice.again@example.com", "pw two")
     medusa.link(second, customer)
 
@@ -385,7 +390,46 @@ def test_two_identities_naming_one_customer_bring_it_once(medusa, api):
     assert reasons["customer_already_linked"][0]["conflicts_with"] == first
     assert AuthIdentity.objects.get(id=first).customer_id == customer
     assert not AuthIdentity.objects.filter(id__in=[social, second]).exists()
+    # The customer's email is the login's of the identity that logs in.
+    assert Customer.objects.get(id=customer).email == "twice@example.com"
+    token = login(api, "twice@example.com", "pw one").json()["token"]
+    assert me(api, token).json()["customer"]["id"] == customer
+    # Read once with each identity naming it; written once.
     assert _table_line(output, "customers") == [3, 1, 0, 2, 0]
+
+
+def test_an_identity_keeps_the_logins_of_its_own_email(medusa):
+    identity = medusa.register("main@example.com", "pw")
+    other = medusa.provider_add(identity, "email-otp", "someone.else@example.com", None)
+
+    _, lines = run_import(medusa)
+
+    assert [line["id"] for line in by_reason(lines)["other_email"]] == [other]
+    logins = ProviderIdentity.objects.filter(auth_identity_id=identity)
+    assert list(logins.values_list("entity_id", flat=True)) == ["main@example.com"]
+
+
+def test_an_identity_linked_here_is_no_orphan_when_medusa_deletes_its_customer(
+    medusa, api
+):
+    identity = medusa.register("linked.here@example.com", "pw")
+    run_import(medusa)
+    token = login(api, "linked.here@example.com", "pw").json()["token"]
+    created = api.post(
+        "/store/customers", {"email": "linked.here@example.com"}, format="json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )  # fmt: skip
+    assert created.status_code == 200
+    customer = medusa.customer_add("linked.here@example.com")
+    medusa.link(identity, customer)
+    medusa.soft_delete("customer", customer)
+
+    output, lines = run_import(medusa)
+
+    assert "Orphans (identities without a customer) imported: 0," in output
+    assert "orphan" not in by_reason(lines)
+    here = created.json()["customer"]["id"]
+    assert AuthIdentity.objects.get(id=identity).customer_id == here
 
 
 def test_an_identity_that_is_also_an_admin_user_keeps_its_user_id(medusa, api):
@@ -422,8 +466,8 @@ def test_the_login_email_becomes_the_registered_customers_email(medusa, api):
 
 def test_rows_medusa_cannot_give_us_are_reported_each_with_its_reason(medusa):
     two_logins = medusa.register("one.login@example.com", "pw")
-    medusa.provider_add(
-        two_logins, "emailpass", "two.login@example.com", medusa_hash("pw")
+    second_login = medusa.provider_add(
+        two_logins, "emailpass", "One.Login@Example.com", medusa_hash("pw")
     )
     listy = medusa.customer_add("listy@example.com", metadata=[1, 2])
     long_id = "cus_" + "X" * 70
@@ -442,15 +486,17 @@ def test_rows_medusa_cannot_give_us_are_reported_each_with_its_reason(medusa):
     output, lines = run_import(medusa)
 
     reasons = by_reason(lines)
-    assert [line["id"] for line in reasons["two_logins_one_provider"]] == [two_logins]
+    assert [line["id"] for line in reasons["two_logins_one_provider"]] == [second_login]
     assert [line["id"] for line in reasons["not_an_object"]] == [listy]
     assert [line["id"] for line in reasons["id_too_long"]] == [long_id[:64] + "…"]
     assert [line["table"] for line in reasons["unusable_password_hash"]] == [
         "provider_identity"
     ]
     assert {line["id"] for line in reasons["no_login"]} == {costly}
-    assert not AuthIdentity.objects.filter(id__in=[two_logins, costly]).exists()
-    assert "Rows not imported: 7." in output
+    assert not AuthIdentity.objects.filter(id=costly).exists()
+    # The identity comes with its first login.
+    assert ProviderIdentity.objects.filter(auth_identity_id=two_logins).count() == 1
+    assert "Rows not imported: 5." in output
 
 
 def test_a_later_pass_keeps_what_the_sweep_deleted_and_notes_what_medusa_deleted(

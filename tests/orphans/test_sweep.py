@@ -224,3 +224,26 @@ def test_admin_delete_refuses_a_linked_identity(email, support_user):
 
     assert (deleted, refused) == ([], [identity.id])
     assert AuthIdentity.objects.filter(pk=identity.pk).exists()
+
+
+def test_an_orphan_deleted_once_before_is_swept_again_keeping_its_first_audit():
+    """A Medusa import pass can bring back an orphan the sweep deleted (it
+    ran between the pass's check and its write); the next sweep deletes it
+    again instead of failing on the audit's unique identity id."""
+    identity = orphan_create(email="swept.again@example.com", age=2 * DAY)
+    OrphanDeletion.objects.create(
+        auth_identity_id=identity.id,
+        email_hash="0" * 64,
+        identity_created_at=identity.created_at,
+        deleted_at=timezone.now() - DAY,
+        trigger=Trigger.BEAT,
+    )
+
+    run = services.orphans_sweep(
+        older_than=timedelta(hours=24), batch_size=10, trigger=Trigger.COMMAND,
+        now=timezone.now(),
+    )  # fmt: skip
+
+    assert run.deleted >= 1
+    assert not AuthIdentity.objects.filter(id=identity.id).exists()
+    assert OrphanDeletion.objects.filter(auth_identity_id=identity.id).count() == 1
