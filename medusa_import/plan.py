@@ -155,9 +155,6 @@ class Unit:
             parts.append(("customer", self.customer.id))
         return parts
 
-    def emails(self) -> list[str]:
-        return [row.entity_id for row in self.providers]
-
 
 def identity_unit(row: dict) -> Unit | list[Problem]:
     """A Medusa auth identity with its providers and customer. When the
@@ -165,7 +162,7 @@ def identity_unit(row: dict) -> Unit | list[Problem]:
     (a soft-deleted identity's customer comes in the lone-customer pass)."""
     identity_id = row["id"]
     unit = Unit()
-    customer = row["customer"]
+    customer = _timestamps_parsed(row["customer"]) if row["customer"] else None
     if customer is not None and customer["deleted_at"] is not None:
         if row["deleted_at"] is None:
             unit.problems.append(Problem("customer", customer["id"], "soft_deleted"))
@@ -193,9 +190,7 @@ def identity_unit(row: dict) -> Unit | list[Problem]:
         if customer is None or row["deleted_at"] is not None:
             return problems
         try:
-            return Unit(
-                customer=customer_row(_timestamps_parsed(customer)), problems=problems
-            )
+            return Unit(customer=customer_row(customer), problems=problems)
         except Rejected as exc:
             return [*problems, exc.problem]
 
@@ -219,11 +214,9 @@ def identity_unit(row: dict) -> Unit | list[Problem]:
     )
     if customer is not None:
         try:
-            unit.customer = _login_email_kept(
-                customer_row(_timestamps_parsed(customer)), unit
-            )
+            unit.customer = _login_email_kept(customer_row(customer), unit)
         except Rejected as exc:
-            return unit.rejection(exc.problem) + unit.problems
+            return unit.rejection(exc.problem)
         unit.identity = replace(unit.identity, customer_id=unit.customer.id)
     return unit
 
@@ -312,7 +305,10 @@ def customer_row(row: dict) -> CustomerRow:
 def _provider_row(row: dict) -> ProviderRow:
     problem = _common_problem("provider_identity", row)
     entity_id = email_normalize(row["entity_id"] or "")
-    hashed = email_hash(entity_id) if entity_id else None
+
+    def hashed() -> str | None:  # an HMAC only for a row that is refused
+        return email_hash(entity_id) if entity_id else None
+
     if problem is None and row["provider"] not in Provider.values:
         problem = Problem(
             "provider_identity",
@@ -321,12 +317,12 @@ def _provider_row(row: dict) -> ProviderRow:
             detail=row["provider"],
         )
     if problem is None and not email_is_valid(entity_id):
-        problem = Problem("provider_identity", row["id"], "invalid_email", hashed)
+        problem = Problem("provider_identity", row["id"], "invalid_email", hashed())
     metadata = row["provider_metadata"]
     if problem is None and not (
         _object_or_null(metadata) and _object_or_null(row["user_metadata"])
     ):
-        problem = Problem("provider_identity", row["id"], "not_an_object", hashed)
+        problem = Problem("provider_identity", row["id"], "not_an_object", hashed())
     if problem is not None:
         raise Rejected(problem)
     metadata = dict(metadata or {})
@@ -336,7 +332,7 @@ def _provider_row(row: dict) -> ProviderRow:
         if not isinstance(blob, str) or medusa_scrypt_key(blob) is None:
             raise Rejected(
                 Problem(
-                    "provider_identity", row["id"], "unusable_password_hash", hashed
+                    "provider_identity", row["id"], "unusable_password_hash", hashed()
                 )
             )
         password_hash = medusa_scrypt_encoded(blob)

@@ -560,3 +560,24 @@ def test_a_run_stopped_half_way_is_finished_by_the_next(medusa):
 
     assert _table_line(out.getvalue(), "auth identities") == [6, 2, 0, 4, 0]
     assert "@example.com" not in out.getvalue()
+
+
+def test_a_refused_customer_takes_its_identity_along_each_row_reported_once(medusa):
+    identity = medusa.register("nameless.customer@example.com", "pw")
+    google = medusa.provider_add(identity, "google", "1234567890", None)
+    customer = medusa.customer_add(None, has_account=True)
+    medusa.link(identity, customer)
+
+    _, lines = run_import(medusa)
+
+    reported = sorted((line["reason"], line["table"]) for line in lines)
+    assert reported == [
+        ("goes_with", "auth_identity"),
+        ("goes_with", "provider_identity"),
+        ("registered_without_email", "customer"),
+        ("unsupported_provider", "provider_identity"),
+    ]
+    assert [
+        line["id"] for line in lines if line["reason"] == "unsupported_provider"
+    ] == [google]
+    assert not AuthIdentity.objects.filter(id=identity).exists()
