@@ -61,6 +61,7 @@ FROM generate_series(1, %(n)s) g WHERE g %% 20 = 0;
 
 
 def database_url(dbname: str) -> str:
+    """A database of the server Django uses, by name."""
     from django.conf import settings
 
     db = settings.DATABASES["default"]
@@ -69,18 +70,32 @@ def database_url(dbname: str) -> str:
     return f"postgresql://{user}{password}@{db['HOST']}:{db['PORT']}/{dbname}"
 
 
-def source_create(n: int) -> str:
-    from django.conf import settings
-
-    from accounts.hashers import medusa_scrypt_blob
-
-    name = f"bench_medusa_{n}"
-    with psycopg.connect(
-        database_url(settings.DATABASES["default"]["NAME"]), autocommit=True
-    ) as admin:
+def database_create(name: str) -> str:
+    """A new, empty database `name` next to Django's (replacing one left
+    by an interrupted run); its URL."""
+    with _admin() as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.execute(f'CREATE DATABASE "{name}"')
-    url = database_url(name)
+    return database_url(name)
+
+
+def database_drop(url: str) -> None:
+    with _admin() as admin:
+        admin.execute(f'DROP DATABASE "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
+def _admin() -> psycopg.Connection:
+    from django.conf import settings
+
+    return psycopg.connect(
+        database_url(settings.DATABASES["default"]["NAME"]), autocommit=True
+    )
+
+
+def source_create(n: int) -> str:
+    from accounts.hashers import medusa_scrypt_blob
+
+    url = database_create(f"bench_medusa_{n}")
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(SCHEMA_SQL.read_text())
         # One real scrypt-kdf blob for every row: the import checks each
@@ -90,15 +105,6 @@ def source_create(n: int) -> str:
             conn.execute(statement, {"n": n, "blob": blob})
         conn.execute("VACUUM ANALYZE")
     return url
-
-
-def source_drop(url: str) -> None:
-    from django.conf import settings
-
-    with psycopg.connect(
-        database_url(settings.DATABASES["default"]["NAME"]), autocommit=True
-    ) as admin:
-        admin.execute(f'DROP DATABASE "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
 
 
 def timed_import(url: str, *extra: str) -> dict:
@@ -134,7 +140,7 @@ def run(*, sizes: list[int]) -> dict:
             first = timed_import(url)
             second = timed_import(url)
         finally:
-            source_drop(url)
+            database_drop(url)
         rows = _rows_read(first["output"])
         results.append({
             "customers": n,

@@ -19,7 +19,7 @@ N = 400
 def source_url():
     url = medusa_import.source_create(N)
     yield url
-    medusa_import.source_drop(url)
+    medusa_import.database_drop(url)
 
 
 def test_the_generated_shop_imports_as_described(source_url, api):

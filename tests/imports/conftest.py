@@ -16,24 +16,15 @@ import shutil
 import subprocess
 import uuid
 from pathlib import Path
-from urllib.parse import quote
 
 import psycopg
 import pytest
 from django.conf import settings
 
+from bench.medusa_import import SCHEMA_SQL, database_create, database_drop
 from tests.imports.medusa_shop import MedusaShop, medusa_hash, medusa_sign
 
-HERE = Path(__file__).parent
-SCHEMA_SQL = HERE / "medusa_schema.sql"
-NODE_PROJECT = HERE / "medusa"
-
-
-def database_url(dbname: str) -> str:
-    db = settings.DATABASES["default"]
-    user = quote(db["USER"], safe="")
-    password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
-    return f"postgresql://{user}{password}@{db['HOST']}:{db['PORT']}/{dbname}"
+NODE_PROJECT = Path(__file__).parent / "medusa"
 
 
 def node_run(script: str, *args: str, stdin: str = "") -> str:
@@ -61,26 +52,13 @@ def node_sign(claims: dict) -> str:
 
 def medusa_database_create(kind: str) -> str:
     """A new database with Medusa's schema, made the `kind` way; its URL."""
-    name = f"medusa_{kind}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(_admin_url(), autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = database_url(name)
+    url = database_create(f"medusa_{kind}_{uuid.uuid4().hex[:8]}")
     if kind == "ddl":
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(SCHEMA_SQL.read_text())
     else:
         node_run("migrate.mjs", url)
     return url
-
-
-def medusa_database_drop(url: str) -> None:
-    name = url.rsplit("/", 1)[1]
-    with psycopg.connect(_admin_url(), autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-
-
-def _admin_url() -> str:
-    return database_url(settings.DATABASES["default"]["NAME"])
 
 
 @pytest.fixture(
@@ -94,7 +72,7 @@ def medusa_database(request):
         yield url, medusa_hash, medusa_sign
     else:
         yield url, node_hash, node_sign
-    medusa_database_drop(url)
+    database_drop(url)
 
 
 @pytest.fixture

@@ -4,7 +4,8 @@ migrations create: same columns, indexes and constraints."""
 import psycopg
 import pytest
 
-from tests.imports.conftest import medusa_database_create, medusa_database_drop
+from bench.medusa_import import database_drop
+from tests.imports.conftest import medusa_database_create
 
 TABLES = ["customer", "customer_address", "auth_identity", "provider_identity"]
 
@@ -35,6 +36,6 @@ def test_the_ddl_matches_what_medusas_migrations_create():
         from_ddl, from_migrations = (catalog(url) for url in urls)
     finally:
         for url in urls:
-            medusa_database_drop(url)
+            database_drop(url)
     assert len(from_migrations) > 30
     assert from_ddl == from_migrations
