@@ -187,13 +187,7 @@ def _screened(units: list[plan.Unit], refused: list[plan.Problem]):
 
 
 def _deleted_in_medusa(problem: plan.Problem, here: set) -> plan.Problem:
-    if (
-        problem.reason in ("soft_deleted", "goes_with")
-        and (
-            problem.table,
-            problem.id,
-        )
-        in here
-    ):
+    kept_here = (problem.table, problem.id) in here
+    if kept_here and problem.reason in ("soft_deleted", "goes_with"):
         return replace(problem, reason="deleted_in_medusa")
     return problem
