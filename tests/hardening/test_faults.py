@@ -35,6 +35,7 @@ from accounts.tokens import reset_token_decode
 from otp.models import OtpChallenge
 from otp.services import otp_send
 from tests.factories import PASSWORD, customer_create, identities_bulk_create, token_for
+from tests.hardening.integrity import rows_missing_their_parts
 from tests.hardening.traffic import CallFailed, Traffic
 from tests.mailbox import texts_by_recipient
 from tests.otp.conftest import mailed_code, wrong
@@ -192,18 +193,12 @@ def worker_delivers(live, mail_dir: str) -> None:
 def no_partial_rows() -> dict[str, int]:
     """Whole tables: every customer has its identity, every identity has a
     provider identity, every customer's email is its identity's."""
-    unlinked_customers = Customer.objects.filter(
-        has_account=True, auth_identity__isnull=True
-    ).count()
-    bare_identities = AuthIdentity.objects.filter(
-        provider_identities__isnull=True
-    ).count()
     mismatched = (
         Customer.objects.filter(has_account=True)
         .exclude(auth_identity__provider_identities__entity_id=F("email"))
         .count()
     )
-    assert (unlinked_customers, bare_identities, mismatched) == (0, 0, 0)
+    assert (*rows_missing_their_parts(), mismatched) == (0, 0, 0)
     return {
         "customers": Customer.objects.count(),
         "auth_identities": AuthIdentity.objects.count(),

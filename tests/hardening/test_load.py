@@ -28,6 +28,7 @@ from accounts.models import AuthIdentity, Customer, Provider, ProviderIdentity
 from otp.models import OtpChallenge
 from otp.services import otp_send
 from tests.factories import PASSWORD
+from tests.hardening.integrity import rows_missing_their_parts
 from tests.hardening.traffic import CallFailed, Traffic
 from tests.mailbox import texts_by_recipient
 from tests.otp.conftest import wrong
@@ -196,16 +197,10 @@ def rows_check(outcomes: list[Outcome]) -> dict[str, int]:
 
     # Whole tables: no customer without its identity, no identity without a
     # provider identity, no unlinked identity left by this run.
-    unlinked_customers = Customer.objects.filter(
-        has_account=True, auth_identity__isnull=True
-    ).count()
-    bare_identities = AuthIdentity.objects.filter(
-        provider_identities__isnull=True
-    ).count()
     orphans = AuthIdentity.objects.filter(
         customer__isnull=True, provider_identities__entity_id__in=emails
     ).count()
-    assert (unlinked_customers, bare_identities, orphans) == (0, 0, 0)
+    assert (*rows_missing_their_parts(), orphans) == (0, 0, 0)
     return {
         "customers": Customer.objects.count(),
         "auth_identities": AuthIdentity.objects.count(),
