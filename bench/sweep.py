@@ -57,44 +57,59 @@ def child(out_path: str) -> None:
     from orphans.models import Trigger
 
     batches: list[tuple[float, float, int]] = []
+    # CPU of every backend that swept (one per worker thread): its reading
+    # before the thread's first batch and after its latest.
+    backends: dict[int, list[float]] = {}
     original = services.orphans_delete_batch
 
+    def backend_cpu() -> tuple[int, float]:
+        connection.ensure_connection()  # this thread's; psycopg knows its pid
+        pid = connection.connection.info.backend_pid
+        return pid, backend_cpu_seconds(pid) or 0.0
+
     def timed_batch(**kwargs):
+        pid, cpu = backend_cpu()
+        backends.setdefault(pid, [cpu, cpu])
         started = time.perf_counter()
         deleted = original(**kwargs)
         batches.append((started, time.perf_counter() - started, len(deleted)))
+        backends[pid][1] = backend_cpu_seconds(pid) or 0.0
         return deleted
 
     services.orphans_delete_batch = timed_batch
     with connection.cursor() as cursor:
         # The data set is no longer the loader's: the next ensure() starts over.
         cursor.execute("DELETE FROM bench_dataset")
-        cursor.execute("SELECT pg_backend_pid()")
-        backend = cursor.fetchone()[0]
-    backend_cpu = backend_cpu_seconds(backend)
+    _, main_cpu = backend_cpu()
     own_cpu = time.process_time()
     started = time.perf_counter()
     run = services.orphans_sweep(
         older_than=selectors.orphan_max_age(),
         batch_size=settings.ORPHAN_SWEEP_BATCH_SIZE,
+        workers=settings.ORPHAN_SWEEP_WORKERS,
         trigger=Trigger.COMMAND,
         now=timezone.now(),
     )
     finished = time.perf_counter()
     own_cpu = time.process_time() - own_cpu
-    if backend_cpu is not None:
-        backend_cpu = backend_cpu_seconds(backend) - backend_cpu
+    # The main connection counts and records the run; the workers delete.
+    main_pid, main_after = backend_cpu()
+    workers_cpu = sum(
+        after - before for pid, (before, after) in backends.items() if pid != main_pid
+    )
+    backend_cpu_s = main_after - main_cpu + workers_cpu
     Path(out_path).write_text(
         json.dumps(
             {
                 "deleted": run.deleted,
                 "found": run.found,
                 "batch_size": settings.ORPHAN_SWEEP_BATCH_SIZE,
+                "workers": settings.ORPHAN_SWEEP_WORKERS,
                 "started": started,
                 "finished": finished,
                 "batches": batches,
                 "cpu_python_s": own_cpu,
-                "cpu_postgres_s": backend_cpu,
+                "cpu_postgres_s": backend_cpu_s,
             }
         )
     )
@@ -192,14 +207,16 @@ def _sweep_in_child(env_extra: dict | None = None) -> dict:
 def _sweep_figures(raw: dict) -> dict:
     batches = raw["batches"]
     durations = [d for _, d, n in batches if n]
-    first = batches[0][0] if batches else raw["started"]
-    last = batches[-1][0] + batches[-1][1] if batches else raw["finished"]
+    # Batches of parallel workers interleave: the span is first start to last end.
+    first = min((s for s, _, _ in batches), default=raw["started"])
+    last = max((s + d for s, d, _ in batches), default=raw["finished"])
     deleting = last - first
     total = raw["finished"] - raw["started"]
     return {
         "deleted": raw["deleted"],
         "found": raw["found"],
         "batch_size": raw["batch_size"],
+        "workers": raw["workers"],
         "batches": len(durations),
         "total_seconds": round(total, 3),
         "deleting_seconds": round(deleting, 3),
@@ -303,7 +320,10 @@ def _report(result: dict) -> None:
         ["total time s (incl. counting)", s["total_seconds"]],
         ["orphans/s (total)", s["orphans_per_second"]],
         ["orphans/s (while deleting)", s["orphans_per_second_deleting"]],
-        ["batches × size", f"{s['batches']:,} × {s['batch_size']:,}"],
+        [
+            "batches × size, workers",
+            f"{s['batches']:,} × {s['batch_size']:,}, {s['workers']}",
+        ],
         [
             "batch p50 / p99 / max ms",
             f"{batch['p50_ms']} / {batch['p99_ms']} / {batch['max_ms']}",

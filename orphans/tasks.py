@@ -25,6 +25,7 @@ def orphans_sweep_task(
     services.orphans_sweep(
         older_than=selectors.orphan_max_age(),
         batch_size=batch_size or settings.ORPHAN_SWEEP_BATCH_SIZE,
+        workers=settings.ORPHAN_SWEEP_WORKERS,
         trigger=trigger,
         staff_user=staff_user,
         now=timezone.now(),

@@ -5,20 +5,22 @@ import os
 import re
 import signal
 import subprocess
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from accounts.models import AuthIdentity, Customer, ProviderIdentity
 from config.celery import app as celery_app
 from orphans import services
-from orphans.models import OrphanDeletion, SweepRun, Trigger
+from orphans.models import OrphanDeletion, OrphanHold, SweepRun, Trigger
 from orphans.schedule import beat_schedule_install
-from tests.factories import token_for
+from tests.factories import customer_create, token_for
 from tests.orphans.conftest import DAY, OLD, orphan_create, orphans_bulk_create
 
 
@@ -77,6 +79,107 @@ def test_two_sweeps_in_parallel_delete_each_orphan_once(live):
     assert not ProviderIdentity.objects.filter(auth_identity_id__in=ids).exists()
 
 
+def test_a_sweep_on_three_connections_deletes_each_orphan_once(live, monkeypatch):
+    ids = orphans_bulk_create(3_000, age=OLD, prefix="workers")
+    OrphanHold.objects.create(auth_identity_id=ids[7])
+    customer = customer_create(email="kept.customer@example.com")
+    AuthIdentity.objects.filter(customer=customer).update(
+        created_at=timezone.now() - OLD
+    )
+    threads, counts = set(), []
+    batch = services.orphans_delete_batch
+
+    def recorded_batch(**kwargs):
+        threads.add(threading.get_ident())
+        return batch(**kwargs)
+
+    monkeypatch.setattr(services, "orphans_delete_batch", recorded_batch)
+
+    run = services.orphans_sweep(
+        older_than=DAY,
+        batch_size=40,
+        trigger=Trigger.COMMAND,
+        now=timezone.now(),
+        workers=3,
+        progress=lambda run: counts.append(run.deleted),
+    )
+
+    assert len(threads) == 3  # the calling thread and two helpers
+    assert run.found == run.deleted == 2_999
+    stored = SweepRun.objects.get(pk=run.pk)
+    assert (stored.status, stored.deleted) == (SweepRun.Status.FINISHED, 2_999)
+    assert counts == sorted(counts)
+    assert counts[-1] == 2_999
+    audited = OrphanDeletion.objects.filter(sweep_run_id=run.pk)
+    assert audited.count() == 2_999
+    kept = AuthIdentity.objects.filter(id__in=ids).values_list("id", flat=True)
+    assert list(kept) == [ids[7]]
+    assert set(audited.values_list("auth_identity_id", flat=True)) == set(ids) - set(
+        kept
+    )
+    assert AuthIdentity.objects.filter(customer=customer).exists()
+
+
+@pytest.fixture
+def failing_audit():
+    """A real database failure in one batch: the audit insert for the given
+    identity raises inside PostgreSQL."""
+
+    def poison(identity_id: str) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                CREATE FUNCTION test_refuse_audit() RETURNS trigger AS $$
+                BEGIN
+                    IF NEW.auth_identity_id = '{identity_id}' THEN
+                        RAISE EXCEPTION 'injected failure';
+                    END IF;
+                    RETURN NEW;
+                END $$ LANGUAGE plpgsql;
+                CREATE TRIGGER test_refuse_audit BEFORE INSERT
+                ON orphans_orphandeletion
+                FOR EACH ROW EXECUTE FUNCTION test_refuse_audit();
+                """
+            )
+
+    yield poison
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DROP TRIGGER IF EXISTS test_refuse_audit ON orphans_orphandeletion;"
+            "DROP FUNCTION IF EXISTS test_refuse_audit();"
+        )
+
+
+def test_a_failing_worker_stops_every_worker_and_fails_the_run(live, failing_audit):
+    ids = set(orphans_bulk_create(2_000, age=OLD, prefix="workers"))
+    poisoned = orphans_bulk_create(1, age=OLD, prefix="poisoned")[0]
+    AuthIdentity.objects.filter(pk=poisoned).update(
+        created_at=timezone.now() - OLD - timedelta(minutes=1)  # the first batch
+    )
+    failing_audit(poisoned)
+
+    with pytest.raises(DatabaseError, match="injected failure"):
+        services.orphans_sweep(
+            older_than=DAY,
+            batch_size=20,
+            trigger=Trigger.COMMAND,
+            now=timezone.now(),
+            workers=2,
+        )
+
+    run = SweepRun.objects.get()
+    # RAISE EXCEPTION's SQLSTATE P0001 reaches Django as a ProgrammingError.
+    assert (run.status, run.error) == (SweepRun.Status.FAILED, "ProgrammingError")
+    remaining, audited, provider_identities = snapshot(sorted(ids | {poisoned}))
+    assert poisoned in remaining
+    assert remaining | audited == ids | {poisoned}
+    assert not remaining & audited
+    assert provider_identities == len(remaining)
+    # The other worker stopped after a few batches, not at the end.
+    assert len(audited) < 1_000
+    assert run.deleted == len(audited)
+
+
 def worker_children() -> list[int]:
     stack = os.environ.get("TEST_STACK_DIR")
     if not stack:
@@ -110,7 +213,7 @@ def test_a_worker_killed_mid_sweep_leaves_no_partial_batch(live):
         kwargs={"trigger": "command", "batch_size": 20},
     )
     deadline = time.monotonic() + 60
-    while not SweepRun.objects.filter(deleted__gt=0).exists():
+    while not OrphanDeletion.objects.filter(auth_identity_id__in=ids).exists():
         assert time.monotonic() < deadline, "the worker never started the sweep"
         time.sleep(0.05)
     for pid in worker_children():

@@ -146,6 +146,52 @@ def test_a_second_run_finds_nothing(world):
     assert OrphanDeletion.objects.count() == 1
 
 
+def test_a_running_sweep_saves_its_count_as_it_goes(email, monkeypatch):
+    orphans_bulk_create(10, age=OLD, prefix="saved")
+    monkeypatch.setattr(services, "PROGRESS_SAVE_SECONDS", 0)
+    saved = []
+
+    sweep(
+        batch_size=4,
+        progress=lambda run: saved.append(SweepRun.objects.get(pk=run.pk).deleted),
+    )
+
+    assert saved == [4, 8, 10]
+
+
+def test_a_run_whose_worker_died_is_closed_with_its_audited_count(world):
+    now = timezone.now()
+
+    def run_started(ago: timedelta) -> SweepRun:
+        return SweepRun.objects.create(
+            trigger=Trigger.BEAT, cutoff=now - DAY, batch_size=10, started_at=now - ago
+        )
+
+    dead, live = run_started(timedelta(hours=7)), run_started(timedelta(hours=1))
+    OrphanDeletion.objects.bulk_create(
+        OrphanDeletion(
+            auth_identity_id=f"authid_dead_{n}",
+            email_hash="",
+            identity_created_at=now - OLD,
+            deleted_at=now - timedelta(hours=7),
+            trigger=Trigger.BEAT,
+            sweep_run=dead,
+        )
+        for n in range(3)
+    )
+
+    sweep()
+
+    dead.refresh_from_db()
+    live.refresh_from_db()
+    assert (dead.status, dead.error, dead.deleted) == (
+        SweepRun.Status.FAILED,
+        "interrupted",
+        3,
+    )
+    assert (live.status, live.deleted) == (SweepRun.Status.RUNNING, 0)
+
+
 def test_older_than_and_batch_size_options(world):
     out = StringIO()
 
@@ -165,7 +211,12 @@ def test_older_than_and_batch_size_options(world):
 
 @pytest.mark.parametrize(
     "args",
-    [["--older-than", "yesterday"], ["--batch-size", "0"], ["--dry-run", "--execute"]],
+    [
+        ["--older-than", "yesterday"],
+        ["--batch-size", "0"],
+        ["--workers", "0"],
+        ["--dry-run", "--execute"],
+    ],
 )
 def test_command_refuses_bad_arguments(args):
     from django.core.management.base import CommandError

@@ -1,5 +1,5 @@
 """./dev manage sweep_orphans [--dry-run | --execute] [--older-than 24h]
-[--batch-size N]: find (the default) or delete orphans."""
+[--batch-size N] [--workers N]: find (the default) or delete orphans."""
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -33,6 +33,12 @@ class Command(BaseCommand):
             default=settings.ORPHAN_SWEEP_BATCH_SIZE,
             help="orphans per transaction",
         )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=settings.ORPHAN_SWEEP_WORKERS,
+            help="database connections sweeping at once",
+        )
 
     def handle(self, *args, **options) -> None:
         try:
@@ -45,6 +51,8 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         if options["batch_size"] < 1:
             raise CommandError("--batch-size must be at least 1")
+        if options["workers"] < 1:
+            raise CommandError("--workers must be at least 1")
         now = timezone.now()
         preview = services.orphans_sweep_preview(older_than=older_than, now=now)
         self.stdout.write(
@@ -67,6 +75,7 @@ class Command(BaseCommand):
             batch_size=options["batch_size"],
             trigger=Trigger.COMMAND,
             now=now,
+            workers=options["workers"],
             progress=progress,
         )
         self.stdout.write(
