@@ -105,14 +105,8 @@ class ProviderIdentity(models.Model):
         default=ids.new_provider_identity_id,
         editable=False,
     )
-    # No index of its own: provid_identity_provider_uniq (auth_identity,
-    # provider) serves every lookup by identity, and a second index cost each
-    # insert and each cascaded delete (docs/performance.md).
     auth_identity = models.ForeignKey(
-        AuthIdentity,
-        on_delete=models.CASCADE,
-        related_name="provider_identities",
-        db_index=False,
+        AuthIdentity, on_delete=models.CASCADE, related_name="provider_identities"
     )
     provider = models.CharField(max_length=32, choices=Provider.choices)
     entity_id = models.CharField(max_length=254)

@@ -89,14 +89,12 @@ class OrphanDeletion(models.Model):
     identity_created_at = models.DateTimeField()
     deleted_at = models.DateTimeField(db_index=True)
     trigger = models.CharField(max_length=16, choices=Trigger.choices)
-    # Indexed only where set (see Meta): sweeps, nearly every row, have none.
     staff_user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
-        db_index=False,
     )
     staff_username = models.CharField(max_length=150, blank=True)
     # A plain id in the database (no foreign key): the check it would run
@@ -114,13 +112,6 @@ class OrphanDeletion(models.Model):
 
     class Meta:
         ordering = ["-deleted_at"]
-        indexes = [
-            models.Index(
-                fields=["staff_user"],
-                condition=models.Q(staff_user__isnull=False),
-                name="orphandel_staff_user_idx",
-            )
-        ]
 
     def __str__(self) -> str:
         return f"deleted {self.auth_identity_id}"
