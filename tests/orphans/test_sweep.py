@@ -192,7 +192,7 @@ def test_a_run_whose_worker_died_is_closed_with_its_audited_count(world):
     assert (live.status, live.deleted) == (SweepRun.Status.RUNNING, 0)
 
 
-def test_older_than_and_batch_size_options(world):
+def test_older_than_batch_size_and_workers_options(world):
     out = StringIO()
 
     call_command(
@@ -202,11 +202,14 @@ def test_older_than_and_batch_size_options(world):
         "30m",
         "--batch-size",
         "1",
+        "--workers",
+        "3",
         stdout=out,
     )
 
     assert not AuthIdentity.objects.filter(id=world["young"].id).exists()
-    assert SweepRun.objects.get(dry_run=False).batch_size == 1
+    run = SweepRun.objects.get(dry_run=False)
+    assert (run.batch_size, run.deleted) == (1, 2)
 
 
 @pytest.mark.parametrize(
