@@ -62,10 +62,10 @@ def child(out_path: str) -> None:
     backends: dict[int, list[float]] = {}
     original = services.orphans_delete_batch
 
-    def backend_cpu() -> tuple[int, float]:
+    def backend_cpu() -> tuple[int, float | None]:
         connection.ensure_connection()  # this thread's; psycopg knows its pid
         pid = connection.connection.info.backend_pid
-        return pid, backend_cpu_seconds(pid) or 0.0
+        return pid, backend_cpu_seconds(pid)
 
     def timed_batch(**kwargs):
         pid, cpu = backend_cpu()
@@ -73,7 +73,7 @@ def child(out_path: str) -> None:
         started = time.perf_counter()
         deleted = original(**kwargs)
         batches.append((started, time.perf_counter() - started, len(deleted)))
-        backends[pid][1] = backend_cpu_seconds(pid) or 0.0
+        backends[pid][1] = backend_cpu_seconds(pid)
         return deleted
 
     services.orphans_delete_batch = timed_batch
@@ -94,10 +94,15 @@ def child(out_path: str) -> None:
     own_cpu = time.process_time() - own_cpu
     # The main connection counts and records the run; the workers delete.
     main_pid, main_after = backend_cpu()
-    workers_cpu = sum(
-        after - before for pid, (before, after) in backends.items() if pid != main_pid
+    readings = [(main_cpu, main_after)] + [
+        reading for pid, reading in backends.items() if pid != main_pid
+    ]
+    # None when /proc does not show PostgreSQL (another host, a container).
+    backend_cpu_s = (
+        None
+        if any(x is None for reading in readings for x in reading)
+        else sum(after - before for before, after in readings)
     )
-    backend_cpu_s = main_after - main_cpu + workers_cpu
     Path(out_path).write_text(
         json.dumps(
             {

@@ -355,10 +355,13 @@ def orphans_sweep(
         deleter=Deleter(trigger=trigger, staff_user=staff_user, sweep_run=run),
         progress=progress,
     )
+    # Helpers only see committed rows: inside a transaction, sweep alone.
+    if connection.in_atomic_block:
+        workers = 1
     try:
         if not dry_run:
             sweeper.run(workers=workers)
-    except DatabaseError as exc:
+    except BaseException as exc:  # a database error, Ctrl-C, a time limit
         SweepRun.objects.filter(pk=run.pk).update(
             status=SweepRun.Status.FAILED,
             finished_at=timezone.now(),
@@ -416,20 +419,35 @@ class _Sweeper:
     batch_size: int
     deleter: Deleter
     progress: Callable[[SweepRun], None] | None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _saved_at: float = field(default_factory=time.monotonic)
+    _lock: threading.Lock = field(
+        default_factory=threading.Lock, init=False, repr=False, compare=False
+    )
+    _stop: threading.Event = field(
+        default_factory=threading.Event, init=False, repr=False, compare=False
+    )
+    _saved_at: float = field(
+        default_factory=time.monotonic, init=False, repr=False, compare=False
+    )
 
     def run(self, *, workers: int) -> None:
-        with ThreadPoolExecutor(max_workers=max(workers - 1, 1)) as pool:
-            helpers = [pool.submit(self._helper) for _ in range(workers - 1)]
-            self._loop()
+        try:
+            with ThreadPoolExecutor(max_workers=max(workers - 1, 1)) as pool:
+                helpers = [pool.submit(self._helper) for _ in range(workers - 1)]
+                self._loop()
+        finally:
+            self._stop.set()  # also when this thread is interrupted while waiting
         for helper in helpers:
             helper.result()  # re-raises a helper's error
 
     def _helper(self) -> None:
         try:
             self._loop()
+        except BaseException as exc:
+            # Logged here: the caller re-raises only the first error.
+            logger.error(
+                "Orphan sweep worker failed", extra={"error": error_summary(exc)}
+            )
+            raise
         finally:
             connection.close()  # the helper thread's own connection
 

@@ -269,9 +269,9 @@ ORPHAN_GRACE_PERIOD = env.str("ORPHAN_GRACE_PERIOD", default="15m")
 # 500 a batch: as fast as 1000 (the cost is per orphan) with half the time
 # each batch holds its row locks (docs/performance.md).
 ORPHAN_SWEEP_BATCH_SIZE = env.int("ORPHAN_SWEEP_BATCH_SIZE", default=500)
-# Connections sweeping at once: one PostgreSQL backend deletes 15-20k orphans
-# a second; two clear a backlog of a million in under a minute on 2 cores
-# without slowing logins measurably (docs/performance.md).
+# Connections sweeping at once: one PostgreSQL backend deletes 15-18k orphans
+# a second, two about 25k (16-18k from a backlog of a million), taking both
+# cores of a 2-core host the web server shares (docs/performance.md).
 ORPHAN_SWEEP_WORKERS = env.int("ORPHAN_SWEEP_WORKERS", default=2)
 SIGNUPS_PAUSE_THRESHOLD = env.int("SIGNUPS_PAUSE_THRESHOLD", default=50)  # an hour
 

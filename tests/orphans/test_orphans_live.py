@@ -9,9 +9,11 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from io import StringIO
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
@@ -86,30 +88,35 @@ def test_a_sweep_on_three_connections_deletes_each_orphan_once(live, monkeypatch
     AuthIdentity.objects.filter(customer=customer).update(
         created_at=timezone.now() - OLD
     )
-    threads, counts = set(), []
+    # Each worker's first batch waits for the other two: run one after
+    # another, they would break the barrier and fail the sweep.
+    together = threading.Barrier(3, timeout=30)
+    deleting_threads = set()
     batch = services.orphans_delete_batch
 
     def recorded_batch(**kwargs):
-        threads.add(threading.get_ident())
-        return batch(**kwargs)
+        if threading.get_ident() not in deleting_threads:
+            together.wait()
+        deleted = batch(**kwargs)
+        if deleted:
+            deleting_threads.add(threading.get_ident())
+        return deleted
 
     monkeypatch.setattr(services, "orphans_delete_batch", recorded_batch)
+    out = StringIO()
 
-    run = services.orphans_sweep(
-        older_than=DAY,
-        batch_size=40,
-        trigger=Trigger.COMMAND,
-        now=timezone.now(),
-        workers=3,
-        progress=lambda run: counts.append(run.deleted),
+    call_command(
+        "sweep_orphans", "--execute", "--workers", "3", "--batch-size", "40", stdout=out
     )
 
-    assert len(threads) == 3  # the calling thread and two helpers
-    assert run.found == run.deleted == 2_999
-    stored = SweepRun.objects.get(pk=run.pk)
-    assert (stored.status, stored.deleted) == (SweepRun.Status.FINISHED, 2_999)
-    assert counts == sorted(counts)
-    assert counts[-1] == 2_999
+    assert len(deleting_threads) == 3  # the calling thread and two helpers
+    run = SweepRun.objects.get()
+    assert (run.status, run.found, run.deleted) == (
+        SweepRun.Status.FINISHED,
+        2_999,
+        2_999,
+    )
+    assert f"Deleted 2999 orphans (sweep run {run.pk})" in out.getvalue()
     audited = OrphanDeletion.objects.filter(sweep_run_id=run.pk)
     assert audited.count() == 2_999
     kept = AuthIdentity.objects.filter(id__in=ids).values_list("id", flat=True)

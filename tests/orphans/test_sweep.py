@@ -159,6 +159,24 @@ def test_a_running_sweep_saves_its_count_as_it_goes(email, monkeypatch):
     assert saved == [4, 8, 10]
 
 
+def test_an_interrupted_sweep_fails_its_run_with_the_count_so_far(email):
+    orphans_bulk_create(10, age=OLD, prefix="interrupted")
+
+    def interrupt(run):
+        raise KeyboardInterrupt  # Ctrl-C on sweep_orphans --execute
+
+    with pytest.raises(KeyboardInterrupt):
+        sweep(batch_size=4, progress=interrupt)
+
+    run = SweepRun.objects.get()
+    assert (run.status, run.error, run.deleted) == (
+        SweepRun.Status.FAILED,
+        "KeyboardInterrupt",
+        4,
+    )
+    assert OrphanDeletion.objects.count() == 4
+
+
 def test_a_run_whose_worker_died_is_closed_with_its_audited_count(world):
     now = timezone.now()
 
