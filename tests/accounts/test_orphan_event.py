@@ -5,11 +5,11 @@ import json
 import logging
 
 import pytest
-from django.db import connection
 
 from accounts.emails import email_hash
 from accounts.models import AuthIdentity, Customer
 from orphans.services import PROFILE_FAILURE_EVENT
+from tests.db_faults import refusing_trigger
 
 pytestmark = pytest.mark.django_db
 
@@ -18,21 +18,8 @@ pytestmark = pytest.mark.django_db
 def failing_identity_link():
     """A real database failure in the middle of step 2: the customer row is
     inserted, then linking the identity raises inside PostgreSQL."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            CREATE FUNCTION test_refuse_link() RETURNS trigger AS $$
-            BEGIN RAISE EXCEPTION 'injected failure'; END $$ LANGUAGE plpgsql;
-            CREATE TRIGGER test_refuse_link BEFORE UPDATE OF customer_id
-            ON accounts_authidentity FOR EACH ROW EXECUTE FUNCTION test_refuse_link();
-            """
-        )
-    yield
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "DROP TRIGGER test_refuse_link ON accounts_authidentity;"
-            "DROP FUNCTION test_refuse_link();"
-        )
+    with refusing_trigger(table="accounts_authidentity", event="UPDATE OF customer_id"):
+        yield
 
 
 def register(api, email, password) -> str:

@@ -22,6 +22,7 @@ from config.celery import app as celery_app
 from orphans import services
 from orphans.models import OrphanDeletion, OrphanHold, SweepRun, Trigger
 from orphans.schedule import beat_schedule_install
+from tests.db_faults import refusing_trigger
 from tests.factories import customer_create, token_for
 from tests.orphans.conftest import DAY, OLD, orphan_create, orphans_bulk_create
 
@@ -127,45 +128,19 @@ def test_a_sweep_on_three_connections_deletes_each_orphan_once(live, monkeypatch
     assert AuthIdentity.objects.filter(customer=customer).exists()
 
 
-@pytest.fixture
-def failing_audit():
-    """A real database failure in one batch: the audit insert for the given
-    identity raises inside PostgreSQL."""
-
-    def poison(identity_id: str) -> None:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"""
-                CREATE FUNCTION test_refuse_audit() RETURNS trigger AS $$
-                BEGIN
-                    IF NEW.auth_identity_id = '{identity_id}' THEN
-                        RAISE EXCEPTION 'injected failure';
-                    END IF;
-                    RETURN NEW;
-                END $$ LANGUAGE plpgsql;
-                CREATE TRIGGER test_refuse_audit BEFORE INSERT
-                ON orphans_orphandeletion
-                FOR EACH ROW EXECUTE FUNCTION test_refuse_audit();
-                """
-            )
-
-    yield poison
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "DROP TRIGGER IF EXISTS test_refuse_audit ON orphans_orphandeletion;"
-            "DROP FUNCTION IF EXISTS test_refuse_audit();"
-        )
-
-
-def test_a_failing_worker_stops_every_worker_and_fails_the_run(live, failing_audit):
+def test_a_failing_worker_stops_every_worker_and_fails_the_run(live):
     ids = set(orphans_bulk_create(2_000, age=OLD, prefix="workers"))
     poisoned = orphans_bulk_create(1, age=OLD, prefix="poisoned")[0]
     AuthIdentity.objects.filter(pk=poisoned).update(
         created_at=timezone.now() - OLD - timedelta(minutes=1)  # the first batch
     )
-    failing_audit(poisoned)
+    refusing_its_audit = refusing_trigger(
+        table="orphans_orphandeletion",
+        event="INSERT",
+        when=f"NEW.auth_identity_id = '{poisoned}'",
+    )
 
-    with pytest.raises(DatabaseError, match="injected failure"):
+    with refusing_its_audit, pytest.raises(DatabaseError, match="injected failure"):
         services.orphans_sweep(
             older_than=DAY,
             batch_size=20,

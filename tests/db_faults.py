@@ -1,0 +1,29 @@
+"""Real database failures for tests: a trigger that makes PostgreSQL itself
+refuse a write (SQLSTATE P0001, 'injected failure')."""
+
+from contextlib import contextmanager
+
+from django.db import connection
+
+
+@contextmanager
+def refusing_trigger(*, table: str, event: str, when: str = "true"):
+    """Refuse `event` (e.g. "INSERT", "UPDATE OF customer_id") on `table`
+    for the rows matching `when` (an expression over NEW), until exit."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            CREATE FUNCTION test_refuse_row() RETURNS trigger AS $$
+            BEGIN RAISE EXCEPTION 'injected failure'; END $$ LANGUAGE plpgsql;
+            CREATE TRIGGER test_refuse_row BEFORE {event} ON {table}
+            FOR EACH ROW WHEN ({when}) EXECUTE FUNCTION test_refuse_row();
+            """
+        )
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"DROP TRIGGER test_refuse_row ON {table};"
+                "DROP FUNCTION test_refuse_row();"
+            )
