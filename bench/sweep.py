@@ -59,17 +59,17 @@ def child(out_path: str) -> None:
     batches: list[tuple[float, float, int]] = []
     # CPU of every backend that swept (one per worker thread): its reading
     # before the thread's first batch and after its latest.
-    backends: dict[int, list[float]] = {}
+    backends: dict[int, list[float | None]] = {}
     original = services.orphans_delete_batch
 
-    def backend_cpu() -> tuple[int, float | None]:
+    def backend_pid() -> int:
         connection.ensure_connection()  # this thread's; psycopg knows its pid
-        pid = connection.connection.info.backend_pid
-        return pid, backend_cpu_seconds(pid)
+        return connection.connection.info.backend_pid
 
     def timed_batch(**kwargs):
-        pid, cpu = backend_cpu()
-        backends.setdefault(pid, [cpu, cpu])
+        pid = backend_pid()
+        if pid not in backends:
+            backends[pid] = [backend_cpu_seconds(pid), None]
         started = time.perf_counter()
         deleted = original(**kwargs)
         batches.append((started, time.perf_counter() - started, len(deleted)))
@@ -80,7 +80,8 @@ def child(out_path: str) -> None:
     with connection.cursor() as cursor:
         # The data set is no longer the loader's: the next ensure() starts over.
         cursor.execute("DELETE FROM bench_dataset")
-    _, main_cpu = backend_cpu()
+    main_pid = backend_pid()
+    main_cpu = backend_cpu_seconds(main_pid)
     own_cpu = time.process_time()
     started = time.perf_counter()
     run = services.orphans_sweep(
@@ -93,7 +94,7 @@ def child(out_path: str) -> None:
     finished = time.perf_counter()
     own_cpu = time.process_time() - own_cpu
     # The main connection counts and records the run; the workers delete.
-    main_pid, main_after = backend_cpu()
+    main_after = backend_cpu_seconds(main_pid)
     readings = [(main_cpu, main_after)] + [
         reading for pid, reading in backends.items() if pid != main_pid
     ]

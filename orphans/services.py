@@ -335,7 +335,7 @@ def orphans_sweep(
 ) -> SweepRun:
     """Delete every sweepable orphan older than `older_than`, batch by batch,
     on `workers` database connections at once (SKIP LOCKED gives each its
-    own rows; one backend deletes ~15-20k orphans/s, see
+    own rows; one backend deletes 15-18k orphans/s, see
     docs/performance.md). Idempotent: a second run, or one after an
     interrupted run, deletes what is left."""
     preview = orphans_sweep_preview(older_than=older_than, now=now, sample=0)
@@ -349,12 +349,7 @@ def orphans_sweep(
         found=preview.sweepable,
         staff_user=staff_user,
     )
-    sweeper = _Sweeper(
-        sweep_run=run,
-        batch_size=batch_size,
-        deleter=Deleter(trigger=trigger, staff_user=staff_user, sweep_run=run),
-        progress=progress,
-    )
+    sweeper = _Sweeper(sweep_run=run, batch_size=batch_size, progress=progress)
     # Helpers only see committed rows: inside a transaction, sweep alone.
     if connection.in_atomic_block:
         workers = 1
@@ -417,8 +412,8 @@ class _Sweeper:
 
     sweep_run: SweepRun
     batch_size: int
-    deleter: Deleter
     progress: Callable[[SweepRun], None] | None
+    deleter: Deleter = field(init=False)
     _lock: threading.Lock = field(
         default_factory=threading.Lock, init=False, repr=False, compare=False
     )
@@ -428,6 +423,12 @@ class _Sweeper:
     _saved_at: float = field(
         default_factory=time.monotonic, init=False, repr=False, compare=False
     )
+
+    def __post_init__(self) -> None:
+        run = self.sweep_run
+        self.deleter = Deleter(
+            trigger=run.trigger, staff_user=run.staff_user, sweep_run=run
+        )
 
     def run(self, *, workers: int) -> None:
         try:
