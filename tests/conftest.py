@@ -3,11 +3,13 @@
 
 import logging
 import os
+import time
 import uuid
 
 import pytest
 import requests
 from django.core.management import call_command
+from django.db import OperationalError
 from rest_framework.test import APIClient
 
 from tests.factories import PASSWORD
@@ -19,6 +21,32 @@ def django_db_setup(django_db_blocker):
     # uses the same one, so tests see each other's rows: no test_ copy.
     with django_db_blocker.unblock():
         call_command("migrate", verbosity=0)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _flush_retried_on_deadlock():
+    """The flush after a live test truncates every table while the live
+    worker or beat may be mid-transaction (beat's hourly jobs follow the wall
+    clock). PostgreSQL may then abort the TRUNCATE as a deadlock victim, with
+    nothing changed: try again, as any client of a deadlock should."""
+    from django.db.backends.postgresql.operations import DatabaseOperations
+    from psycopg.errors import DeadlockDetected
+
+    flush = DatabaseOperations.execute_sql_flush
+
+    def flush_retrying(self, sql_list):
+        for attempt in range(5):
+            try:
+                flush(self, sql_list)
+                return
+            except OperationalError as error:
+                if attempt == 4 or not isinstance(error.__cause__, DeadlockDetected):
+                    raise
+                time.sleep(0.2)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(DatabaseOperations, "execute_sql_flush", flush_retrying)
+        yield
 
 
 class _LogCollector(logging.Handler):

@@ -257,7 +257,8 @@ def test_metrics_move_as_orphans_are_created_and_swept(live, email, password):
 
 
 # Last in this file: beat keeps its 1-second schedule in memory until it
-# notices a change, and the flush after a test is not one it notices.
+# notices a change, and the flush after a test is not one it notices; the
+# test stops it before it ends.
 def test_beat_fires_the_sweep_on_its_schedule(live, email):
     from django_celery_beat.models import (
         CrontabSchedule,
@@ -284,5 +285,22 @@ def test_beat_fires_the_sweep_on_its_schedule(live, email):
         time.sleep(1)
 
     assert OrphanDeletion.objects.get(auth_identity_id=orphan.id).trigger == "beat"
-    task.enabled = False  # stop it before the tables are flushed
+    task.enabled = False
     task.save()
+    beat_sweeps_wait_stopped(PeriodicTasks)
+
+
+def beat_sweeps_wait_stopped(periodic_tasks, quiet_seconds: float = 3.0) -> None:
+    """Wait until beat has reloaded the disabled schedule: no new beat sweep
+    for a few seconds. Left firing every second, its sweeps would race the
+    flush after this and later live tests (a TRUNCATE deadlock in CI)."""
+    newest = None
+    quiet_since = time.monotonic()
+    deadline = quiet_since + 60
+    while time.monotonic() - quiet_since < quiet_seconds:
+        assert time.monotonic() < deadline, "beat kept firing the sweep"
+        periodic_tasks.update_changed()  # see the comment in the loop above
+        time.sleep(0.5)
+        latest = SweepRun.objects.filter(trigger=Trigger.BEAT).order_by("-pk").first()
+        if latest is not None and latest.pk != newest:
+            newest, quiet_since = latest.pk, time.monotonic()
