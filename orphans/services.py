@@ -13,14 +13,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.db.models import Count, OuterRef, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from accounts.emails import email_hash, email_hashes
@@ -361,7 +361,9 @@ def orphans_sweep(
             status=SweepRun.Status.FAILED,
             finished_at=timezone.now(),
             error=type(exc).__name__,
-            deleted=run.deleted,  # the batches that committed
+            # The batches that committed: Ctrl-C may land between a batch's
+            # commit and its count, which its audit rows still show.
+            deleted=Greatest(Value(run.deleted), _audited_count()),
         )
         raise
     run.status = SweepRun.Status.FINISHED
@@ -387,6 +389,17 @@ def _interrupted_runs_close(*, before: datetime) -> None:
     """Runs still "running" long after they started died with their worker:
     mark them failed, with the count of their audit rows (the count they
     saved last may be a second old)."""
+    SweepRun.objects.filter(
+        status=SweepRun.Status.RUNNING, started_at__lt=before
+    ).update(
+        status=SweepRun.Status.FAILED, error="interrupted", deleted=_audited_count()
+    )
+
+
+def _audited_count() -> Coalesce:
+    """The number of audit rows of the sweep run being updated (an identity
+    deleted a second time keeps its first audit row, so it can be lower than
+    what the run deleted)."""
     audited = (
         OrphanDeletion.objects.filter(sweep_run_id=OuterRef("pk"))
         .order_by()
@@ -394,13 +407,7 @@ def _interrupted_runs_close(*, before: datetime) -> None:
         .annotate(n=Count("*"))
         .values("n")
     )
-    SweepRun.objects.filter(
-        status=SweepRun.Status.RUNNING, started_at__lt=before
-    ).update(
-        status=SweepRun.Status.FAILED,
-        error="interrupted",
-        deleted=Coalesce(Subquery(audited), 0),
-    )
+    return Coalesce(Subquery(audited), 0)
 
 
 @dataclass
@@ -431,12 +438,14 @@ class _Sweeper:
         )
 
     def run(self, *, workers: int) -> None:
+        helpers = []
         try:
             with ThreadPoolExecutor(max_workers=max(workers - 1, 1)) as pool:
                 helpers = [pool.submit(self._helper) for _ in range(workers - 1)]
                 self._loop()
         finally:
             self._stop.set()  # also when this thread is interrupted while waiting
+            wait(helpers)  # each finishes, and counts, the batch it is in
         for helper in helpers:
             helper.result()  # re-raises a helper's error
 

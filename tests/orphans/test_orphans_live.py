@@ -87,7 +87,7 @@ def test_a_sweep_on_three_connections_deletes_each_orphan_once(live, monkeypatch
     OrphanHold.objects.create(auth_identity_id=ids[7])
     customer = customer_create(email="kept.customer@example.com")
     AuthIdentity.objects.filter(customer=customer).update(
-        created_at=timezone.now() - OLD
+        created_at=timezone.now() - OLD, updated_at=timezone.now() - OLD
     )
     # Each worker's first batch waits for the other two: run one after
     # another, they would break the barrier and fail the sweep.
@@ -111,7 +111,7 @@ def test_a_sweep_on_three_connections_deletes_each_orphan_once(live, monkeypatch
     )
 
     assert len(deleting_threads) == 3  # the calling thread and two helpers
-    run = SweepRun.objects.get()
+    run = SweepRun.objects.get(trigger=Trigger.COMMAND)
     assert (run.status, run.found, run.deleted) == (
         SweepRun.Status.FINISHED,
         2_999,
@@ -134,30 +134,41 @@ def test_a_failing_worker_stops_every_worker_and_fails_the_run(live):
     AuthIdentity.objects.filter(pk=poisoned).update(
         created_at=timezone.now() - OLD - timedelta(minutes=1)  # the first batch
     )
-    refusing_its_audit = refusing_trigger(
+    # Refused once only (a sequence ignores rollbacks): a worker that went on
+    # after the failure would delete the poisoned identity and all the rest.
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE SEQUENCE test_refuse_once")
+    refusing_its_audit_once = refusing_trigger(
         table="orphans_orphandeletion",
         event="INSERT",
-        when=f"NEW.auth_identity_id = '{poisoned}'",
+        when=f"""CASE WHEN NEW.auth_identity_id = '{poisoned}'
+                 THEN nextval('test_refuse_once') = 1 ELSE false END""",
     )
 
-    with refusing_its_audit, pytest.raises(DatabaseError, match="injected failure"):
-        services.orphans_sweep(
-            older_than=DAY,
-            batch_size=20,
-            trigger=Trigger.COMMAND,
-            now=timezone.now(),
-            workers=2,
-        )
+    try:
+        with (
+            refusing_its_audit_once,
+            pytest.raises(DatabaseError, match="injected failure"),
+        ):
+            services.orphans_sweep(
+                older_than=DAY,
+                batch_size=20,
+                trigger=Trigger.COMMAND,
+                now=timezone.now(),
+                workers=2,
+            )
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP SEQUENCE test_refuse_once")
 
-    run = SweepRun.objects.get()
+    run = SweepRun.objects.get(trigger=Trigger.COMMAND)
     # RAISE EXCEPTION's SQLSTATE P0001 reaches Django as a ProgrammingError.
     assert (run.status, run.error) == (SweepRun.Status.FAILED, "ProgrammingError")
     remaining, audited, provider_identities = snapshot(sorted(ids | {poisoned}))
-    assert poisoned in remaining
     assert remaining | audited == ids | {poisoned}
     assert not remaining & audited
     assert provider_identities == len(remaining)
-    # The other worker stopped after a few batches, not at the end.
+    # The other worker stopped after its batch in progress, not at the end.
     assert len(audited) < 1_000
     assert run.deleted == len(audited)
 
@@ -275,19 +286,22 @@ def test_beat_fires_the_sweep_on_its_schedule(live, email):
     task.interval = every_second
     task.save()
 
-    deadline = time.monotonic() + 60
-    while AuthIdentity.objects.filter(pk=orphan.pk).exists():
-        assert time.monotonic() < deadline, "beat did not fire the sweep within 60 s"
-        # The flush between tests deleted beat's change marker; its scheduler
-        # then ignores the first change it sees (django-celery-beat compares
-        # with the previous marker), so keep marking the schedule changed.
-        PeriodicTasks.update_changed()
-        time.sleep(1)
+    try:
+        deadline = time.monotonic() + 60
+        while AuthIdentity.objects.filter(pk=orphan.pk).exists():
+            assert time.monotonic() < deadline, "beat did not fire the sweep in 60 s"
+            # The flush between tests deleted beat's change marker; its
+            # scheduler then ignores the first change it sees
+            # (django-celery-beat compares with the previous marker), so keep
+            # marking the schedule changed.
+            PeriodicTasks.update_changed()
+            time.sleep(1)
+    finally:
+        task.enabled = False
+        task.save()
+        beat_sweeps_wait_stopped(PeriodicTasks)
 
     assert OrphanDeletion.objects.get(auth_identity_id=orphan.id).trigger == "beat"
-    task.enabled = False
-    task.save()
-    beat_sweeps_wait_stopped(PeriodicTasks)
 
 
 def beat_sweeps_wait_stopped(periodic_tasks, quiet_seconds: float = 3.0) -> None:
