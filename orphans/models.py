@@ -80,10 +80,17 @@ class SweepRun(models.Model):
 
 
 class OrphanDeletion(models.Model):
-    """Audit of one deleted orphan. Append-only; the identity id is unique,
-    so two sweeps can never both record one deletion."""
+    """Audit of one deleted orphan. Append-only, keyed by the identity id,
+    so two sweeps can never both record one deletion.
 
-    auth_identity_id = models.CharField(max_length=64, unique=True)
+    The sweep writes one row per orphan, so every index and key check here
+    is paid a million times for a million orphans (docs/performance.md): the
+    identity id is the primary key (no surrogate id, sequence and second
+    unique index), and the run and staff user are plain ids, as an
+    append-only audit should keep them anyway (nothing deletes sweep runs; a
+    deleted staff account's id and username stay on what it did)."""
+
+    auth_identity_id = models.CharField(max_length=64, primary_key=True)
     email_hash = models.CharField(max_length=64)
     providers = models.JSONField(default=list)
     identity_created_at = models.DateTimeField()
@@ -93,14 +100,12 @@ class OrphanDeletion(models.Model):
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,  # indexed where set, below: sweeps leave it empty
         related_name="+",
     )
     staff_username = models.CharField(max_length=150, blank=True)
-    # A plain id in the database (no foreign key): the check it would run
-    # for every audit row was 15 % of the sweep's PostgreSQL CPU
-    # (docs/performance.md), and nothing deletes sweep runs. An append-only
-    # audit keeps the id it was written with.
     sweep_run = models.ForeignKey(
         SweepRun,
         null=True,
@@ -112,6 +117,13 @@ class OrphanDeletion(models.Model):
 
     class Meta:
         ordering = ["-deleted_at"]
+        indexes = [
+            models.Index(
+                fields=["staff_user"],
+                condition=models.Q(staff_user__isnull=False),
+                name="orphandeletion_staff_user_idx",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"deleted {self.auth_identity_id}"
