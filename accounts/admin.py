@@ -1,7 +1,15 @@
 from django.contrib import admin
+from django.db.models import Q
 
+from accounts.emails import email_normalize
 from accounts.models import AuthIdentity, Customer, ProviderIdentity, PublishableApiKey
-from config.admin import ReadOnlyAdmin
+from accounts.selectors import auth_identity_ids_matching, customers_by_email
+from config.admin import LargeTableAdmin, ReadOnlyAdmin
+
+# Lists show the newest first by id: ids are ULIDs, sortable by creation, so
+# the primary key's index serves the order (sorting a million rows by
+# created_at took 0.1 to 1.5 s a page).
+NEWEST_FIRST = ("-id",)
 
 
 class ProviderIdentityInline(admin.TabularInline):
@@ -18,7 +26,7 @@ class ProviderIdentityInline(admin.TabularInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(ReadOnlyAdmin):
+class CustomerAdmin(LargeTableAdmin, ReadOnlyAdmin):
     list_display = (
         "id",
         "email",
@@ -28,8 +36,8 @@ class CustomerAdmin(ReadOnlyAdmin):
         "created_at",
     )
     list_filter = ("has_account",)
-    search_fields = ("email", "id", "last_name")
-    ordering = ("-created_at",)
+    search_fields = ("id", "email")
+    ordering = NEWEST_FIRST
     fields = (
         "id",
         "email",
@@ -45,12 +53,16 @@ class CustomerAdmin(ReadOnlyAdmin):
     )
     readonly_fields = fields
 
+    def search_q(self, term: str) -> Q:
+        by_email = customers_by_email(email=term).values_list("pk", flat=True)
+        return Q(pk__in=[term, *by_email])
+
 
 @admin.register(AuthIdentity)
-class AuthIdentityAdmin(ReadOnlyAdmin):
+class AuthIdentityAdmin(LargeTableAdmin, ReadOnlyAdmin):
     list_display = ("id", "customer", "created_at")
     search_fields = ("id", "provider_identities__entity_id", "customer__email")
-    ordering = ("-created_at",)
+    ordering = NEWEST_FIRST
     fields = (
         "id",
         "customer",
@@ -63,13 +75,16 @@ class AuthIdentityAdmin(ReadOnlyAdmin):
     inlines = [ProviderIdentityInline]
     list_select_related = ("customer",)
 
+    def search_q(self, term: str) -> Q:
+        return Q(pk__in=auth_identity_ids_matching(term=term))
+
 
 @admin.register(ProviderIdentity)
-class ProviderIdentityAdmin(ReadOnlyAdmin):
+class ProviderIdentityAdmin(LargeTableAdmin, ReadOnlyAdmin):
     list_display = ("id", "provider", "entity_id", "auth_identity", "created_at")
     list_filter = ("provider",)
-    search_fields = ("entity_id", "id", "auth_identity__id")
-    ordering = ("-created_at",)
+    search_fields = ("id", "entity_id", "auth_identity__id")
+    ordering = NEWEST_FIRST
     fields = (
         "id",
         "provider",
@@ -79,6 +94,11 @@ class ProviderIdentityAdmin(ReadOnlyAdmin):
         "updated_at",
     )
     readonly_fields = fields
+
+    def search_q(self, term: str) -> Q:
+        return (
+            Q(pk=term) | Q(entity_id=email_normalize(term)) | Q(auth_identity_id=term)
+        )
 
 
 @admin.register(PublishableApiKey)

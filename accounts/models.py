@@ -33,6 +33,10 @@ class Customer(models.Model):
     deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        indexes = [
+            # Support finds any customer, guests too, by email in admin.
+            models.Index(Lower("email"), name="customer_email_lower_idx"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 Lower("email"),

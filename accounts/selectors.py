@@ -1,6 +1,9 @@
 """Reads. Every lookup goes through an index; nothing scans and filters in
 Python (seed 003's bug was exactly that)."""
 
+from django.db.models.functions import Lower
+
+from accounts.emails import email_normalize
 from accounts.models import AuthIdentity, Customer, ProviderIdentity, PublishableApiKey
 from accounts.tokens import AccessClaims
 
@@ -25,6 +28,27 @@ def auth_identity_email(*, auth_identity_id: str) -> str | None:
         .order_by("created_at")
         .values_list("entity_id", flat=True)
         .first()
+    )
+
+
+def auth_identity_ids_matching(*, term: str) -> list[str]:
+    """Identities whose id is `term`, or whose provider identity or customer
+    has `term` as email: each through its own index (one query with OR over
+    the joined tables would read all of them)."""
+    email = email_normalize(term)
+    by_provider = ProviderIdentity.objects.filter(entity_id=email).values_list(
+        "auth_identity_id", flat=True
+    )
+    by_customer = AuthIdentity.objects.filter(
+        customer__in=customers_by_email(email=email)
+    ).values_list("pk", flat=True)
+    return [term, *by_provider, *by_customer]
+
+
+def customers_by_email(*, email: str):
+    """Every customer (guests too) with this email in any case."""
+    return Customer.objects.alias(email_lower=Lower("email")).filter(
+        email_lower=email_normalize(email)
     )
 
 

@@ -1,4 +1,8 @@
 from django.contrib import admin
+from django.core.paginator import Paginator
+from django.db import connections
+from django.db.models import Q
+from django.utils.functional import cached_property
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -13,3 +17,48 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+class EstimatedCountPaginator(Paginator):
+    """Counts a large unfiltered table from PostgreSQL's statistics
+    (`pg_class.reltuples`, kept by autovacuum's ANALYZE): COUNT(*) reads every
+    row, 0.1 to 0.3 s at a million. Filtered lists and small tables are
+    counted exactly."""
+
+    exact_below = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        rows = self.object_list
+        if not rows.query.where:
+            with connections[rows.db].cursor() as cursor:
+                cursor.execute(
+                    "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
+                    [rows.model._meta.db_table],
+                )
+                estimate = cursor.fetchone()[0]  # -1: never analyzed
+            if estimate >= self.exact_below:
+                return estimate
+        return super().count
+
+
+class LargeTableAdmin(admin.ModelAdmin):
+    """A list over a table that grows to millions of rows
+    (docs/performance.md). Search matches whole values only (an id, an
+    email in any case), each found through an index: Django's `icontains`
+    over several fields and joins reads the whole table (5 s for one
+    search at a million identities). Subclasses say what a term matches in
+    `search_q`."""
+
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False  # a second COUNT(*) of the whole table
+    search_help_text = "A whole id or email address (any case)."
+
+    def search_q(self, term: str) -> Q:
+        raise NotImplementedError
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        return queryset.filter(self.search_q(term)), False

@@ -1,0 +1,121 @@
+"""Support's admin lists over tables that grow to millions of rows: search
+takes a whole id or email (any case) and finds it through an index, and an
+unfiltered list is counted from PostgreSQL's statistics."""
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import connection
+from django.utils import timezone
+
+from accounts.emails import email_hash
+from accounts.models import Customer
+from config.admin import EstimatedCountPaginator
+from orphans import services
+from orphans.models import Trigger
+from tests.factories import customer_create
+from tests.orphans.conftest import OLD, orphan_create
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def root(client):
+    client.force_login(
+        User.objects.create_superuser("root", password="pw-for-tests-only")
+    )
+    return client
+
+
+def listed(client, path: str, term: str) -> str:
+    page = client.get(path, {"q": term})
+    assert page.status_code == 200
+    return page.content.decode()
+
+
+@pytest.fixture
+def shop(email):
+    """A customer, a guest with the same address, an orphan and a bystander."""
+    customer = customer_create(email=email)
+    guest = Customer.objects.create(email=email.upper(), has_account=False)
+    orphan = orphan_create(email="orphan." + email, age=OLD)
+    other = customer_create(email="other." + email)
+    return {"customer": customer, "guest": guest, "orphan": orphan, "other": other}
+
+
+def test_customers_are_found_by_whole_email_in_any_case_or_by_id(root, shop, email):
+    by_email = listed(root, "/admin/accounts/customer/", f"  {email.upper()} ")
+    by_id = listed(root, "/admin/accounts/customer/", shop["other"].id)
+    by_part = listed(root, "/admin/accounts/customer/", email.split("@")[0])
+
+    assert shop["customer"].id in by_email
+    assert shop["guest"].id in by_email
+    assert shop["other"].id not in by_email
+    assert shop["other"].id in by_id
+    assert shop["customer"].id not in by_id
+    assert shop["customer"].id not in by_part  # whole values only
+    assert "0 customers" in by_part
+
+
+def test_identities_are_found_by_provider_email_customer_email_or_id(root, shop, email):
+    customer_identity = shop["customer"].auth_identity.id
+    by_email = listed(root, "/admin/accounts/authidentity/", email.title())
+    by_orphan_email = listed(root, "/admin/accounts/authidentity/", "orphan." + email)
+    by_id = listed(root, "/admin/accounts/authidentity/", shop["orphan"].id)
+
+    assert customer_identity in by_email
+    assert shop["orphan"].id not in by_email
+    assert shop["orphan"].id in by_orphan_email
+    assert shop["orphan"].id in by_id
+    assert customer_identity not in by_id
+
+
+def test_provider_identities_are_found_by_email_id_or_identity_id(root, shop, email):
+    provider = shop["customer"].auth_identity.provider_identities.get()
+    path = "/admin/accounts/provideridentity/"
+
+    assert provider.id in listed(root, path, email.upper())
+    assert provider.id in listed(root, path, provider.id)
+    assert provider.id in listed(root, path, provider.auth_identity_id)
+    assert provider.id not in listed(root, path, "other." + email)
+
+
+def test_orphans_are_found_by_email(root, shop, email):
+    found = listed(root, "/admin/orphans/orphan/", "ORPHAN." + email)
+    missed = listed(root, "/admin/orphans/orphan/", email)
+
+    assert shop["orphan"].id in found
+    assert shop["orphan"].id not in missed  # the customer's address
+
+
+def test_the_deletion_audit_is_found_by_identity_id_email_or_hash(root, shop, email):
+    orphan = shop["orphan"]
+    services.orphans_sweep(
+        older_than=OLD / 2,
+        batch_size=10,
+        trigger=Trigger.COMMAND,
+        now=timezone.now(),
+    )
+    path = "/admin/orphans/orphandeletion/"
+
+    assert orphan.id in listed(root, path, orphan.id)
+    assert orphan.id in listed(root, path, ("Orphan." + email).upper())
+    assert orphan.id in listed(root, path, email_hash("orphan." + email))
+    assert orphan.id not in listed(root, path, email)
+
+
+def test_an_unfiltered_large_table_is_counted_from_the_statistics(shop, email):
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE accounts_customer")  # 3 rows in the statistics
+    for n in range(2):
+        customer_create(email=f"later{n}.{email}")
+    everyone = Customer.objects.order_by("pk")
+    guests = everyone.filter(has_account=False)
+
+    def count(rows, *, exact_below: int) -> int:
+        paginator = EstimatedCountPaginator(rows, 10)
+        paginator.exact_below = exact_below
+        return paginator.count
+
+    assert count(everyone, exact_below=3) == 3  # the estimate
+    assert count(everyone, exact_below=4) == 5  # small: exact
+    assert count(guests, exact_below=0) == 1  # filtered: exact
