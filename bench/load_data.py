@@ -154,6 +154,10 @@ def customer_email(i: int) -> str:
     return f"user{i}@{DOMAIN}"
 
 
+def orphan_email(i: int) -> str:
+    return f"orphan{i}@{DOMAIN}"
+
+
 def scrypt_email(j: int) -> str:
     return f"scrypt{j}@{DOMAIN}"
 

@@ -1,7 +1,8 @@
 """Every benchmark in one run, as `./dev bench` starts it: latency and
-queries at each size, throughput with wrk, password hashing, the sweep; then
-a summary against the targets of docs/performance.md. Each part writes its
-JSON under var/bench/, the summary too (var/bench/summary.json).
+queries at each size, support's admin pages, throughput with wrk, password
+hashing, the sweep; then a summary against the targets of
+docs/performance.md. Each part writes its JSON under var/bench/, the
+summary too (var/bench/summary.json).
 
     python -m bench.run [--full] --url http://127.0.0.1:PORT
 
@@ -15,7 +16,7 @@ import argparse
 import os
 import time
 
-from bench import hashing, latency, medusa_import, sweep, throughput
+from bench import admin_pages, hashing, latency, medusa_import, sweep, throughput
 from bench.common import django_setup, load_note, say, table, write_result
 
 PROFILES = {
@@ -55,7 +56,7 @@ def main() -> None:
     parser.add_argument("--url", default=os.environ.get("BENCH_URL", ""))
     parser.add_argument(
         "--only",
-        default="latency,throughput,hashing,sweep,import",
+        default="latency,admin,throughput,hashing,sweep,import",
         help="comma-separated parts to run",
     )
     args = parser.parse_args()
@@ -74,6 +75,10 @@ def main() -> None:
             sizes=profile["sizes"], samples=profile["samples"], base_url=args.url
         )
         write_result("latency", results["latency"])
+    if "admin" in parts:
+        sizes = profile["sizes"]
+        results["admin"] = admin_pages.run(sizes=[sizes[0], sizes[-1]])
+        write_result("admin", results["admin"])
     if "throughput" in parts:
         results["throughput"] = throughput.run(
             base_url=args.url,
