@@ -18,6 +18,8 @@ SAMPLES = 15  # after a warm-up request and a counted one per page
 
 def pages(dataset: load_data.Dataset, rng: random.Random) -> dict[str, str]:
     """Page name -> path, searching for a random customer and orphan."""
+    if not dataset.orphans:
+        raise ValueError("the admin pages benchmark needs some orphans")
     customer = orphan = None
     while customer is None or orphan is None:
         i = rng.randint(1, dataset.n)

@@ -48,10 +48,11 @@ class LargeTableAdmin(admin.ModelAdmin):
     email in any case), each found through an index: Django's `icontains`
     over several fields and joins reads the whole table (5 s for one
     search at a million identities). Subclasses say what a term matches in
-    `search_q`."""
+    `search_q`; `search_fields` only makes Django show the search box."""
 
     paginator = EstimatedCountPaginator
     show_full_result_count = False  # a second COUNT(*) of the whole table
+    show_facets = admin.ShowFacets.NEVER  # a COUNT(*) per filter choice
     search_help_text = "A whole id or email address (any case)."
 
     def search_q(self, term: str) -> Q:

@@ -344,7 +344,7 @@ class OrphanDeletionAdmin(LargeTableAdmin, ReadOnlyAdmin):
         if "@" in term:
             return Q(email_hash=email_hash(term))
         if len(term) == 64:
-            return Q(email_hash=term.lower())
+            return Q(email_hash=term.lower()) | Q(pk=term)
         return Q(pk=term)
 
     @admin.display(description="email hash", ordering="email_hash")

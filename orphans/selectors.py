@@ -7,7 +7,7 @@ identities; see docs/runbook.md for the EXPLAIN)."""
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Exists, F, OuterRef, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.db.models.functions import TruncDate
 
 from accounts.models import AuthIdentity, Customer
@@ -68,11 +68,18 @@ def orphan_stats(*, now: datetime, days: int = 7) -> dict:
     max_age = orphan_max_age()
     # "Cleaned within 24h": deleted at most 24h after it became sweepable.
     window = max_age + timedelta(hours=24)
-    recent = OrphanDeletion.objects.filter(deleted_at__gte=now - timedelta(days=days))
     # Counted in the database: a big sweep leaves a million audit rows.
-    on_time = recent.filter(deleted_at__lte=F("identity_created_at") + window).count()
+    recent = OrphanDeletion.objects.filter(
+        deleted_at__gte=now - timedelta(days=days)
+    ).aggregate(
+        deleted=Count("*"),
+        on_time=Count(
+            "pk", filter=Q(deleted_at__lte=F("identity_created_at") + window)
+        ),
+    )
+    on_time = recent["on_time"]
     overdue = orphans_older_than(cutoff=now - window, include_held=False).count()
-    total = recent.count() + overdue
+    total = recent["deleted"] + overdue
     return {
         "days": [
             {"day": day, "created": created.get(day, 0), "cleaned": cleaned.get(day, 0)}
@@ -94,7 +101,10 @@ def signup_success_rate(*, now: datetime, days: int) -> float | None:
     finished = Customer.objects.filter(has_account=True, created_at__gte=since).count()
     unfinished = (
         orphans_older_than(cutoff=now - grace).filter(created_at__gte=since).count()
-        + OrphanDeletion.objects.filter(identity_created_at__gte=since).count()
+        # Deleted after it was created: deleted_at's index bounds the read.
+        + OrphanDeletion.objects.filter(
+            deleted_at__gte=since, identity_created_at__gte=since
+        ).count()
     )
     total = finished + unfinished
     return finished / total if total else None
