@@ -23,7 +23,10 @@ class EstimatedCountPaginator(Paginator):
     """Counts a large unfiltered table from PostgreSQL's statistics
     (`pg_class.reltuples`, kept by autovacuum's ANALYZE): COUNT(*) reads every
     row, 0.1 to 0.3 s at a million. Filtered lists and small tables are
-    counted exactly."""
+    counted exactly. Right after a large sweep or import, before autovacuum
+    analyzes the table again, the estimate can be off by the rows that came
+    or went: the last pages then end early or come out empty (sorting the
+    other way reaches the oldest rows)."""
 
     exact_below = 10_000
 
