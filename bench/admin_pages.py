@@ -50,24 +50,29 @@ def run(*, sizes: list[int], orphan_share: float = 0.1, seed: int = 6) -> dict:
     staff, _ = User.objects.update_or_create(
         username="bench-admin", defaults={"is_staff": True, "is_superuser": True}
     )
-    client = Client(SERVER_NAME="localhost")
-    client.force_login(staff)
+    client = Client(SERVER_NAME="localhost")  # requests go secure=True: the
+    # stack runs production settings, which redirect plain HTTP
     results: dict = {"sizes": sizes, "by_size": {}}
     for n in sizes:
         dataset, load_seconds = load_data.ensure(n, orphan_share=orphan_share)
         say(f"\nadmin pages, N = {n:,}: loaded in {load_seconds:.1f} s; {load_note()}")
+        client.force_login(staff)  # a load empties the sessions
         figures = {}
         for name, path in pages(dataset, rng).items():
-            if client.get(path).status_code != 200:  # also the warm-up
-                raise RuntimeError(f"{path} did not answer 200")
+            answer = client.get(path, secure=True)  # also the warm-up
+            if answer.status_code != 200:
+                raise RuntimeError(
+                    f"{path} answered {answer.status_code} "
+                    f"{answer.headers.get('Location', '')}"
+                )
             with CaptureQueriesContext(connection) as captured:
-                client.get(path)
+                client.get(path, secure=True)
             # Read now: the next request's new connection clears the log.
             queries = len(captured.captured_queries)
             watch = Stopwatch()
             for _ in range(SAMPLES):
                 with watch:
-                    client.get(path)
+                    client.get(path, secure=True)
             figures[name] = {**summary_ms(watch.samples), "queries": queries}
         results["by_size"][str(n)] = figures
     say("\n" + _table(results))
