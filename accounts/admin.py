@@ -58,8 +58,16 @@ class CustomerAdmin(LargeTableAdmin, ReadOnlyAdmin):
         return Q(pk__in=[term, *by_email])
 
 
+class AuthIdentitySearch(LargeTableAdmin):
+    """Lists of auth identities (all of them, or the orphans): a term is an
+    identity id, or the email of its provider identity or customer."""
+
+    def search_q(self, term: str) -> Q:
+        return Q(pk__in=auth_identity_ids_matching(term=term))
+
+
 @admin.register(AuthIdentity)
-class AuthIdentityAdmin(LargeTableAdmin, ReadOnlyAdmin):
+class AuthIdentityAdmin(AuthIdentitySearch, ReadOnlyAdmin):
     list_display = ("id", "customer", "created_at")
     search_fields = ("id", "provider_identities__entity_id", "customer__email")
     ordering = NEWEST_FIRST
@@ -74,9 +82,6 @@ class AuthIdentityAdmin(LargeTableAdmin, ReadOnlyAdmin):
     readonly_fields = fields
     inlines = [ProviderIdentityInline]
     list_select_related = ("customer",)
-
-    def search_q(self, term: str) -> Q:
-        return Q(pk__in=auth_identity_ids_matching(term=term))
 
 
 @admin.register(ProviderIdentity)

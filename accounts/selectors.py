@@ -40,7 +40,7 @@ def auth_identity_ids_matching(*, term: str) -> list[str]:
         "auth_identity_id", flat=True
     )
     by_customer = AuthIdentity.objects.filter(
-        customer__in=customers_by_email(email=email)
+        customer__in=customers_by_email(email=term)
     ).values_list("pk", flat=True)
     return [term, *by_provider, *by_customer]
 

@@ -15,9 +15,9 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 
+from accounts.admin import AuthIdentitySearch
 from accounts.emails import email_hash
 from accounts.models import ProviderIdentity
-from accounts.selectors import auth_identity_ids_matching
 from config.admin import LargeTableAdmin, ReadOnlyAdmin
 from config.celery import BrokerUnavailable, publish
 from orphans import selectors, services
@@ -97,7 +97,7 @@ class HoldFilter(admin.SimpleListFilter):
 
 
 @admin.register(Orphan)
-class OrphanAdmin(LargeTableAdmin):
+class OrphanAdmin(AuthIdentitySearch):
     # "on hold" right after the email: with the filter and nav sidebars a
     # 1280-px screen shows only ~630 px of the list, and later columns scroll.
     list_display = ("id", "masked_email", "is_held", "age", "providers")
@@ -126,9 +126,6 @@ class OrphanAdmin(LargeTableAdmin):
                 )
             )
         )
-
-    def search_q(self, term: str) -> Q:
-        return Q(pk__in=auth_identity_ids_matching(term=term))
 
     @admin.display(description="email")
     def masked_email(self, obj) -> str:
