@@ -23,6 +23,7 @@ import pytest
 from django.db import connection
 from django.db.models import F
 from django.utils import timezone
+from psycopg import sql
 
 from accounts.models import (
     AuthIdentity,
@@ -531,15 +532,56 @@ def test_broker_unreachable_otp_send_is_503_and_reset_is_201(live, email, mail_d
 # ------------------------------------------------------------ Celery worker
 
 MAILS_PER_KIND = 120
-KILL_ROUNDS = 3
 LOST = "Task handler raised error: WorkerLostError"
 ENOUGH_LOST = 3
+# A kill is bound to hit a running task when each reset task waits, inside
+# its transaction, for the token table that the test holds locked.
+WAIT_FOR_TASK = 60.0
+
+
+@contextmanager
+def writes_blocked(model):
+    """Another connection holds `model`'s table in SHARE mode inside the
+    block: reads go on, a write waits until the block ends."""
+    locker = connection.get_new_connection(connection.get_connection_params())
+    try:
+        locker.execute(
+            sql.SQL("LOCK TABLE {} IN SHARE MODE").format(
+                sql.Identifier(model._meta.db_table)
+            )
+        )
+        yield model._meta.db_table
+        locker.commit()
+    finally:
+        locker.close()
+
+
+def backends_waiting_to_write(table: str) -> set[int]:
+    """Server pids of the sessions waiting for a lock on `table`."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            " AND query LIKE %s",
+            [f"%{table}%"],
+        )
+        return {pid for (pid,) in cursor.fetchall()}
+
+
+def wait_for(what: str, check, timeout: float = WAIT_FOR_TASK):
+    deadline = time.monotonic() + timeout
+    while not (found := check()):
+        assert time.monotonic() < deadline, f"{what} within {timeout:.0f} s"
+        time.sleep(0.1)
+    return found
 
 
 def test_a_worker_killed_mid_mail_task_still_delivers_every_mail(live, mail_dir):
-    """Pool processes are SIGKILLed while they deliver OTP and reset mails:
-    acks_late + reject_on_worker_lost put the interrupted message back and
-    the worker's main process forks new pool processes that redo it."""
+    """Pool processes are SIGKILLed while they run mail tasks: acks_late +
+    reject_on_worker_lost put the interrupted message back and the worker's
+    main process forks new pool processes that redo it. The reset-token
+    table is locked against writes meanwhile, so every kill lands while a
+    reset task runs (it waits in its transaction), not by chance."""
     run = uuid.uuid4().hex[:8]
     resets = [
         f"killed.{run}.{n}@example.com"
@@ -567,22 +609,32 @@ def test_a_worker_killed_mid_mail_task_still_delivers_every_mail(live, mail_dir)
         except CallFailed:
             pass  # counted in traffic.unexpected
 
-    # The requests go out in rounds from 8 threads; while a round is sent,
-    # the pool processes are killed every 0.3 s, until a kill has hit a
-    # running task a few times (the worker logs WorkerLostError for each).
-    for batch in [(otps + resets)[n::KILL_ROUNDS] for n in range(KILL_ROUNDS)]:
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            asked = [pool.submit(ask, address) for address in batch]
-            killing_since = time.monotonic()
-            while lost < ENOUGH_LOST and (
-                not all(f.done() for f in asked)
-                or time.monotonic() < killing_since + 1.5
-            ):
-                for pid in pool_children():
-                    os.kill(pid, signal.SIGKILL)
-                    kills += 1
-                time.sleep(0.3)
-                lost = worker_log.new().count(LOST)
+    # The requests go out from 8 threads while the pool is killed: each
+    # time a new pool process is seen waiting for the locked table, every
+    # pool process is killed, until the worker has logged WorkerLostError
+    # a few times. A killed process's server session waits on, so only a
+    # session not seen before marks a running task.
+    with (
+        writes_blocked(PasswordResetToken) as table,
+        ThreadPoolExecutor(max_workers=8) as pool,
+    ):
+        asked = [pool.submit(ask, address) for address in otps + resets]
+        seen: set[int] = set()
+        while lost < ENOUGH_LOST:
+            seen |= wait_for(
+                "no reset task ran",
+                lambda seen=seen: backends_waiting_to_write(table) - seen,
+            )
+            for pid in pool_children():
+                os.kill(pid, signal.SIGKILL)
+                kills += 1
+            wait_for(
+                "the worker did not log the lost task",
+                lambda before=lost: worker_log.new().count(LOST) > before,
+            )
+            lost = worker_log.new().count(LOST)
+        for answered in asked:
+            answered.result()
 
     texts, missing = mail_wait(mail_dir, set(otps + resets), timeout=120)
     lost = worker_log.new().count(LOST)
