@@ -5,6 +5,7 @@ import logging
 import os
 import time
 import uuid
+from types import SimpleNamespace
 
 import pytest
 import requests
@@ -85,10 +86,16 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_rate_limits():
-    """Every test starts with empty request limits (all tests share one IP)."""
+def _fresh_rate_limits(monkeypatch):
+    """Every test starts with empty request limits (all tests share one IP),
+    counted in-process on a stopped clock: the fixed windows cannot roll
+    over between a test's requests."""
     from django.core.cache import cache
 
+    from config import ratelimit
+
+    stopped = time.time()
+    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: stopped))
     client = cache._cache.get_client()
     keys = list(client.scan_iter(match="*ratelimit:*"))
     if keys:

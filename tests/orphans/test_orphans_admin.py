@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from accounts.models import AuthIdentity
 from orphans.models import OrphanDeletion, OrphanEvent, OrphanHold
+from orphans.schedule import BEAT_SCHEDULE, beat_schedule_install
 from tests.factories import customer_create
 from tests.orphans.conftest import OLD, YOUNG, orphan_create
 
@@ -193,10 +194,25 @@ def test_support_group_has_exactly_the_needed_permissions():
 
 
 def test_beat_schedule_exists_after_migrate():
+    """The data migration's rows. ./dev test disables them before beat
+    starts, so the wall-clock jobs stay out of the tests; the next test
+    shows the install enables them."""
     from django_celery_beat.models import PeriodicTask
 
     task = PeriodicTask.objects.get(name="sweep-orphans")
     assert task.task == "orphans.tasks.orphans_sweep_task"
     assert task.crontab.minute == "17"
     assert task.expire_seconds == 3000
-    assert task.enabled
+    assert set(PeriodicTask.objects.values_list("name", flat=True)) >= set(
+        BEAT_SCHEDULE
+    )
+
+
+def test_the_schedule_installs_enabled():
+    from django_celery_beat.models import CrontabSchedule, PeriodicTask
+
+    PeriodicTask.objects.all().delete()
+    beat_schedule_install(PeriodicTask, CrontabSchedule)
+
+    installed = dict(PeriodicTask.objects.values_list("name", "enabled"))
+    assert installed == dict.fromkeys(BEAT_SCHEDULE, True)

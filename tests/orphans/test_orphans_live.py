@@ -284,6 +284,7 @@ def test_beat_fires_the_sweep_on_its_schedule(live, email):
     task = PeriodicTask.objects.get(name="sweep-orphans")
     task.crontab = None
     task.interval = every_second
+    task.enabled = True  # ./dev test disables the schedule it migrates
     task.save()
 
     try:
