@@ -8,7 +8,9 @@ import kombu.exceptions
 import redis.exceptions
 from celery import Celery, Task
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+# Production unless told otherwise: a forgotten variable fails closed
+# (missing secrets refuse to start) instead of running unhardened.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 
 app = Celery("storefront_auth")
 app.config_from_object("django.conf:settings", namespace="CELERY")

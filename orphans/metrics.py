@@ -4,12 +4,16 @@ does, see docs/deploy.md) /metrics sums them across processes. The orphan
 gauge is read from PostgreSQL at scrape time, so it is right whichever
 process answers."""
 
+import logging
 import os
 
+from django.db import DatabaseError
 from django.utils import timezone
 from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
+
+logger = logging.getLogger(__name__)
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -55,21 +59,31 @@ for _flow in ("two_step", "one_step"):
 
 
 class DatabaseGaugeCollector:
-    """Gauges read from PostgreSQL at scrape time."""
+    """Gauges read from PostgreSQL at scrape time. While the database is
+    down they are left out and the counters still served: /health reports
+    the outage, and a scrape that fails would hide the counters too."""
 
     def collect(self):
         from orphans.selectors import orphans_count, signups_paused
 
+        try:
+            orphans_now = orphans_count(now=timezone.now())
+            paused_now = signups_paused()
+        except DatabaseError as exc:
+            logger.warning(
+                "metrics_database_gauges_skipped", extra={"error": type(exc).__name__}
+            )
+            return
         orphans = GaugeMetricFamily(
             "orphaned_auth_identities",
             "Auth identities without a customer, past the grace period",
         )
-        orphans.add_metric([], orphans_count(now=timezone.now()))
+        orphans.add_metric([], orphans_now)
         yield orphans
         paused = GaugeMetricFamily(
             "signups_paused", "1 while new signups are paused (the circuit breaker)"
         )
-        paused.add_metric([], 1 if signups_paused() else 0)
+        paused.add_metric([], 1 if paused_now else 0)
         yield paused
 
 

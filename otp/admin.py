@@ -85,6 +85,9 @@ class OtpChallengeAdmin(ClearLockoutPermission, ReadOnlyAdmin):
 @admin.register(OtpFailureBudget)
 class OtpFailureBudgetAdmin(ClearLockoutPermission, ReadOnlyAdmin):
     list_display = ("email", "consecutive_failures", "updated_at")
+    # The list shows every field; no link to a page whose URL is the email
+    # (the primary key), which access logs would keep.
+    list_display_links = None
     search_fields = ("email",)
     ordering = ("-consecutive_failures",)
     readonly_fields = ("email", "consecutive_failures", "updated_at")

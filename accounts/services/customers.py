@@ -16,13 +16,10 @@ from accounts import selectors
 from accounts.emails import email_normalize
 from accounts.models import AuthIdentity, Customer
 from accounts.services.identities import (
-    IDENTITY_EXISTS,
     email_parse,
-    identity_create_emailpass,
-    identity_resume,
-    password_policy_check,
+    identity_for_signup,
 )
-from config.errors import DuplicateError, InvalidData, NotFound, Unauthorized
+from config.errors import DuplicateError, InvalidData, NotFound
 
 CUSTOMER_EXISTS = "Customer with this email already has an account"
 PROFILE_FIELDS = ("company_name", "first_name", "last_name", "phone")
@@ -93,15 +90,7 @@ def customer_signup(
     together or not at all, so it can never leave an orphan. An unlinked
     identity with the same password is completed (self-heal)."""
     email = email_parse(profile.email)
-    identity = None
-    if not selectors.provider_identity_exists_for_email(entity_id=email):
-        password_policy_check(password)
-        identity = identity_create_emailpass(email=email, password=password, now=now)
-    if identity is None:
-        resumed = identity_resume(email=email, password=password)
-        identity = AuthIdentity.objects.select_for_update().get(pk=resumed.pk)
-        if identity.customer_id is not None:
-            raise Unauthorized(IDENTITY_EXISTS)
+    identity = identity_for_signup(email=email, password=password, now=now)
     customer = _customer_insert(profile=profile, email=email, now=now)
     _identity_link(identity=identity, customer=customer, now=now)
     return customer, identity

@@ -145,18 +145,44 @@ def identity_create_emailpass(
 
 
 @sensitive_variables("password")
-def identity_resume(*, email: str, password: str) -> AuthIdentity:
+def identity_resume(*, email: str, password: str, now: datetime) -> AuthIdentity | None:
     """The seed-000 self-heal: an unlinked emailpass identity whose password
-    matches may finish its signup; anything else already exists."""
+    matches may finish its signup; anything else already exists. None when
+    the identity went between the read and the touch (the sweep deleted the
+    orphan, or a parallel signup linked it)."""
     existing = selectors.provider_identity_get(
         provider=Provider.EMAILPASS, entity_id=email
     )
     if (
-        existing is not None
-        and existing.auth_identity.customer_id is None
-        and password_matches(existing, password)
+        existing is None
+        or existing.auth_identity.customer_id is not None
+        or not password_matches(existing, password)
     ):
-        return existing.auth_identity
+        raise Unauthorized(IDENTITY_EXISTS)
+    # The touch locks the row for the rest of the transaction and restarts
+    # its age, so the sweep leaves it alone from here on.
+    touched = AuthIdentity.objects.filter(
+        pk=existing.auth_identity_id, customer_id__isnull=True
+    ).update(updated_at=now)
+    return existing.auth_identity if touched else None
+
+
+@sensitive_variables("password")
+def identity_for_signup(*, email: str, password: str, now: datetime) -> AuthIdentity:
+    """A new emailpass identity for a parsed email, or the unlinked one this
+    password opens. Each pass that finds nothing because a parallel signup
+    or the sweep changed the address in between looks again."""
+    for _ in range(3):
+        if selectors.provider_identity_exists_for_email(entity_id=email):
+            identity = identity_resume(email=email, password=password, now=now)
+        else:
+            password_policy_check(password)
+            with transaction.atomic():
+                identity = identity_create_emailpass(
+                    email=email, password=password, now=now
+                )
+        if identity is not None:
+            return identity
     raise Unauthorized(IDENTITY_EXISTS)
 
 
@@ -164,16 +190,7 @@ def identity_resume(*, email: str, password: str) -> AuthIdentity:
 def identity_register_emailpass(
     *, email: str, password: str, now: datetime
 ) -> AuthIdentity:
-    email = email_parse(email)
-    if selectors.provider_identity_exists_for_email(entity_id=email):
-        return identity_resume(email=email, password=password)
-    password_policy_check(password)
-    with transaction.atomic():
-        identity = identity_create_emailpass(email=email, password=password, now=now)
-    if identity is None:
-        # A parallel sign-up of this address committed first.
-        return identity_resume(email=email, password=password)
-    return identity
+    return identity_for_signup(email=email_parse(email), password=password, now=now)
 
 
 @sensitive_variables("password")
@@ -187,11 +204,15 @@ def identity_authenticate_emailpass(*, email: str, password: str) -> AuthIdentit
         raise Unauthorized(INVALID_CREDENTIALS)
     if not password_matches(provider_identity, password):
         raise Unauthorized(INVALID_CREDENTIALS)
-    from otp.services import otp_failures_reset
+    identity = provider_identity.auth_identity
+    if identity.email_verified_at is not None:
+        from otp.services import otp_failures_reset
 
-    # A proven login lifts the OTP hard stop of the address (docs/otp.md).
-    otp_failures_reset(email=provider_identity.entity_id)
-    return provider_identity.auth_identity
+        # Only a password whose owner proved the mailbox lifts the OTP hard
+        # stop: a squatter's password must not restart the guessing of
+        # codes for an address they do not own (docs/otp.md).
+        otp_failures_reset(email=provider_identity.entity_id)
+    return identity
 
 
 def identity_email_proven(*, identity: AuthIdentity, now: datetime) -> None:

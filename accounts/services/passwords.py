@@ -115,6 +115,10 @@ def password_update_with_reset_token(
         AuthIdentity.objects.filter(pk=provider_identity.auth_identity_id).update(
             tokens_valid_after=now, email_verified_at=now, updated_at=now
         )
+        from otp.services import otp_failures_reset
+
+        # The link proved the mailbox, as a code does: the OTP hard stop goes.
+        otp_failures_reset(email=provider_identity.entity_id)
 
 
 def expired_credentials_purge(*, now: datetime) -> int:

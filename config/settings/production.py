@@ -4,7 +4,15 @@ missing secrets (docs/deploy.md). `manage.py check --deploy` is clean."""
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import COOKIE_SECRET, EMAIL_HASH_KEY, JWT_SECRET, SECRET_KEY, env
+from .base import (
+    COOKIE_SECRET,
+    EMAIL_BACKEND,
+    EMAIL_HASH_KEY,
+    JWT_SECRET,
+    METRICS_TOKEN,
+    SECRET_KEY,
+    env,
+)
 
 DEBUG = False
 
@@ -13,11 +21,20 @@ for name, value, minimum in (
     ("JWT_SECRET", JWT_SECRET, 32),  # RFC 7518 3.2: at least the hash size
     ("COOKIE_SECRET", COOKIE_SECRET, 32),
     ("EMAIL_HASH_KEY", EMAIL_HASH_KEY, 32),
+    # /metrics counts signups, logins and orphans: business figures.
+    ("METRICS_TOKEN", METRICS_TOKEN, 32),
 ):
     if len(value) < minimum or len(set(value)) < 8:
         raise ImproperlyConfigured(
             f"{name} must be a random value of at least {minimum} characters"
         )
+
+# Mail must leave the machine: the console, file and memory backends would
+# leave codes and reset links in a log or on disk, and no customer gets them.
+if not EMAIL_BACKEND.startswith("django.core.mail.backends.smtp."):
+    raise ImproperlyConfigured(
+        "EMAIL_URL must be an smtp:// or smtp+tls:// URL in production"
+    )
 
 # HTTPS everywhere; the load balancer terminates TLS and says so.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)

@@ -23,9 +23,33 @@ def request_reset(api, identifier, django_capture_on_commit_callbacks):
         return api.post(RESET, {"identifier": identifier}, format="json")
 
 
+def update_password(api, token: str, password: str = NEW_PASSWORD):
+    return api.post(
+        UPDATE,
+        {"password": password},
+        format="json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+
+
 def mailed_token() -> str:
     (message,) = mail.outbox
     return re.search(r"token=([\w.\-]+)", message.body).group(1)
+
+
+def test_a_reset_link_lifts_the_otp_hard_stop(
+    api, email, password, django_capture_on_commit_callbacks
+):
+    from otp.models import OtpFailureBudget
+
+    customer_create(email=email, password=password)
+    OtpFailureBudget.objects.create(email=email, consecutive_failures=100)
+    request_reset(api, email, django_capture_on_commit_callbacks)
+
+    updated = update_password(api, mailed_token())
+
+    assert updated.status_code == 200
+    assert OtpFailureBudget.objects.get(email=email).consecutive_failures == 0
 
 
 def test_reset_mails_a_token_that_sets_the_password_once(
@@ -42,18 +66,8 @@ def test_reset_mails_a_token_that_sets_the_password_once(
     assert mail.outbox[0].alternatives  # an HTML part too
     token = mailed_token()
 
-    updated = api.post(
-        UPDATE,
-        {"password": NEW_PASSWORD},
-        format="json",
-        HTTP_AUTHORIZATION=f"Bearer {token}",
-    )
-    reused = api.post(
-        UPDATE,
-        {"password": "yet another phrase"},
-        format="json",
-        HTTP_AUTHORIZATION=f"Bearer {token}",
-    )
+    updated = update_password(api, token)
+    reused = update_password(api, token, "yet another phrase")
 
     assert (updated.status_code, updated.json()) == (200, {"success": True})
     assert (reused.status_code, reused.json()) == (
@@ -79,12 +93,7 @@ def test_stale_token_is_refused_after_the_reset(
     # The reset happens a few seconds after the old token was issued.
     later = timezone.now() + timedelta(seconds=5)
     monkeypatch.setattr("accounts.apis.timezone.now", lambda: later)
-    api.post(
-        UPDATE,
-        {"password": NEW_PASSWORD},
-        format="json",
-        HTTP_AUTHORIZATION=f"Bearer {mailed_token()}",
-    )
+    update_password(api, mailed_token())
 
     response = api.post(
         "/auth/token/refresh", HTTP_AUTHORIZATION=f"Bearer {stale_access}"
@@ -117,12 +126,7 @@ def test_missing_identifier_is_400(api):
 def test_login_token_cannot_update_the_password(api, email):
     customer = customer_create(email=email)
 
-    response = api.post(
-        UPDATE,
-        {"password": NEW_PASSWORD},
-        format="json",
-        HTTP_AUTHORIZATION=f"Bearer {token_for(customer)}",
-    )
+    response = update_password(api, token_for(customer))
 
     assert (response.status_code, response.json()) == (
         401,
@@ -138,12 +142,7 @@ def test_expired_reset_token_is_refused(api, email, django_capture_on_commit_cal
         created_at=now - timedelta(minutes=16), expires_at=now - timedelta(minutes=1)
     )
 
-    response = api.post(
-        UPDATE,
-        {"password": NEW_PASSWORD},
-        format="json",
-        HTTP_AUTHORIZATION=f"Bearer {mailed_token()}",
-    )
+    response = update_password(api, mailed_token())
 
     assert response.status_code == 401
 
@@ -157,12 +156,7 @@ def test_a_new_request_replaces_the_previous_token(
     mail.outbox.clear()
     request_reset(api, email, django_capture_on_commit_callbacks)
 
-    response = api.post(
-        UPDATE,
-        {"password": NEW_PASSWORD},
-        format="json",
-        HTTP_AUTHORIZATION=f"Bearer {first}",
-    )
+    response = update_password(api, first)
 
     assert response.status_code == 401
     assert PasswordResetToken.objects.count() == 1
@@ -182,12 +176,7 @@ def test_bad_new_password_keeps_the_token_usable(
     refused = api.post(
         UPDATE, body, format="json", HTTP_AUTHORIZATION=f"Bearer {token}"
     )
-    accepted = api.post(
-        UPDATE,
-        {"password": NEW_PASSWORD},
-        format="json",
-        HTTP_AUTHORIZATION=f"Bearer {token}",
-    )
+    accepted = update_password(api, token)
 
     assert refused.status_code == status
     assert accepted.status_code == 200

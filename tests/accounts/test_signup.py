@@ -1,6 +1,8 @@
 """POST /store/auth/signup: identity, provider identity and customer at once."""
 
+import jwt
 import pytest
+from django.conf import settings
 
 from accounts.models import AuthIdentity, Customer, ProviderIdentity
 from tests.factories import customer_create, identity_create
@@ -66,6 +68,41 @@ def test_signup_does_not_complete_an_orphan_with_another_password(api, email, pa
     assert response.status_code == 401
     orphan.refresh_from_db()
     assert orphan.customer_id is None
+
+
+@pytest.fixture
+def swept_while_checking(monkeypatch):
+    """The sweep deletes the orphan after the signup read it and while its
+    password is being checked (the race's window: one Argon2 hash)."""
+    from accounts.services import identities
+
+    check = identities.password_matches
+
+    def then_swept(provider_identity, password):
+        matched = check(provider_identity, password)
+        AuthIdentity.objects.filter(pk=provider_identity.auth_identity_id).delete()
+        return matched
+
+    monkeypatch.setattr(identities, "password_matches", then_swept)
+
+
+@pytest.mark.parametrize("route", [SIGNUP, "/auth/customer/emailpass/register"])
+def test_a_sign_up_that_meets_the_sweep_starts_afresh(
+    api, email, password, route, swept_while_checking
+):
+    orphan = identity_create(email=email, password=password)
+
+    response = api.post(route, {"email": email, "password": password}, format="json")
+
+    assert response.status_code == 200, response.json()
+    identity = AuthIdentity.objects.get(provider_identities__entity_id=email)
+    assert identity.pk != orphan.pk
+    claims = jwt.decode(
+        response.json()["token"], settings.JWT_SECRET, algorithms=["HS256"]
+    )
+    assert claims["auth_identity_id"] == identity.pk
+    if route == SIGNUP:
+        assert identity.customer_id == response.json()["customer"]["id"]
 
 
 @pytest.mark.parametrize(

@@ -279,6 +279,11 @@ def test_postgres_stopped_and_restarted_under_load(live, email, mail_dir):
                 assert_unavailable(
                     timed(live.get, "/store/customers/me", token=tokens[0])
                 )
+                # The counters still, without the gauges read from PostgreSQL.
+                scrape = timed(live.get, "/metrics")
+                assert scrape.status_code == 200, scrape.text
+                assert "# TYPE signup_attempts_total counter" in scrape.text
+                assert "# TYPE orphaned_auth_identities gauge" not in scrape.text
                 assert_unavailable(
                     timed(
                         live.post,

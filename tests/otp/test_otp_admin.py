@@ -51,6 +51,18 @@ def test_clear_lockout_resets_the_budget_and_is_audited(client, email):
     assert entry.change_message == "Cleared OTP lockout"
 
 
+def test_the_budget_list_links_to_no_page_named_by_the_email(client, email):
+    from django.contrib.admin.utils import quote
+
+    OtpFailureBudget.objects.create(email=email, consecutive_failures=3)
+    client.force_login(staff("view_otpfailurebudget"))
+
+    listing = client.get("/admin/otp/otpfailurebudget/").content.decode()
+
+    assert email in listing
+    assert f"/admin/otp/otpfailurebudget/{quote(email)}/" not in listing
+
+
 def test_clear_lockout_needs_the_permission(client, email):
     OtpFailureBudget.objects.create(email=email, consecutive_failures=100)
     client.force_login(staff("view_otpfailurebudget"))

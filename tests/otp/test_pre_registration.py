@@ -6,6 +6,7 @@ tokens."""
 import pytest
 
 from accounts.models import AuthIdentity
+from tests.otp.conftest import SEND
 
 pytestmark = pytest.mark.django_db
 
@@ -65,3 +66,21 @@ def test_a_proven_password_survives_otp_logins(api, email, password, send_code, 
         ).status_code
         == 200
     )
+
+
+def test_a_squatters_password_login_does_not_lift_the_otp_hard_stop(api, email):
+    """Otherwise a squatter could guess the owner's codes for ever: 100
+    wrong codes, one login with their own password, 100 more."""
+    from otp.models import OtpFailureBudget
+
+    api.post(REGISTER, {"email": email, "password": SQUATTER_PASSWORD}, format="json")
+    OtpFailureBudget.objects.create(email=email, consecutive_failures=100)
+
+    login = api.post(
+        LOGIN, {"email": email, "password": SQUATTER_PASSWORD}, format="json"
+    )
+    send = api.post(SEND, {"email": email}, format="json")
+
+    assert login.status_code == 200
+    assert OtpFailureBudget.objects.get(email=email).consecutive_failures == 100
+    assert send.status_code == 429

@@ -10,38 +10,35 @@ import pytest
 
 STRONG = {
     name: secrets.token_urlsafe(64)
-    for name in ("SECRET_KEY", "JWT_SECRET", "COOKIE_SECRET", "EMAIL_HASH_KEY")
+    for name in (
+        "SECRET_KEY",
+        "JWT_SECRET",
+        "COOKIE_SECRET",
+        "EMAIL_HASH_KEY",
+        "METRICS_TOKEN",
+    )
+}
+PRODUCTION = {
+    **STRONG,
+    "DJANGO_SETTINGS_MODULE": "config.settings.production",
+    "EMAIL_URL": "smtp+tls://mailer:secret@smtp.example.com:587",
 }
 
 
-def run(code: str, **env: str) -> subprocess.CompletedProcess:
+def run_argv(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(  # noqa: S603 - fixed argv
-        [sys.executable, "-c", code],
-        env={
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "config.settings.production",
-            **STRONG,
-            **env,
-        },
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+        argv, env=env, capture_output=True, text=True, timeout=120, check=False
     )
 
 
+def run(code: str, **env: str) -> subprocess.CompletedProcess:
+    return run_argv([sys.executable, "-c", code], {**os.environ, **PRODUCTION, **env})
+
+
 def test_check_deploy_is_clean():
-    proc = subprocess.run(  # noqa: S603 - fixed argv
+    proc = run_argv(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        env={
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "config.settings.production",
-            **STRONG,
-        },
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+        {**os.environ, **PRODUCTION},
     )
 
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -50,7 +47,12 @@ def test_check_deploy_is_clean():
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("JWT_SECRET", "supersecret"), ("SECRET_KEY", "x" * 60), ("EMAIL_HASH_KEY", "")],
+    [
+        ("JWT_SECRET", "supersecret"),
+        ("SECRET_KEY", "x" * 60),
+        ("EMAIL_HASH_KEY", ""),
+        ("METRICS_TOKEN", ""),
+    ],
 )
 def test_weak_secrets_refuse_to_start(name, value):
     proc = run("import django; django.setup()", **{name: value})
@@ -60,24 +62,69 @@ def test_weak_secrets_refuse_to_start(name, value):
 
 
 def test_a_missing_secret_refuses_to_start():
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.production",
-        **STRONG,
-    }
+    env = {**os.environ, **PRODUCTION}
     del env["COOKIE_SECRET"]
 
-    proc = subprocess.run(  # noqa: S603 - fixed argv
-        [sys.executable, "-c", "import django; django.setup()"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    proc = run_argv([sys.executable, "-c", "import django; django.setup()"], env)
 
     assert proc.returncode != 0
     assert "COOKIE_SECRET" in proc.stderr
+
+
+@pytest.mark.parametrize("name", ["METRICS_TOKEN", "EMAIL_HASH_KEY"])
+def test_an_empty_secret_refuses_to_start(name):
+    proc = run("import django; django.setup()", **{name: ""})
+
+    assert proc.returncode != 0
+    assert f"{name} must be a random value" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "url", ["consolemail://", "filemail:///tmp/mail", "memorymail://", "dummymail://"]
+)
+def test_mail_that_never_leaves_the_machine_refuses_to_start(url):
+    proc = run("import django; django.setup()", EMAIL_URL=url)
+
+    assert proc.returncode != 0
+    assert "EMAIL_URL must be an smtp://" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [
+            sys.executable,
+            "-c",
+            "import config.wsgi; from django.conf import settings; "
+            "print(settings.SETTINGS_MODULE)",
+        ],
+        [
+            sys.executable,
+            "-c",
+            "import config.celery, django; django.setup(); "
+            "from django.conf import settings; print(settings.SETTINGS_MODULE)",
+        ],
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "-c",
+            "from django.conf import settings; print(settings.SETTINGS_MODULE)",
+        ],
+    ],
+    ids=["wsgi", "celery", "manage.py"],
+)
+def test_every_entry_point_defaults_to_production(argv):
+    env = {**os.environ, **PRODUCTION}
+    del env["DJANGO_SETTINGS_MODULE"]
+
+    started = run_argv(argv, env)
+    refused = run_argv(argv, {**env, "JWT_SECRET": "supersecret"})
+
+    assert started.returncode == 0, started.stderr
+    assert started.stdout.strip().splitlines()[-1] == "config.settings.production"
+    assert refused.returncode != 0
+    assert "JWT_SECRET must be a random value" in refused.stderr
 
 
 def test_production_cookies_are_secure_httponly_and_lax():

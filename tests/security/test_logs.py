@@ -4,13 +4,15 @@ web, worker and beat logs. Runs last (tests/conftest.py orders it)."""
 
 import os
 import re
+import time
 from pathlib import Path
 
 from tests.conftest import _LogCollector
 
 PATTERNS = {
     # Every test address is @example.com (tests/conftest.py, factories).
-    "email": re.compile(r"[\w.+-]+@example\.com", re.IGNORECASE),
+    # Also as a URL or an admin URL encodes it (%40, _40).
+    "email": re.compile(r"[\w.+-]+(@|%40|_40)example\.com", re.IGNORECASE),
     "token": re.compile(r"eyJ[\w-]{10,}\.[\w-]{10,}\.[\w-]{10,}"),
     "otp code": re.compile(r"code is \d{4,8}|'code': '\d{4,8}'|\"code\": \"\d{4,8}\""),
     "password": re.compile(
@@ -34,6 +36,32 @@ def log_lines() -> list[tuple[str, str]]:
     return lines
 
 
+def test_an_admin_search_by_email_leaves_only_the_path_in_the_access_log(live, email):
+    log = Path(os.environ["TEST_LOG_DIR"], "web.log")
+    start = log.stat().st_size
+
+    response = live.request(
+        "GET", "/admin/accounts/customer/", params={"q": email}, allow_redirects=False
+    )
+    written = wait_for_access_line(log, start, '"GET /admin/accounts/customer/ ')
+
+    assert response.status_code == 302  # to the login page
+    assert not PATTERNS["email"].search(written), written
+
+
+def wait_for_access_line(log: Path, start: int, needle: str) -> str:
+    """What the log gained since `start`, once it holds `needle` (gunicorn
+    writes the line after the response)."""
+    for _ in range(100):
+        with log.open("rb") as stream:
+            stream.seek(start)
+            written = stream.read().decode(errors="replace")
+        if needle in written:
+            return written
+        time.sleep(0.05)
+    raise AssertionError(f"no access line {needle!r} in {written!r}")
+
+
 def test_no_secret_or_plain_email_in_any_log_line():
     lines = log_lines()
     leaks = [
@@ -51,6 +79,7 @@ def test_the_scan_would_catch_a_leak():
     line = '{"message": "login", "email": "shopper.1@example.com"}'
 
     assert PATTERNS["email"].search(line)
+    assert PATTERNS["email"].search('"GET /admin/?q=shopper.1%40example.com HTTP/1.1"')
     assert PATTERNS["token"].search(
         "Bearer eyJhbGciOiJIUzI1NiIs.eyJhY3Rvcl9pZCI6.SWzB6MB-pawMSfP5"
     )

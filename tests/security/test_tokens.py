@@ -138,6 +138,21 @@ def test_a_medusa_issued_token_with_the_shared_secret_is_accepted(api, email):
     )
 
 
+def test_a_token_from_a_host_whose_clock_runs_ahead_is_accepted(api, email):
+    customer = customer_create(email=email)
+    good = claims_for(customer)
+    ahead = jwt.encode(
+        {**good, "iat": good["iat"] + 30, "exp": good["exp"] + 30},
+        settings.JWT_SECRET,
+        algorithm="HS256",
+    )
+
+    me = api.get("/store/customers/me", HTTP_AUTHORIZATION=f"Bearer {ahead}")
+
+    assert me.status_code == 200
+    assert me.json()["customer"]["id"] == customer.id
+
+
 def test_admin_login_is_csrf_protected(client):
     from django.contrib.auth.models import User
     from django.test import Client
