@@ -27,9 +27,14 @@ def auth_identity_for_email(*, email: str) -> AuthIdentity | None:
         provider_identity = provider_identity_get(provider=provider, entity_id=email)
         if provider_identity is not None:
             return provider_identity.auth_identity
-    customer = Customer.objects.filter(
-        email=email, has_account=True, deleted_at__isnull=True
-    ).first()
+    customer = registered_customer_for_email(email=email)
     if customer is None:
         return None
     return AuthIdentity.objects.filter(customer=customer).first()
+
+
+def registered_customer_for_email(*, email: str) -> Customer | None:
+    # At most one: the partial unique index customer_registered_email_uniq.
+    return Customer.objects.filter(
+        email=email, has_account=True, deleted_at__isnull=True
+    ).first()

@@ -277,7 +277,14 @@ def _identity_create(*, email: str, now: datetime) -> AuthIdentity:
     existing = selectors.auth_identity_for_email(email=email)
     if existing is not None:
         return existing
-    return AuthIdentity.objects.create(created_at=now, updated_at=now)
+    # A registered customer without any login (an import brings them: their
+    # Medusa login was Google's, or none). The code just proved the address,
+    # so the new identity is theirs; unlinked it would be a dead end, since
+    # the profile step refuses a second customer for the email.
+    customer = selectors.registered_customer_for_email(email=email)
+    return AuthIdentity.objects.create(
+        customer=customer, created_at=now, updated_at=now
+    )
 
 
 def otp_challenges_purge(*, now: datetime) -> int:

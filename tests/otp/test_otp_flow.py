@@ -62,6 +62,31 @@ def test_first_otp_login_of_a_customer_adds_the_provider_identity(
     )
 
 
+def test_a_registered_customer_without_any_login_logs_in_by_code(
+    api, email, send_code, verify
+):
+    """An import brings such customers (their Medusa login was Google's, or
+    none): the code proves the address, so the new identity is theirs."""
+    from accounts.models import Customer
+
+    customer = Customer.objects.create(email=email, has_account=True)
+
+    first = verify(email, send_code(email))
+    time_passes(61, email=email)
+    second = verify(email, send_code(email))
+
+    assert first.status_code == 200
+    assert (first.json()["isNewUser"], first.json()["customer"]["id"]) == (
+        False,
+        customer.id,
+    )
+    assert claims(first.json()["token"])["actor_id"] == customer.id
+    identity = AuthIdentity.objects.get(customer=customer)
+    assert identity.provider_identities.get().provider == "email-otp"
+    assert second.json()["customer"]["id"] == customer.id
+    assert AuthIdentity.objects.filter(customer__isnull=True).count() == 0
+
+
 def test_repeat_otp_login_reuses_the_provider_identity(api, email, send_code, verify):
     customer_create(email=email)
     verify(email, send_code(email))
