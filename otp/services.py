@@ -4,8 +4,9 @@ Threat model: online guessing of a 10^6 code space. Defences, all counted in
 PostgreSQL under the challenge's row lock: at most OTP_MAX_ATTEMPTS codes are
 ever evaluated per challenge (parallel requests queue on the lock), at most
 OTP_CODES_PER_HOUR challenges an hour per email, and OTP stops for an email
-after OTP_FAILURE_CEILING consecutive failures until a successful login or
-staff reset it. Redis limits per IP and per email only slow floods. Codes
+after OTP_FAILURE_CEILING consecutive failures until a login that proves
+the mailbox (a code, a reset link, or a password once the mailbox was
+proven) or staff reset it. Redis limits per IP and per email only slow floods. Codes
 expire, work once, and are stored as keyed HMACs. Send answers alike for
 known and unknown emails. Not defended here: a mailbox the attacker already
 reads (that is the e-mail provider's security).
@@ -257,6 +258,8 @@ def _login(*, email: str, now: datetime) -> OtpLogin:
     identity = selectors.auth_identity_for_email(email=email)
     if identity is None:
         identity = _identity_create(email=email, now=now)
+    if identity.customer_id is None:
+        _registered_customer_claim(identity=identity, email=email, now=now)
     accounts_services.provider_identity_get_or_create(
         auth_identity=identity, provider=Provider.EMAIL_OTP, entity_id=email, now=now
     )
@@ -277,14 +280,23 @@ def _identity_create(*, email: str, now: datetime) -> AuthIdentity:
     existing = selectors.auth_identity_for_email(email=email)
     if existing is not None:
         return existing
-    # A registered customer without any login (an import brings them: their
-    # Medusa login was Google's, or none). The code just proved the address,
-    # so the new identity is theirs; unlinked it would be a dead end, since
-    # the profile step refuses a second customer for the email.
+    return AuthIdentity.objects.create(created_at=now, updated_at=now)
+
+
+def _registered_customer_claim(
+    *, identity: AuthIdentity, email: str, now: datetime
+) -> None:
+    """A registered customer without any login (an import brings them: their
+    Medusa login was Google's, or none) gets the unlinked identity the code
+    just proved the address for. Unlinked it would be a dead end: the profile
+    step refuses a second customer for the email."""
+    accounts_services.email_identity_lock(email=email)
     customer = selectors.registered_customer_for_email(email=email)
-    return AuthIdentity.objects.create(
-        customer=customer, created_at=now, updated_at=now
-    )
+    if customer is None or AuthIdentity.objects.filter(customer=customer).exists():
+        return
+    identity.customer = customer
+    identity.updated_at = now
+    identity.save(update_fields=["customer", "updated_at"])
 
 
 def otp_challenges_purge(*, now: datetime) -> int:

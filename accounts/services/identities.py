@@ -147,24 +147,35 @@ def identity_create_emailpass(
 @sensitive_variables("password")
 def identity_resume(*, email: str, password: str, now: datetime) -> AuthIdentity | None:
     """The seed-000 self-heal: an unlinked emailpass identity whose password
-    matches may finish its signup; anything else already exists. None when
-    the identity went between the read and the touch (the sweep deleted the
-    orphan, or a parallel signup linked it)."""
+    matches may finish its signup (Medusa: while the identity has no
+    app_metadata); anything else already exists. None when the address
+    changed since the caller looked (the sweep deleted the orphan, or a
+    parallel signup linked it): look again."""
     existing = selectors.provider_identity_get(
         provider=Provider.EMAILPASS, entity_id=email
     )
-    if (
-        existing is None
-        or existing.auth_identity.customer_id is not None
-        or not password_matches(existing, password)
-    ):
-        raise Unauthorized(IDENTITY_EXISTS)
-    # The touch locks the row for the rest of the transaction and restarts
-    # its age, so the sweep leaves it alone from here on.
-    touched = AuthIdentity.objects.filter(
-        pk=existing.auth_identity_id, customer_id__isnull=True
-    ).update(updated_at=now)
-    return existing.auth_identity if touched else None
+    if existing is None:
+        if selectors.provider_identity_exists_for_email(entity_id=email):
+            raise Unauthorized(IDENTITY_EXISTS)  # another provider's identity
+        return None
+    with transaction.atomic():
+        # The identity's lock first, as the sweep takes it: the sweep skips
+        # a row we hold, and we wait for one it holds, then find it gone.
+        # Checking the password after it keeps that order even when the
+        # check upgrades an imported hash (a write to the provider identity).
+        identity = (
+            AuthIdentity.objects.select_for_update()
+            .filter(pk=existing.auth_identity_id, customer_id__isnull=True)
+            .first()
+        )
+        if identity is None:
+            return None
+        if identity.app_metadata or not password_matches(existing, password):
+            raise Unauthorized(IDENTITY_EXISTS)
+        # A new age: the sweep leaves it alone from here on.
+        identity.updated_at = now
+        identity.save(update_fields=["updated_at"])
+    return identity
 
 
 @sensitive_variables("password")

@@ -71,24 +71,25 @@ def test_signup_does_not_complete_an_orphan_with_another_password(api, email, pa
 
 
 @pytest.fixture
-def swept_while_checking(monkeypatch):
-    """The sweep deletes the orphan after the signup read it and while its
-    password is being checked (the race's window: one Argon2 hash)."""
-    from accounts.services import identities
+def swept_after_the_read(monkeypatch):
+    """The sweep deletes the orphan right after the signup read it, before
+    the signup locks it (the race's window)."""
+    from accounts import selectors
 
-    check = identities.password_matches
+    read = selectors.provider_identity_get
 
-    def then_swept(provider_identity, password):
-        matched = check(provider_identity, password)
-        AuthIdentity.objects.filter(pk=provider_identity.auth_identity_id).delete()
-        return matched
+    def then_swept(**lookup):
+        found = read(**lookup)
+        if found is not None:
+            AuthIdentity.objects.filter(pk=found.auth_identity_id).delete()
+        return found
 
-    monkeypatch.setattr(identities, "password_matches", then_swept)
+    monkeypatch.setattr(selectors, "provider_identity_get", then_swept)
 
 
 @pytest.mark.parametrize("route", [SIGNUP, "/auth/customer/emailpass/register"])
 def test_a_sign_up_that_meets_the_sweep_starts_afresh(
-    api, email, password, route, swept_while_checking
+    api, email, password, route, swept_after_the_read
 ):
     orphan = identity_create(email=email, password=password)
 

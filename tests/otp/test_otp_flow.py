@@ -87,6 +87,42 @@ def test_a_registered_customer_without_any_login_logs_in_by_code(
     assert AuthIdentity.objects.filter(customer__isnull=True).count() == 0
 
 
+def test_a_customer_without_login_claims_the_identity_a_failed_register_left(
+    api, email, password, send_code, verify
+):
+    """They tried to register first: the password made an identity, and the
+    profile step refused a second customer. The code links it to them."""
+    from accounts.models import Customer
+
+    customer = Customer.objects.create(email=email, has_account=True)
+    token = api.post(
+        "/auth/customer/emailpass/register",
+        {"email": email, "password": password},
+        format="json",
+    ).json()["token"]
+    refused = api.post(
+        "/store/customers",
+        {"email": email},
+        format="json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+
+    login = verify(email, send_code(email))
+
+    assert refused.status_code == 422
+    assert login.status_code == 200
+    assert (login.json()["isNewUser"], login.json()["customer"]["id"]) == (
+        False,
+        customer.id,
+    )
+    identity = AuthIdentity.objects.get(customer=customer)
+    assert set(identity.provider_identities.values_list("provider", flat=True)) == {
+        "emailpass",
+        "email-otp",
+    }
+    assert AuthIdentity.objects.count() == 1
+
+
 def test_repeat_otp_login_reuses_the_provider_identity(api, email, send_code, verify):
     customer_create(email=email)
     verify(email, send_code(email))
