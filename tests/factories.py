@@ -31,6 +31,15 @@ def customer_create(*, email: str, password: str = PASSWORD, **profile) -> Custo
     )
 
 
+def registration_token(api, email: str, password: str = PASSWORD) -> str:
+    """Step 1 of the two-step signup, through the API."""
+    return api.post(
+        "/auth/customer/emailpass/register",
+        {"email": email, "password": password},
+        format="json",
+    ).json()["token"]
+
+
 def token_for(customer_or_identity, provider: str = Provider.EMAILPASS) -> str:
     identity = (
         customer_or_identity.auth_identity

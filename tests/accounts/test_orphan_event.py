@@ -10,6 +10,7 @@ from accounts.emails import email_hash
 from accounts.models import AuthIdentity, Customer
 from orphans.services import PROFILE_FAILURE_EVENT
 from tests.db_faults import refusing_trigger
+from tests.factories import registration_token
 
 pytestmark = pytest.mark.django_db
 
@@ -22,14 +23,6 @@ def failing_identity_link():
         yield
 
 
-def register(api, email, password) -> str:
-    return api.post(
-        "/auth/customer/emailpass/register",
-        {"email": email, "password": password},
-        format="json",
-    ).json()["token"]
-
-
 def failure_events(caplog) -> list[logging.LogRecord]:
     return [r for r in caplog.records if r.getMessage() == PROFILE_FAILURE_EVENT]
 
@@ -37,7 +30,7 @@ def failure_events(caplog) -> list[logging.LogRecord]:
 def test_database_failure_leaves_no_customer_and_logs_the_hashed_event(
     api, email, password, failing_identity_link, caplog
 ):
-    token = register(api, email, password)
+    token = registration_token(api, email, password)
 
     with caplog.at_level(logging.ERROR):
         response = api.post(
@@ -64,7 +57,7 @@ def test_database_failure_leaves_no_customer_and_logs_the_hashed_event(
 
 
 def test_validation_failure_logs_the_event_too(api, email, password, caplog):
-    token = register(api, email, password)
+    token = registration_token(api, email, password)
 
     with caplog.at_level(logging.ERROR):
         response = api.post(
@@ -81,7 +74,7 @@ def test_validation_failure_logs_the_event_too(api, email, password, caplog):
 
 
 def test_success_logs_no_event(api, email, password, caplog):
-    token = register(api, email, password)
+    token = registration_token(api, email, password)
 
     with caplog.at_level(logging.ERROR):
         api.post(

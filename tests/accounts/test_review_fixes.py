@@ -11,7 +11,7 @@ from django.utils import timezone
 from accounts.models import AuthIdentity, Customer, PasswordResetToken
 from config.ratelimit import client_ip
 from orphans.models import OrphanEvent
-from tests.factories import customer_create
+from tests.factories import customer_create, registration_token
 
 pytestmark = pytest.mark.django_db
 
@@ -40,9 +40,7 @@ def test_any_accept_header_gets_the_json_answer_not_an_error(api, email, accept)
 
 
 def test_query_string_is_checked_before_the_customer_is_created(api, email, password):
-    token = api.post(
-        REGISTER, {"email": email, "password": password}, format="json"
-    ).json()["token"]
+    token = registration_token(api, email, password)
 
     refused = api.post(
         "/store/customers?foo=bar",

@@ -4,17 +4,13 @@ signups until staff resume them; every pause and resume is audited."""
 import pytest
 
 from orphans.models import SignupGate, SignupGateChange
-from tests.factories import customer_create
+from tests.factories import customer_create, registration_token
 
 pytestmark = pytest.mark.django_db
 
 
 def fail_profile(api, email, password) -> None:
-    token = api.post(
-        "/auth/customer/emailpass/register",
-        {"email": email, "password": password},
-        format="json",
-    ).json()["token"]
+    token = registration_token(api, email, password)
     response = api.post(
         "/store/customers",
         {"email": email, "first_name": 5},

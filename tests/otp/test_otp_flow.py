@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from accounts.models import AuthIdentity, ProviderIdentity
 from otp.models import OtpChallenge, OtpFailureBudget
-from tests.factories import customer_create, identity_create
+from tests.factories import customer_create, identity_create, registration_token
 from tests.otp.conftest import SEND, mailed_code, time_passes, wrong
 
 pytestmark = pytest.mark.django_db
@@ -95,11 +95,7 @@ def test_a_customer_without_login_claims_the_identity_a_failed_register_left(
     from accounts.models import Customer
 
     customer = Customer.objects.create(email=email, has_account=True)
-    token = api.post(
-        "/auth/customer/emailpass/register",
-        {"email": email, "password": password},
-        format="json",
-    ).json()["token"]
+    token = registration_token(api, email, password)
     refused = api.post(
         "/store/customers",
         {"email": email},
