@@ -355,7 +355,14 @@ class OrphanDeletionAdmin(LargeTableAdmin, ReadOnlyAdmin):
 
 @admin.register(OrphanEvent)
 class OrphanEventAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "auth_identity_id", "email_hash_short", "error")
+    list_display = (
+        "created_at",
+        "auth_identity_id",
+        "email_hash_short",
+        "error",
+        "rejected",
+    )
+    list_filter = ("rejected",)
     search_fields = ("auth_identity_id", "email_hash")
 
     @admin.display(description="email hash", ordering="email_hash")

@@ -41,13 +41,18 @@ otp_verifications = Counter(
 )
 
 
+def input_rejected(error: Exception) -> bool:
+    """The client's input was refused (a 4xx), rather than ours failing."""
+    status = getattr(error, "status", None) or getattr(error, "status_code", 500)
+    return status < 500
+
+
 def signup_outcome(*, flow: str, error: Exception | None = None) -> None:
     """success, rejected (the client's input, 4xx) or error (ours, 5xx)."""
     if error is None:
         outcome = "success"
     else:
-        status = getattr(error, "status", None) or getattr(error, "status_code", 500)
-        outcome = "rejected" if status < 500 else "error"
+        outcome = "rejected" if input_rejected(error) else "error"
     signup_attempts.labels(flow=flow, outcome=outcome).inc()
 
 

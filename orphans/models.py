@@ -137,6 +137,11 @@ class OrphanEvent(models.Model):
     auth_identity_id = models.CharField(max_length=64, unique=True)
     email_hash = models.CharField(max_length=64, blank=True)
     error = models.CharField(max_length=200)
+    # The client's input was refused (a 4xx): an orphan all the same, counted
+    # and swept, but no sign that we are failing, so not the breaker's. A
+    # database default: processes of the previous release keep inserting
+    # while a rolling deploy runs.
+    rejected = models.BooleanField(db_default=False)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:

@@ -43,8 +43,10 @@ def signups_paused() -> bool:
     return SignupGate.objects.filter(pk=1, paused_at__isnull=False).exists()
 
 
-def orphan_events_since(*, since: datetime) -> int:
-    return OrphanEvent.objects.filter(created_at__gte=since).count()
+def orphan_failures_since(*, since: datetime) -> int:
+    """Orphans our side caused (not the client's refused input): the
+    circuit breaker's count."""
+    return OrphanEvent.objects.filter(created_at__gte=since, rejected=False).count()
 
 
 def orphan_stats(*, now: datetime, days: int = 7) -> dict:

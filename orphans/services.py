@@ -64,9 +64,9 @@ def orphan_profile_failure_record(
     *, auth_identity_id: str, error: Exception, now: datetime
 ) -> None:
     """Seed 000's log pattern: one structured error event per failed step 2,
-    with the email as HMAC-SHA256 only. Counted (metric, dashboard, circuit
-    breaker) once per identity, so one client retrying bad input cannot
-    pause everyone's signups."""
+    with the email as HMAC-SHA256 only. Counted (metric, dashboard) once per
+    identity; only failures of ours count toward the circuit breaker, so
+    clients sending bad profiles cannot pause everyone's signups."""
     try:
         if not AuthIdentity.objects.filter(
             pk=auth_identity_id, customer__isnull=True
@@ -93,6 +93,7 @@ def orphan_profile_failure_record(
             defaults={
                 "email_hash": user_id or "",
                 "error": summary[:200],
+                "rejected": metrics.input_rejected(error),
                 "created_at": now,
             },
         )
@@ -102,16 +103,20 @@ def orphan_profile_failure_record(
         return
     if first:
         metrics.orphans_created.inc()
-        _signups_pause_if_flooded(now=now)
+        if not metrics.input_rejected(error):
+            _signups_pause_if_flooded(now=now)
 
 
 def _signups_pause_if_flooded(*, now: datetime) -> None:
     threshold = settings.SIGNUPS_PAUSE_THRESHOLD
-    events = selectors.orphan_events_since(since=now - timedelta(hours=1))
+    events = selectors.orphan_failures_since(since=now - timedelta(hours=1))
     if events >= threshold:
         signups_pause(
             staff_user=None,
-            reason=f"{events} orphan events in the last hour (threshold {threshold})",
+            reason=(
+                f"{events} failed profile creations in the last hour "
+                f"(threshold {threshold})"
+            ),
             now=now,
         )
 

@@ -1,23 +1,30 @@
-"""The runbook's escalation, automated: too many orphans an hour pause new
-signups until staff resume them; every pause and resume is audited."""
+"""The runbook's escalation, automated: too many failed profile creations of
+ours an hour pause new signups until staff resume them; every pause and
+resume is audited."""
 
 import pytest
 
-from orphans.models import SignupGate, SignupGateChange
+from orphans.models import OrphanEvent, SignupGate, SignupGateChange
+from tests.db_faults import refusing_trigger
 from tests.factories import customer_create, registration_token
 
 pytestmark = pytest.mark.django_db
 
 
-def fail_profile(api, email, password) -> None:
+def profile(api, email, password, **body):
     token = registration_token(api, email, password)
-    response = api.post(
+    return api.post(
         "/store/customers",
-        {"email": email, "first_name": 5},
+        {"email": email, **body},
         format="json",
         HTTP_AUTHORIZATION=f"Bearer {token}",
     )
-    assert response.status_code == 400
+
+
+def fail_profile(api, email, password) -> None:
+    """Step 2 fails on our side: PostgreSQL refuses the identity's link."""
+    with refusing_trigger(table="accounts_authidentity", event="UPDATE OF customer_id"):
+        assert profile(api, email, password).status_code == 503
 
 
 def test_crossing_the_threshold_pauses_signups_not_logins(
@@ -52,6 +59,27 @@ def test_crossing_the_threshold_pauses_signups_not_logins(
     change = SignupGateChange.objects.get()
     assert change.action == "pause"
     assert change.automatic
+
+
+def test_refused_profiles_are_counted_but_never_pause_signups(api, settings, password):
+    """Otherwise anyone could pause the shop's signups with a few dozen
+    registrations and bad profiles an hour."""
+    settings.SIGNUPS_PAUSE_THRESHOLD = 2
+    for n in range(3):
+        assert (
+            profile(api, f"bad.{n}@example.com", password, first_name=5).status_code
+            == 400
+        )
+
+    register = api.post(
+        "/auth/customer/emailpass/register",
+        {"email": "new@example.com", "password": password},
+        format="json",
+    )
+
+    assert register.status_code == 200
+    assert not SignupGate.objects.filter(paused_at__isnull=False).exists()
+    assert list(OrphanEvent.objects.values_list("rejected", flat=True)) == [True] * 3
 
 
 def test_staff_resume_and_the_admin_banner(api, client, password):
