@@ -2,12 +2,22 @@ from django.contrib import admin
 from django.core.paginator import Paginator
 from django.db import connections
 from django.db.models import Q
+from django.db.models.constants import LOOKUP_SEP
 from django.utils.functional import cached_property
+
+# Hashes staff never read: not on a page, and not one character at a time
+# through a changelist filter in the URL (?password_hash__startswith=...).
+SECRET_FIELDS = frozenset({"password_hash", "code_hash", "token_hash"})
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Rows staff read but never edit by hand: changes go through services
     (and their audit), never through a raw model form."""
+
+    def lookup_allowed(self, lookup, value, request=None) -> bool:
+        if SECRET_FIELDS.intersection(lookup.split(LOOKUP_SEP)):
+            return False  # Django answers 400
+        return super().lookup_allowed(lookup, value, request)
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False

@@ -14,6 +14,8 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.timesince import timesince
+from django_celery_beat.admin import PeriodicTaskAdmin
+from django_celery_beat.models import PeriodicTask
 
 from accounts.admin import AuthIdentitySearch
 from accounts.emails import email_hash
@@ -160,11 +162,26 @@ class OrphanAdmin(AuthIdentitySearch):
         actions.pop("delete_selected", None)  # ours confirms and audits
         return actions
 
+    def _whole_list_refused(self, request) -> bool:
+        """Selecting all N matches would load a backlog of up to millions of
+        rows into one request: the sweep (Run sweep…) is the tool for those."""
+        if request.POST.get("select_across") != "1":
+            return False
+        self.message_user(
+            request,
+            "Select the orphans on this page; for a whole backlog use "
+            "Run sweep…, which deletes in batches and audits each one.",
+            messages.ERROR,
+        )
+        return True
+
     @admin.action(description="Delete selected orphans…", permissions=["delete"])
     def delete_orphans(self, request, queryset):
         # The selection as posted: an identity that gained a customer since
         # the list was shown is no longer in `queryset`, and must be reported
         # as refused rather than silently dropped.
+        if self._whole_list_refused(request):
+            return None
         ids = request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME)
         if request.POST.get("confirmed") != "yes":
             context = {
@@ -199,6 +216,8 @@ class OrphanAdmin(AuthIdentitySearch):
         permissions=["hold"],
     )
     def hold_orphans(self, request, queryset):
+        if self._whole_list_refused(request):
+            return
         held = [
             identity
             for identity in queryset
@@ -216,6 +235,8 @@ class OrphanAdmin(AuthIdentitySearch):
         description="Release selected orphans from hold", permissions=["hold"]
     )
     def release_orphans(self, request, queryset):
+        if self._whole_list_refused(request):
+            return
         released = [
             identity
             for identity in queryset
@@ -400,3 +421,41 @@ class SignupGateAdmin(ReadOnlyAdmin):
             staff_user=request.user, reason="resumed in admin", now=timezone.now()
         )
         self.message_user(request, "Signups resumed.")
+
+
+# django-celery-beat's list actions (enable, disable, toggle, run) declare no
+# permission, so Django offers them to anyone who may view the list, Support
+# included, and they write no audit. Here they need the change permission
+# (superusers; Support only reads the schedule), and each use is logged.
+admin.site.unregister(PeriodicTask)
+
+
+@admin.register(PeriodicTask)
+class AuditedPeriodicTaskAdmin(PeriodicTaskAdmin):
+    def get_actions(self, request):
+        if not self.has_change_permission(request):
+            return {}
+        # Django's delete_selected logs its deletions itself.
+        return {
+            name: (
+                _audited(func, name) if name in self.actions else func,
+                name,
+                description,
+            )
+            for name, (func, name, description) in super().get_actions(request).items()
+        }
+
+
+def _audited(action, name: str):
+    def audited_action(modeladmin, request, queryset):
+        tasks = list(queryset)
+        response = action(modeladmin, request, queryset)
+        LogEntry.objects.log_actions(
+            user_id=request.user.pk,
+            queryset=tasks,
+            action_flag=CHANGE,
+            change_message=f"Admin action: {name}",
+        )
+        return response
+
+    return audited_action

@@ -214,9 +214,10 @@ FROM (
     FOR UPDATE OF a SKIP LOCKED
 ) ai
 """
-# One statement deletes the locked identities, re-checking "no customer" (the
-# last guard), their reset tokens and provider identities, and writes one
-# audit row for each identity it deleted, with the providers it deleted.
+# One statement deletes the locked identities, re-checking "no customer" and
+# "no hold" (the last guards), their reset tokens and provider identities,
+# and writes one audit row for each identity it deleted, with the providers
+# it deleted.
 # It leaves the sweep run's row alone: parallel workers would queue on its
 # lock (the sweep writes the count itself, see _Sweeper).
 # Foreign keys are deferred, so dependents may go after their identity. The
@@ -233,6 +234,10 @@ WITH doomed AS (
     -- may be planned as a scan of every orphan instead).
     DELETE FROM accounts_authidentity a
     WHERE a.id = ANY(ARRAY(SELECT id FROM doomed)) AND a.customer_id IS NULL
+      -- A hold that committed after the batch was locked (that statement's
+      -- snapshot could not see it), or the cascade would delete it too.
+      AND NOT EXISTS (
+          SELECT 1 FROM orphans_orphanhold h WHERE h.auth_identity_id = a.id)
     RETURNING a.id, a.created_at
 ), providers AS (
     DELETE FROM accounts_provideridentity p USING deleted

@@ -561,16 +561,43 @@ def writes_blocked(model):
         locker.close()
 
 
-def backends_waiting_to_write(table: str) -> set[int]:
-    """Server pids of the sessions waiting for a lock on `table`."""
+def tasks_waiting_to_write(table: str) -> set[int]:
+    """Pool processes running a task that waits for a lock on `table`: a
+    waiting server session whose client socket a live pool process holds.
+    (A killed process's session waits on, and one whose query was in
+    flight at the kill starts waiting only later: neither counts.)"""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT pid FROM pg_stat_activity"
+            "SELECT client_port FROM pg_stat_activity"
             " WHERE datname = current_database() AND wait_event_type = 'Lock'"
             " AND query LIKE %s",
             [f"%{table}%"],
         )
-        return {pid for (pid,) in cursor.fetchall()}
+        waiting = {port for (port,) in cursor.fetchall()}
+    return {
+        pid
+        for pid in pool_children()
+        if tcp_ports_of(pid) & waiting  # a pool process's own database session
+    }
+
+
+def tcp_ports_of(pid: int) -> set[int]:
+    """Local ports of the TCP sockets process `pid` holds (from /proc)."""
+    try:
+        inodes = {
+            target[len("socket:[") : -1]
+            for fd in os.scandir(f"/proc/{pid}/fd")
+            if (target := os.readlink(fd.path)).startswith("socket:[")
+        }
+    except FileNotFoundError:  # it exited meanwhile
+        return set()
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[9] in inodes:
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
 
 
 def wait_for(what: str, check, timeout: float = WAIT_FOR_TASK):
@@ -615,21 +642,16 @@ def test_a_worker_killed_mid_mail_task_still_delivers_every_mail(live, mail_dir)
             pass  # counted in traffic.unexpected
 
     # The requests go out from 8 threads while the pool is killed: each
-    # time a new pool process is seen waiting for the locked table, every
-    # pool process is killed, until the worker has logged WorkerLostError
-    # a few times. A killed process's server session waits on, so only a
-    # session not seen before marks a running task.
+    # time a pool process is seen running a reset task (waiting for the
+    # locked table), every pool process is killed, until the worker has
+    # logged WorkerLostError a few times.
     with (
         writes_blocked(PasswordResetToken) as table,
         ThreadPoolExecutor(max_workers=8) as pool,
     ):
         asked = [pool.submit(ask, address) for address in otps + resets]
-        seen: set[int] = set()
         while lost < ENOUGH_LOST:
-            seen |= wait_for(
-                "no reset task ran",
-                lambda seen=seen: backends_waiting_to_write(table) - seen,
-            )
+            wait_for("no reset task ran", lambda: tasks_waiting_to_write(table))
             for pid in pool_children():
                 os.kill(pid, signal.SIGKILL)
                 kills += 1

@@ -216,3 +216,77 @@ def test_the_schedule_installs_enabled():
 
     installed = dict(PeriodicTask.objects.values_list("name", "enabled"))
     assert installed == dict.fromkeys(BEAT_SCHEDULE, True)
+
+
+PERIODIC_TASKS = "/admin/django_celery_beat/periodictask/"
+
+
+def test_support_reads_the_schedule_but_cannot_switch_it(support):
+    from django_celery_beat.models import PeriodicTask
+
+    sweep = PeriodicTask.objects.get(name="sweep-orphans")
+    PeriodicTask.objects.filter(pk=sweep.pk).update(enabled=True)
+
+    listing = support.get(PERIODIC_TASKS)
+    support.post(
+        PERIODIC_TASKS, {"action": "disable_tasks", "_selected_action": [sweep.pk]}
+    )
+
+    assert listing.status_code == 200
+    assert b"disable_tasks" not in listing.content
+    assert PeriodicTask.objects.get(pk=sweep.pk).enabled
+    assert not LogEntry.objects.exists()
+
+
+def test_a_superusers_schedule_action_is_audited(client):
+    from django_celery_beat.models import PeriodicTask
+
+    admin = User.objects.create_superuser("root", password="pw-for-tests-only")
+    client.force_login(admin)
+    sweep = PeriodicTask.objects.get(name="sweep-orphans")
+    PeriodicTask.objects.filter(pk=sweep.pk).update(enabled=True)
+
+    client.post(
+        PERIODIC_TASKS, {"action": "disable_tasks", "_selected_action": [sweep.pk]}
+    )
+
+    assert not PeriodicTask.objects.get(pk=sweep.pk).enabled
+    entry = LogEntry.objects.get(object_id=str(sweep.pk))
+    assert (entry.user, entry.change_message) == (admin, "Admin action: disable_tasks")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/accounts/provideridentity/?password_hash__startswith=argon2",
+        "/admin/accounts/customer/?auth_identity__provider_identities__password_hash__gt=a",
+        "/admin/otp/otpchallenge/?code_hash__startswith=a",
+    ],
+)
+def test_no_hash_can_be_probed_through_a_list_filter(support, url, email):
+    customer_create(email=email)
+
+    response = support.get(url)
+
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize("action", ["delete_orphans", "hold_orphans"])
+def test_select_all_across_pages_is_refused_for_the_sweep(support, email, action):
+    orphan = orphan_create(email=email, age=OLD)
+
+    response = support.post(
+        CHANGELIST,
+        {
+            "action": action,
+            "_selected_action": [orphan.id],
+            "select_across": "1",
+            "confirmed": "yes",
+        },
+        follow=True,
+    )
+
+    assert "use Run sweep" in response.content.decode()
+    assert AuthIdentity.objects.filter(id=orphan.id).exists()
+    assert not OrphanHold.objects.exists()
+    assert not OrphanDeletion.objects.exists()

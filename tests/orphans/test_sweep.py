@@ -136,6 +136,34 @@ def test_dependents_of_an_orphan_go_with_it(email):
     assert not PasswordResetToken.objects.exists()
 
 
+def test_a_hold_placed_while_its_batch_is_locked_keeps_the_orphan(
+    email, support_user, monkeypatch
+):
+    """The hold commits after the batch's locking statement took its
+    snapshot (here: placed between the batch's two statements); the delete
+    must see it, or the database cascade would delete the hold as well."""
+    orphan = orphan_create(email=email, age=OLD)
+    hashes = services.email_hashes
+
+    def held_meanwhile(emails):
+        services.orphan_hold(
+            auth_identity_id=orphan.id,
+            staff_user=support_user,
+            reason="checking a complaint",
+            now=timezone.now(),
+        )
+        return hashes(emails)
+
+    monkeypatch.setattr(services, "email_hashes", held_meanwhile)
+
+    run = sweep()
+
+    assert run.deleted == 0
+    assert AuthIdentity.objects.filter(id=orphan.id).exists()
+    assert OrphanHold.objects.filter(auth_identity_id=orphan.id).exists()
+    assert not OrphanDeletion.objects.exists()
+
+
 def test_a_second_run_finds_nothing(world):
     sweep()
 
@@ -251,6 +279,7 @@ def test_older_than_batch_size_and_workers_options(world):
         "1",
         "--workers",
         "3",
+        "--force",
         stdout=out,
     )
 
@@ -266,6 +295,9 @@ def test_older_than_batch_size_and_workers_options(world):
         ["--batch-size", "0"],
         ["--workers", "0"],
         ["--dry-run", "--execute"],
+        # Below JWT_EXPIRES_IN without --force: signups in progress would
+        # lose their identity.
+        ["--execute", "--older-than", "30m"],
     ],
 )
 def test_command_refuses_bad_arguments(args):

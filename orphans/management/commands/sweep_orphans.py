@@ -1,5 +1,6 @@
 """./dev manage sweep_orphans [--dry-run | --execute] [--older-than 24h]
-[--batch-size N] [--workers N]: find (the default) or delete orphans."""
+[--batch-size N] [--workers N] [--force]: find (the default) or delete
+orphans."""
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -39,6 +40,11 @@ class Command(BaseCommand):
             default=settings.ORPHAN_SWEEP_WORKERS,
             help="database connections sweeping at once",
         )
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="delete with a cut-off below JWT_EXPIRES_IN (see the runbook)",
+        )
 
     def handle(self, *args, **options) -> None:
         try:
@@ -53,6 +59,18 @@ class Command(BaseCommand):
             raise CommandError("--batch-size must be at least 1")
         if options["workers"] < 1:
             raise CommandError("--workers must be at least 1")
+        if (
+            options["execute"]
+            and older_than < settings.JWT_EXPIRES_IN
+            and not options["force"]
+        ):
+            # A registration token lives JWT_EXPIRES_IN: a younger orphan may
+            # be a signup whose customer is still to come (register said 2xx).
+            raise CommandError(
+                f"--older-than {older_than} is below JWT_EXPIRES_IN "
+                f"({settings.JWT_EXPIRES_IN}): signups in progress would lose "
+                "their identity. Add --force if that is what you want."
+            )
         now = timezone.now()
         preview = services.orphans_sweep_preview(older_than=older_than, now=now)
         self.stdout.write(
