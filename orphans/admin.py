@@ -7,6 +7,7 @@ from datetime import timedelta
 from django.contrib import admin, messages
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import Exists, OuterRef, Prefetch, Q
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -165,7 +166,10 @@ class OrphanAdmin(AuthIdentitySearch):
     def _whole_list_refused(self, request) -> bool:
         """Selecting all N matches would load a backlog of up to millions of
         rows into one request: the sweep (Run sweep…) is the tool for those."""
-        if request.POST.get("select_across") != "1":
+        # As Django reads it (a BooleanField: "1", "on", "true" ... all say yes).
+        form = self.action_form(request.POST, auto_id=None)
+        form.full_clean()
+        if not form.cleaned_data.get("select_across"):
             return False
         self.message_user(
             request,
@@ -448,14 +452,16 @@ class AuditedPeriodicTaskAdmin(PeriodicTaskAdmin):
 
 def _audited(action, name: str):
     def audited_action(modeladmin, request, queryset):
-        tasks = list(queryset)
-        response = action(modeladmin, request, queryset)
-        LogEntry.objects.log_actions(
-            user_id=request.user.pk,
-            queryset=tasks,
-            action_flag=CHANGE,
-            change_message=f"Admin action: {name}",
-        )
+        # The change and its log entry commit together, or neither does.
+        with transaction.atomic():
+            tasks = list(queryset)
+            response = action(modeladmin, request, queryset)
+            LogEntry.objects.log_actions(
+                user_id=request.user.pk,
+                queryset=tasks,
+                action_flag=CHANGE,
+                change_message=f"Admin action: {name}",
+            )
         return response
 
     return audited_action

@@ -87,13 +87,14 @@ def orphan_profile_failure_record(
             "timestamp": now.isoformat(),
         },
     )
+    ours = not metrics.input_rejected(error)
     try:
-        _, first = OrphanEvent.objects.get_or_create(
+        event, first = OrphanEvent.objects.get_or_create(
             auth_identity_id=auth_identity_id,
             defaults={
                 "email_hash": user_id or "",
                 "error": summary[:200],
-                "rejected": metrics.input_rejected(error),
+                "rejected": not ours,
                 "created_at": now,
             },
         )
@@ -103,8 +104,22 @@ def orphan_profile_failure_record(
         return
     if first:
         metrics.orphans_created.inc()
-        if not metrics.input_rejected(error):
-            _signups_pause_if_flooded(now=now)
+    if not ours:
+        return
+    # Refused input first, our failure on a retry: from now on it is ours.
+    if first or _event_made_ours(event):
+        _signups_pause_if_flooded(now=now)
+
+
+def _event_made_ours(event: OrphanEvent) -> bool:
+    try:
+        return bool(
+            OrphanEvent.objects.filter(pk=event.pk, rejected=True).update(
+                rejected=False
+            )
+        )
+    except DatabaseError:
+        return False
 
 
 def _signups_pause_if_flooded(*, now: datetime) -> None:

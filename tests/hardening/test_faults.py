@@ -568,36 +568,51 @@ def tasks_waiting_to_write(table: str) -> set[int]:
     flight at the kill starts waiting only later: neither counts.)"""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT client_port FROM pg_stat_activity"
+            "SELECT client_port, inet_server_port() FROM pg_stat_activity"
             " WHERE datname = current_database() AND wait_event_type = 'Lock'"
             " AND query LIKE %s",
             [f"%{table}%"],
         )
-        waiting = {port for (port,) in cursor.fetchall()}
+        rows = cursor.fetchall()
+    waiting = {client for client, _ in rows}
+    assert all(client > 0 for client in waiting), "the worker must use TCP"
+    if not waiting:
+        return set()
+    to_server = tcp_sockets_to(rows[0][1])  # inode -> local port
     return {
         pid
         for pid in pool_children()
-        if tcp_ports_of(pid) & waiting  # a pool process's own database session
+        if {to_server[inode] for inode in sockets_of(pid) if inode in to_server}
+        & waiting
     }
 
 
-def tcp_ports_of(pid: int) -> set[int]:
-    """Local ports of the TCP sockets process `pid` holds (from /proc)."""
+def tcp_sockets_to(server_port: int) -> dict[str, int]:
+    """Socket inode -> local port, for this host's TCP connections to
+    `server_port` (from /proc/net)."""
+    found = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        path = Path(table)
+        if not path.exists():  # a host without IPv6
+            continue
+        for line in path.read_text().splitlines()[1:]:
+            fields = line.split()
+            local, remote = (int(a.rsplit(":", 1)[1], 16) for a in fields[1:3])
+            if remote == server_port:
+                found[fields[9]] = local
+    return found
+
+
+def sockets_of(pid: int) -> set[str]:
+    """Inodes of the sockets process `pid` holds open."""
     try:
-        inodes = {
+        return {
             target[len("socket:[") : -1]
             for fd in os.scandir(f"/proc/{pid}/fd")
             if (target := os.readlink(fd.path)).startswith("socket:[")
         }
     except FileNotFoundError:  # it exited meanwhile
         return set()
-    ports = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            if fields[9] in inodes:
-                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
-    return ports
 
 
 def wait_for(what: str, check, timeout: float = WAIT_FOR_TASK):

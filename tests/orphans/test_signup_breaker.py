@@ -82,6 +82,28 @@ def test_refused_profiles_are_counted_but_never_pause_signups(api, settings, pas
     assert list(OrphanEvent.objects.values_list("rejected", flat=True)) == [True] * 3
 
 
+def test_our_failure_on_a_retry_after_refused_input_counts(api, settings, password):
+    settings.SIGNUPS_PAUSE_THRESHOLD = 1
+    email = "retry@example.com"
+    token = registration_token(api, email, password)
+
+    def step_2(**body):
+        return api.post(
+            "/store/customers",
+            {"email": email, **body},
+            format="json",
+            HTTP_AUTHORIZATION=f"Bearer {token}",
+        ).status_code
+
+    refused = step_2(first_name=5)
+    with refusing_trigger(table="accounts_authidentity", event="UPDATE OF customer_id"):
+        failed = step_2()
+
+    assert (refused, failed) == (400, 503)
+    assert OrphanEvent.objects.get().rejected is False
+    assert SignupGate.objects.get().paused_at is not None
+
+
 def test_staff_resume_and_the_admin_banner(api, client, password):
     from django.contrib.auth.models import Group, User
     from django.utils import timezone
