@@ -3,6 +3,7 @@ Django's admin log."""
 
 from django.contrib import admin, messages
 from django.contrib.admin.models import CHANGE, LogEntry
+from django.urls import path
 from django.utils import timezone
 
 from config.admin import ReadOnlyAdmin
@@ -85,10 +86,22 @@ class OtpChallengeAdmin(ClearLockoutPermission, ReadOnlyAdmin):
 @admin.register(OtpFailureBudget)
 class OtpFailureBudgetAdmin(ClearLockoutPermission, ReadOnlyAdmin):
     list_display = ("email", "consecutive_failures", "updated_at")
-    # The list shows every field; no link to a page whose URL is the email
-    # (the primary key), which access logs would keep.
     list_display_links = None
     search_fields = ("email",)
     ordering = ("-consecutive_failures",)
     readonly_fields = ("email", "consecutive_failures", "updated_at")
     actions = [clear_lockout]
+
+    def get_urls(self):
+        # The list only: it shows every field, and a row's own pages would
+        # have the email (the primary key) in their URL, which access logs
+        # keep. Without them the admin log's entries of a cleared lockout
+        # link nowhere (LogEntry.get_admin_url finds no change page).
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            path(
+                "",
+                self.admin_site.admin_view(self.changelist_view),
+                name="{}_{}_changelist".format(*info),
+            )
+        ]
