@@ -59,9 +59,10 @@ check_request_enabled.connect(_origin_allowed)
 
 class MedusaCorsMiddleware(CorsMiddleware):
     def check_preflight(self, request: HttpRequest) -> HttpResponse | None:
-        if super().check_preflight(request) is None:
-            return None
-        return HttpResponse(status=204)
+        response = super().check_preflight(request)
+        if response is not None:
+            response.status_code = 204  # Medusa's; django-cors-headers says 200
+        return response
 
     def add_response_headers(self, request, response):
         response = super().add_response_headers(request, response)

@@ -6,8 +6,8 @@ ever evaluated per challenge (parallel requests queue on the lock), at most
 OTP_CODES_PER_HOUR challenges an hour per email, and OTP stops for an email
 after OTP_FAILURE_CEILING consecutive failures until a login that proves
 the mailbox (a code, a reset link, or a password once the mailbox was
-proven) or staff reset it. Redis limits per IP and per email only slow floods. Codes
-expire, work once, and are stored as keyed HMACs. Send answers alike for
+proven) or staff reset it. Redis limits per IP and per email only slow
+floods. Codes expire, work once, and are stored as keyed HMACs. Send answers alike for
 known and unknown emails. Not defended here: a mailbox the attacker already
 reads (that is the e-mail provider's security).
 """
@@ -294,9 +294,7 @@ def _registered_customer_claim(
     customer = selectors.registered_customer_for_email(email=email)
     if customer is None or AuthIdentity.objects.filter(customer=customer).exists():
         return
-    identity.customer = customer
-    identity.updated_at = now
-    identity.save(update_fields=["customer", "updated_at"])
+    accounts_services.identity_link(identity=identity, customer=customer, now=now)
 
 
 def otp_challenges_purge(*, now: datetime) -> int:

@@ -7,6 +7,7 @@ from accounts.services.customers import (
     customer_create_for_identity,
     customer_signup,
     customer_update,
+    identity_link,
     metadata_merge,
 )
 from accounts.services.identities import (
@@ -44,6 +45,7 @@ __all__ = [
     "email_parse",
     "identity_authenticate_emailpass",
     "identity_email_proven",
+    "identity_link",
     "identity_register_emailpass",
     "metadata_merge",
     "password_policy_check",

@@ -53,9 +53,7 @@ def _customer_insert(*, profile: Profile, email: str, now: datetime) -> Customer
         raise DuplicateError(CUSTOMER_EXISTS) from exc
 
 
-def _identity_link(
-    *, identity: AuthIdentity, customer: Customer, now: datetime
-) -> None:
+def identity_link(*, identity: AuthIdentity, customer: Customer, now: datetime) -> None:
     identity.customer = customer
     identity.updated_at = now
     identity.save(update_fields=["customer", "updated_at"])
@@ -77,7 +75,7 @@ def customer_create_for_identity(
     if proven_email is None or email_normalize(profile.email) != proven_email:
         raise InvalidData("Email must be the email this account was registered with")
     customer = _customer_insert(profile=profile, email=proven_email, now=now)
-    _identity_link(identity=identity, customer=customer, now=now)
+    identity_link(identity=identity, customer=customer, now=now)
     return customer
 
 
@@ -92,7 +90,7 @@ def customer_signup(
     email = email_parse(profile.email)
     identity = identity_for_signup(email=email, password=password, now=now)
     customer = _customer_insert(profile=profile, email=email, now=now)
-    _identity_link(identity=identity, customer=customer, now=now)
+    identity_link(identity=identity, customer=customer, now=now)
     return customer, identity
 
 
