@@ -40,6 +40,16 @@ def registration_token(api, email: str, password: str = PASSWORD) -> str:
     ).json()["token"]
 
 
+def profile_create(api, token: str, email: str, **fields):
+    """Step 2 of the two-step signup, through the API."""
+    return api.post(
+        "/store/customers",
+        {"email": email, **fields},
+        format="json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+
+
 def token_for(customer_or_identity, provider: str = Provider.EMAILPASS) -> str:
     identity = (
         customer_or_identity.auth_identity

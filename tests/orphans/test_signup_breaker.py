@@ -6,19 +6,13 @@ import pytest
 
 from orphans.models import OrphanEvent, SignupGate, SignupGateChange
 from tests.db_faults import refusing_trigger
-from tests.factories import customer_create, registration_token
+from tests.factories import customer_create, profile_create, registration_token
 
 pytestmark = pytest.mark.django_db
 
 
 def profile(api, email, password, **body):
-    token = registration_token(api, email, password)
-    return api.post(
-        "/store/customers",
-        {"email": email, **body},
-        format="json",
-        HTTP_AUTHORIZATION=f"Bearer {token}",
-    )
+    return profile_create(api, registration_token(api, email, password), email, **body)
 
 
 def fail_profile(api, email, password) -> None:
@@ -88,12 +82,7 @@ def test_our_failure_on_a_retry_after_refused_input_counts(api, settings, passwo
     token = registration_token(api, email, password)
 
     def step_2(**body):
-        return api.post(
-            "/store/customers",
-            {"email": email, **body},
-            format="json",
-            HTTP_AUTHORIZATION=f"Bearer {token}",
-        ).status_code
+        return profile_create(api, token, email, **body).status_code
 
     refused = step_2(first_name=5)
     with refusing_trigger(table="accounts_authidentity", event="UPDATE OF customer_id"):

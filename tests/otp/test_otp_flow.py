@@ -8,7 +8,12 @@ from django.utils import timezone
 
 from accounts.models import AuthIdentity, ProviderIdentity
 from otp.models import OtpChallenge, OtpFailureBudget
-from tests.factories import customer_create, identity_create, registration_token
+from tests.factories import (
+    customer_create,
+    identity_create,
+    profile_create,
+    registration_token,
+)
 from tests.otp.conftest import SEND, mailed_code, time_passes, wrong
 
 pytestmark = pytest.mark.django_db
@@ -96,12 +101,7 @@ def test_a_customer_without_login_claims_the_identity_a_failed_register_left(
 
     customer = Customer.objects.create(email=email, has_account=True)
     token = registration_token(api, email, password)
-    refused = api.post(
-        "/store/customers",
-        {"email": email},
-        format="json",
-        HTTP_AUTHORIZATION=f"Bearer {token}",
-    )
+    refused = profile_create(api, token, email)
 
     login = verify(email, send_code(email))
 
@@ -195,12 +195,7 @@ def test_new_email_gets_a_registration_token_then_completes_the_profile(
     assert body["requiresProfile"] is True
     assert body["isNewUser"] is True
     assert claims(body["token"])["actor_id"] == ""
-    created = api.post(
-        "/store/customers",
-        {"email": email, "first_name": "Otto"},
-        format="json",
-        HTTP_AUTHORIZATION=f"Bearer {body['token']}",
-    )
+    created = profile_create(api, body["token"], email, first_name="Otto")
     assert created.status_code == 200
     identity = AuthIdentity.objects.get(provider_identities__entity_id=email)
     assert identity.customer_id == created.json()["customer"]["id"]

@@ -6,6 +6,7 @@ tokens."""
 import pytest
 
 from accounts.models import AuthIdentity
+from tests.factories import profile_create
 from tests.otp.conftest import SEND
 
 pytestmark = pytest.mark.django_db
@@ -30,12 +31,7 @@ def test_a_squatters_password_dies_when_the_owner_proves_the_mailbox(
             REGISTER, {"email": email, "password": SQUATTER_PASSWORD}, format="json"
         ).json()["token"]
     owner = verify(email, send_code(email)).json()
-    created = api.post(
-        "/store/customers",
-        {"email": email},
-        format="json",
-        HTTP_AUTHORIZATION=f"Bearer {owner['token']}",
-    )
+    created = profile_create(api, owner["token"], email)
 
     login = api.post(
         LOGIN, {"email": email, "password": SQUATTER_PASSWORD}, format="json"
