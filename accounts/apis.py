@@ -4,6 +4,8 @@ Views parse, call a service, and shape the answer; the rules live in
 accounts.services. Statuses and messages follow medusa-contract.md.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
@@ -61,7 +63,13 @@ from config.api import (
 )
 from config.errors import ApiError, InvalidData, NotFound, Unauthorized
 from config.parsers import StrictFormParser, StrictJSONParser
-from config.ratelimit import client_ip, rate_limit
+from config.ratelimit import (
+    client_is_known,
+    client_key,
+    client_remember,
+    failures_limited,
+    rate_limit,
+)
 from config.schema import (
     BODY_ERRORS,
     PUBLISHABLE_KEY_HEADER,
@@ -115,7 +123,42 @@ def _credentials(data: Any) -> tuple[str, str]:
 
 
 def _signup_rate_limit(request) -> None:
-    rate_limit(("signup-ip", client_ip(request), settings.SIGNUP_LIMIT_PER_IP, 3600))
+    rate_limit(("signup-ip", client_key(request), settings.SIGNUP_LIMIT_PER_IP, 3600))
+
+
+def _signup_failures_limited(email: str):
+    """A refused registration of an address that has an identity tested a
+    password against it: a few an hour per address."""
+    return failures_limited(
+        (
+            "signup-fail-email",
+            email_normalize(email),
+            settings.SIGNUP_FAILURES_PER_EMAIL,
+            3600,
+        ),
+        failure=Unauthorized,
+    )
+
+
+@contextmanager
+def _login_failures_limited(request, email: str) -> Iterator[None]:
+    """Failed logins per (address, client), and per address from clients
+    that never logged in to it: strangers guessing from anywhere run into
+    the second limit, the owner's own client does not."""
+    client = client_key(request)
+    rate_limit(("login-ip", client, settings.LOGIN_LIMIT_PER_IP, 600))
+    address = email_normalize(email)
+    pair = f"{address} {client}"
+    limits = [("login-fail", pair, settings.LOGIN_FAILURES_PER_EMAIL_CLIENT, 600)]
+    if not client_is_known(scope="login", key=pair):
+        limits.append(
+            ("login-fail-email", address, settings.LOGIN_FAILURES_PER_EMAIL, 3600)
+        )
+    with failures_limited(*limits, failure=Unauthorized):
+        yield
+    client_remember(
+        scope="login", key=pair, seconds=settings.LOGIN_KNOWN_CLIENT_DAYS * 86400
+    )
 
 
 def _fields(request) -> list[str]:
@@ -152,9 +195,10 @@ class AuthRegisterApi(APIView):
         email, password = _credentials(request.data)
         _signup_rate_limit(request)
         now = timezone.now()
-        identity = services.identity_register_emailpass(
-            email=email, password=password, now=now
-        )
+        with _signup_failures_limited(email):
+            identity = services.identity_register_emailpass(
+                email=email, password=password, now=now
+            )
         token = services.access_token_for_identity(
             identity=identity, provider=provider, now=now
         )
@@ -177,18 +221,10 @@ class AuthLoginApi(APIView):
     def post(self, request, provider: str):
         _provider_check(provider, PASSWORD_PROVIDERS)
         email, password = _credentials(request.data)
-        rate_limit(
-            ("login-ip", client_ip(request), settings.LOGIN_LIMIT_PER_IP, 600),
-            (
-                "login-email",
-                email_normalize(email),
-                settings.LOGIN_LIMIT_PER_EMAIL,
-                600,
-            ),
-        )
-        identity = services.identity_authenticate_emailpass(
-            email=email, password=password
-        )
+        with _login_failures_limited(request, email):
+            identity = services.identity_authenticate_emailpass(
+                email=email, password=password
+            )
         token = services.access_token_for_identity(
             identity=identity, provider=provider, now=timezone.now()
         )
@@ -244,13 +280,25 @@ class AuthTokenRefreshApi(APIView):
         description="A registration token becomes a customer token once the "
         "customer exists.",
         request=None,
+        parameters=[RETRY_AFTER_HEADER],
         auth=requirement(CUSTOMER_TOKEN, REGISTRATION_TOKEN, SESSION_COOKIE),
-        responses={200: TokenSerializer, **errors(401, 503, unauthorized="either")},
+        responses={
+            200: TokenSerializer,
+            **errors(401, 429, 503, unauthorized="either"),
+        },
     )
     def post(self, request):
         claims = request.user.claims
         if not claims.auth_provider:
             raise Unauthorized("The auth provider is not set while refreshing token")
+        rate_limit(
+            (
+                "refresh-identity",
+                request.user.identity.id,
+                settings.REFRESH_LIMIT_PER_IDENTITY,
+                600,
+            )
+        )
         token = services.access_token_for_identity(
             identity=request.user.identity,
             provider=claims.auth_provider,
@@ -348,7 +396,7 @@ class PasswordResetRequestApi(APIView):
         _provider_check(provider, PASSWORD_PROVIDERS)
         data = validated(self.InputSerializer, request.data)
         rate_limit(
-            ("reset-ip", client_ip(request), settings.RESET_LIMIT_PER_IP, 3600),
+            ("reset-ip", client_key(request), settings.RESET_LIMIT_PER_IP, 3600),
             (
                 "reset-email",
                 email_normalize(data["identifier"]),
@@ -544,9 +592,10 @@ class SignupApi(APIView):
         password = data.pop("password")
         now = timezone.now()
         try:
-            customer, identity = services.customer_signup(
-                password=password, profile=services.Profile(**data), now=now
-            )
+            with _signup_failures_limited(data["email"]):
+                customer, identity = services.customer_signup(
+                    password=password, profile=services.Profile(**data), now=now
+                )
         except (ApiError, DatabaseError) as error:
             signup_outcome(flow="one_step", error=error)
             raise

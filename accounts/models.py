@@ -73,7 +73,11 @@ class AuthIdentity(models.Model):
     # Extra keys carried into the token's app_metadata claim; `customer_id`
     # is derived from `customer` when a token is signed, never stored twice.
     app_metadata = models.JSONField(default=dict, blank=True)
-    # Tokens issued before this instant are refused (password reset/change).
+    # Bumped by every revocation (password reset, first proof of the
+    # mailbox): a token is valid only while its `gen` claim equals it.
+    token_generation = models.PositiveIntegerField(default=0, db_default=0)
+    # The last revocation; Medusa's tokens (no `gen`) issued up to this
+    # second are refused.
     tokens_valid_after = models.DateTimeField(null=True, blank=True)
     # When the mailbox owner first proved the address (a code or a reset
     # link); until then a password on this identity may be a squatter's.

@@ -54,8 +54,8 @@ def customers_by_email(*, email: str):
 
 def auth_identity_for_claims(*, claims: AccessClaims) -> AuthIdentity | None:
     """The identity a token speaks for, or None if the token must be refused:
-    the identity is gone, its customer differs, or the token predates a
-    password change (API.md, improvement 4)."""
+    the identity is gone, its customer differs, or a revocation came after
+    the token (docs/api.md, "Revocation")."""
     # The customer comes in the same query: GET /me needs nothing else.
     identity = (
         AuthIdentity.objects.select_related("customer")
@@ -66,11 +66,21 @@ def auth_identity_for_claims(*, claims: AccessClaims) -> AuthIdentity | None:
         return None
     if claims.actor_id and claims.actor_id != identity.customer_id:
         return None
-    valid_after = identity.tokens_valid_after
-    # iat has whole seconds: a token from the second of the change stays valid.
-    if valid_after is not None and claims.issued_at < int(valid_after.timestamp()):
+    if not token_generation_is_current(claims=claims, identity=identity):
         return None
     return identity
+
+
+def token_generation_is_current(
+    *, claims: AccessClaims, identity: AuthIdentity
+) -> bool:
+    """Ours carry the generation they were signed at: exact. Medusa's (an
+    imported shop's, no `gen`) only have a whole-second `iat`, so they are
+    refused up to and including the second of the last revocation."""
+    if claims.generation is not None:
+        return claims.generation == identity.token_generation
+    valid_after = identity.tokens_valid_after
+    return valid_after is None or claims.issued_at > int(valid_after.timestamp())
 
 
 def customer_of(identity: AuthIdentity) -> Customer | None:

@@ -3,9 +3,12 @@
 Threat model: a token is a bearer credential. We defend against forged or
 altered tokens (HS256 with JWT_SECRET, algorithm pinned, `none` refused),
 expired ones, tokens for another actor type, reset tokens used as access
-tokens, and tokens issued before a password change (checked against the
-identity row by `accounts.authentication`). We do not defend against a
-stolen, still-valid token: keep lifetimes short and use HTTPS.
+tokens, and tokens issued before a revocation (a password reset, the first
+proof of the mailbox): each token carries its identity's revocation
+generation in the `gen` claim, and `accounts.selectors` refuses a token whose
+generation is not the identity's current one. We do not defend against a
+stolen, still-valid token that nothing revoked: keep lifetimes short and use
+HTTPS.
 """
 
 from dataclasses import dataclass
@@ -17,6 +20,9 @@ from django.conf import settings
 
 ACTOR_TYPE = "customer"
 ALGORITHM = "HS256"
+# Ours, after Medusa's claims: the identity's revocation generation when the
+# token was signed. Medusa's tokens (imported shops) have none.
+GENERATION_CLAIM = "gen"
 
 
 class InvalidToken(Exception):
@@ -29,6 +35,7 @@ class AccessClaims:
     auth_identity_id: str
     auth_provider: str | None
     issued_at: int
+    generation: int | None
     raw: dict[str, Any]
 
 
@@ -39,6 +46,7 @@ def access_token_issue(
     auth_provider: str,
     app_metadata: dict[str, Any],
     user_metadata: dict[str, Any] | None,
+    generation: int,
     now: datetime,
 ) -> str:
     metadata = dict(app_metadata)
@@ -56,6 +64,7 @@ def access_token_issue(
         "user_metadata": user_metadata or {},
         "iat": issued_at,
         "exp": issued_at + int(settings.JWT_EXPIRES_IN.total_seconds()),
+        GENERATION_CLAIM: generation,
     }
     return jwt.encode(payload, settings.JWT_SECRET, algorithm=ALGORITHM)
 
@@ -69,6 +78,7 @@ def access_claims_parse(payload: dict[str, Any]) -> AccessClaims:
     identity_id = payload.get("auth_identity_id")
     provider = payload.get("auth_provider")
     issued_at = payload.get("iat")
+    generation = payload.get(GENERATION_CLAIM)
     if (
         payload.get("actor_type") != ACTOR_TYPE
         or "purpose" in payload  # a reset token is not an access token
@@ -77,6 +87,7 @@ def access_claims_parse(payload: dict[str, Any]) -> AccessClaims:
         or not isinstance(actor_id, str)
         or not isinstance(issued_at, int)
         or (provider is not None and not isinstance(provider, str))
+        or not (generation is None or _is_int(generation))
     ):
         raise InvalidToken("not a customer access token")
     return AccessClaims(
@@ -84,8 +95,13 @@ def access_claims_parse(payload: dict[str, Any]) -> AccessClaims:
         auth_identity_id=identity_id,
         auth_provider=provider,
         issued_at=issued_at,
+        generation=generation,
         raw=payload,
     )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)

@@ -132,6 +132,7 @@ def token_for(i: int, now: datetime) -> str:
         auth_provider="emailpass",
         app_metadata={},
         user_metadata=None,
+        generation=0,
         now=now,
     )
 

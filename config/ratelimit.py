@@ -1,13 +1,22 @@
 """Fixed-window request limits in Redis: an extra layer, never the guard.
 
 Security-relevant limits (OTP attempts, the per-email failure budget) live in
-PostgreSQL. These only slow floods per IP or per email; when Redis is down
-they let requests through and log a warning, so logins keep working.
+PostgreSQL. These only slow floods per client or per email; when Redis is
+down they let requests through and log a warning, so logins keep working.
+
+Two kinds: `rate_limit` counts every request (floods from one client);
+`failures_limited` counts only attempts that fail (password guessing), so a
+stranger's wrong guesses cannot lock the owner's right password out. Keys
+are HMACs: Redis never holds an email, nor an unkeyed hash of one.
 """
 
 import hashlib
+import hmac
+import ipaddress
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.core.cache import cache
@@ -17,34 +26,120 @@ from config.errors import TooManyRequests
 logger = logging.getLogger("config.ratelimit")
 
 TOO_MANY = "Too many requests, please try again later"
+# One limit: (scope, key, most requests, window in seconds).
+Limit = tuple[str, str, int, int]
 
 
-def rate_limit_exceeded(*, scope: str, key: str, limit: int, window: int) -> int | None:
-    """Count one request; return seconds to wait when over `limit`, else None."""
+def _cache_key(scope: str, key: str, suffix: str) -> str:
+    digest = hmac.new(
+        settings.EMAIL_HASH_KEY.encode(), key.encode(), hashlib.sha256
+    ).hexdigest()[:32]
+    return f"ratelimit:{scope}:{digest}:{suffix}"
+
+
+def _unavailable(scope: str) -> None:
+    logger.warning(
+        "Rate limit store unavailable; limit not applied", extra={"scope": scope}
+    )
+
+
+def _count(scope: str, key: str, window: int) -> tuple[str, int, int] | None:
+    """Count one in the current window: (cache key, count, seconds left), or
+    None when Redis is unavailable."""
     now = time.time()
     window_start = int(now // window) * window
-    digest = hashlib.sha256(key.encode()).hexdigest()[:32]  # no plain email in Redis
-    cache_key = f"ratelimit:{scope}:{digest}:{window_start}"
+    cache_key = _cache_key(scope, key, str(window_start))
     try:
         cache.add(cache_key, 0, timeout=window + 1)
         count = cache.incr(cache_key)
     except Exception:  # noqa: BLE001  (any cache failure: degrade, do not fail)
-        logger.warning(
-            "Rate limit store unavailable; limit not applied", extra={"scope": scope}
-        )
+        _unavailable(scope)
         return None
-    if count > limit:
-        return max(1, int(window_start + window - now) + 1)
-    return None
+    return cache_key, count, max(1, int(window_start + window - now) + 1)
 
 
-def rate_limit(*limits: tuple[str, str, int, int], message: str = TOO_MANY) -> None:
+def rate_limit_exceeded(*, scope: str, key: str, limit: int, window: int) -> int | None:
+    """Count one request; return seconds to wait when over `limit`, else None."""
+    counted = _count(scope, key, window)
+    if counted is None or counted[1] <= limit:
+        return None
+    return counted[2]
+
+
+def rate_limit(*limits: Limit, message: str = TOO_MANY) -> None:
     """Count the request against each (scope, key, limit, window seconds);
     raise 429 with Retry-After when one is over."""
     for scope, key, limit, window in limits:
         wait = rate_limit_exceeded(scope=scope, key=key, limit=limit, window=window)
         if wait is not None:
             raise TooManyRequests(message, retry_after=wait)
+
+
+@contextmanager
+def failures_limited(
+    *limits: Limit, failure: type[Exception], message: str = TOO_MANY
+) -> Iterator[None]:
+    """Count the attempt in the block as a failure against each limit before
+    it runs (parallel guesses cannot slip between a check and a count), in
+    order, and refuse it with 429 at the first limit it is over. The counts
+    are given back unless the block raises `failure`: only failed attempts
+    use up a limit."""
+    counted = []
+    for scope, key, limit, window in limits:
+        slot = _count(scope, key, window)
+        if slot is None:
+            continue
+        if slot[1] > limit:
+            raise TooManyRequests(message, retry_after=slot[2])
+        counted.append((scope, slot[0]))
+    try:
+        yield
+    except failure:
+        raise
+    except BaseException:
+        _refund(counted)
+        raise
+    _refund(counted)
+
+
+def _refund(counted: list[tuple[str, str]]) -> None:
+    for scope, cache_key in counted:
+        try:
+            cache.decr(cache_key)
+        except Exception:  # noqa: BLE001  (expired meanwhile, or Redis down)
+            _unavailable(scope)
+
+
+def client_is_known(*, scope: str, key: str) -> bool:
+    """Whether `client_remember` saw this key lately (False without Redis)."""
+    try:
+        return cache.get(_cache_key(scope, key, "known")) is not None
+    except Exception:  # noqa: BLE001
+        _unavailable(scope)
+        return False
+
+
+def client_remember(*, scope: str, key: str, seconds: int) -> None:
+    try:
+        cache.set(_cache_key(scope, key, "known"), 1, timeout=seconds)
+    except Exception:  # noqa: BLE001
+        _unavailable(scope)
+
+
+def client_key(request) -> str:
+    """The client as limits count it: its address, or its /64 for IPv6 (one
+    host or home gets a whole /64, so single addresses cost an attacker
+    nothing)."""
+    address = client_ip(request)
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 def client_ip(request) -> str:

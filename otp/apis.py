@@ -18,7 +18,7 @@ from accounts.representations import customer_representation, fields_select
 from accounts.schema import CUSTOMER_SCHEMA, TokenSerializer, email_field
 from config.api import StrictCharField, StrictSerializer, validated
 from config.errors import ApiError, Unauthorized
-from config.ratelimit import client_ip
+from config.ratelimit import client_key
 from config.schema import (
     BODY_ERRORS,
     PUBLISHABLE_KEY_HEADER,
@@ -80,7 +80,7 @@ class OtpSendApi(APIView):
     def post(self, request):
         data = validated(self.InputSerializer, request.data)
         expires_in = services.otp_send(
-            email=data["email"], ip=client_ip(request), now=timezone.now()
+            email=data["email"], ip=client_key(request), now=timezone.now()
         )
         return Response({"success": True, "expiresIn": expires_in})
 
@@ -153,7 +153,7 @@ class OtpVerifyApi(APIView):
         login = services.otp_verify(
             email=data["email"],
             code=data["code"],
-            ip=client_ip(request),
+            ip=client_key(request),
             now=timezone.now(),
         )
         if login.is_new_user:
@@ -193,7 +193,7 @@ class OtpMedusaLoginApi(APIView):
             raise Unauthorized("Code should be a string")
         try:
             login = services.otp_verify(
-                email=email, code=code, ip=client_ip(request), now=timezone.now()
+                email=email, code=code, ip=client_key(request), now=timezone.now()
             )
         except ApiError as error:
             if error.status >= 500 or error.status == 429:

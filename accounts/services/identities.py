@@ -14,6 +14,7 @@ from datetime import datetime
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.views.decorators.debug import sensitive_variables
 
 from accounts import selectors
@@ -90,6 +91,7 @@ def access_token_for_identity(
         auth_provider=provider,
         app_metadata=identity.app_metadata or {},
         user_metadata=provider_identity.user_metadata if provider_identity else None,
+        generation=identity.token_generation,
         now=now,
     )
 
@@ -238,6 +240,12 @@ def identity_email_proven(*, identity: AuthIdentity, now: datetime) -> None:
     ).update(password_hash=make_password(None), updated_at=now)
     changes = {"email_verified_at": now, "updated_at": now}
     if unproven:
-        changes["tokens_valid_after"] = now
+        changes.update(tokens_revoked(now=now))
     AuthIdentity.objects.filter(pk=identity.pk).update(**changes)
-    identity.email_verified_at = now
+    identity.refresh_from_db(fields=["email_verified_at", "token_generation"])
+
+
+def tokens_revoked(*, now: datetime) -> dict:
+    """The identity changes that refuse every token issued so far: ours by
+    generation, Medusa's up to this second (selectors.token_generation_is_current)."""
+    return {"token_generation": F("token_generation") + 1, "tokens_valid_after": now}

@@ -19,7 +19,7 @@ from django.views.decorators.debug import sensitive_variables
 from accounts import selectors
 from accounts.emails import email_hash, email_normalize
 from accounts.models import AuthIdentity, PasswordResetToken, Provider
-from accounts.services.identities import password_policy_check
+from accounts.services.identities import password_policy_check, tokens_revoked
 from accounts.tokens import InvalidToken, reset_token_decode, reset_token_issue
 from config.celery import BrokerUnavailable, publish
 from config.errors import Unauthorized
@@ -113,7 +113,7 @@ def password_update_with_reset_token(
         provider_identity.updated_at = now
         provider_identity.save(update_fields=["password_hash", "updated_at"])
         AuthIdentity.objects.filter(pk=provider_identity.auth_identity_id).update(
-            tokens_valid_after=now, email_verified_at=now, updated_at=now
+            **tokens_revoked(now=now), email_verified_at=now, updated_at=now
         )
         from otp.services import otp_failures_reset
 

@@ -280,7 +280,16 @@ SIGNUPS_PAUSE_THRESHOLD = env.int("SIGNUPS_PAUSE_THRESHOLD", default=50)  # an h
 # gunicorn that append to X-Forwarded-For (0: use the socket's address).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 LOGIN_LIMIT_PER_IP = env.int("LOGIN_LIMIT_PER_IP", default=100)  # 10 minutes
-LOGIN_LIMIT_PER_EMAIL = env.int("LOGIN_LIMIT_PER_EMAIL", default=20)  # 10 minutes
+# Failed logins only (docs/api.md, "Request limits"): per address and client
+# (10 minutes), and per address from clients that never logged in to it (an
+# hour): a stranger's guesses cannot lock the owner out.
+LOGIN_FAILURES_PER_EMAIL_CLIENT = env.int("LOGIN_FAILURES_PER_EMAIL_CLIENT", default=10)
+LOGIN_FAILURES_PER_EMAIL = env.int("LOGIN_FAILURES_PER_EMAIL", default=100)
+LOGIN_KNOWN_CLIENT_DAYS = env.int("LOGIN_KNOWN_CLIENT_DAYS", default=30)
 SIGNUP_LIMIT_PER_IP = env.int("SIGNUP_LIMIT_PER_IP", default=30)  # an hour
+# Refused registrations of an address that has an identity (an hour): each
+# one tests a password against an unlinked identity.
+SIGNUP_FAILURES_PER_EMAIL = env.int("SIGNUP_FAILURES_PER_EMAIL", default=10)
+REFRESH_LIMIT_PER_IDENTITY = env.int("REFRESH_LIMIT_PER_IDENTITY", default=60)  # 10 m
 RESET_LIMIT_PER_EMAIL = env.int("RESET_LIMIT_PER_EMAIL", default=3)  # 15 minutes
 RESET_LIMIT_PER_IP = env.int("RESET_LIMIT_PER_IP", default=30)  # an hour

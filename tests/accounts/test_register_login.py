@@ -22,6 +22,7 @@ CLAIM_ORDER = [
     "user_metadata",
     "iat",
     "exp",
+    "gen",  # ours, after Medusa's: the revocation generation
 ]
 
 

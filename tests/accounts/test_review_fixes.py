@@ -84,8 +84,8 @@ def test_one_client_retrying_bad_input_counts_one_orphan_event(api, email, passw
     assert OrphanEvent.objects.count() == 1
 
 
-def test_login_is_throttled_per_email(api, email, settings):
-    settings.LOGIN_LIMIT_PER_EMAIL = 3
+def test_failed_logins_are_throttled_per_email_and_client(api, email, settings):
+    settings.LOGIN_FAILURES_PER_EMAIL_CLIENT = 3
 
     answers = [
         api.post(LOGIN, {"email": email, "password": "guess number n"}, format="json")

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import AuthIdentity
+from accounts.services.identities import tokens_revoked
 from accounts.tokens import access_token_issue, reset_token_issue
 from tests.factories import customer_create, token_for
 
@@ -105,10 +106,11 @@ def test_tokens_issued_before_a_password_change_are_revoked(api, email):
         auth_provider="emailpass",
         app_metadata={},
         user_metadata=None,
+        generation=identity.token_generation,
         now=timezone.now() - timedelta(minutes=5),
     )
     AuthIdentity.objects.filter(pk=identity.pk).update(
-        tokens_valid_after=timezone.now() - timedelta(minutes=1)
+        **tokens_revoked(now=timezone.now() - timedelta(minutes=1))
     )
 
     stale = api.get("/store/customers/me", HTTP_AUTHORIZATION=f"Bearer {old}")
