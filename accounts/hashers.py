@@ -7,11 +7,18 @@ the first hasher of PASSWORD_HASHERS (Argon2id) at the next successful login.
 """
 
 import base64
+import functools
 import hashlib
 import hmac
 import os
+import secrets
 
-from django.contrib.auth.hashers import Argon2PasswordHasher, BasePasswordHasher
+from django.contrib.auth.hashers import (
+    Argon2PasswordHasher,
+    BasePasswordHasher,
+    check_password,
+    make_password,
+)
 from django.utils.crypto import constant_time_compare
 
 
@@ -126,3 +133,28 @@ class MedusaScryptHasher(BasePasswordHasher):
 
     def harden_runtime(self, password: str, encoded: str) -> None:
         pass
+
+
+MEDUSA_HASH_PREFIX = f"{MedusaScryptHasher.algorithm}$"
+
+
+@functools.cache
+def _dummy_hashes() -> tuple[str, str]:
+    """An Argon2id and a Medusa scrypt hash of a password nobody knows."""
+    unknown = secrets.token_urlsafe(24)
+    scrypt = medusa_scrypt_blob(unknown, salt=os.urandom(32))
+    return make_password(unknown), medusa_scrypt_encoded(scrypt)
+
+
+def failed_login_work(password: str, *, spent: str | None, medusa_hashes: bool) -> None:
+    """Give every failed login the same hashing work, whatever the account:
+    one Argon2id verification and, while imported Medusa hashes remain, one
+    scrypt verification (5x the cost). Timing then tells neither an unknown
+    address from an account nor an imported account not yet re-hashed from
+    the others. `spent` is the hash the login already verified (None: none)."""
+    argon2_dummy, scrypt_dummy = _dummy_hashes()
+    spent_algorithm = (spent or "").partition("$")[0]
+    if spent_algorithm != Argon2idHasher.algorithm:
+        check_password(password, argon2_dummy)
+    if medusa_hashes and spent_algorithm != MedusaScryptHasher.algorithm:
+        check_password(password, scrypt_dummy)

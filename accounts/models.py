@@ -126,6 +126,15 @@ class ProviderIdentity(models.Model):
 
     class Meta:
         verbose_name_plural = "provider identities"
+        indexes = [
+            # Imported Medusa hashes not yet re-hashed: failed logins do
+            # scrypt work while any remain (accounts.hashers.failed_login_work).
+            models.Index(
+                fields=["id"],
+                condition=Q(password_hash__startswith="medusa_scrypt$"),  # noqa: S106
+                name="provid_medusa_hash_idx",
+            ),
+        ]
         constraints = [
             # entity_id leads, so a lookup by email alone uses this index too.
             models.UniqueConstraint(

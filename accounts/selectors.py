@@ -1,9 +1,12 @@
 """Reads. Every lookup goes through an index; nothing scans and filters in
 Python (seed 003's bug was exactly that)."""
 
+import time
+
 from django.db.models.functions import Lower
 
 from accounts.emails import email_normalize
+from accounts.hashers import MEDUSA_HASH_PREFIX
 from accounts.models import AuthIdentity, Customer, ProviderIdentity, PublishableApiKey
 from accounts.tokens import AccessClaims
 
@@ -96,3 +99,20 @@ def publishable_key_is_active(*, token: str) -> bool:
     return PublishableApiKey.objects.filter(
         token=token, revoked_at__isnull=True
     ).exists()
+
+
+_MEDUSA_HASHES_TTL = 60.0
+_medusa_hashes: tuple[float, bool] = (float("-inf"), True)
+
+
+def medusa_hashes_remain() -> bool:
+    """Whether any imported Medusa hash is still waiting for its owner's
+    next login (a partial index answers; each process asks once a minute)."""
+    global _medusa_hashes
+    checked_at, remain = _medusa_hashes
+    if time.monotonic() - checked_at > _MEDUSA_HASHES_TTL:
+        remain = ProviderIdentity.objects.filter(
+            password_hash__startswith=MEDUSA_HASH_PREFIX
+        ).exists()
+        _medusa_hashes = (time.monotonic(), remain)
+    return remain

@@ -1,7 +1,8 @@
 """Password hashing: the Argon2id parameters in use, the cost of one hash
 (wall and CPU time, one core), of one imported Medusa scrypt-kdf verify, the
-machine's hash rate with every core busy, and login throughput divided by
-the single-hash rate (how close logins get to what hashing alone allows).
+machine's hash rate with every core busy, login throughput divided by the
+single-hash rate (how close logins get to what hashing alone allows), and a
+failed login's time by kind of account (timing must not tell them apart).
 
     python -m bench.hashing [--samples 30] [--login-rps 8=30.5,32=31.2]
 """
@@ -15,6 +16,7 @@ import time
 from bench.common import django_setup, load_note, say, summary_ms, table, write_result
 
 PASSWORD = "bench correct horse battery"  # noqa: S105  (benchmark data)
+WRONG_PASSWORD = "a wrong guess"  # noqa: S105
 
 
 def _timed(fn, samples: int) -> tuple[list[float], list[float]]:
@@ -55,6 +57,59 @@ def parallel_rate(processes: int, seconds: float) -> float:
     return counter.value / seconds
 
 
+FAILED_LOGIN_KINDS = ("unknown", "argon2", "imported", "disabled")
+
+
+def failed_login_times(samples: int) -> dict[str, list[float]]:
+    """A wrong password for an unknown address, an Argon2id account, an
+    imported Medusa account not yet re-hashed and an account whose password
+    was disabled, interleaved round by round (the service, no HTTP)."""
+    import uuid
+
+    from django.contrib.auth.hashers import make_password
+
+    from accounts.hashers import medusa_scrypt_blob, medusa_scrypt_encoded
+    from accounts.models import AuthIdentity, Provider, ProviderIdentity
+    from accounts.services import identity_authenticate_emailpass
+    from config.errors import Unauthorized
+
+    run_id = uuid.uuid4().hex[:12]
+    hashes = {
+        "argon2": make_password(PASSWORD),
+        "imported": medusa_scrypt_encoded(
+            medusa_scrypt_blob(PASSWORD, salt=os.urandom(32))
+        ),
+        "disabled": make_password(None),
+    }
+    emails = {kind: f"bench-{kind}-{run_id}@example.com" for kind in FAILED_LOGIN_KINDS}
+    identities = []
+    for kind, password_hash in hashes.items():
+        identity = AuthIdentity.objects.create()
+        identities.append(identity.pk)
+        ProviderIdentity.objects.create(
+            auth_identity=identity,
+            provider=Provider.EMAILPASS,
+            entity_id=emails[kind],
+            password_hash=password_hash,
+        )
+    times: dict[str, list[float]] = {kind: [] for kind in FAILED_LOGIN_KINDS}
+    try:
+        for round_ in range(samples + 1):
+            for kind in FAILED_LOGIN_KINDS:
+                start = time.perf_counter()
+                try:
+                    identity_authenticate_emailpass(
+                        email=emails[kind], password=WRONG_PASSWORD
+                    )
+                except Unauthorized:
+                    pass
+                if round_:  # the first round warms up
+                    times[kind].append(time.perf_counter() - start)
+    finally:
+        AuthIdentity.objects.filter(pk__in=identities).delete()
+    return times
+
+
 def run(*, samples: int, login_rps: dict | None = None, rate_seconds=5.0) -> dict:
     from django.contrib.auth.hashers import (
         check_password,
@@ -87,6 +142,8 @@ def run(*, samples: int, login_rps: dict | None = None, rate_seconds=5.0) -> dic
     if not check_password(PASSWORD, scrypt):
         raise RuntimeError("the Medusa scrypt hash did not verify")
 
+    failed = failed_login_times(max(5, samples // 2))
+    unknown_p50 = statistics.median(failed["unknown"])
     single_rate = 1 / statistics.median(hash_wall)
     cores = os.cpu_count() or 1
     machine_rate = parallel_rate(cores, rate_seconds)
@@ -102,6 +159,11 @@ def run(*, samples: int, login_rps: dict | None = None, rate_seconds=5.0) -> dic
         "single_hash_rate_per_s": round(single_rate, 2),
         "machine_hash_rate_per_s": round(machine_rate, 2),
         "machine_processes": cores,
+        "failed_login": {kind: summary_ms(t) for kind, t in failed.items()},
+        "failed_login_p50_over_unknown": {
+            kind: round(statistics.median(t) / unknown_p50, 3)
+            for kind, t in failed.items()
+        },
         "login_rps": {str(c): rps for c, rps in (login_rps or {}).items()},
         "login_rps_over_single_hash_rate": {
             str(c): round(rps / single_rate, 3) for c, rps in (login_rps or {}).items()
@@ -118,6 +180,20 @@ def run(*, samples: int, login_rps: dict | None = None, rate_seconds=5.0) -> dic
         ["Medusa scrypt verify (N=2^15, r=8, p=1)", *_row(scrypt_wall, scrypt_cpu)],
     ]
     say(table(["operation", "p50 ms", "p99 ms", "CPU p50 ms"], rows))
+    say(
+        table(
+            ["failed login", "p50 ms", "p99 ms", "p50 / unknown"],
+            [
+                [
+                    kind,
+                    results["failed_login"][kind]["p50_ms"],
+                    results["failed_login"][kind]["p99_ms"],
+                    results["failed_login_p50_over_unknown"][kind],
+                ]
+                for kind in FAILED_LOGIN_KINDS
+            ],
+        )
+    )
     say(
         f"single-hash rate {single_rate:.1f}/s; {cores} processes hashing: "
         f"{machine_rate:.1f}/s"

@@ -19,6 +19,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from accounts import selectors
 from accounts.emails import email_is_valid, email_normalize
+from accounts.hashers import failed_login_work
 from accounts.models import AuthIdentity, Provider, ProviderIdentity
 from accounts.tokens import access_token_issue
 from config.errors import InvalidData, Unauthorized
@@ -211,11 +212,12 @@ def identity_authenticate_emailpass(*, email: str, password: str) -> AuthIdentit
     provider_identity = selectors.provider_identity_get(
         provider=Provider.EMAILPASS, entity_id=email_normalize(email)
     )
-    if provider_identity is None:
-        # Spend the same hashing work as for a real account (API.md, 2).
-        make_password(password)
-        raise Unauthorized(INVALID_CREDENTIALS)
-    if not password_matches(provider_identity, password):
+    if provider_identity is None or not password_matches(provider_identity, password):
+        failed_login_work(
+            password,
+            spent=provider_identity.password_hash if provider_identity else None,
+            medusa_hashes=selectors.medusa_hashes_remain(),
+        )
         raise Unauthorized(INVALID_CREDENTIALS)
     identity = provider_identity.auth_identity
     if identity.email_verified_at is not None:

@@ -71,3 +71,86 @@ def test_imported_medusa_hash_logs_in_and_is_rehashed_with_argon2id(api, email):
         format="json",
     )
     assert again.status_code == 200
+
+
+class HashingWork:
+    """Counts the Argon2id verifications and scrypt computations a request
+    makes (each still runs: the counter wraps the real functions)."""
+
+    def __init__(self, monkeypatch):
+        import accounts.hashers
+
+        self.argon2 = self.scrypt = 0
+        argon2_verify = accounts.hashers.Argon2idHasher.verify
+        scrypt = accounts.hashers._scrypt
+
+        def counted_argon2(*args, **kwargs):
+            self.argon2 += 1
+            return argon2_verify(*args, **kwargs)
+
+        def counted_scrypt(*args, **kwargs):
+            self.scrypt += 1
+            return scrypt(*args, **kwargs)
+
+        monkeypatch.setattr(accounts.hashers.Argon2idHasher, "verify", counted_argon2)
+        monkeypatch.setattr(accounts.hashers, "_scrypt", counted_scrypt)
+        # Every request asks the database whether Medusa hashes remain.
+        monkeypatch.setattr("accounts.selectors._MEDUSA_HASHES_TTL", -1.0)
+
+    def of(self, call) -> tuple[int, int]:
+        self.argon2 = self.scrypt = 0
+        call()
+        return self.argon2, self.scrypt
+
+
+def failed_login(api, email: str):
+    def call():
+        response = api.post(
+            "/auth/customer/emailpass",
+            {"email": email, "password": "a wrong guess"},
+            format="json",
+        )
+        assert response.status_code == 401
+        assert response.json()["message"] == "Invalid email or password"
+
+    return call
+
+
+def test_every_failed_login_does_the_same_hashing_work(api, monkeypatch):
+    """An unknown address, an Argon2id account, an imported Medusa account
+    not yet re-hashed and an account whose password was disabled: one Argon2id
+    and one scrypt verification each, so timing tells none from another."""
+    from tests.factories import identity_create
+
+    identity_create(email="argon2@example.com")
+    identity_create(email="disabled@example.com")
+    ProviderIdentity.objects.filter(entity_id="disabled@example.com").update(
+        password_hash="!unusable"
+    )
+    medusa = AuthIdentity.objects.create()
+    ProviderIdentity.objects.create(
+        auth_identity=medusa,
+        provider=Provider.EMAILPASS,
+        entity_id="imported@example.com",
+        password_hash="medusa_scrypt$" + medusa_scrypt_hash("old medusa password"),
+    )
+    work = HashingWork(monkeypatch)
+
+    done = {
+        email: work.of(failed_login(api, f"{email}@example.com"))
+        for email in ("unknown", "argon2", "imported", "disabled")
+    }
+
+    assert done == dict.fromkeys(done, (1, 1))
+
+
+def test_without_medusa_hashes_a_failed_login_costs_one_argon2_verification(
+    api, monkeypatch
+):
+    from tests.factories import identity_create
+
+    identity_create(email="argon2@example.com")
+    work = HashingWork(monkeypatch)
+
+    assert work.of(failed_login(api, "unknown@example.com")) == (1, 0)
+    assert work.of(failed_login(api, "argon2@example.com")) == (1, 0)

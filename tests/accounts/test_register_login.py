@@ -226,25 +226,6 @@ def test_unknown_email_and_wrong_password_get_the_same_answer(api, email, passwo
     )
 
 
-def test_unknown_email_spends_a_password_hash(api, monkeypatch, password):
-    from accounts.hashers import Argon2idHasher
-
-    calls = []
-    original = Argon2idHasher.encode
-
-    def counting_encode(self, raw, salt):
-        calls.append(1)
-        return original(self, raw, salt)
-
-    monkeypatch.setattr(Argon2idHasher, "encode", counting_encode)
-
-    api.post(
-        LOGIN, {"email": "nobody@example.com", "password": password}, format="json"
-    )
-
-    assert len(calls) == 1
-
-
 def test_a_customer_count_is_unchanged_by_login(api, email, password):
     customer_create(email=email, password=password)
 
