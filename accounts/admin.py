@@ -75,6 +75,8 @@ class AuthIdentityAdmin(AuthIdentitySearch, ReadOnlyAdmin):
         "id",
         "customer",
         "app_metadata",
+        "email_verified_at",
+        "token_generation",
         "tokens_valid_after",
         "created_at",
         "updated_at",
