@@ -212,6 +212,12 @@ SPECTACULAR_SETTINGS = {
 }
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
+# Secrets that seal the arguments of tasks carrying a code or an email
+# (config/seal.py): the first seals, all open. Default: SECRET_KEY, from
+# which a key of its own is derived. To rotate without dropping queued mail,
+# add the new secret second, then move it first, then remove the old one
+# once the longest message has expired (15 minutes).
+TASK_SEAL_KEYS = env.list("TASK_SEAL_KEYS", default=[SECRET_KEY])
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_EXTENDED = False
 CELERY_TASK_ACKS_LATE = True
