@@ -136,6 +136,8 @@ vars().update(env.email_url_config(EMAIL_URL))
 if EMAIL_URL.startswith("filemail://"):
     # django-environ drops the leading "/" of filemail:///abs/path.
     EMAIL_FILE_PATH = urlsplit(EMAIL_URL).path
+    # One file per message (Django's backend appends a connection's to one).
+    EMAIL_BACKEND = "config.mail.FileBackend"
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="no-reply@localhost")
 EMAIL_TIMEOUT = 10
 
