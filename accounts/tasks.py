@@ -6,18 +6,25 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from accounts.services import password_reset_token_issue
+from config.celery import SealedTask
 from config.mail import templated_mail_send
 
-# The identifier is an email: the caller passes a masked kwargsrepr for the
-# worker's log, no result is stored, and an undelivered message expires with
-# the token it would create. The route has already answered 201, so a
-# database outage must not lose the request: it is retried (5 s, 10 s, ...
-# 120 s; about 5 minutes in all, well within the token's 15), keeping the
-# masked kwargsrepr.
+# The identifier is an email: it crosses the broker sealed (SealedTask), the
+# caller passes a masked kwargsrepr for the worker's log, no result is
+# stored, and an undelivered message expires with the token it would create.
+# The route has already answered 201, so a database outage must not lose the
+# request: it is retried (5 s, 10 s, ... 120 s; about 5 minutes in all, well
+# within the token's 15), sealed again and keeping the masked kwargsrepr.
 RESET_RETRIES = 6
 
 
-@shared_task(bind=True, ignore_result=True, acks_late=True, max_retries=RESET_RETRIES)
+@shared_task(
+    base=SealedTask,
+    bind=True,
+    ignore_result=True,
+    acks_late=True,
+    max_retries=RESET_RETRIES,
+)
 def password_reset_email_send_task(self, *, identifier: str, provider: str) -> None:
     try:
         token = password_reset_token_issue(

@@ -1,13 +1,16 @@
 from celery import shared_task
 from django.conf import settings
 
+from config.celery import SealedTask
 from config.mail import templated_mail_send
 
 
-# The code is a credential: no result is stored (ignore_result), the worker
-# logs the masked kwargsrepr the caller passes, and the message expires with
-# the code (`expires` = OTP_TTL_SECONDS at publish time).
-@shared_task(ignore_result=True, acks_late=True)
+# The code is a credential: its arguments cross the broker sealed
+# (SealedTask: encrypted with a key Redis never sees), no result is stored
+# (ignore_result), the worker logs the masked kwargsrepr the caller passes,
+# and the message and its seal expire with the code (`expires` =
+# OTP_TTL_SECONDS at publish time).
+@shared_task(base=SealedTask, ignore_result=True, acks_late=True)
 def otp_email_send_task(*, email: str, code: str) -> None:
     templated_mail_send(
         templates="otp/email/",

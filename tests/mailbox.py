@@ -1,12 +1,16 @@
-"""Read mail the live worker delivered to MAIL_DIR (Django's file backend)."""
+"""Read mail the live worker delivered to MAIL_DIR (config.mail.FileBackend:
+one `.eml` file per message)."""
 
 import email as email_lib
 import time
+from email.message import Message
 from pathlib import Path
 
 import pytest
 
-SEPARATOR = "-" * 79  # what django.core.mail.backends.filebased writes between messages
+
+def _message(path: Path) -> Message:
+    return email_lib.message_from_bytes(path.read_bytes())
 
 
 def delivered_text(
@@ -17,11 +21,10 @@ def delivered_text(
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = None
-        for path in sorted(Path(mail_dir).glob("*.log")):
-            for raw in path.read_text().split(SEPARATOR):
-                message = email_lib.message_from_string(raw.strip())
-                if message["To"] == to and subject in (message["Subject"] or ""):
-                    found = message
+        for path in sorted(Path(mail_dir).glob("*.eml")):  # named by time
+            message = _message(path)
+            if message["To"] == to and subject in (message["Subject"] or ""):
+                found = message
         if found is not None:
             for part in found.walk():
                 if part.get_content_type() == "text/plain":
@@ -32,17 +35,15 @@ def delivered_text(
 
 def texts_by_recipient(mail_dir: str) -> dict[str, list[str]]:
     """The text part of every message the worker has delivered so far, per
-    recipient, in delivery (file modification) order."""
+    recipient, in delivery order (the file names start with the time)."""
     found: dict[str, list[str]] = {}
-    paths = sorted(Path(mail_dir).glob("*.log"), key=lambda p: p.stat().st_mtime_ns)
-    for path in paths:
-        for raw in path.read_text().split(SEPARATOR):
-            message = email_lib.message_from_string(raw.strip())
-            if message["To"] is None:
-                continue
-            for part in message.walk():
-                if part.get_content_type() == "text/plain":
-                    text = part.get_payload(decode=True).decode()
-                    found.setdefault(message["To"], []).append(text)
-                    break
+    for path in sorted(Path(mail_dir).glob("*.eml")):  # named by time
+        message = _message(path)
+        if message["To"] is None:
+            continue
+        for part in message.walk():
+            if part.get_content_type() == "text/plain":
+                text = part.get_payload(decode=True).decode()
+                found.setdefault(message["To"], []).append(text)
+                break
     return found

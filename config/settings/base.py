@@ -136,6 +136,8 @@ vars().update(env.email_url_config(EMAIL_URL))
 if EMAIL_URL.startswith("filemail://"):
     # django-environ drops the leading "/" of filemail:///abs/path.
     EMAIL_FILE_PATH = urlsplit(EMAIL_URL).path
+    # One file per message (Django's backend appends a connection's to one).
+    EMAIL_BACKEND = "config.mail.FileBackend"
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="no-reply@localhost")
 EMAIL_TIMEOUT = 10
 
@@ -212,6 +214,12 @@ SPECTACULAR_SETTINGS = {
 }
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
+# Secrets that seal the arguments of tasks carrying a code or an email
+# (config/seal.py): the first seals, all open. Default: SECRET_KEY, from
+# which a key of its own is derived. To rotate without dropping queued mail,
+# add the new secret second, then move it first, then remove the old one
+# once the longest message has expired (15 minutes).
+TASK_SEAL_KEYS = env.list("TASK_SEAL_KEYS", default=[SECRET_KEY])
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_EXTENDED = False
 CELERY_TASK_ACKS_LATE = True

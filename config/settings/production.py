@@ -11,6 +11,7 @@ from .base import (
     JWT_SECRET,
     METRICS_TOKEN,
     SECRET_KEY,
+    TASK_SEAL_KEYS,
     env,
 )
 
@@ -27,6 +28,11 @@ for name, value, minimum in (
     if len(value) < minimum or len(set(value)) < 8:
         raise ImproperlyConfigured(
             f"{name} must be a random value of at least {minimum} characters"
+        )
+for value in TASK_SEAL_KEYS:
+    if len(value) < 32 or len(set(value)) < 8:
+        raise ImproperlyConfigured(
+            "TASK_SEAL_KEYS must be a random value of at least 32 characters each"
         )
 
 # Mail must leave the machine: the console, file and memory backends would

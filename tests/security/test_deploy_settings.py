@@ -52,6 +52,7 @@ def test_check_deploy_is_clean():
         ("SECRET_KEY", "x" * 60),
         ("EMAIL_HASH_KEY", ""),
         ("METRICS_TOKEN", ""),
+        ("TASK_SEAL_KEYS", f"{STRONG['SECRET_KEY']},a short old key"),
     ],
 )
 def test_weak_secrets_refuse_to_start(name, value):
