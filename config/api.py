@@ -159,14 +159,28 @@ class StrictCharField(serializers.CharField):
 
 
 class StrictEmailField(StrictCharField):
-    def __init__(self, **kwargs):
-        from django.core.validators import EmailValidator
+    """An address in its normal form (accounts.emails): normalized first,
+    then validated, so `"  Foo@Example.com "` is `foo@example.com` here as at
+    register and login; what is no address is 400 `Invalid email address`."""
 
+    default_error_messages = {
+        **StrictCharField.default_error_messages,
+        "invalid_email": "Invalid email address",
+    }
+
+    def __init__(self, **kwargs):
         kwargs.setdefault("allow_blank", False)
-        kwargs.setdefault("max_length", 254)
+        kwargs.setdefault("max_length", 254)  # of the normal form
         super().__init__(**kwargs)
-        self.validators.append(EmailValidator(message="Invalid email address"))
         self.error_messages["blank"] = "Invalid email address"
+
+    def to_internal_value(self, data):
+        from accounts.emails import email_is_valid, email_normalize
+
+        email = email_normalize(super().to_internal_value(data))
+        if not email_is_valid(email):
+            self.fail("invalid_email")
+        return email
 
 
 class MetadataField(serializers.DictField):
