@@ -10,6 +10,7 @@ from django.db.models.functions import Lower, Trim
 from django.utils import timezone
 
 from accounts import ids
+from accounts.emails import PRINTABLE_ASCII
 
 
 class Provider(models.TextChoices):
@@ -49,6 +50,13 @@ class Customer(models.Model):
                 condition=Q(has_account=False)
                 | Q(email__isnull=False, email=Lower(Trim("email"))),
                 name="customer_registered_email_normalized",
+            ),
+            # The normal form's domain is IDNA's ASCII form and local parts
+            # are ASCII (accounts.emails): no full-width look-alike of a
+            # registered address can be stored beside it.
+            models.CheckConstraint(
+                condition=Q(has_account=False) | Q(email__regex=PRINTABLE_ASCII),
+                name="customer_registered_email_printable_ascii",
             ),
         ]
 
@@ -152,6 +160,10 @@ class ProviderIdentity(models.Model):
                 condition=Q(entity_id=Lower(Trim("entity_id")))
                 & Q(entity_id__contains="@"),
                 name="provid_entity_id_normalized_email",
+            ),
+            models.CheckConstraint(
+                condition=Q(entity_id__regex=PRINTABLE_ASCII),
+                name="provid_entity_id_printable_ascii",
             ),
             models.CheckConstraint(
                 condition=(
