@@ -49,9 +49,11 @@ def auth_identity_ids_matching(*, term: str) -> list[str]:
 
 
 def customers_by_email(*, email: str):
-    """Every customer (guests too) with this email in any case."""
+    """Every customer (guests too) with this email in any case: its normal
+    form, or as typed (a guest's email is stored as Medusa had it, which may
+    be a domain's Unicode form)."""
     return Customer.objects.alias(email_lower=Lower("email")).filter(
-        email_lower=email_normalize(email)
+        email_lower__in=sorted({email_normalize(email), email.strip().lower()})
     )
 
 
