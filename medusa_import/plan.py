@@ -11,7 +11,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from accounts.emails import email_hash, email_is_valid, email_normalize
+from accounts.emails import (
+    email_hash,
+    email_is_printable_ascii,
+    email_is_valid,
+    email_normalize,
+)
 from accounts.hashers import medusa_scrypt_encoded, medusa_scrypt_key
 from accounts.models import Provider
 
@@ -285,6 +290,10 @@ def customer_row(row: dict) -> CustomerRow:
         else:
             email = email_normalize(email)
     if problem is None and email is not None and len(email) > EMAIL_MAX_LENGTH:
+        problem = Problem("customer", row["id"], "invalid_email", email_hash(email))
+    if problem is None and row["has_account"] and not email_is_printable_ascii(email):
+        # A domain IDNA refuses, or a non-ASCII local part: no login here
+        # could reach it (a CHECK refuses it too).
         problem = Problem("customer", row["id"], "invalid_email", email_hash(email))
     if problem is not None:
         raise Rejected(problem)
