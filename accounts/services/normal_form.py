@@ -179,6 +179,9 @@ def email_constraints_validate() -> list[str]:
     for table, name in CONSTRAINTS:
         try:
             with transaction.atomic(), connection.cursor() as cursor:
+                # Inside a caller's transaction (a test), ALTER TABLE needs
+                # the deferred foreign-key checks done first.
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
                 cursor.execute(
                     f"ALTER TABLE {connection.ops.quote_name(table)} "
                     f"VALIDATE CONSTRAINT {connection.ops.quote_name(name)}"
