@@ -12,7 +12,7 @@ from accounts.models import Customer
 from config.admin import EstimatedCountPaginator
 from orphans import services
 from orphans.models import Trigger
-from tests.factories import customer_create
+from tests.factories import customer_create, fullwidth_domain
 from tests.orphans.conftest import OLD, orphan_create
 
 pytestmark = pytest.mark.django_db
@@ -51,6 +51,33 @@ def test_customers_are_found_by_whole_email_in_any_case_or_by_id(root, shop, ema
     assert by_email == {shop["customer"].id, shop["guest"].id}
     assert by_id == {shop["other"].id}
     assert by_part == set()  # whole values only
+
+
+def test_a_look_alike_of_an_email_finds_what_the_email_finds(root, shop, email):
+    term = f" {fullwidth_domain(email).upper()} "
+    customer = shop["customer"]
+    provider = customer.auth_identity.provider_identities.get()
+
+    found = {
+        "customer": listed(root, "/admin/accounts/customer/", term),
+        "authidentity": listed(root, "/admin/accounts/authidentity/", term),
+        "provideridentity": listed(root, "/admin/accounts/provideridentity/", term),
+    }
+
+    assert found == {
+        "customer": {customer.id, shop["guest"].id},
+        "authidentity": {customer.auth_identity.id},
+        "provideridentity": {provider.id},
+    }
+
+
+def test_a_guest_stored_with_a_unicode_domain_is_found_as_typed(root):
+    stored = "Guest@B\u00fccher.example"  # as a Medusa guest checkout left it
+    guest = Customer.objects.create(email=stored, has_account=False)
+
+    found = listed(root, "/admin/accounts/customer/", stored.upper())
+
+    assert found == {guest.id}
 
 
 def test_identities_are_found_by_provider_email_customer_email_or_id(root, shop, email):
