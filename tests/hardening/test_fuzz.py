@@ -123,8 +123,8 @@ class Credentials:
         succeed; None once the address has a customer, or for an address
         the route refuses anyway (its failure would count as one more
         orphan event, and enough of them pause signups)."""
-        entity_id = email_normalize(email)
-        if not (email_is_valid(email) and email_is_valid(entity_id)):
+        entity_id = email_normalize(email)  # the route normalizes first too
+        if not email_is_valid(entity_id):
             return None
         existing = (
             ProviderIdentity.objects.filter(entity_id=entity_id)
