@@ -26,7 +26,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "staff.apps.StaffAdminConfig",  # django.contrib.admin, with our site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -43,6 +43,8 @@ INSTALLED_APPS = [
     "medusa_import",
     "staff",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
 ]
 
 MIDDLEWARE = [
@@ -54,6 +56,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as axes asks: turns a login refused for a lockout into its answer.
@@ -342,3 +345,13 @@ AXES_SENSITIVE_PARAMETERS = ["username", "ip_address"]
 AXES_VERBOSE = False
 # Each failure's masked warning stays; the per-request chatter does not.
 LOGGING["loggers"]["axes"] = {"level": "WARNING"}
+
+# Second factor: TOTP devices (django-otp), enrolled with `manage.py
+# staff_totp enrol USERNAME`. Off by default so `./dev up` logs in with the
+# password; production settings turn it on for good.
+ADMIN_REQUIRE_2FA = env.bool("ADMIN_REQUIRE_2FA", default=False)
+OTP_TOTP_ISSUER = env.str("ADMIN_TOTP_ISSUER", default="Storefront Auth")
+# Each wrong code doubles the wait before the device accepts another.
+OTP_TOTP_THROTTLE_FACTOR = 1
+# The admin never shows a device's secret or its QR code once issued.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
