@@ -11,20 +11,21 @@ from django.contrib import admin
 from django.db.models import Sum
 from django.shortcuts import render
 
-from config.ratelimit import client_ip as forwarded_client_ip
+from config.ratelimit import client_key
 
 
 def client_ip(request) -> str | None:
-    """The address axes counts failures against: the request limits' own
-    reading of X-Forwarded-For (TRUSTED_PROXY_COUNT), never the client's
-    claim. Something that is not an address (a misconfigured proxy) counts
-    as the socket's peer, not as a client of its own."""
-    for candidate in (forwarded_client_ip(request), request.META.get("REMOTE_ADDR")):
-        try:
-            return str(ipaddress.ip_address((candidate or "").strip()))
-        except ValueError:
-            continue
-    return None
+    """The client axes counts failures against, as the request limits count
+    it: the address read through TRUSTED_PROXY_COUNT (never the client's own
+    X-Forwarded-For claim), an IPv6 client by its /64 (kept as the /64's
+    first address: the column holds addresses). Anything else (a
+    misconfigured proxy count letting a client name itself) counts as one
+    unknown client, not as a client of its own per value."""
+    try:
+        network = ipaddress.ip_network(client_key(request))
+    except ValueError:
+        return None
+    return str(network.network_address)
 
 
 class StaffLoginAttempts(AxesDatabaseHandler):

@@ -141,6 +141,23 @@ def test_behind_a_proxy_each_client_is_counted_on_its_own(
     assert reaches_admin(colleague)
 
 
+def test_an_ipv6_client_counts_by_its_64(client, support_staff):
+    statuses = [
+        fail(client, stranger(), 1, ip=f"2001:db8:1:2::{n:x}")[0]
+        for n in range(PER_CLIENT)
+    ]
+    same_network = login(
+        Client(), "support.staff", STAFF_PASSWORD, ip="2001:db8:1:2::ff"
+    )
+    neighbour = Client()
+    right = login(neighbour, "support.staff", STAFF_PASSWORD, ip="2001:db8:1:3::1")
+
+    assert statuses[-1] == 429
+    assert locked_out(same_network)
+    assert right.status_code == 302
+    assert reaches_admin(neighbour)
+
+
 def test_the_lockout_ends_after_the_cool_off(client, support_staff):
     from axes.models import AccessAttempt
 
