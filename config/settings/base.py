@@ -340,8 +340,9 @@ AXES_RESET_ON_SUCCESS = False
 AXES_CLIENT_IP_CALLABLE = "staff.lockout.client_ip"  # honours TRUSTED_PROXY_COUNT
 AXES_LOCKOUT_CALLABLE = "staff.lockout.locked_out"
 # axes' log lines name the client with these masked (a username may be an
-# email address); the admin's Access attempts list has them.
-AXES_SENSITIVE_PARAMETERS = ["username", "ip_address"]
+# email address); the admin's Access attempts list has them. It keeps a
+# failed login's form too: never the password, nor the authenticator code.
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp_token"]
 AXES_VERBOSE = False
 # Each failure's masked warning stays; the per-request chatter does not.
 LOGGING["loggers"]["axes"] = {"level": "WARNING"}

@@ -2,9 +2,11 @@
 settings have it), through the test client: a TOTP device enrolled with
 `staff_totp enrol`, its code on the login form, no way in without it."""
 
+import io
 from datetime import timedelta
 
 import pytest
+from django.core.management import call_command
 from django.db.models import F
 from django.test import Client
 
@@ -81,6 +83,13 @@ def test_a_wrong_code_is_refused_as_a_wrong_password_is(client, support_staff):
         wrong_password.context["form"].non_field_errors()
     )
     assert REFUSED in wrong_code.content
+    # The failure is on record for a superuser, without the code typed.
+    from axes.models import AccessAttempt
+
+    (attempt,) = AccessAttempt.objects.filter(username="support.staff")
+    assert attempt.failures_since_start == 2
+    assert "otp_token=****" in attempt.post_data
+    assert another_code(code_for(key)) not in attempt.post_data
 
 
 def test_wrong_codes_count_towards_the_lockout(client, support_staff):
@@ -168,6 +177,15 @@ def test_enrol_prints_an_authenticator_uri_and_refuses_to_replace_silently(
     assert "&issuer=Storefront%20Auth" in printed
     with pytest.raises(CommandError, match="has a device already"):
         enrol("support.staff")
+
+
+def test_enrol_draws_the_qr_code_on_the_terminal(support_staff):
+    out = io.StringIO()
+    call_command("staff_totp", "enrol", "support.staff", stdout=out)
+
+    printed = out.getvalue()
+    assert printed.count("█") > 100  # the QR code's modules
+    assert "otpauth://totp/" in printed
 
 
 def test_a_replaced_device_stops_working(client, support_staff):
