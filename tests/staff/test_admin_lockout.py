@@ -86,6 +86,19 @@ def test_a_client_guessing_across_usernames_is_locked_out(client, support_staff)
     assert reaches_admin(other_client)
 
 
+def test_a_login_of_its_own_does_not_clear_a_clients_count(client, support_staff):
+    # A stuffing client with one valid account of its own logs in between
+    # guesses, hoping to start its count afresh.
+    for _ in range(PER_CLIENT - 1):
+        fail(client, stranger(), 1)
+    own = login(Client(), "support.staff", STAFF_PASSWORD)
+
+    next_guess = fail(client, stranger(), 1)
+
+    assert own.status_code == 302
+    assert next_guess == [429]
+
+
 def test_a_client_cannot_leave_its_lockout_by_claiming_another_address(
     client, support_staff, settings
 ):
