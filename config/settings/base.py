@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 from orphans.schedule import BEAT_SCHEDULE
 
@@ -25,7 +26,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "staff.apps.StaffAdminConfig",  # django.contrib.admin, with our site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -40,6 +41,10 @@ INSTALLED_APPS = [
     "otp",
     "orphans",
     "medusa_import",
+    "staff",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
 ]
 
 MIDDLEWARE = [
@@ -51,8 +56,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as axes asks: turns a login refused for a lockout into its answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -95,6 +103,11 @@ CACHES = {
 }
 
 # Staff only: customers are not Django users (DESIGN.md, "Data model").
+# axes refuses a locked-out login before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 PASSWORD_HASHERS = [
     "accounts.hashers.Argon2idHasher",
     "accounts.hashers.MedusaScryptHasher",
@@ -301,3 +314,45 @@ SIGNUP_FAILURES_PER_EMAIL = env.int("SIGNUP_FAILURES_PER_EMAIL", default=10)
 REFRESH_LIMIT_PER_IDENTITY = env.int("REFRESH_LIMIT_PER_IDENTITY", default=60)  # 10 m
 RESET_LIMIT_PER_EMAIL = env.int("RESET_LIMIT_PER_EMAIL", default=3)  # 15 minutes
 RESET_LIMIT_PER_IP = env.int("RESET_LIMIT_PER_IP", default=30)  # an hour
+
+# Staff login (docs/runbook.md, "Staff login"). django-axes counts failed
+# admin logins in PostgreSQL (durable, shared by every web process, there
+# when Redis is not) per username and per client address, each with its own
+# limit within ADMIN_LOGIN_COOLOFF_SECONDS; a lockout answers 429 with
+# Retry-After until that long after the last try.
+ADMIN_LOGIN_FAILURES_PER_USERNAME = env.int(
+    "ADMIN_LOGIN_FAILURES_PER_USERNAME", default=5
+)
+ADMIN_LOGIN_FAILURES_PER_CLIENT = env.int("ADMIN_LOGIN_FAILURES_PER_CLIENT", default=20)
+ADMIN_LOGIN_COOLOFF_SECONDS = env.int("ADMIN_LOGIN_COOLOFF_SECONDS", default=900)
+if not 0 < ADMIN_LOGIN_FAILURES_PER_USERNAME <= ADMIN_LOGIN_FAILURES_PER_CLIENT:
+    raise ImproperlyConfigured(
+        "ADMIN_LOGIN_FAILURES_PER_USERNAME must be positive and at most "
+        "ADMIN_LOGIN_FAILURES_PER_CLIENT"
+    )
+AXES_HANDLER = "staff.lockout.StaffLoginAttempts"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_FAILURE_LIMIT = ADMIN_LOGIN_FAILURES_PER_USERNAME  # the client's: see handler
+AXES_COOLOFF_TIME = timedelta(seconds=ADMIN_LOGIN_COOLOFF_SECONDS)
+# A success must not clear the client's count: one valid account would let a
+# client reset it between guesses at everyone else's.
+AXES_RESET_ON_SUCCESS = False
+AXES_CLIENT_IP_CALLABLE = "staff.lockout.client_ip"  # honours TRUSTED_PROXY_COUNT
+AXES_LOCKOUT_CALLABLE = "staff.lockout.locked_out"
+# axes' log lines name the client with these masked (a username may be an
+# email address); the admin's Access attempts list has them. It keeps a
+# failed login's form too: never the password, nor the authenticator code.
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp_token"]
+AXES_VERBOSE = False
+# Each failure's masked warning stays; the per-request chatter does not.
+LOGGING["loggers"]["axes"] = {"level": "WARNING"}
+
+# Second factor: TOTP devices (django-otp), enrolled with `manage.py
+# staff_totp enrol USERNAME`. Off by default so `./dev up` logs in with the
+# password; production settings turn it on for good.
+ADMIN_REQUIRE_2FA = env.bool("ADMIN_REQUIRE_2FA", default=False)
+OTP_TOTP_ISSUER = env.str("ADMIN_TOTP_ISSUER", default="Storefront Auth")
+# Each wrong code doubles the wait before the device accepts another.
+OTP_TOTP_THROTTLE_FACTOR = 1
+# The admin never shows a device's secret or its QR code once issued.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True

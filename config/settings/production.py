@@ -54,6 +54,10 @@ CSRF_COOKIE_SECURE = True
 CUSTOMER_SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_HTTPONLY = True
 
+# Staff reach every customer's data: the admin takes a TOTP code from
+# everyone, whatever the environment says (docs/deploy.md).
+ADMIN_REQUIRE_2FA = True
+
 # HSTS preloading is a commitment for the whole domain that only its owner can
 # make (set SECURE_HSTS_PRELOAD=1); not making it is not a defect.
 if not SECURE_HSTS_PRELOAD:

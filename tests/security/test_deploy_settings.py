@@ -154,3 +154,32 @@ print(json.dumps({
     assert values["customer"] is True
     assert values["hsts"] >= 31536000
     assert values["ssl_redirect"] is True
+
+
+def test_production_requires_a_second_factor_and_throttles_staff_logins():
+    code = """
+import django, json
+django.setup()
+from django.conf import settings
+print(json.dumps({
+    "2fa": settings.ADMIN_REQUIRE_2FA,
+    "handler": settings.AXES_HANDLER,
+    "parameters": settings.AXES_LOCKOUT_PARAMETERS,
+    "client_ip": settings.AXES_CLIENT_IP_CALLABLE,
+    "backend": settings.AUTHENTICATION_BACKENDS[0],
+}))
+"""
+    # An environment cannot turn the second factor off in production.
+    proc = run(code, ADMIN_REQUIRE_2FA="0")
+
+    assert proc.returncode == 0, proc.stderr
+    import json
+
+    values = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert values == {
+        "2fa": True,
+        "handler": "staff.lockout.StaffLoginAttempts",
+        "parameters": ["username", "ip_address"],
+        "client_ip": "staff.lockout.client_ip",
+        "backend": "axes.backends.AxesStandaloneBackend",
+    }

@@ -1,0 +1,33 @@
+"""The admin site. With ADMIN_REQUIRE_2FA (always on in production) every
+staff user, Support and superusers alike, gets in only by proving a TOTP
+device at login; a password alone, or a session that has only a password
+behind it, reaches the login page and nothing else."""
+
+from django.conf import settings
+from django.contrib import admin
+
+from staff.forms import StaffOtpLoginForm
+
+
+def second_factor_required() -> bool:
+    return settings.ADMIN_REQUIRE_2FA
+
+
+class StaffAdminSite(admin.AdminSite):
+    # Read per request, so tests can switch the setting.
+    @property
+    def login_form(self):
+        return StaffOtpLoginForm if second_factor_required() else None
+
+    @property
+    def login_template(self):
+        return "staff/login.html" if second_factor_required() else None
+
+    def has_permission(self, request) -> bool:
+        if not super().has_permission(request):
+            return False
+        if not second_factor_required():
+            return True
+        # django-otp's middleware sets is_verified(); without it, fail closed.
+        is_verified = getattr(request.user, "is_verified", None)
+        return bool(is_verified and is_verified())
