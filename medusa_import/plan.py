@@ -19,9 +19,16 @@ from accounts.emails import (
 )
 from accounts.hashers import medusa_scrypt_encoded, medusa_scrypt_key
 from accounts.models import Provider
+from medusa_import.source import JsonTooDeep
 
 ID_MAX_LENGTH = 64
 EMAIL_MAX_LENGTH = 254
+# The API refuses a body nested deeper than 32 levels (config/parsers.py), so
+# the deepest metadata it takes is 31 levels below the body. An imported
+# value keeps to the same bound: what is stored here is what the API could
+# have written, renders and can be sent back. Thousands of levels (jsonb
+# has no limit) would also exceed Python's recursion limit in the run.
+JSON_MAX_DEPTH = 32
 
 REASONS = {
     "soft_deleted": "soft-deleted in Medusa",
@@ -31,6 +38,7 @@ REASONS = {
     "invalid_email": "the email is not a valid address",
     "unusable_password_hash": "provider_metadata.password is no scrypt-kdf hash",
     "not_an_object": "a metadata column holds JSON that is not an object",
+    "too_deeply_nested": "a metadata column nests JSON deeper than the API takes",
     "id_too_long": f"the id is longer than {ID_MAX_LENGTH} characters",
     "registered_without_email": "a customer with has_account but no email",
     "goes_with": "belongs with the row in conflicts_with, which was refused",
@@ -167,7 +175,12 @@ def identity_unit(row: dict) -> Unit | list[Problem]:
     (a soft-deleted identity's customer comes in the lone-customer pass)."""
     identity_id = row["id"]
     unit = Unit()
-    customer = _timestamps_parsed(row["customer"]) if row["customer"] else None
+    customer = None
+    if row["customer"]:
+        customer = {
+            **_timestamps_parsed(row["customer"]),
+            "metadata": row["customer_metadata"],
+        }
     if customer is not None and customer["deleted_at"] is not None:
         if row["deleted_at"] is None:
             unit.problems.append(Problem("customer", customer["id"], "soft_deleted"))
@@ -264,6 +277,8 @@ def _identity_problem(row: dict) -> Problem | None:
     problem = _common_problem("auth_identity", row)
     if problem is not None:
         return problem
+    if _too_deep(row["app_metadata"]):
+        return _too_deep_problem("auth_identity", row, "app_metadata")
     if not _object_or_null(row["app_metadata"]):
         return Problem("auth_identity", row["id"], "not_an_object")
     if "user_id" in (row["app_metadata"] or {}) and not row["linked_customer_id"]:
@@ -280,6 +295,8 @@ def lone_customer_unit(row: dict) -> Unit | list[Problem]:
 
 def customer_row(row: dict) -> CustomerRow:
     problem = _common_problem("customer", row)
+    if problem is None and _too_deep(row["metadata"]):
+        problem = _too_deep_problem("customer", row, "metadata")
     if problem is None and not _object_or_null(row["metadata"]):
         problem = Problem("customer", row["id"], "not_an_object")
     email = row["email"]
@@ -328,6 +345,9 @@ def _provider_row(row: dict) -> ProviderRow:
     if problem is None and not email_is_valid(entity_id):
         problem = Problem("provider_identity", row["id"], "invalid_email", hashed())
     metadata = row["provider_metadata"]
+    for column in ("provider_metadata", "user_metadata"):
+        if problem is None and _too_deep(row[column]):
+            problem = _too_deep_problem("provider_identity", row, column, hashed())
     if problem is None and not (
         _object_or_null(metadata) and _object_or_null(row["user_metadata"])
     ):
@@ -368,6 +388,24 @@ def _common_problem(table: str, row: dict) -> Problem | None:
 
 def _object_or_null(value: Any) -> bool:
     return value is None or isinstance(value, dict)
+
+
+def _too_deep(value: Any, depth: int = 1) -> bool:
+    """Deeper than JSON_MAX_DEPTH, counting as the API's parser does (a
+    metadata value sits one level below the body)."""
+    if isinstance(value, JsonTooDeep) or depth > JSON_MAX_DEPTH:
+        return True
+    if isinstance(value, dict):
+        value = value.values()
+    elif not isinstance(value, list):
+        return False
+    return any(_too_deep(item, depth + 1) for item in value)
+
+
+def _too_deep_problem(
+    table: str, row: dict, column: str, hashed_email: str | None = None
+) -> Problem:
+    return Problem(table, row["id"], "too_deeply_nested", hashed_email, detail=column)
 
 
 def _timestamps_parsed(customer: dict) -> dict:

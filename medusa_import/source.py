@@ -5,12 +5,14 @@ Schema: medusa-contract.md section 7. The identity ↔ customer link is only
 `auth_identity.app_metadata ->> 'customer_id'` (no foreign key).
 """
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
+from psycopg.types.json import set_json_loads
 
 REQUIRED_COLUMNS = {
     "customer": {
@@ -32,7 +34,7 @@ REQUIRED_COLUMNS = {
 IDENTITIES_SQL = """
 SELECT ai.id, ai.app_metadata, ai.created_at, ai.updated_at, ai.deleted_at,
        ai.app_metadata ->> 'customer_id' AS linked_customer_id,
-       to_jsonb(c) AS customer
+       to_jsonb(c) - 'metadata' AS customer, c.metadata AS customer_metadata
 FROM auth_identity ai
 LEFT JOIN customer c ON c.id = ai.app_metadata ->> 'customer_id'
 ORDER BY (c.id IS NULL OR c.deleted_at IS NOT NULL),
@@ -75,6 +77,25 @@ class SourceError(Exception):
     """The source cannot be read: unreachable, or not a Medusa 2.x schema."""
 
 
+class JsonTooDeep:
+    """Stands in for a JSON value nested past Python's recursion limit
+    (PostgreSQL's jsonb has none): decoding it raises RecursionError, which
+    would stop the run. plan.py refuses the row (`too_deeply_nested`)."""
+
+    def __repr__(self) -> str:
+        return "<JSON nested too deep>"
+
+
+JSON_TOO_DEEP = JsonTooDeep()
+
+
+def _json_loads(data: bytes | str):
+    try:
+        return json.loads(data)
+    except RecursionError:
+        return JSON_TOO_DEEP
+
+
 @dataclass(frozen=True)
 class SourceCounts:
     auth_identities: int
@@ -104,6 +125,10 @@ class MedusaSource:
         # agree even while Medusa keeps taking sign-ups.
         self._conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         self._conn.read_only = True
+        # Each JSON value is decoded on its own, so a value too deep for
+        # Python refuses its row only (a customer's metadata is a column of
+        # its own for this reason: inside to_jsonb(c) it would take the id).
+        set_json_loads(_json_loads, self._conn)
         self._schema_check()
 
     def close(self) -> None:

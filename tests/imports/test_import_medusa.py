@@ -581,3 +581,72 @@ def test_a_refused_customer_takes_its_identity_along_each_row_reported_once(medu
         line["id"] for line in lines if line["reason"] == "unsupported_provider"
     ] == [google]
     assert not AuthIdentity.objects.filter(id=identity).exists()
+
+
+def nested(depth: int) -> str:
+    """JSON text of objects `depth` deep (json.dumps would hit Python's
+    recursion limit long before 10,000)."""
+    return '{"a":' * depth + "1" + "}" * depth
+
+
+def test_metadata_nested_too_deep_is_refused_and_the_run_goes_on(medusa, api):
+    _, deep_customer = medusa.signup("deep@example.com", "pw")
+    guest = medusa.customer_add("guest@example.com", has_account=False)
+    deep_login = medusa.register("deep.login@example.com", "pw")
+    deep_app = medusa.register("deep.app@example.com", "pw")
+    _, over_limit = medusa.signup("over@example.com", "pw")
+    _, at_limit = medusa.signup("limit@example.com", "pw")
+    _, fine = medusa.signup("fine@example.com", "pw", metadata={"n": 1})
+    set_json = "UPDATE {} SET {} = %s::jsonb WHERE {} = ANY(%s)"
+    for table, column, key, depth, ids in [
+        ("customer", "metadata", "id", 10_000, [deep_customer, guest]),
+        (
+            "provider_identity",
+            "user_metadata",
+            "auth_identity_id",
+            10_000,
+            [deep_login],
+        ),
+        ("auth_identity", "app_metadata", "id", 10_000, [deep_app]),
+        ("customer", "metadata", "id", 32, [over_limit]),
+        ("customer", "metadata", "id", 31, [at_limit]),
+    ]:
+        medusa.execute(set_json.format(table, column, key), [nested(depth), ids])
+    [deep_login_provider] = [
+        row[0]
+        for row in medusa.conn.execute(
+            "SELECT id FROM provider_identity WHERE auth_identity_id = %s",
+            [deep_login],
+        )
+    ]
+
+    output, lines = run_import(medusa)
+
+    assert "Import finished." in output
+    refused = by_reason(lines)["too_deeply_nested"]
+    assert {(line["table"], line["id"], line["detail"]) for line in refused} == {
+        ("customer", deep_customer, "metadata"),
+        ("customer", guest, "metadata"),
+        ("customer", over_limit, "metadata"),
+        ("provider_identity", deep_login_provider, "user_metadata"),
+        ("auth_identity", deep_app, "app_metadata"),
+    }
+    assert not Customer.objects.filter(
+        id__in=[deep_customer, guest, over_limit]
+    ).exists()
+    assert not AuthIdentity.objects.filter(id__in=[deep_login, deep_app]).exists()
+    # The other rows came, the one at the limit with its metadata whole.
+    assert Customer.objects.get(id=fine).metadata == {"n": 1}
+    token = login(api, "limit@example.com", "pw").json()["token"]
+    assert me(api, token).json()["customer"]["id"] == at_limit
+    metadata = Customer.objects.get(id=at_limit).metadata
+    assert json.dumps(metadata, separators=(",", ":")) == nested(31)
+    # The limit is the API's: it takes that metadata back, and not one level more.
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    update = api.post(
+        "/store/customers/me", {"metadata": metadata}, format="json", **headers
+    )
+    deeper = api.post(
+        "/store/customers/me", {"metadata": {"a": metadata}}, format="json", **headers
+    )
+    assert (update.status_code, deeper.status_code) == (200, 400)
