@@ -1,10 +1,10 @@
 from django.contrib import admin
 from django.db.models import Q
 
-from accounts.emails import email_normalize
 from accounts.models import AuthIdentity, Customer, ProviderIdentity, PublishableApiKey
 from accounts.selectors import auth_identity_ids_matching, customers_by_email
-from config.admin import LargeTableAdmin, ReadOnlyAdmin
+from core.admin import LargeTableAdmin, ReadOnlyAdmin
+from core.emails import email_normalize
 
 # Lists show the newest first by id: ids are ULIDs, sortable by creation, so
 # the primary key's index serves the order (sorting a million rows by

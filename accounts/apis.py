@@ -32,7 +32,6 @@ from accounts.authentication import (
     IsCustomer,
     bearer_token,
 )
-from accounts.emails import email_normalize
 from accounts.models import Provider
 from accounts.representations import customer_representation, fields_select
 from accounts.schema import (
@@ -61,22 +60,23 @@ from config.api import (
     StrictSerializer,
     validated,
 )
-from config.errors import ApiError, InvalidData, NotFound, Unauthorized
 from config.parsers import StrictFormParser, StrictJSONParser
-from config.ratelimit import (
-    client_is_known,
-    client_key,
-    client_remember,
-    failures_limited,
-    rate_limit,
-)
 from config.schema import (
     BODY_ERRORS,
     PUBLISHABLE_KEY_HEADER,
     RETRY_AFTER_HEADER,
     errors,
 )
-from orphans.metrics import signup_outcome
+from core.emails import email_normalize
+from core.errors import ApiError, InvalidData, NotFound, Unauthorized
+from core.metrics import signup_outcome
+from core.ratelimit import (
+    client_is_known,
+    client_key,
+    client_remember,
+    failures_limited,
+    rate_limit,
+)
 from orphans.services import orphan_profile_failure_record, signups_open_check
 
 UNKNOWN_PROVIDER = (

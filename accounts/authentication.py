@@ -1,7 +1,6 @@
 """DRF authentication for customers: the session cookie first, then a Bearer
 JWT (Medusa's order). Any failure is Medusa's bare 401 Unauthorized."""
 
-import re
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -16,8 +15,7 @@ from accounts.tokens import (
     access_claims_parse,
     access_token_decode,
 )
-
-_BEARER = re.compile(r"^\s*(\S+)\s+(\S+)\s*$")
+from core.http import bearer_token
 
 
 @dataclass(frozen=True)
@@ -33,13 +31,6 @@ class CustomerAuth:
         """The token's actor ("" for a registration token); the selector has
         checked that it is the identity's customer."""
         return self.claims.actor_id
-
-
-def bearer_token(request) -> str | None:
-    match = _BEARER.match(request.headers.get("Authorization", ""))
-    if match is None or match.group(1).lower() != "bearer":
-        return None
-    return match.group(2)
 
 
 class CustomerAuthentication(authentication.BaseAuthentication):

@@ -9,8 +9,8 @@ from django.db.models import F, Q
 from django.db.models.functions import Lower, Trim
 from django.utils import timezone
 
-from accounts import ids
-from accounts.emails import PRINTABLE_ASCII
+from core import ids
+from core.emails import PRINTABLE_ASCII
 
 
 class Provider(models.TextChoices):
@@ -52,7 +52,7 @@ class Customer(models.Model):
                 name="customer_registered_email_normalized",
             ),
             # The normal form's domain is IDNA's ASCII form and local parts
-            # are ASCII (accounts.emails): no full-width look-alike of a
+            # are ASCII (core.emails): no full-width look-alike of a
             # registered address can be stored beside it.
             models.CheckConstraint(
                 condition=Q(has_account=False) | Q(email__regex=PRINTABLE_ASCII),

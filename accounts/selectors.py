@@ -5,10 +5,10 @@ import time
 
 from django.db.models.functions import Lower
 
-from accounts.emails import email_normalize
 from accounts.hashers import MEDUSA_HASH_PREFIX
 from accounts.models import AuthIdentity, Customer, ProviderIdentity, PublishableApiKey
 from accounts.tokens import AccessClaims
+from core.emails import email_normalize
 
 
 def provider_identity_get(*, provider: str, entity_id: str) -> ProviderIdentity | None:

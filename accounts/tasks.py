@@ -6,8 +6,8 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from accounts.services import password_reset_token_issue
-from config.celery import SealedTask
-from config.mail import templated_mail_send
+from core.mail import templated_mail_send
+from core.tasks import SealedTask
 
 # The identifier is an email: it crosses the broker sealed (SealedTask), the
 # caller passes a masked kwargsrepr for the worker's log, no result is

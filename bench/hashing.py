@@ -71,7 +71,7 @@ def failed_login_times(samples: int) -> dict[str, list[float]]:
     from accounts.hashers import medusa_scrypt_blob, medusa_scrypt_encoded
     from accounts.models import AuthIdentity, Provider, ProviderIdentity
     from accounts.services import identity_authenticate_emailpass
-    from config.errors import Unauthorized
+    from core.errors import Unauthorized
 
     run_id = uuid.uuid4().hex[:12]
     hashes = {

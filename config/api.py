@@ -14,7 +14,7 @@ from django.http import Http404
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 
-from config.errors import ApiError
+from core.errors import ApiError
 
 logger = logging.getLogger("config.api")
 
@@ -159,7 +159,7 @@ class StrictCharField(serializers.CharField):
 
 
 class StrictEmailField(StrictCharField):
-    """An address in its normal form (accounts.emails): normalized first,
+    """An address in its normal form (core.emails): normalized first,
     then validated, so `"  Foo@Example.com "` is `foo@example.com` here as at
     register and login; what is no address is 400 `Invalid email address`."""
 
@@ -175,7 +175,7 @@ class StrictEmailField(StrictCharField):
         self.error_messages["blank"] = "Invalid email address"
 
     def to_internal_value(self, data):
-        from accounts.emails import email_is_valid, email_normalize
+        from core.emails import email_is_valid, email_normalize
 
         email = email_normalize(super().to_internal_value(data))
         if not email_is_valid(email):

@@ -1,16 +1,10 @@
-"""The Celery app, and the one way services publish a task."""
+"""The Celery app: settings, the beat schedule, and the tasks of every app."""
 
-import logging
 import os
-import time
-from typing import Any
 
-import kombu.exceptions
-import redis.exceptions
-from celery import Celery, Task
-from celery.exceptions import Ignore
+from celery import Celery
 
-from config.seal import SealBroken, deadline, seal, unseal
+from ops.schedule import BEAT_SCHEDULE
 
 # Production unless told otherwise: a forgotten variable fails closed
 # (missing secrets refuse to start) instead of running unhardened.
@@ -18,102 +12,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 
 app = Celery("storefront_auth")
 app.config_from_object("django.conf:settings", namespace="CELERY")
+# The schedule lives in code; beat's DatabaseScheduler copies it into its
+# tables at start (keeping an admin's pause).
+app.conf.beat_schedule = BEAT_SCHEDULE
 app.autodiscover_tasks()
-
-logger = logging.getLogger("config.celery")
-
-BROKER_ERRORS = (
-    kombu.exceptions.OperationalError,
-    redis.exceptions.RedisError,
-    OSError,
-)
-
-
-class BrokerUnavailable(Exception):
-    pass
-
-
-SEALED = "_sealed"
-
-
-class SealedTask(Task):
-    """A task whose keyword arguments cross the broker sealed (config/seal.py):
-    the message holds one Fernet token under `_sealed`, the task body gets
-    its arguments as declared. Use it for any task whose arguments carry a
-    code, a token or an email (`@shared_task(base=SealedTask, ...)`).
-
-    Sealing happens in apply_async, so every way of queueing seals: publish,
-    delay, and a retry (which re-seals the arguments with the message's
-    original deadline). A message whose seal cannot be opened (its key was
-    rotated away, it was altered, it expired) is logged without its content
-    and dropped: acknowledged, never retried, since no retry could open it.
-    """
-
-    # Celery's argument check would see only `_sealed`: it runs here instead,
-    # on the arguments before they are sealed.
-    typing = False
-
-    def apply_async(self, args=None, kwargs=None, **options):
-        if args:
-            raise TypeError(f"{self.name} takes keyword arguments only")
-        if kwargs and SEALED not in kwargs:
-            check_arguments = getattr(self, "__header__", None)
-            if check_arguments is not None:
-                check_arguments(**kwargs)
-            expires_at = deadline(options.get("expires"), now=time.time())
-            kwargs = {
-                SEALED: seal(task=self.name, kwargs=kwargs, expires_at=expires_at)
-            }
-        return super().apply_async(args, kwargs, **options)
-
-    def __call__(self, *args, **kwargs):
-        if SEALED in kwargs:
-            try:
-                kwargs = unseal(kwargs[SEALED], task=self.name)
-            except SealBroken as broken:
-                # The worker's log is Celery's plain text: the facts go in
-                # the message too, not only in the extras.
-                logger.error(
-                    "Task arguments could not be opened; message dropped"
-                    " (task=%s id=%s reason=%s)",
-                    self.name,
-                    self.request.id,
-                    broken.reason,
-                    extra={
-                        "task": self.name,
-                        "taskId": self.request.id,
-                        "reason": broken.reason,
-                    },
-                )
-                raise Ignore(f"sealed arguments: {broken.reason}") from None
-        return super().__call__(*args, **kwargs)
-
-
-def publish(
-    task: Task,
-    *,
-    kwargs: dict[str, Any],
-    kwargsrepr: dict[str, Any] | None = None,
-    expires: float | None = None,
-) -> None:
-    """Queue `task`; raise BrokerUnavailable instead of hanging or a 500.
-
-    Arguments that carry a code, a token or an email need both defences: the
-    task is a SealedTask (the broker holds them encrypted) and `kwargsrepr`
-    masks them (the worker logs it, and it travels in a plain header). Each
-    without the other is refused here, so a new caller cannot forget one.
-    """
-    sealed = isinstance(task, SealedTask)
-    if sealed != (kwargsrepr is not None):
-        raise TypeError(
-            f"{task.name}: a SealedTask needs a masked kwargsrepr, and masked "
-            "arguments need a SealedTask"
-        )
-    try:
-        task.apply_async(
-            kwargs=kwargs,
-            kwargsrepr=repr(kwargsrepr if kwargsrepr is not None else kwargs),
-            expires=expires,
-        )
-    except BROKER_ERRORS as exc:
-        raise BrokerUnavailable(type(exc).__name__) from exc

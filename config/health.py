@@ -6,7 +6,7 @@ from django.core.cache import cache
 from django.db import DatabaseError, connection
 from django.http import HttpResponse, JsonResponse
 
-from config.http import read_only
+from core.http import read_only
 
 
 def _database_ok() -> bool:

@@ -14,7 +14,7 @@ from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 
-# Error kinds (config.errors and config.api) by status.
+# Error kinds (core.errors and config.api) by status.
 KINDS = {
     400: ("invalid_data", "not_allowed"),
     401: ("unauthorized",),

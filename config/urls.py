@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.urls import auth_urlpatterns, store_urlpatterns
 from config.health import health
-from orphans.views import metrics
+from ops.metrics import metrics
 from otp import urls as otp_urls
 
 urlpatterns = [

@@ -11,14 +11,14 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from accounts.emails import (
+from accounts.hashers import medusa_scrypt_encoded, medusa_scrypt_key
+from accounts.models import Provider
+from core.emails import (
     email_hash,
     email_is_printable_ascii,
     email_is_valid,
     email_normalize,
 )
-from accounts.hashers import medusa_scrypt_encoded, medusa_scrypt_key
-from accounts.models import Provider
 from medusa_import.source import JsonTooDeep
 
 ID_MAX_LENGTH = 64

@@ -19,8 +19,8 @@ from datetime import datetime
 from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Lower
 
-from accounts.emails import email_hash
 from accounts.models import AuthIdentity, Customer, ProviderIdentity
+from core.emails import email_hash
 from medusa_import.plan import CustomerRow, Problem, Unit
 
 

@@ -19,10 +19,10 @@ from django_celery_beat.admin import PeriodicTaskAdmin
 from django_celery_beat.models import PeriodicTask
 
 from accounts.admin import AuthIdentitySearch
-from accounts.emails import email_hash
 from accounts.models import ProviderIdentity
-from config.admin import LargeTableAdmin, ReadOnlyAdmin
-from config.celery import BrokerUnavailable, publish
+from core.admin import LargeTableAdmin, ReadOnlyAdmin
+from core.emails import email_hash
+from core.tasks import BrokerUnavailable, publish
 from orphans import selectors, services
 from orphans.models import (
     Orphan,

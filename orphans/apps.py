@@ -9,7 +9,7 @@ class OrphansConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
-        from orphans.durations import duration_parse
+        from core.durations import duration_parse
 
         # A live registration token must never point at a sweepable identity:
         # the token would outlive the row it names.

@@ -11,7 +11,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.db.models.functions import TruncDate
 
 from accounts.models import AuthIdentity, Customer
-from orphans.durations import duration_parse
+from core.durations import duration_parse
 from orphans.models import OrphanDeletion, OrphanEvent, OrphanHold, SignupGate
 
 

@@ -23,11 +23,12 @@ from django.db.models import Count, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from accounts.emails import email_hash, email_hashes
 from accounts.models import AuthIdentity
 from accounts.selectors import auth_identity_email
-from config.errors import ApiError, Unavailable
-from orphans import metrics, selectors
+from core import metrics
+from core.emails import email_hash, email_hashes
+from core.errors import ApiError, Unavailable
+from orphans import selectors
 from orphans.models import (
     OrphanDeletion,
     OrphanEvent,

@@ -6,7 +6,7 @@ from django.contrib.admin.models import CHANGE, LogEntry
 from django.urls import path
 from django.utils import timezone
 
-from config.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin
 from otp import services
 from otp.models import OtpChallenge, OtpFailureBudget
 

@@ -17,8 +17,6 @@ from rest_framework.views import APIView
 from accounts.representations import customer_representation, fields_select
 from accounts.schema import CUSTOMER_SCHEMA, TokenSerializer, email_field
 from config.api import StrictCharField, StrictSerializer, validated
-from config.errors import ApiError, Unauthorized
-from config.ratelimit import client_key
 from config.schema import (
     BODY_ERRORS,
     PUBLISHABLE_KEY_HEADER,
@@ -26,6 +24,8 @@ from config.schema import (
     error_schema,
     errors,
 )
+from core.errors import ApiError, Unauthorized
+from core.ratelimit import client_key
 from otp import services
 
 # A wrong code, an expired, used or missing one (invalid_data), or a locked

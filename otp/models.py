@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from accounts.ids import new_id
+from core.ids import new_id
 
 
 def new_challenge_id() -> str:

@@ -22,18 +22,18 @@ from django.db.models import F
 from django.views.decorators.debug import sensitive_variables
 
 from accounts import services as accounts_services
-from accounts.emails import email_hash, email_normalize
 from accounts.models import AuthIdentity, Customer, Provider
-from config.celery import BrokerUnavailable, publish
-from config.errors import (
+from core.emails import email_hash, email_normalize
+from core.errors import (
     ApiError,
     InvalidData,
     NotAllowed,
     TooManyRequests,
     Unavailable,
 )
-from config.ratelimit import rate_limit
-from orphans.metrics import otp_verifications
+from core.metrics import otp_verifications
+from core.ratelimit import rate_limit
+from core.tasks import BrokerUnavailable, publish
 from otp import codes, selectors
 from otp.models import OtpChallenge, OtpFailureBudget
 

@@ -1,8 +1,8 @@
 from celery import shared_task
 from django.conf import settings
 
-from config.celery import SealedTask
-from config.mail import templated_mail_send
+from core.mail import templated_mail_send
+from core.tasks import SealedTask
 
 
 # The code is a credential: its arguments cross the broker sealed

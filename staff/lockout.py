@@ -11,7 +11,7 @@ from django.contrib import admin
 from django.db.models import Sum
 from django.shortcuts import render
 
-from config.ratelimit import client_key
+from core.ratelimit import client_key
 
 
 def client_ip(request) -> str | None:

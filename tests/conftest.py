@@ -92,7 +92,7 @@ def _fresh_rate_limits(monkeypatch):
     over between a test's requests."""
     from django.core.cache import cache
 
-    from config import ratelimit
+    from core import ratelimit
 
     stopped = time.time()
     monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: stopped))

@@ -1,4 +1,4 @@
-"""Read mail the live worker delivered to MAIL_DIR (config.mail.FileBackend:
+"""Read mail the live worker delivered to MAIL_DIR (core.mail.FileBackend:
 one `.eml` file per message)."""
 
 import email as email_lib

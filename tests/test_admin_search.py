@@ -7,9 +7,9 @@ from django.contrib.auth.models import User
 from django.db import connection
 from django.utils import timezone
 
-from accounts.emails import email_hash
 from accounts.models import Customer
-from config.admin import EstimatedCountPaginator
+from core.admin import EstimatedCountPaginator
+from core.emails import email_hash
 from orphans import services
 from orphans.models import Trigger
 from tests.factories import customer_create, fullwidth_domain

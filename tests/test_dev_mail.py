@@ -12,7 +12,7 @@ from tests.mailbox import delivered_text, texts_by_recipient
 
 
 def test_two_messages_over_one_connection_are_two_files(tmp_path):
-    connection = get_connection("config.mail.FileBackend", file_path=str(tmp_path))
+    connection = get_connection("core.mail.FileBackend", file_path=str(tmp_path))
     messages = [
         EmailMessage("First", "one", to=["alice@example.com"]),
         EmailMessage("Second", "two", to=["o'brien/x@example.com"]),
@@ -63,6 +63,4 @@ def test_a_filemail_url_selects_the_one_file_per_message_backend(tmp_path):
         check=False,
     )
 
-    assert proc.stdout.split() == ["config.mail.FileBackend", str(tmp_path)], (
-        proc.stderr
-    )
+    assert proc.stdout.split() == ["core.mail.FileBackend", str(tmp_path)], proc.stderr

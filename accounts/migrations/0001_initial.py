@@ -5,7 +5,7 @@ import django.db.models.functions.text
 import django.utils.timezone
 from django.db import migrations, models
 
-import accounts.ids
+import core.ids
 
 
 class Migration(migrations.Migration):
@@ -20,7 +20,7 @@ class Migration(migrations.Migration):
                 (
                     "id",
                     models.CharField(
-                        default=accounts.ids.new_api_key_id,
+                        default=core.ids.new_api_key_id,
                         editable=False,
                         max_length=64,
                         primary_key=True,
@@ -47,7 +47,7 @@ class Migration(migrations.Migration):
                 (
                     "id",
                     models.CharField(
-                        default=accounts.ids.new_customer_id,
+                        default=core.ids.new_customer_id,
                         editable=False,
                         max_length=64,
                         primary_key=True,
@@ -104,7 +104,7 @@ class Migration(migrations.Migration):
                 (
                     "id",
                     models.CharField(
-                        default=accounts.ids.new_auth_identity_id,
+                        default=core.ids.new_auth_identity_id,
                         editable=False,
                         max_length=64,
                         primary_key=True,
@@ -142,7 +142,7 @@ class Migration(migrations.Migration):
                 (
                     "id",
                     models.CharField(
-                        default=accounts.ids.new_provider_identity_id,
+                        default=core.ids.new_provider_identity_id,
                         editable=False,
                         max_length=64,
                         primary_key=True,
@@ -192,7 +192,7 @@ class Migration(migrations.Migration):
                 (
                     "id",
                     models.CharField(
-                        default=accounts.ids.new_reset_token_id,
+                        default=core.ids.new_reset_token_id,
                         editable=False,
                         max_length=64,
                         primary_key=True,

@@ -1,5 +1,5 @@
 """Stored addresses are printable ASCII: the normal form's domain is IDNA's
-ASCII form (accounts.emails), so a full-width look-alike of an address cannot
+ASCII form (core.emails), so a full-width look-alike of an address cannot
 be stored beside it.
 
 Added NOT VALID (new and changed rows are checked at once, with a moment's

@@ -13,13 +13,13 @@ from django.db import IntegrityError, transaction
 from django.views.decorators.debug import sensitive_variables
 
 from accounts import selectors
-from accounts.emails import email_normalize
 from accounts.models import AuthIdentity, Customer
 from accounts.services.identities import (
     email_parse,
     identity_for_signup,
 )
-from config.errors import DuplicateError, InvalidData, NotFound
+from core.emails import email_normalize
+from core.errors import DuplicateError, InvalidData, NotFound
 
 CUSTOMER_EXISTS = "Customer with this email already has an account"
 PROFILE_FIELDS = ("company_name", "first_name", "last_name", "phone")

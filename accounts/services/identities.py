@@ -18,11 +18,11 @@ from django.db.models import F
 from django.views.decorators.debug import sensitive_variables
 
 from accounts import selectors
-from accounts.emails import email_is_valid, email_normalize
 from accounts.hashers import failed_login_work
 from accounts.models import AuthIdentity, Provider, ProviderIdentity
 from accounts.tokens import access_token_issue
-from config.errors import InvalidData, Unauthorized
+from core.emails import email_is_valid, email_normalize
+from core.errors import InvalidData, Unauthorized
 
 IDENTITY_EXISTS = "Identity with email already exists"
 INVALID_CREDENTIALS = "Invalid email or password"

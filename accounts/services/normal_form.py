@@ -1,4 +1,4 @@
-"""Stored addresses against the normal form (accounts.emails).
+"""Stored addresses against the normal form (core.emails).
 
 Rows written before the normal form had IDNA may hold an address it now
 maps elsewhere: `foo@ｅxample.com` is `foo@example.com` today, so its owner
@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Lower
 
-from accounts.emails import PRINTABLE_ASCII, email_hash, email_is_valid, email_normalize
 from accounts.models import Customer, ProviderIdentity
 from accounts.services.identities import email_identity_lock
+from core.emails import PRINTABLE_ASCII, email_hash, email_is_valid, email_normalize
 
 CONSTRAINTS = (
     ("accounts_customer", "customer_registered_email_printable_ascii"),

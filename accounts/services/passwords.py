@@ -17,12 +17,12 @@ from django.db import transaction
 from django.views.decorators.debug import sensitive_variables
 
 from accounts import selectors
-from accounts.emails import email_hash, email_normalize
 from accounts.models import AuthIdentity, PasswordResetToken, Provider
 from accounts.services.identities import password_policy_check, tokens_revoked
 from accounts.tokens import InvalidToken, reset_token_decode, reset_token_issue
-from config.celery import BrokerUnavailable, publish
-from config.errors import Unauthorized
+from core.emails import email_hash, email_normalize
+from core.errors import Unauthorized
+from core.tasks import BrokerUnavailable, publish
 
 logger = logging.getLogger("accounts")
 

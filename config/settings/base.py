@@ -11,8 +11,6 @@ from urllib.parse import urlsplit
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from orphans.schedule import BEAT_SCHEDULE
-
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
@@ -42,6 +40,7 @@ INSTALLED_APPS = [
     "orphans",
     "medusa_import",
     "staff",
+    "ops",  # after every app whose permissions the Support group gets
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
@@ -150,7 +149,7 @@ if EMAIL_URL.startswith("filemail://"):
     # django-environ drops the leading "/" of filemail:///abs/path.
     EMAIL_FILE_PATH = urlsplit(EMAIL_URL).path
     # One file per message (Django's backend appends a connection's to one).
-    EMAIL_BACKEND = "config.mail.FileBackend"
+    EMAIL_BACKEND = "core.mail.FileBackend"
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="no-reply@localhost")
 EMAIL_TIMEOUT = 10
 
@@ -228,7 +227,7 @@ SPECTACULAR_SETTINGS = {
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
 # Secrets that seal the arguments of tasks carrying a code or an email
-# (config/seal.py): the first seals, all open. Default: SECRET_KEY, from
+# (core/seal.py): the first seals, all open. Default: SECRET_KEY, from
 # which a key of its own is derived. To rotate without dropping queued mail,
 # add the new secret second, then move it first, then remove the old one
 # once the longest message has expired (15 minutes).
@@ -247,8 +246,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0.2}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-# The schedule lives in code (orphans/schedule.py); admin shows and pauses it.
-CELERY_BEAT_SCHEDULE = BEAT_SCHEDULE
+# The schedule lives in code (ops/schedule.py, set by config/celery.py);
+# admin shows and pauses it.
 CELERY_TIMEZONE = "UTC"
 
 LOGGING = {

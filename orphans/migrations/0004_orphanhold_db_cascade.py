@@ -2,7 +2,7 @@
 
 from django.db import migrations
 
-from config.pg_operations import ForeignKeyDbCascade
+from core.pg_operations import ForeignKeyDbCascade
 
 
 class Migration(migrations.Migration):

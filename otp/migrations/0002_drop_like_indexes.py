@@ -2,7 +2,7 @@
 
 from django.db import migrations
 
-from config.pg_operations import DropLikeIndexes
+from core.pg_operations import DropLikeIndexes
 
 
 class Migration(migrations.Migration):

@@ -9,8 +9,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from accounts.emails import email_hash
 from accounts.models import Customer, ProviderIdentity
+from core.emails import email_hash
 from tests.factories import customer_create, fullwidth_domain, identity_create
 
 pytestmark = pytest.mark.django_db

@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from accounts.emails import email_hash
 from accounts.models import AuthIdentity, Customer
+from core.emails import email_hash
 from orphans.services import PROFILE_FAILURE_EVENT
 from tests.db_faults import refusing_trigger
 from tests.factories import registration_token

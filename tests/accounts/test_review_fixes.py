@@ -9,7 +9,7 @@ from django.test import RequestFactory
 from django.utils import timezone
 
 from accounts.models import AuthIdentity, Customer, PasswordResetToken
-from config.ratelimit import client_ip
+from core.ratelimit import client_ip
 from orphans.models import OrphanEvent
 from tests.factories import customer_create, registration_token
 
@@ -149,7 +149,7 @@ def test_reset_request_does_no_account_work_in_the_request(api, email, broker_do
 
 
 def test_mail_failures_do_not_quote_the_recipient(settings, email):
-    from config.mail import MailNotDelivered, templated_mail_send
+    from core.mail import MailNotDelivered, templated_mail_send
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 1, 2

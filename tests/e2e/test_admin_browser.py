@@ -25,8 +25,8 @@ from django.utils import timezone
 from playwright.sync_api import expect, sync_playwright
 
 from accounts.models import AuthIdentity
+from ops.support import support_group_install
 from orphans.models import OrphanDeletion, OrphanEvent, OrphanHold
-from orphans.support import support_group_install
 from tests.orphans.conftest import OLD, YOUNG, orphan_create
 
 CHROMIUM = Path("/usr/bin/chromium")

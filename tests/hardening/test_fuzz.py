@@ -50,8 +50,8 @@ from django.utils import timezone
 from schemathesis.config import SchemathesisConfig
 
 from accounts import services
-from accounts.emails import email_is_valid, email_normalize
 from accounts.models import AuthIdentity, Provider, ProviderIdentity
+from core.emails import email_is_valid, email_normalize
 from otp.services import otp_challenge_replace
 from tests.factories import PASSWORD
 

@@ -12,9 +12,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from accounts.emails import email_hash
 from accounts.hashers import medusa_scrypt_blob
 from accounts.models import AuthIdentity, Customer, ProviderIdentity
+from core.emails import email_hash
 from medusa_import import services
 from medusa_import.source import MedusaSource
 from orphans import selectors as orphan_selectors

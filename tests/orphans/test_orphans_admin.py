@@ -7,8 +7,8 @@ from django.contrib.auth.models import User
 from django.urls import reverse
 
 from accounts.models import AuthIdentity
+from ops.schedule import BEAT_SCHEDULE, beat_schedule_install
 from orphans.models import OrphanDeletion, OrphanEvent, OrphanHold
-from orphans.schedule import BEAT_SCHEDULE, beat_schedule_install
 from tests.factories import customer_create
 from tests.orphans.conftest import OLD, YOUNG, orphan_create
 
@@ -182,7 +182,7 @@ def test_staff_without_delete_permission_cannot_delete(client, email):
 def test_support_group_has_exactly_the_needed_permissions():
     from django.contrib.auth.models import Group
 
-    from orphans.support import SUPPORT_PERMISSIONS
+    from ops.support import SUPPORT_PERMISSIONS
 
     codenames = set(
         Group.objects.get(name="Support").permissions.values_list(

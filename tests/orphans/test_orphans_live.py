@@ -19,9 +19,9 @@ from django.utils import timezone
 
 from accounts.models import AuthIdentity, Customer, ProviderIdentity
 from config.celery import app as celery_app
+from ops.schedule import beat_schedule_install
 from orphans import services
 from orphans.models import OrphanDeletion, OrphanHold, SweepRun, Trigger
-from orphans.schedule import beat_schedule_install
 from tests.db_faults import refusing_trigger
 from tests.factories import customer_create, token_for
 from tests.orphans.conftest import DAY, OLD, orphan_create, orphans_bulk_create

@@ -9,10 +9,10 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from accounts.emails import email_hash
 from accounts.models import AuthIdentity, Customer, PasswordResetToken, ProviderIdentity
+from core.emails import email_hash
+from core.metrics import orphans_cleaned
 from orphans import services
-from orphans.metrics import orphans_cleaned
 from orphans.models import OrphanDeletion, OrphanHold, SweepRun, Trigger
 from orphans.selectors import orphans_older_than
 from tests.factories import customer_create

@@ -1,5 +1,5 @@
 """No plain one-time code, reset token or email in Redis: the mail tasks
-cross the broker sealed (config/seal.py).
+cross the broker sealed (core/seal.py).
 
 The live tests hold the stack's worker off its queue while the web server
 queues the mails, then search every key and value of every Redis database,
@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from accounts.emails import email_hash
+from core.emails import email_hash
 from tests.factories import customer_create
 from tests.mailbox import delivered_text, texts_by_recipient
 
@@ -289,8 +289,8 @@ def real_broker():
 def test_a_message_whose_seal_cannot_be_opened_is_dropped_once_and_logged(
     email, mail_dir, settings, real_broker
 ):
-    from config.celery import SEALED, publish
-    from config.seal import seal
+    from core.seal import seal
+    from core.tasks import SEALED, publish
     from otp.tasks import otp_email_send_task
 
     foreign, altered, control = (f"{kind}.{email}" for kind in ("a", "b", "c"))
@@ -348,7 +348,7 @@ def test_a_message_whose_seal_cannot_be_opened_is_dropped_once_and_logged(
 
 
 def test_a_seal_opens_for_its_task_until_its_deadline():
-    from config.seal import SealBroken, seal, unseal
+    from core.seal import SealBroken, seal, unseal
 
     now = time.time()
     sealed = seal(task="t", kwargs={"email": "a@example.com"}, expires_at=now + 60)
@@ -362,7 +362,7 @@ def test_a_seal_opens_for_its_task_until_its_deadline():
 
 
 def test_keys_rotate_without_losing_sealed_messages(settings):
-    from config.seal import SealBroken, seal, unseal
+    from core.seal import SealBroken, seal, unseal
 
     settings.TASK_SEAL_KEYS = ["old secret " * 4]
     before = seal(task="t", kwargs={"n": 1}, expires_at=None)
@@ -379,7 +379,7 @@ def test_keys_rotate_without_losing_sealed_messages(settings):
 
 
 def test_publish_refuses_masked_arguments_that_would_travel_unsealed():
-    from config.celery import publish
+    from core.tasks import publish
     from orphans.tasks import orphans_sweep_task
     from otp.tasks import otp_email_send_task
 

@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth.models import Group, Permission, User
 from django.core.management import call_command
 
-from orphans.support import SUPPORT_GROUP, support_group_install
+from ops.support import SUPPORT_GROUP, support_group_install
 
 LOGIN = "/admin/login/"
 # A page Support may read: reaching it means a working admin session.

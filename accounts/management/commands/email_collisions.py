@@ -1,7 +1,7 @@
 """./dev manage email_collisions [--fix]: stored addresses that are not in
-today's normal form (IDNA domains, accounts.emails), above all two accounts
+today's normal form (IDNA domains, core.emails), above all two accounts
 that now share one address. Prints ids and HMACs of the addresses
-(accounts.emails.email_hash), never an address. Exit status 1 while any row
+(core.emails.email_hash), never an address. Exit status 1 while any row
 is left out of the normal form (docs/runbook.md)."""
 
 from django.core.management.base import BaseCommand, CommandError

@@ -6,8 +6,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from core.durations import duration_parse
 from orphans import selectors, services
-from orphans.durations import duration_parse
 from orphans.models import Trigger
 
 

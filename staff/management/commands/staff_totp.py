@@ -18,7 +18,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from orphans.support import SUPPORT_GROUP
+from ops.support import SUPPORT_GROUP
 
 DEVICE_NAME = "authenticator"
 

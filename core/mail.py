@@ -9,7 +9,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.core.mail.backends import filebased
 from django.template.loader import render_to_string
 
-from accounts.emails import email_hash
+from core.emails import email_hash
 
 
 class MailNotDelivered(Exception):

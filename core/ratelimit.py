@@ -21,9 +21,9 @@ from contextlib import contextmanager
 from django.conf import settings
 from django.core.cache import cache
 
-from config.errors import TooManyRequests
+from core.errors import TooManyRequests
 
-logger = logging.getLogger("config.ratelimit")
+logger = logging.getLogger("core.ratelimit")
 
 TOO_MANY = "Too many requests, please try again later"
 # One limit: (scope, key, most requests, window in seconds).

@@ -1,5 +1,6 @@
 """Plain Django views outside DRF: the same method handling as the API."""
 
+import re
 from functools import wraps
 
 from django.http import JsonResponse
@@ -29,3 +30,14 @@ def read_only(view):
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+_BEARER = re.compile(r"^\s*(\S+)\s+(\S+)\s*$")
+
+
+def bearer_token(request) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, or None."""
+    match = _BEARER.match(request.headers.get("Authorization", ""))
+    if match is None or match.group(1).lower() != "bearer":
+        return None
+    return match.group(2)

@@ -1,0 +1,54 @@
+"""The Prometheus counters every app writes, in one registry. Counters are
+written by web processes and Celery workers alike; with
+PROMETHEUS_MULTIPROC_DIR set (./dev does, see docs/deploy.md) /metrics sums
+them across processes (ops/metrics.py serves them, with the gauges read
+from PostgreSQL at scrape time)."""
+
+from prometheus_client import CollectorRegistry, Counter
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+orphans_created = Counter(
+    "orphaned_auth_identities_created",
+    "Auth identities left without a customer by a failed profile creation",
+    registry=REGISTRY,
+)
+orphans_cleaned = Counter(
+    "orphaned_auth_identities_cleaned",
+    "Orphaned auth identities deleted by the sweep or by staff",
+    registry=REGISTRY,
+)
+signup_attempts = Counter(
+    "signup_attempts",
+    "Signup completions (customer creation) by flow and outcome",
+    ["flow", "outcome"],
+    registry=REGISTRY,
+)
+otp_verifications = Counter(
+    "otp_verifications",
+    "OTP verifications by outcome",
+    ["outcome"],
+    registry=REGISTRY,
+)
+
+
+def input_rejected(error: Exception) -> bool:
+    """The client's input was refused (a 4xx), rather than ours failing."""
+    status = getattr(error, "status", None) or getattr(error, "status_code", 500)
+    return status < 500
+
+
+def signup_outcome(*, flow: str, error: Exception | None = None) -> None:
+    """success, rejected (the client's input, 4xx) or error (ours, 5xx)."""
+    if error is None:
+        outcome = "success"
+    else:
+        outcome = "rejected" if input_rejected(error) else "error"
+    signup_attempts.labels(flow=flow, outcome=outcome).inc()
+
+
+# Every label combination exists from the start at 0, so increase() sees the
+# first event of each (Prometheus takes a series' first sample as its base).
+for _flow in ("two_step", "one_step"):
+    for _outcome in ("success", "rejected", "error"):
+        signup_attempts.labels(flow=_flow, outcome=_outcome)

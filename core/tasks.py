@@ -1,0 +1,113 @@
+"""Publishing tasks: the one way services queue one, and sealed arguments.
+
+Tasks are declared with `celery.shared_task`, so this module needs no Celery
+app (config/celery.py makes it, and binds every shared task to it)."""
+
+import logging
+import time
+from typing import Any
+
+import kombu.exceptions
+import redis.exceptions
+from celery import Task
+from celery.exceptions import Ignore
+
+from core.seal import SealBroken, deadline, seal, unseal
+
+logger = logging.getLogger("core.tasks")
+
+BROKER_ERRORS = (
+    kombu.exceptions.OperationalError,
+    redis.exceptions.RedisError,
+    OSError,
+)
+
+
+class BrokerUnavailable(Exception):
+    pass
+
+
+SEALED = "_sealed"
+
+
+class SealedTask(Task):
+    """A task whose keyword arguments cross the broker sealed (core/seal.py):
+    the message holds one Fernet token under `_sealed`, the task body gets
+    its arguments as declared. Use it for any task whose arguments carry a
+    code, a token or an email (`@shared_task(base=SealedTask, ...)`).
+
+    Sealing happens in apply_async, so every way of queueing seals: publish,
+    delay, and a retry (which re-seals the arguments with the message's
+    original deadline). A message whose seal cannot be opened (its key was
+    rotated away, it was altered, it expired) is logged without its content
+    and dropped: acknowledged, never retried, since no retry could open it.
+    """
+
+    # Celery's argument check would see only `_sealed`: it runs here instead,
+    # on the arguments before they are sealed.
+    typing = False
+
+    def apply_async(self, args=None, kwargs=None, **options):
+        if args:
+            raise TypeError(f"{self.name} takes keyword arguments only")
+        if kwargs and SEALED not in kwargs:
+            check_arguments = getattr(self, "__header__", None)
+            if check_arguments is not None:
+                check_arguments(**kwargs)
+            expires_at = deadline(options.get("expires"), now=time.time())
+            kwargs = {
+                SEALED: seal(task=self.name, kwargs=kwargs, expires_at=expires_at)
+            }
+        return super().apply_async(args, kwargs, **options)
+
+    def __call__(self, *args, **kwargs):
+        if SEALED in kwargs:
+            try:
+                kwargs = unseal(kwargs[SEALED], task=self.name)
+            except SealBroken as broken:
+                # The worker's log is Celery's plain text: the facts go in
+                # the message too, not only in the extras.
+                logger.error(
+                    "Task arguments could not be opened; message dropped"
+                    " (task=%s id=%s reason=%s)",
+                    self.name,
+                    self.request.id,
+                    broken.reason,
+                    extra={
+                        "task": self.name,
+                        "taskId": self.request.id,
+                        "reason": broken.reason,
+                    },
+                )
+                raise Ignore(f"sealed arguments: {broken.reason}") from None
+        return super().__call__(*args, **kwargs)
+
+
+def publish(
+    task: Task,
+    *,
+    kwargs: dict[str, Any],
+    kwargsrepr: dict[str, Any] | None = None,
+    expires: float | None = None,
+) -> None:
+    """Queue `task`; raise BrokerUnavailable instead of hanging or a 500.
+
+    Arguments that carry a code, a token or an email need both defences: the
+    task is a SealedTask (the broker holds them encrypted) and `kwargsrepr`
+    masks them (the worker logs it, and it travels in a plain header). Each
+    without the other is refused here, so a new caller cannot forget one.
+    """
+    sealed = isinstance(task, SealedTask)
+    if sealed != (kwargsrepr is not None):
+        raise TypeError(
+            f"{task.name}: a SealedTask needs a masked kwargsrepr, and masked "
+            "arguments need a SealedTask"
+        )
+    try:
+        task.apply_async(
+            kwargs=kwargs,
+            kwargsrepr=repr(kwargsrepr if kwargsrepr is not None else kwargs),
+            expires=expires,
+        )
+    except BROKER_ERRORS as exc:
+        raise BrokerUnavailable(type(exc).__name__) from exc

@@ -1,0 +1,80 @@
+"""GET /metrics (Prometheus text format), bearer-protected by METRICS_TOKEN:
+the counters of core/metrics.py, and gauges read from PostgreSQL at scrape
+time, so they are right whichever process answers."""
+
+import logging
+import os
+
+from django.conf import settings
+from django.db import DatabaseError
+from django.http import HttpResponse, JsonResponse
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from core.http import bearer_token, read_only
+from core.metrics import (
+    orphans_cleaned,
+    orphans_created,
+    otp_verifications,
+    signup_attempts,
+)
+from orphans.selectors import orphans_count, signups_paused
+
+logger = logging.getLogger(__name__)
+
+
+@read_only
+def metrics(request):
+    expected = settings.METRICS_TOKEN
+    if expected and not constant_time_compare(bearer_token(request) or "", expected):
+        return JsonResponse({"message": "Unauthorized"}, status=401)
+    return HttpResponse(
+        generate_latest(scrape_registry()), content_type=CONTENT_TYPE_LATEST
+    )
+
+
+class DatabaseGaugeCollector:
+    """Gauges read from PostgreSQL at scrape time. While the database is
+    down they are left out and the counters still served: /health reports
+    the outage, and a scrape that fails would hide the counters too."""
+
+    def collect(self):
+        try:
+            orphans_now = orphans_count(now=timezone.now())
+            paused_now = signups_paused()
+        except DatabaseError as exc:
+            logger.warning(
+                "metrics_database_gauges_skipped", extra={"error": type(exc).__name__}
+            )
+            return
+        orphans = GaugeMetricFamily(
+            "orphaned_auth_identities",
+            "Auth identities without a customer, past the grace period",
+        )
+        orphans.add_metric([], orphans_now)
+        yield orphans
+        paused = GaugeMetricFamily(
+            "signups_paused", "1 while new signups are paused (the circuit breaker)"
+        )
+        paused.add_metric([], 1 if paused_now else 0)
+        yield paused
+
+
+def scrape_registry() -> CollectorRegistry:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+    else:
+        registry = CollectorRegistry()
+        for collector in (
+            orphans_created,
+            orphans_cleaned,
+            signup_attempts,
+            otp_verifications,
+        ):
+            registry.register(collector)
+    registry.register(DatabaseGaugeCollector())
+    return registry
