@@ -3,16 +3,15 @@ from django.http import JsonResponse
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from accounts.urls import auth_urlpatterns, store_urlpatterns
+from api.urls import auth_urlpatterns, store_urlpatterns
 from config.health import health
 from ops.metrics import metrics
-from otp import urls as otp_urls
 
 urlpatterns = [
-    path("health", health),
-    path("metrics", metrics),
-    path("auth/", include(otp_urls.auth_urlpatterns + auth_urlpatterns)),
-    path("store/", include(otp_urls.store_urlpatterns + store_urlpatterns)),
+    path("health", health, name="health"),
+    path("metrics", metrics, name="metrics"),
+    path("auth/", include((auth_urlpatterns, "auth"))),
+    path("store/", include((store_urlpatterns, "store"))),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),

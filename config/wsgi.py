@@ -3,7 +3,7 @@ import os
 from django.conf import settings
 from django.core.wsgi import get_wsgi_application
 
-from config.body_limit import BodyLimitMiddleware
+from api.body_limit import BodyLimitMiddleware
 
 # Production unless told otherwise: a forgotten variable fails closed
 # (missing secrets refuse to start) instead of running unhardened.

@@ -1,4 +1,4 @@
-"""Domain errors every app raises; config.api turns them into JSON bodies.
+"""Domain errors every app raises; api/errors.py turns them into JSON bodies.
 
 The kinds and statuses are Medusa's (`MedusaError.Types`) plus ours
 (`too_many_requests`, `unavailable`), see API.md.

@@ -23,7 +23,7 @@ from medusa_import.source import JsonTooDeep
 
 ID_MAX_LENGTH = 64
 EMAIL_MAX_LENGTH = 254
-# The API refuses a body nested deeper than 32 levels (config/parsers.py), so
+# The API refuses a body nested deeper than 32 levels (api/parsers.py), so
 # the deepest metadata it takes is 31 levels below the body. An imported
 # value keeps to the same bound: what is stored here is what the API could
 # have written, renders and can be sent back. Thousands of levels (jsonb

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from config.body_limit import DRAIN_MAX_BYTES
+from api.body_limit import DRAIN_MAX_BYTES
 
 pytestmark = pytest.mark.live
 

@@ -26,7 +26,7 @@ def test_a_squatters_password_dies_when_the_owner_proves_the_mailbox(
 
     earlier = timezone.now() - timedelta(seconds=5)
     with monkeypatch.context() as patch:
-        patch.setattr("accounts.apis.timezone.now", lambda: earlier)
+        patch.setattr("django.utils.timezone.now", lambda: earlier)
         squatter = api.post(
             REGISTER, {"email": email, "password": SQUATTER_PASSWORD}, format="json"
         ).json()["token"]

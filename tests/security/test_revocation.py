@@ -35,8 +35,7 @@ def clock(monkeypatch):
     # A whole second plus 0.1 s: the next 0.9 s stay in the same second.
     start = timezone.now().replace(microsecond=100_000)
     clock = Clock(start)
-    for module in ("accounts.apis", "otp.apis"):
-        monkeypatch.setattr(f"{module}.timezone.now", lambda: clock.now)
+    monkeypatch.setattr("django.utils.timezone.now", lambda: clock.now)
     return clock
 
 

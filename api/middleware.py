@@ -18,7 +18,7 @@ from django.db import DatabaseError
 from django.http import JsonResponse
 
 from accounts import selectors
-from config.api import UNAVAILABLE_MESSAGE
+from api.errors import UNAVAILABLE_MESSAGE
 
 logger = logging.getLogger("accounts")
 

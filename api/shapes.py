@@ -2,7 +2,7 @@
 fields the account routes share with the OTP routes.
 
 All tokens are HS256 JWTs in `Authorization: Bearer`; they are told apart
-here because each route takes a specific kind (accounts.authentication
+here because each route takes a specific kind (api.authentication
 reads the session cookie first, then the token).
 """
 

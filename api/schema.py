@@ -1,7 +1,7 @@
 """What the OpenAPI schema (drf-spectacular) says about answers every API
 shares, so each view documents the statuses and bodies it really produces.
 
-Error bodies are config.api's: `{"type", "message", ...}` (plus `code` for
+Error bodies are api/errors.py's: `{"type", "message", ...}` (plus `code` for
 some kinds, `remainingAttempts` for a wrong OTP code), Medusa's bare
 `{"message": "Unauthorized"}` when authentication fails, and 413 for bodies
 over MAX_BODY_BYTES. tests/hardening/test_fuzz.py checks every answer of the
@@ -14,7 +14,7 @@ from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 
-# Error kinds (core.errors and config.api) by status.
+# Error kinds (core.errors and api.errors) by status.
 KINDS = {
     400: ("invalid_data", "not_allowed"),
     401: ("unauthorized",),
@@ -104,9 +104,9 @@ PUBLISHABLE_KEY_HEADER = OpenApiParameter(
 
 
 class StrictSerializerExtension(OpenApiSerializerExtension):
-    """config.api.StrictSerializer refuses unknown keys: say so."""
+    """api.fields.StrictSerializer refuses unknown keys: say so."""
 
-    target_class = "config.api.StrictSerializer"
+    target_class = "api.fields.StrictSerializer"
     match_subclasses = True
 
     def map_serializer(self, auto_schema, direction):

@@ -14,16 +14,16 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.representations import customer_representation, fields_select
-from accounts.schema import CUSTOMER_SCHEMA, TokenSerializer, email_field
-from config.api import StrictCharField, StrictSerializer, validated
-from config.schema import (
+from api.fields import StrictCharField, StrictSerializer, validated
+from api.representations import customer_representation, fields_select
+from api.schema import (
     BODY_ERRORS,
     PUBLISHABLE_KEY_HEADER,
     RETRY_AFTER_HEADER,
     error_schema,
     errors,
 )
+from api.shapes import CUSTOMER_SCHEMA, TokenSerializer, email_field
 from core.errors import ApiError, Unauthorized
 from core.ratelimit import client_key
 from otp import services

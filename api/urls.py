@@ -1,0 +1,51 @@
+"""The storefront API's routes, each named: config/urls.py mounts them
+under the namespaces `auth` and `store` (`reverse("auth:login", ...)`)."""
+
+from django.urls import path, register_converter
+
+from api.providers import OWN_LOGIN_VIEWS, PasswordProviderConverter
+from api.views.auth import (
+    AuthLoginApi,
+    AuthProvidersListApi,
+    AuthRegisterApi,
+    AuthSessionApi,
+    AuthTokenRefreshApi,
+)
+from api.views.customers import CustomerCreateApi, CustomerMeApi
+from api.views.otp import OtpSendApi, OtpVerifyApi
+from api.views.passwords import PasswordResetRequestApi, PasswordUpdateApi
+from api.views.signup import SignupApi
+
+register_converter(PasswordProviderConverter, "password_provider")
+
+auth_urlpatterns = [
+    path("token/refresh", AuthTokenRefreshApi.as_view(), name="token-refresh"),
+    path("session", AuthSessionApi.as_view(), name="session"),
+    path("customer/providers", AuthProvidersListApi.as_view(), name="providers"),
+    path(
+        "customer/<str:provider>/register", AuthRegisterApi.as_view(), name="register"
+    ),
+    path(
+        "customer/<str:provider>/reset-password",
+        PasswordResetRequestApi.as_view(),
+        name="password-reset-request",
+    ),
+    path(
+        "customer/<str:provider>/update",
+        PasswordUpdateApi.as_view(),
+        name="password-update",
+    ),
+    path("customer/<password_provider:provider>", AuthLoginApi.as_view(), name="login"),
+    *(
+        path(f"customer/{provider}", view.as_view(), name=f"login-{provider}")
+        for provider, view in OWN_LOGIN_VIEWS.items()
+    ),
+]
+
+store_urlpatterns = [
+    path("customers", CustomerCreateApi.as_view(), name="customer-create"),
+    path("customers/me", CustomerMeApi.as_view(), name="customer-me"),
+    path("auth/signup", SignupApi.as_view(), name="signup"),
+    path("auth/otp/send", OtpSendApi.as_view(), name="otp-send"),
+    path("auth/otp/verify", OtpVerifyApi.as_view(), name="otp-verify"),
+]

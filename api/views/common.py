@@ -1,0 +1,54 @@
+"""What the account routes share: the provider check and its
+message, the `fields` query, the customer envelope."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+)
+from rest_framework.response import Response
+
+from accounts.models import Provider
+from api.representations import customer_representation, fields_select
+from core.errors import InvalidData, Unauthorized
+
+UNKNOWN_PROVIDER = (
+    "\nUnable to retrieve the auth provider with id: {provider}\n"
+    "Please make sure that the provider is registered in the container and it "
+    "is configured correctly in your application configuration file or in the "
+    "module definition.\n"
+)
+
+
+PASSWORD_PROVIDERS = (Provider.EMAILPASS,)
+
+
+PROVIDER_PARAMETER = OpenApiParameter(
+    "provider",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    enum=[Provider.EMAILPASS.value],
+    description="Auth provider; any other is 401 `unauthorized`",
+)
+
+
+FIELDS_PARAMETER = OpenApiParameter(
+    "fields", str, description="Medusa field selection, e.g. `id,email` or `*orders`"
+)
+
+
+def provider_check(provider: str, allowed: tuple[str, ...]) -> None:
+    if provider not in allowed:
+        raise Unauthorized(UNKNOWN_PROVIDER.format(provider=provider))
+
+
+def query_fields(request) -> list[str]:
+    unknown = [key for key in request.query_params if key != "fields"]
+    if unknown:
+        raise InvalidData(
+            f"Invalid request: Unrecognized fields: '{', '.join(unknown)}'"
+        )
+    return fields_select(request.query_params.get("fields"))
+
+
+def customer_response(customer, fields: list[str]) -> Response:
+    return Response({"customer": customer_representation(customer, fields)})

@@ -1,0 +1,150 @@
+"""Medusa's customer routes: step 2 of the two-step signup (create
+the customer of a registration token) and the logged-in customer."""
+
+from django.db import DatabaseError
+from django.utils import timezone
+from drf_spectacular.utils import (
+    extend_schema,
+    extend_schema_serializer,
+)
+from rest_framework.exceptions import ValidationError
+from rest_framework.views import APIView
+
+from accounts import selectors, services
+from api.authentication import (
+    CustomerAuthentication,
+    IsAuthIdentity,
+    IsCustomer,
+)
+from api.fields import (
+    MetadataField,
+    StrictCharField,
+    StrictEmailField,
+    StrictSerializer,
+    validated,
+)
+from api.schema import (
+    BODY_ERRORS,
+    PUBLISHABLE_KEY_HEADER,
+    errors,
+)
+from api.shapes import (
+    CUSTOMER_ENVELOPE,
+    CUSTOMER_TOKEN,
+    REGISTRATION_TOKEN,
+    SESSION_COOKIE,
+    requirement,
+)
+from api.views.common import (
+    FIELDS_PARAMETER,
+    customer_response,
+    query_fields,
+)
+from core.errors import ApiError, InvalidData, NotFound
+from core.metrics import signup_outcome
+from orphans.services import orphan_profile_failure_record
+
+
+class CustomerProfileSerializer(StrictSerializer):
+    company_name = StrictCharField(required=False, allow_null=True)
+    first_name = StrictCharField(required=False, allow_null=True)
+    last_name = StrictCharField(required=False, allow_null=True)
+    phone = StrictCharField(required=False, allow_null=True, max_length=64)
+    metadata = MetadataField(required=False, allow_null=True)
+
+
+class CustomerCreateApi(APIView):
+    authentication_classes = [CustomerAuthentication]
+    permission_classes = [IsAuthIdentity]
+
+    class InputSerializer(CustomerProfileSerializer):
+        email = StrictEmailField(required=False, allow_null=True)
+
+    @extend_schema_serializer(component_name="CustomerCreate")
+    class CustomerCreateBodySerializer(CustomerProfileSerializer):
+        """The body as the schema states it: the view's own check makes
+        `email` required, with Medusa's message."""
+
+        email = StrictEmailField()
+
+    @extend_schema(
+        summary="Create the customer of a registration token",
+        description="`email` is required and must be the address the token's "
+        "identity proved (400 otherwise); a second customer for the identity "
+        "or the address is 422 `duplicate_error`.",
+        auth=requirement(REGISTRATION_TOKEN, SESSION_COOKIE),
+        request=CustomerCreateBodySerializer,
+        responses={
+            200: CUSTOMER_ENVELOPE,
+            **errors(401, 404, 422, *BODY_ERRORS, unauthorized="bare"),
+        },
+        parameters=[PUBLISHABLE_KEY_HEADER, FIELDS_PARAMETER],
+    )
+    def post(self, request):
+        auth = request.user
+        if auth.claims.actor_id:
+            raise InvalidData("Request already authenticated as a customer.")
+        now = timezone.now()
+        try:
+            fields = query_fields(request)
+            data = validated(self.InputSerializer, request.data)
+            if not data.get("email"):
+                raise InvalidData("Email is required to create a customer")
+            customer = services.customer_create_for_identity(
+                auth_identity_id=auth.identity.id,
+                profile=services.Profile(**data),
+                now=now,
+            )
+        except (ValidationError, ApiError, DatabaseError) as error:
+            signup_outcome(flow="two_step", error=error)
+            orphan_profile_failure_record(
+                auth_identity_id=auth.identity.id, error=error, now=now
+            )
+            raise
+        signup_outcome(flow="two_step")
+        return customer_response(customer, fields)
+
+
+class CustomerMeApi(APIView):
+    authentication_classes = [CustomerAuthentication]
+    permission_classes = [IsCustomer]
+
+    def _customer(self, request):
+        customer = selectors.customer_of(request.user.identity)
+        if customer is None or not request.user.customer_id:
+            raise NotFound(
+                f"Customer with id: {request.user.customer_id} was not found"
+            )
+        return customer
+
+    @extend_schema(
+        summary="Read the logged-in customer",
+        auth=requirement(CUSTOMER_TOKEN, SESSION_COOKIE),
+        parameters=[PUBLISHABLE_KEY_HEADER, FIELDS_PARAMETER],
+        responses={
+            200: CUSTOMER_ENVELOPE,
+            **errors(400, 401, 404, 503, unauthorized="bare"),
+        },
+    )
+    def get(self, request):
+        return customer_response(self._customer(request), query_fields(request))
+
+    @extend_schema(
+        summary="Update the logged-in customer",
+        description='`null` clears a field; metadata merges (`""` deletes a '
+        "key, `metadata: null` clears it).",
+        auth=requirement(CUSTOMER_TOKEN, SESSION_COOKIE),
+        request=CustomerProfileSerializer,
+        responses={
+            200: CUSTOMER_ENVELOPE,
+            **errors(401, 404, *BODY_ERRORS, unauthorized="bare"),
+        },
+        parameters=[PUBLISHABLE_KEY_HEADER, FIELDS_PARAMETER],
+    )
+    def post(self, request):
+        fields = query_fields(request)
+        changes = validated(CustomerProfileSerializer, request.data)
+        customer = services.customer_update(
+            customer_id=request.user.customer_id, changes=changes, now=timezone.now()
+        )
+        return customer_response(customer, fields)

@@ -1,0 +1,112 @@
+"""Medusa's password reset: ask for the mail, then set the password
+with its token."""
+
+from django.conf import settings
+from django.http import HttpResponse
+from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_serializer,
+)
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import services
+from api.authentication import (
+    bearer_token,
+)
+from api.fields import MetadataField, StrictCharField, StrictSerializer, validated
+from api.schema import (
+    BODY_ERRORS,
+    RETRY_AFTER_HEADER,
+    errors,
+)
+from api.shapes import (
+    RESET_TOKEN,
+    PasswordUpdateSerializer,
+    SuccessSerializer,
+    requirement,
+)
+from api.views.common import (
+    PASSWORD_PROVIDERS,
+    PROVIDER_PARAMETER,
+    provider_check,
+)
+from core.emails import email_normalize
+from core.errors import Unauthorized
+from core.ratelimit import (
+    client_key,
+    rate_limit,
+)
+
+
+class PasswordResetRequestApi(APIView):
+    @extend_schema_serializer(component_name="PasswordReset")
+    class InputSerializer(StrictSerializer):
+        identifier = StrictCharField(max_length=254)
+        metadata = MetadataField(required=False, allow_null=True)
+
+    @extend_schema(
+        summary="Ask for a password reset e-mail",
+        description="201 whether or not the identifier is known; the worker "
+        "mails a 15-minute single-use token to a known one.",
+        parameters=[PROVIDER_PARAMETER, RETRY_AFTER_HEADER],
+        request=InputSerializer,
+        responses={
+            (201, "text/plain"): OpenApiResponse(
+                {"type": "string", "enum": ["Created"]}, description="Queued"
+            ),
+            **errors(401, 429, *BODY_ERRORS),
+        },
+    )
+    def post(self, request, provider: str):
+        provider_check(provider, PASSWORD_PROVIDERS)
+        data = validated(self.InputSerializer, request.data)
+        rate_limit(
+            ("reset-ip", client_key(request), settings.RESET_LIMIT_PER_IP, 3600),
+            (
+                "reset-email",
+                email_normalize(data["identifier"]),
+                settings.RESET_LIMIT_PER_EMAIL,
+                900,
+            ),
+        )
+        services.password_reset_request(
+            identifier=data["identifier"], provider=provider
+        )
+        # 201 "Created" whether or not the identity exists (no enumeration).
+        return HttpResponse(
+            "Created", status=201, content_type="text/plain; charset=utf-8"
+        )
+
+
+@method_decorator(sensitive_post_parameters("password"), name="dispatch")
+class PasswordUpdateApi(APIView):
+    @extend_schema(
+        summary="Set a new password with the reset token from the e-mail",
+        description="Tokens issued before now stop working. A missing password "
+        "is 401 `Unauthorized` (Medusa); the token stays usable.",
+        parameters=[PROVIDER_PARAMETER],
+        auth=requirement(RESET_TOKEN),
+        request=PasswordUpdateSerializer,
+        responses={
+            200: OpenApiResponse(SuccessSerializer, description="Password set"),
+            **errors(401, *BODY_ERRORS),
+        },
+    )
+    def post(self, request, provider: str):
+        provider_check(provider, PASSWORD_PROVIDERS)
+        token = bearer_token(request)
+        if token is None:
+            raise Unauthorized("Invalid token")
+        data = request.data if isinstance(request.data, dict) else {}
+        services.password_update_with_reset_token(
+            token=token,
+            provider=provider,
+            password=data.get("password"),
+            now=timezone.now(),
+        )
+        return Response({"success": True})

@@ -1,0 +1,101 @@
+"""Ours: one-step signup (identity, login and customer in one
+transaction)."""
+
+from django.db import DatabaseError
+from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_serializer,
+)
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import services
+from accounts.models import Provider
+from api.fields import StrictCharField, StrictSerializer, validated
+from api.limits import (
+    signup_failures_limited,
+    signup_rate_limit,
+)
+from api.representations import customer_representation, fields_select
+from api.schema import (
+    BODY_ERRORS,
+    PUBLISHABLE_KEY_HEADER,
+    RETRY_AFTER_HEADER,
+    errors,
+)
+from api.shapes import (
+    CUSTOMER_SCHEMA,
+    email_field,
+    new_password_field,
+)
+from core.errors import ApiError
+from core.metrics import signup_outcome
+from orphans.services import signups_open_check
+
+
+@method_decorator(sensitive_post_parameters("password"), name="dispatch")
+class SignupApi(APIView):
+    class InputSerializer(StrictSerializer):
+        email = StrictCharField(max_length=254, allow_blank=False)
+        password = StrictCharField(max_length=1024, allow_blank=False)
+        first_name = StrictCharField(required=False, allow_null=True)
+        last_name = StrictCharField(required=False, allow_null=True)
+        phone = StrictCharField(required=False, allow_null=True, max_length=64)
+
+    @extend_schema_serializer(component_name="Signup")
+    class SchemaSerializer(InputSerializer):
+        """The body as the schema states it (the services check the email
+        and the password policy)."""
+
+        email = email_field()
+        password = new_password_field()
+
+    @extend_schema(
+        summary="Sign up in one step: identity, provider identity and customer",
+        description="One transaction: no orphan is left behind. Signups paused "
+        "by staff: 503.",
+        parameters=[PUBLISHABLE_KEY_HEADER, RETRY_AFTER_HEADER],
+        request=SchemaSerializer,
+        responses={
+            200: OpenApiResponse(
+                {
+                    "type": "object",
+                    "required": ["token", "customer"],
+                    "properties": {
+                        "token": {"type": "string"},
+                        "customer": CUSTOMER_SCHEMA,
+                    },
+                },
+                description="A customer token and the customer",
+            ),
+            **errors(401, 429, *BODY_ERRORS),
+        },
+    )
+    def post(self, request):
+        signups_open_check()
+        data = dict(validated(self.InputSerializer, request.data))
+        signup_rate_limit(request)
+        password = data.pop("password")
+        now = timezone.now()
+        try:
+            with signup_failures_limited(data["email"]):
+                customer, identity = services.customer_signup(
+                    password=password, profile=services.Profile(**data), now=now
+                )
+        except (ApiError, DatabaseError) as error:
+            signup_outcome(flow="one_step", error=error)
+            raise
+        signup_outcome(flow="one_step")
+        token = services.access_token_for_identity(
+            identity=identity, provider=Provider.EMAILPASS, now=now
+        )
+        return Response(
+            {
+                "token": token,
+                "customer": customer_representation(customer, fields_select(None)),
+            }
+        )
