@@ -6,7 +6,13 @@ import time
 from django.db.models.functions import Lower
 
 from accounts.hashers import MEDUSA_HASH_PREFIX
-from accounts.models import AuthIdentity, Customer, ProviderIdentity, PublishableApiKey
+from accounts.models import (
+    AuthIdentity,
+    Customer,
+    Provider,
+    ProviderIdentity,
+    PublishableApiKey,
+)
 from accounts.tokens import AccessClaims
 from core.emails import email_normalize
 
@@ -118,3 +124,24 @@ def medusa_hashes_remain() -> bool:
         ).exists()
         _medusa_hashes = (time.monotonic(), remain)
     return remain
+
+
+def auth_identity_for_email(*, email: str) -> AuthIdentity | None:
+    """The one identity a normalized address has: by its logins, through
+    the unique index of (entity_id, provider), never by scanning identities
+    (seed 003); else the identity of its registered customer."""
+    for provider in (Provider.EMAIL_OTP, Provider.EMAILPASS):
+        provider_identity = provider_identity_get(provider=provider, entity_id=email)
+        if provider_identity is not None:
+            return provider_identity.auth_identity
+    customer = registered_customer_for_email(email=email)
+    if customer is None:
+        return None
+    return AuthIdentity.objects.filter(customer=customer).first()
+
+
+def registered_customer_for_email(*, email: str) -> Customer | None:
+    # At most one: the partial unique index customer_registered_email_uniq.
+    return Customer.objects.filter(
+        email=email, has_account=True, deleted_at__isnull=True
+    ).first()

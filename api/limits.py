@@ -21,20 +21,6 @@ def signup_rate_limit(request) -> None:
     rate_limit(("signup-ip", client_key(request), settings.SIGNUP_LIMIT_PER_IP, 3600))
 
 
-def signup_failures_limited(email: str):
-    """A refused registration of an address that has an identity tested a
-    password against it: a few an hour per address."""
-    return failures_limited(
-        (
-            "signup-fail-email",
-            email_normalize(email),
-            settings.SIGNUP_FAILURES_PER_EMAIL,
-            3600,
-        ),
-        failure=Unauthorized,
-    )
-
-
 @contextmanager
 def login_failures_limited(request, email: str) -> Iterator[None]:
     """Failed logins per (address, client), and per address from clients

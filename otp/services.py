@@ -13,17 +13,16 @@ reads (that is the e-mail provider's security).
 """
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.views.decorators.debug import sensitive_variables
 
-from accounts import services as accounts_services
-from accounts.models import AuthIdentity, Customer, Provider
-from core.emails import email_hash, email_normalize
+from core.emails import email_hash, email_normalize, email_parse
 from core.errors import (
     ApiError,
     InvalidData,
@@ -31,7 +30,6 @@ from core.errors import (
     TooManyRequests,
     Unavailable,
 )
-from core.metrics import otp_verifications
 from core.ratelimit import rate_limit
 from core.tasks import BrokerUnavailable, publish
 from otp import codes, selectors
@@ -39,17 +37,9 @@ from otp.models import OtpChallenge, OtpFailureBudget
 
 logger = logging.getLogger("otp")
 
+T = TypeVar("T")
+
 HOUR = 3600
-
-
-@dataclass(frozen=True)
-class OtpLogin:
-    token: str
-    customer: Customer | None
-
-    @property
-    def is_new_user(self) -> bool:
-        return self.customer is None
 
 
 CODE_REQUESTS_TOO_MANY = "Too many code requests, please try again later"
@@ -64,7 +54,7 @@ def _too_many(retry_after: float) -> TooManyRequests:
 
 def otp_send(*, email: str, ip: str, now: datetime) -> int:
     """Open a challenge and mail its code; return its lifetime in seconds."""
-    email = accounts_services.email_parse(email)
+    email = email_parse(email)
     rate_limit(
         ("otp-send-ip", ip, settings.OTP_SEND_LIMIT_PER_IP, HOUR),
         ("otp-send-email", email, settings.OTP_SEND_LIMIT_PER_EMAIL, HOUR),
@@ -171,23 +161,13 @@ def _refusal(
 
 
 @sensitive_variables("code")
-def otp_verify(*, email: str, code: str, ip: str, now: datetime) -> OtpLogin:
+def otp_verify(
+    *, email: str, code: str, ip: str, now: datetime, login: Callable[[str], T]
+) -> T:
     """Check a code. A wrong code is counted in a transaction that commits
-    before the error is raised; a right one is consumed together with the
-    identity it logs into, so a failure there leaves the code usable."""
-    try:
-        login = _verify(email=email, code=code, ip=ip, now=now)
-    except ApiError as error:
-        otp_verifications.labels(outcome=error.code or error.type).inc()
-        raise
-    otp_verifications.labels(
-        outcome="success_new" if login.is_new_user else "success"
-    ).inc()
-    return login
-
-
-@sensitive_variables("code")
-def _verify(*, email: str, code: str, ip: str, now: datetime) -> OtpLogin:
+    before the error is raised; a right one is consumed in the transaction
+    that runs `login(email)` (the caller's: find the account, sign a token),
+    so a failure there leaves the code usable."""
     rate_limit(("otp-verify-ip", ip, settings.OTP_VERIFY_LIMIT_PER_IP, 600))
     email = email_normalize(email)
     error: ApiError | None = None
@@ -205,7 +185,7 @@ def _verify(*, email: str, code: str, ip: str, now: datetime) -> OtpLogin:
             challenge.consumed_at = now
             challenge.save(update_fields=["attempts", "consumed_at"])
             otp_failures_reset(email=email)
-            return _login(email=email, now=now)
+            return login(email)
         if error is None:
             error = _wrong_code(challenge, now=now)
     raise error
@@ -252,49 +232,6 @@ def otp_lockout_clear(*, email: str, now: datetime) -> OtpFailureBudget:
     budget.updated_at = now
     budget.save()
     return budget
-
-
-def _login(*, email: str, now: datetime) -> OtpLogin:
-    identity = selectors.auth_identity_for_email(email=email)
-    if identity is None:
-        identity = _identity_create(email=email, now=now)
-    if identity.customer_id is None:
-        _registered_customer_claim(identity=identity, email=email, now=now)
-    accounts_services.provider_identity_get_or_create(
-        auth_identity=identity, provider=Provider.EMAIL_OTP, entity_id=email, now=now
-    )
-    accounts_services.identity_email_proven(identity=identity, now=now)
-    token = accounts_services.access_token_for_identity(
-        identity=identity, provider=Provider.EMAIL_OTP, now=now
-    )
-    if identity.customer_id is None:
-        return OtpLogin(token=token, customer=None)
-    logger.info("Existing user logged in via OTP", extra={"userId": email_hash(email)})
-    return OtpLogin(token=token, customer=identity.customer)
-
-
-def _identity_create(*, email: str, now: datetime) -> AuthIdentity:
-    # Under the per-email lock, a parallel register or verify of the same
-    # address cannot create a second identity for it.
-    accounts_services.email_identity_lock(email=email)
-    existing = selectors.auth_identity_for_email(email=email)
-    if existing is not None:
-        return existing
-    return AuthIdentity.objects.create(created_at=now, updated_at=now)
-
-
-def _registered_customer_claim(
-    *, identity: AuthIdentity, email: str, now: datetime
-) -> None:
-    """A registered customer without any login (an import brings them: their
-    Medusa login was Google's, or none) gets the unlinked identity the code
-    just proved the address for. Unlinked it would be a dead end: the profile
-    step refuses a second customer for the email."""
-    accounts_services.email_identity_lock(email=email)
-    customer = selectors.registered_customer_for_email(email=email)
-    if customer is None or AuthIdentity.objects.filter(customer=customer).exists():
-        return
-    accounts_services.identity_link(identity=identity, customer=customer, now=now)
 
 
 def otp_challenges_purge(*, now: datetime) -> int:

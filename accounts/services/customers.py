@@ -14,11 +14,8 @@ from django.views.decorators.debug import sensitive_variables
 
 from accounts import selectors
 from accounts.models import AuthIdentity, Customer
-from accounts.services.identities import (
-    email_parse,
-    identity_for_signup,
-)
-from core.emails import email_normalize
+from accounts.services.identities import email_identity_lock, identity_for_signup
+from core.emails import email_normalize, email_parse
 from core.errors import DuplicateError, InvalidData, NotFound
 
 CUSTOMER_EXISTS = "Customer with this email already has an account"
@@ -130,3 +127,17 @@ def customer_update(
     customer.updated_at = now
     customer.save()
     return customer
+
+
+def registered_customer_claim(
+    *, identity: AuthIdentity, email: str, now: datetime
+) -> None:
+    """A registered customer without any login (an import brings them: their
+    Medusa login was Google's, or none) gets the unlinked identity that just
+    proved their address. Unlinked it would be a dead end: the profile step
+    refuses a second customer for the email. Call inside a transaction."""
+    email_identity_lock(email=email)
+    customer = selectors.registered_customer_for_email(email=email)
+    if customer is None or AuthIdentity.objects.filter(customer=customer).exists():
+        return
+    identity_link(identity=identity, customer=customer, now=now)

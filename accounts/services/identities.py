@@ -21,19 +21,11 @@ from accounts import selectors
 from accounts.hashers import failed_login_work
 from accounts.models import AuthIdentity, Provider, ProviderIdentity
 from accounts.tokens import access_token_issue
-from core.emails import email_is_valid, email_normalize
+from core.emails import email_normalize, email_parse
 from core.errors import InvalidData, Unauthorized
 
 IDENTITY_EXISTS = "Identity with email already exists"
 INVALID_CREDENTIALS = "Invalid email or password"
-
-
-def email_parse(email: str) -> str:
-    """Normalize, then refuse what is not an address (API.md, improvement 6)."""
-    normalized = email_normalize(email)
-    if not email_is_valid(normalized):
-        raise InvalidData("Invalid email address")
-    return normalized
 
 
 @sensitive_variables("password")
@@ -219,15 +211,7 @@ def identity_authenticate_emailpass(*, email: str, password: str) -> AuthIdentit
             medusa_hashes=selectors.medusa_hashes_remain(),
         )
         raise Unauthorized(INVALID_CREDENTIALS)
-    identity = provider_identity.auth_identity
-    if identity.email_verified_at is not None:
-        from otp.services import otp_failures_reset
-
-        # Only a password whose owner proved the mailbox lifts the OTP hard
-        # stop: a squatter's password must not restart the guessing of
-        # codes for an address they do not own (docs/otp.md).
-        otp_failures_reset(email=provider_identity.entity_id)
-    return identity
+    return provider_identity.auth_identity
 
 
 def identity_email_proven(*, identity: AuthIdentity, now: datetime) -> None:
@@ -251,3 +235,18 @@ def tokens_revoked(*, now: datetime) -> dict:
     """The identity changes that refuse every token issued so far: ours by
     generation, Medusa's up to this second (selectors.token_generation_is_current)."""
     return {"token_generation": F("token_generation") + 1, "tokens_valid_after": now}
+
+
+def identity_for_email_get_or_create(*, email: str, now: datetime) -> AuthIdentity:
+    """The one identity a normalized address has (by its logins, or as the
+    login-less identity of its registered customer), or a new one, created
+    under the per-email lock so a parallel register or code login of the
+    address cannot make a second. Call inside a transaction."""
+    identity = selectors.auth_identity_for_email(email=email)
+    if identity is not None:
+        return identity
+    email_identity_lock(email=email)
+    identity = selectors.auth_identity_for_email(email=email)
+    if identity is not None:
+        return identity
+    return AuthIdentity.objects.create(created_at=now, updated_at=now)

@@ -80,10 +80,10 @@ def password_reset_token_issue(
 @sensitive_variables("token", "password")
 def password_update_with_reset_token(
     *, token: str, provider: str, password: Any, now: datetime
-) -> None:
-    """Consume a reset token and set the new password. The link proved the
-    mailbox, so the address counts as verified; every token issued before now
-    stops working (API.md, improvement 4)."""
+) -> str:
+    """Consume a reset token and set the new password; return the address.
+    The link proved the mailbox, so the address counts as verified; every
+    token issued before now stops working (docs/api.md, "Revocation")."""
     try:
         claims = reset_token_decode(token)
     except InvalidToken:
@@ -115,10 +115,7 @@ def password_update_with_reset_token(
         AuthIdentity.objects.filter(pk=provider_identity.auth_identity_id).update(
             **tokens_revoked(now=now), email_verified_at=now, updated_at=now
         )
-        from otp.services import otp_failures_reset
-
-        # The link proved the mailbox, as a code does: the OTP hard stop goes.
-        otp_failures_reset(email=provider_identity.entity_id)
+    return provider_identity.entity_id
 
 
 def expired_credentials_purge(*, now: datetime) -> int:

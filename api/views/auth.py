@@ -27,7 +27,6 @@ from api.authentication import (
 )
 from api.limits import (
     login_failures_limited,
-    signup_failures_limited,
     signup_rate_limit,
 )
 from api.parsers import StrictFormParser, StrictJSONParser
@@ -56,6 +55,7 @@ from core.errors import Unauthorized
 from core.ratelimit import (
     rate_limit,
 )
+from flows import passwords, signup
 from orphans.services import signups_open_check
 
 SET_COOKIE_HEADER = OpenApiParameter(
@@ -99,10 +99,7 @@ class AuthRegisterApi(APIView):
         email, password = _credentials(request.data)
         signup_rate_limit(request)
         now = timezone.now()
-        with signup_failures_limited(email):
-            identity = services.identity_register_emailpass(
-                email=email, password=password, now=now
-            )
+        identity = signup.register(email=email, password=password, now=now)
         token = services.access_token_for_identity(
             identity=identity, provider=provider, now=now
         )
@@ -126,9 +123,7 @@ class AuthLoginApi(APIView):
         provider_check(provider, PASSWORD_PROVIDERS)
         email, password = _credentials(request.data)
         with login_failures_limited(request, email):
-            identity = services.identity_authenticate_emailpass(
-                email=email, password=password
-            )
+            identity = passwords.password_login(email=email, password=password)
         token = services.access_token_for_identity(
             identity=identity, provider=provider, now=timezone.now()
         )

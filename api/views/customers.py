@@ -41,8 +41,7 @@ from api.views.common import (
     query_fields,
 )
 from core.errors import ApiError, InvalidData, NotFound
-from core.metrics import signup_outcome
-from orphans.services import orphan_profile_failure_record
+from flows import signup
 
 
 class CustomerProfileSerializer(StrictSerializer):
@@ -90,18 +89,16 @@ class CustomerCreateApi(APIView):
             data = validated(self.InputSerializer, request.data)
             if not data.get("email"):
                 raise InvalidData("Email is required to create a customer")
-            customer = services.customer_create_for_identity(
+            customer = signup.profile_create(
                 auth_identity_id=auth.identity.id,
                 profile=services.Profile(**data),
                 now=now,
             )
         except (ValidationError, ApiError, DatabaseError) as error:
-            signup_outcome(flow="two_step", error=error)
-            orphan_profile_failure_record(
+            signup.profile_failed(
                 auth_identity_id=auth.identity.id, error=error, now=now
             )
             raise
-        signup_outcome(flow="two_step")
         return customer_response(customer, fields)
 
 

@@ -26,6 +26,7 @@ from api.schema import (
 from api.shapes import CUSTOMER_SCHEMA, TokenSerializer, email_field
 from core.errors import ApiError, Unauthorized
 from core.ratelimit import client_key
+from flows.otp_login import otp_login
 from otp import services
 
 # A wrong code, an expired, used or missing one (invalid_data), or a locked
@@ -150,7 +151,7 @@ class OtpVerifyApi(APIView):
     )
     def post(self, request):
         data = validated(OtpVerifyInput, request.data)
-        login = services.otp_verify(
+        login = otp_login(
             email=data["email"],
             code=data["code"],
             ip=client_key(request),
@@ -192,7 +193,7 @@ class OtpMedusaLoginApi(APIView):
         if not isinstance(code, str) or not code:
             raise Unauthorized("Code should be a string")
         try:
-            login = services.otp_verify(
+            login = otp_login(
                 email=email, code=code, ip=client_key(request), now=timezone.now()
             )
         except ApiError as error:

@@ -41,6 +41,7 @@ from core.ratelimit import (
     client_key,
     rate_limit,
 )
+from flows.passwords import password_reset_complete
 
 
 class PasswordResetRequestApi(APIView):
@@ -103,7 +104,7 @@ class PasswordUpdateApi(APIView):
         if token is None:
             raise Unauthorized("Invalid token")
         data = request.data if isinstance(request.data, dict) else {}
-        services.password_update_with_reset_token(
+        password_reset_complete(
             token=token,
             provider=provider,
             password=data.get("password"),

@@ -1,7 +1,6 @@
 """Ours: one-step signup (identity, login and customer in one
 transaction)."""
 
-from django.db import DatabaseError
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
@@ -17,7 +16,6 @@ from accounts import services
 from accounts.models import Provider
 from api.fields import StrictCharField, StrictSerializer, validated
 from api.limits import (
-    signup_failures_limited,
     signup_rate_limit,
 )
 from api.representations import customer_representation, fields_select
@@ -32,8 +30,7 @@ from api.shapes import (
     email_field,
     new_password_field,
 )
-from core.errors import ApiError
-from core.metrics import signup_outcome
+from flows.signup import signup
 from orphans.services import signups_open_check
 
 
@@ -81,15 +78,9 @@ class SignupApi(APIView):
         signup_rate_limit(request)
         password = data.pop("password")
         now = timezone.now()
-        try:
-            with signup_failures_limited(data["email"]):
-                customer, identity = services.customer_signup(
-                    password=password, profile=services.Profile(**data), now=now
-                )
-        except (ApiError, DatabaseError) as error:
-            signup_outcome(flow="one_step", error=error)
-            raise
-        signup_outcome(flow="one_step")
+        customer, identity = signup(
+            password=password, profile=services.Profile(**data), now=now
+        )
         token = services.access_token_for_identity(
             identity=identity, provider=Provider.EMAILPASS, now=now
         )

@@ -1,0 +1,67 @@
+"""OTP login: a right code (otp) logs into the address's one identity,
+found or created race-safely (accounts), in the transaction that consumes
+the code: a failure while logging in leaves the code usable."""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.views.decorators.debug import sensitive_variables
+
+from accounts import services as accounts
+from accounts.models import Customer, Provider
+from core.emails import email_hash
+from core.errors import ApiError
+from core.metrics import otp_verifications
+from otp.services import otp_verify
+
+logger = logging.getLogger("otp")
+
+
+@dataclass(frozen=True)
+class OtpLogin:
+    token: str
+    customer: Customer | None
+
+    @property
+    def is_new_user(self) -> bool:
+        return self.customer is None
+
+
+@sensitive_variables("code")
+def otp_login(*, email: str, code: str, ip: str, now: datetime) -> OtpLogin:
+    """Log in with a code; every outcome is counted (core.metrics)."""
+    try:
+        login = otp_verify(
+            email=email,
+            code=code,
+            ip=ip,
+            now=now,
+            login=lambda proven: _login(email=proven, now=now),
+        )
+    except ApiError as error:
+        otp_verifications.labels(outcome=error.code or error.type).inc()
+        raise
+    outcome = "success_new" if login.is_new_user else "success"
+    otp_verifications.labels(outcome=outcome).inc()
+    return login
+
+
+def _login(*, email: str, now: datetime) -> OtpLogin:
+    """The code proved `email`: its identity (or a new one), linked to the
+    login-less registered customer of the address if there is one, with an
+    email-otp login, the mailbox marked proven, and a token."""
+    identity = accounts.identity_for_email_get_or_create(email=email, now=now)
+    if identity.customer_id is None:
+        accounts.registered_customer_claim(identity=identity, email=email, now=now)
+    accounts.provider_identity_get_or_create(
+        auth_identity=identity, provider=Provider.EMAIL_OTP, entity_id=email, now=now
+    )
+    accounts.identity_email_proven(identity=identity, now=now)
+    token = accounts.access_token_for_identity(
+        identity=identity, provider=Provider.EMAIL_OTP, now=now
+    )
+    if identity.customer_id is None:
+        return OtpLogin(token=token, customer=None)
+    logger.info("Existing user logged in via OTP", extra={"userId": email_hash(email)})
+    return OtpLogin(token=token, customer=identity.customer)

@@ -1,0 +1,79 @@
+"""Sign-up: register (step 1 of two), the profile step with the seed-000
+event when it fails (an orphan is born), and the one-step sign-up. Each
+counts its outcome (core.metrics). A refused registration of an address
+that has an identity counts against the address (it tested a password
+against an unfinished signup: docs/api.md, "Request limits")."""
+
+from datetime import datetime
+
+from django.conf import settings
+from django.db import DatabaseError
+from django.views.decorators.debug import sensitive_variables
+
+from accounts import services as accounts
+from accounts.models import AuthIdentity, Customer
+from core.emails import email_normalize
+from core.errors import ApiError, Unauthorized
+from core.metrics import signup_outcome
+from core.ratelimit import failures_limited
+from orphans.services import orphan_profile_failure_record
+
+
+def _failures_limited(email: str):
+    return failures_limited(
+        (
+            "signup-fail-email",
+            email_normalize(email),
+            settings.SIGNUP_FAILURES_PER_EMAIL,
+            3600,
+        ),
+        failure=Unauthorized,
+    )
+
+
+@sensitive_variables("password")
+def register(*, email: str, password: str, now: datetime) -> AuthIdentity:
+    """Step 1: an emailpass identity (or the unfinished one this password
+    opens), for a registration token."""
+    with _failures_limited(email):
+        return accounts.identity_register_emailpass(
+            email=email, password=password, now=now
+        )
+
+
+def profile_create(
+    *, auth_identity_id: str, profile: accounts.Profile, now: datetime
+) -> Customer:
+    """Step 2: the customer of a registration token's identity."""
+    customer = accounts.customer_create_for_identity(
+        auth_identity_id=auth_identity_id, profile=profile, now=now
+    )
+    signup_outcome(flow="two_step")
+    return customer
+
+
+def profile_failed(*, auth_identity_id: str, error: Exception, now: datetime) -> None:
+    """Step 2 was refused or failed (its body too): the identity stays an
+    orphan, for now. Counted, logged with the email as an HMAC, and, when it
+    is our failure, weighed by the signup circuit breaker."""
+    signup_outcome(flow="two_step", error=error)
+    orphan_profile_failure_record(
+        auth_identity_id=auth_identity_id, error=error, now=now
+    )
+
+
+@sensitive_variables("password")
+def signup(
+    *, password: str, profile: accounts.Profile, now: datetime
+) -> tuple[Customer, AuthIdentity]:
+    """One step: identity, login and customer commit together, or nothing."""
+    try:
+        with _failures_limited(profile.email):
+            created = accounts.customer_signup(
+                password=password, profile=profile, now=now
+            )
+    except (ApiError, DatabaseError) as error:
+        signup_outcome(flow="one_step", error=error)
+        raise
+    signup_outcome(flow="one_step")
+    return created
