@@ -103,7 +103,7 @@ def test_a_sweep_on_three_connections_deletes_each_orphan_once(live, monkeypatch
             deleting_threads.add(threading.get_ident())
         return deleted
 
-    monkeypatch.setattr(services, "orphans_delete_batch", recorded_batch)
+    monkeypatch.setattr(services.sweep, "orphans_delete_batch", recorded_batch)
     out = StringIO()
 
     call_command(

@@ -143,7 +143,7 @@ def test_a_hold_placed_while_its_batch_is_locked_keeps_the_orphan(
     snapshot (here: placed between the batch's two statements); the delete
     must see it, or the database cascade would delete the hold as well."""
     orphan = orphan_create(email=email, age=OLD)
-    hashes = services.email_hashes
+    hashes = services.deletion.email_hashes
 
     def held_meanwhile(emails):
         services.orphan_hold(
@@ -154,7 +154,7 @@ def test_a_hold_placed_while_its_batch_is_locked_keeps_the_orphan(
         )
         return hashes(emails)
 
-    monkeypatch.setattr(services, "email_hashes", held_meanwhile)
+    monkeypatch.setattr(services.deletion, "email_hashes", held_meanwhile)
 
     run = sweep()
 
@@ -176,7 +176,7 @@ def test_a_second_run_finds_nothing(world):
 
 def test_a_running_sweep_saves_its_count_as_it_goes(email, monkeypatch):
     orphans_bulk_create(10, age=OLD, prefix="saved")
-    monkeypatch.setattr(services, "PROGRESS_SAVE_SECONDS", 0)
+    monkeypatch.setattr(services.sweep, "PROGRESS_SAVE_SECONDS", 0)
     saved = []
 
     sweep(
@@ -220,7 +220,7 @@ def test_ctrl_c_between_a_batch_commit_and_its_count_still_counts_it(
         return deleted
 
     monkeypatch.setattr(
-        services, "orphans_delete_batch", interrupted_after_second_commit
+        services.sweep, "orphans_delete_batch", interrupted_after_second_commit
     )
 
     with pytest.raises(KeyboardInterrupt):
