@@ -112,6 +112,11 @@ class StrictSerializerExtension(OpenApiSerializerExtension):
     def map_serializer(self, auto_schema, direction):
         schema = auto_schema._map_basic_serializer(self.target, direction)
         schema["additionalProperties"] = False
+        # Fields a request must send to succeed, though a missing one is
+        # answered by the serializer's own check (api/bodies.py).
+        for name in getattr(self.target, "schema_required", ()):
+            schema.setdefault("required", []).append(name)
+            schema["properties"][name].pop("nullable", None)
         return schema
 
 

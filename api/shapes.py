@@ -6,8 +6,6 @@ here because each route takes a specific kind (api.authentication
 reads the session cookie first, then the token).
 """
 
-from django.conf import settings
-from django.core.validators import RegexValidator
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
@@ -64,53 +62,8 @@ def add_security_schemes(result, generator, request, public):
     return result
 
 
-# Bodies as the schema states them. The views parse input their own way
-# (Medusa's checks, then services); these say what they accept, and
-# tests/hardening/test_fuzz.py holds the live server to it.
-
-
-def email_field() -> serializers.EmailField:
-    """An address; the services trim and lower-case it, then refuse what
-    is not one (400)."""
-    return serializers.EmailField(max_length=254)
-
-
-def new_password_field() -> serializers.CharField:
-    """services.password_policy_check: 8-256 characters, not all digits,
-    not a common password (400 `invalid_data` otherwise)."""
-    return serializers.CharField(
-        min_length=settings.CUSTOMER_PASSWORD_MIN_LENGTH,
-        max_length=settings.CUSTOMER_PASSWORD_MAX_LENGTH,
-        validators=[RegexValidator(r"\D")],
-        help_text="8-256 characters, not all digits, not a common password",
-    )
-
-
 class TokenSerializer(serializers.Serializer):
     token = serializers.CharField()
-
-
-class LoginSerializer(serializers.Serializer):
-    """Medusa's emailpass body: a missing or non-string field is 401, other
-    keys are ignored."""
-
-    email = serializers.CharField()
-    password = serializers.CharField()
-
-
-class RegisterSerializer(serializers.Serializer):
-    """A missing or non-string field is 401 (Medusa), other keys are
-    ignored."""
-
-    email = email_field()
-    password = new_password_field()
-
-
-class PasswordUpdateSerializer(serializers.Serializer):
-    """A missing password is 401 `Unauthorized` (Medusa); other keys are
-    ignored."""
-
-    password = new_password_field()
 
 
 class SuccessSerializer(serializers.Serializer):

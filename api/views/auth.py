@@ -1,8 +1,6 @@
 """Medusa's auth routes: register, login, the provider list, token
 refresh and cookie sessions."""
 
-from typing import Any
-
 from django.conf import settings
 from django.utils import timezone
 from django.utils.decorators import method_decorator
@@ -25,6 +23,8 @@ from api.authentication import (
     IsAuthIdentity,
     bearer_token,
 )
+from api.bodies import LoginSerializer, RegisterSerializer
+from api.fields import validated
 from api.limits import (
     login_failures_limited,
     signup_rate_limit,
@@ -40,8 +40,6 @@ from api.shapes import (
     CUSTOMER_TOKEN,
     REGISTRATION_TOKEN,
     SESSION_COOKIE,
-    LoginSerializer,
-    RegisterSerializer,
     SuccessSerializer,
     TokenSerializer,
     requirement,
@@ -67,17 +65,6 @@ SET_COOKIE_HEADER = OpenApiParameter(
 )
 
 
-def _credentials(data: Any) -> tuple[str, str]:
-    """Medusa's emailpass checks: password first, then email; 401 for both."""
-    get = data.get if hasattr(data, "get") else lambda key: None
-    password, email = get("password"), get("email")
-    if not isinstance(password, str) or not password:
-        raise Unauthorized("Password should be a string")
-    if not isinstance(email, str) or not email:
-        raise Unauthorized("Email should be a string")
-    return email, password
-
-
 @method_decorator(sensitive_post_parameters("password"), name="dispatch")
 class AuthRegisterApi(APIView):
     parser_classes = [StrictJSONParser, StrictFormParser]
@@ -96,7 +83,8 @@ class AuthRegisterApi(APIView):
     def post(self, request, provider: str):
         provider_check(provider, PASSWORD_PROVIDERS)
         signups_open_check()
-        email, password = _credentials(request.data)
+        data = validated(RegisterSerializer, request.data)
+        email, password = data["email"], data["password"]
         signup_rate_limit(request)
         now = timezone.now()
         identity = signup.register(email=email, password=password, now=now)
@@ -121,7 +109,8 @@ class AuthLoginApi(APIView):
     )
     def post(self, request, provider: str):
         provider_check(provider, PASSWORD_PROVIDERS)
-        email, password = _credentials(request.data)
+        data = validated(LoginSerializer, request.data)
+        email, password = data["email"], data["password"]
         with login_failures_limited(request, email):
             identity = passwords.password_login(email=email, password=password)
         token = services.access_token_for_identity(

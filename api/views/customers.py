@@ -5,7 +5,6 @@ from django.db import DatabaseError
 from django.utils import timezone
 from drf_spectacular.utils import (
     extend_schema,
-    extend_schema_serializer,
 )
 from rest_framework.exceptions import ValidationError
 from rest_framework.views import APIView
@@ -16,11 +15,8 @@ from api.authentication import (
     IsAuthIdentity,
     IsCustomer,
 )
+from api.bodies import CustomerCreateSerializer, CustomerProfileSerializer
 from api.fields import (
-    MetadataField,
-    StrictCharField,
-    StrictEmailField,
-    StrictSerializer,
     validated,
 )
 from api.schema import (
@@ -44,27 +40,9 @@ from core.errors import ApiError, InvalidData, NotFound
 from flows import signup
 
 
-class CustomerProfileSerializer(StrictSerializer):
-    company_name = StrictCharField(required=False, allow_null=True)
-    first_name = StrictCharField(required=False, allow_null=True)
-    last_name = StrictCharField(required=False, allow_null=True)
-    phone = StrictCharField(required=False, allow_null=True, max_length=64)
-    metadata = MetadataField(required=False, allow_null=True)
-
-
 class CustomerCreateApi(APIView):
     authentication_classes = [CustomerAuthentication]
     permission_classes = [IsAuthIdentity]
-
-    class InputSerializer(CustomerProfileSerializer):
-        email = StrictEmailField(required=False, allow_null=True)
-
-    @extend_schema_serializer(component_name="CustomerCreate")
-    class CustomerCreateBodySerializer(CustomerProfileSerializer):
-        """The body as the schema states it: the view's own check makes
-        `email` required, with Medusa's message."""
-
-        email = StrictEmailField()
 
     @extend_schema(
         summary="Create the customer of a registration token",
@@ -72,7 +50,7 @@ class CustomerCreateApi(APIView):
         "identity proved (400 otherwise); a second customer for the identity "
         "or the address is 422 `duplicate_error`.",
         auth=requirement(REGISTRATION_TOKEN, SESSION_COOKIE),
-        request=CustomerCreateBodySerializer,
+        request=CustomerCreateSerializer,
         responses={
             200: CUSTOMER_ENVELOPE,
             **errors(401, 404, 422, *BODY_ERRORS, unauthorized="bare"),
@@ -86,9 +64,7 @@ class CustomerCreateApi(APIView):
         now = timezone.now()
         try:
             fields = query_fields(request)
-            data = validated(self.InputSerializer, request.data)
-            if not data.get("email"):
-                raise InvalidData("Email is required to create a customer")
+            data = validated(CustomerCreateSerializer, request.data)
             customer = signup.profile_create(
                 auth_identity_id=auth.identity.id,
                 profile=services.Profile(**data),

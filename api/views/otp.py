@@ -1,20 +1,18 @@
 """OTP routes: our /store/auth/otp/{send,verify} and the SDK-native
 POST /auth/customer/email-otp (medusa-contract.md section 9)."""
 
-from django.conf import settings
-from django.core.validators import RegexValidator
 from django.utils import timezone
 from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
-    extend_schema_serializer,
     inline_serializer,
 )
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.fields import StrictCharField, StrictSerializer, validated
+from api.bodies import OtpLoginSerializer, OtpSendSerializer, OtpVerifySerializer
+from api.fields import validated
 from api.representations import customer_representation, fields_select
 from api.schema import (
     BODY_ERRORS,
@@ -23,7 +21,7 @@ from api.schema import (
     error_schema,
     errors,
 )
-from api.shapes import CUSTOMER_SCHEMA, TokenSerializer, email_field
+from api.shapes import CUSTOMER_SCHEMA, TokenSerializer
 from core.errors import ApiError, Unauthorized
 from core.ratelimit import client_key
 from flows.otp_login import otp_login
@@ -53,20 +51,13 @@ OTP_REFUSAL = OpenApiResponse(
 
 
 class OtpSendApi(APIView):
-    class InputSerializer(StrictSerializer):
-        email = StrictCharField(max_length=254, allow_blank=False)
-
-    @extend_schema_serializer(component_name="OtpSend")
-    class SchemaSerializer(InputSerializer):
-        email = email_field()
-
     @extend_schema(
         summary="E-mail a one-time code (same answer for known and unknown emails)",
         description="429 during the resend cooldown, over the hourly budget "
         "or the flood limits; 503 when the broker is down (no live code is "
         "left).",
         parameters=[PUBLISHABLE_KEY_HEADER, RETRY_AFTER_HEADER],
-        request=SchemaSerializer,
+        request=OtpSendSerializer,
         responses={
             200: inline_serializer(
                 "OtpSent",
@@ -79,43 +70,18 @@ class OtpSendApi(APIView):
         },
     )
     def post(self, request):
-        data = validated(self.InputSerializer, request.data)
+        data = validated(OtpSendSerializer, request.data)
         expires_in = services.otp_send(
             email=data["email"], ip=client_key(request), now=timezone.now()
         )
         return Response({"success": True, "expiresIn": expires_in})
 
 
-class OtpVerifyInput(StrictSerializer):
-    email = StrictCharField(max_length=254, allow_blank=False)
-    code = StrictCharField(max_length=32, allow_blank=False)
-
-
-def code_field() -> serializers.CharField:
-    """Only OTP_LENGTH digits can match; anything else is refused as a
-    wrong code."""
-    length = settings.OTP_LENGTH
-    return serializers.CharField(
-        min_length=length,
-        max_length=length,
-        validators=[RegexValidator(f"^[0-9]{{{length}}}$")],
-    )
-
-
-@extend_schema_serializer(component_name="OtpVerify")
-class OtpVerifySchema(OtpVerifyInput):
-    """The body as the schema states it: only an address that was sent a
-    code, and only a well-formed code, can succeed."""
-
-    email = email_field()
-    code = code_field()
-
-
 class OtpVerifyApi(APIView):
     @extend_schema(
         summary="Verify a one-time code and log in (or start a profile)",
         parameters=[PUBLISHABLE_KEY_HEADER, RETRY_AFTER_HEADER],
-        request=OtpVerifySchema,
+        request=OtpVerifySerializer,
         responses={
             200: OpenApiResponse(
                 {
@@ -150,7 +116,7 @@ class OtpVerifyApi(APIView):
         },
     )
     def post(self, request):
-        data = validated(OtpVerifyInput, request.data)
+        data = validated(OtpVerifySerializer, request.data)
         login = otp_login(
             email=data["email"],
             code=data["code"],
@@ -179,19 +145,12 @@ class OtpMedusaLoginApi(APIView):
     @extend_schema(
         summary="Log in with an e-mailed code (Medusa SDK provider route)",
         parameters=[RETRY_AFTER_HEADER],
-        request=inline_serializer(
-            "OtpLogin",
-            {"email": email_field(), "code": code_field()},
-        ),
+        request=OtpLoginSerializer,
         responses={200: TokenSerializer, **errors(401, 429, *BODY_ERRORS)},
     )
     def post(self, request):
-        data = request.data if isinstance(request.data, dict) else {}
-        email, code = data.get("email"), data.get("code")
-        if not isinstance(email, str) or not email:
-            raise Unauthorized("Email should be a string")
-        if not isinstance(code, str) or not code:
-            raise Unauthorized("Code should be a string")
+        data = validated(OtpLoginSerializer, request.data)
+        email, code = data["email"], data["code"]
         try:
             login = otp_login(
                 email=email, code=code, ip=client_key(request), now=timezone.now()

@@ -9,7 +9,6 @@ from django.views.decorators.debug import sensitive_post_parameters
 from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
-    extend_schema_serializer,
 )
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -18,7 +17,8 @@ from accounts import services
 from api.authentication import (
     bearer_token,
 )
-from api.fields import MetadataField, StrictCharField, StrictSerializer, validated
+from api.bodies import PasswordResetSerializer, PasswordUpdateSerializer
+from api.fields import validated
 from api.schema import (
     BODY_ERRORS,
     RETRY_AFTER_HEADER,
@@ -26,7 +26,6 @@ from api.schema import (
 )
 from api.shapes import (
     RESET_TOKEN,
-    PasswordUpdateSerializer,
     SuccessSerializer,
     requirement,
 )
@@ -45,17 +44,12 @@ from flows.passwords import password_reset_complete
 
 
 class PasswordResetRequestApi(APIView):
-    @extend_schema_serializer(component_name="PasswordReset")
-    class InputSerializer(StrictSerializer):
-        identifier = StrictCharField(max_length=254)
-        metadata = MetadataField(required=False, allow_null=True)
-
     @extend_schema(
         summary="Ask for a password reset e-mail",
         description="201 whether or not the identifier is known; the worker "
         "mails a 15-minute single-use token to a known one.",
         parameters=[PROVIDER_PARAMETER, RETRY_AFTER_HEADER],
-        request=InputSerializer,
+        request=PasswordResetSerializer,
         responses={
             (201, "text/plain"): OpenApiResponse(
                 {"type": "string", "enum": ["Created"]}, description="Queued"
@@ -65,7 +59,7 @@ class PasswordResetRequestApi(APIView):
     )
     def post(self, request, provider: str):
         provider_check(provider, PASSWORD_PROVIDERS)
-        data = validated(self.InputSerializer, request.data)
+        data = validated(PasswordResetSerializer, request.data)
         rate_limit(
             ("reset-ip", client_key(request), settings.RESET_LIMIT_PER_IP, 3600),
             (
@@ -103,11 +97,11 @@ class PasswordUpdateApi(APIView):
         token = bearer_token(request)
         if token is None:
             raise Unauthorized("Invalid token")
-        data = request.data if isinstance(request.data, dict) else {}
+        data = validated(PasswordUpdateSerializer, request.data)
         password_reset_complete(
             token=token,
             provider=provider,
-            password=data.get("password"),
+            password=data["password"],
             now=timezone.now(),
         )
         return Response({"success": True})

@@ -7,14 +7,14 @@ from django.views.decorators.debug import sensitive_post_parameters
 from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
-    extend_schema_serializer,
 )
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import services
 from accounts.models import Provider
-from api.fields import StrictCharField, StrictSerializer, validated
+from api.bodies import SignupSerializer
+from api.fields import validated
 from api.limits import (
     signup_rate_limit,
 )
@@ -27,8 +27,6 @@ from api.schema import (
 )
 from api.shapes import (
     CUSTOMER_SCHEMA,
-    email_field,
-    new_password_field,
 )
 from flows.signup import signup
 from orphans.services import signups_open_check
@@ -36,27 +34,12 @@ from orphans.services import signups_open_check
 
 @method_decorator(sensitive_post_parameters("password"), name="dispatch")
 class SignupApi(APIView):
-    class InputSerializer(StrictSerializer):
-        email = StrictCharField(max_length=254, allow_blank=False)
-        password = StrictCharField(max_length=1024, allow_blank=False)
-        first_name = StrictCharField(required=False, allow_null=True)
-        last_name = StrictCharField(required=False, allow_null=True)
-        phone = StrictCharField(required=False, allow_null=True, max_length=64)
-
-    @extend_schema_serializer(component_name="Signup")
-    class SchemaSerializer(InputSerializer):
-        """The body as the schema states it (the services check the email
-        and the password policy)."""
-
-        email = email_field()
-        password = new_password_field()
-
     @extend_schema(
         summary="Sign up in one step: identity, provider identity and customer",
         description="One transaction: no orphan is left behind. Signups paused "
         "by staff: 503.",
         parameters=[PUBLISHABLE_KEY_HEADER, RETRY_AFTER_HEADER],
-        request=SchemaSerializer,
+        request=SignupSerializer,
         responses={
             200: OpenApiResponse(
                 {
@@ -74,7 +57,7 @@ class SignupApi(APIView):
     )
     def post(self, request):
         signups_open_check()
-        data = dict(validated(self.InputSerializer, request.data))
+        data = dict(validated(SignupSerializer, request.data))
         signup_rate_limit(request)
         password = data.pop("password")
         now = timezone.now()
