@@ -15,45 +15,56 @@ from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.response import Response
 
-from core.errors import ApiError
+from core.errors import (
+    UNAUTHORIZED_BODY,
+    UNAVAILABLE_MESSAGE,
+    ApiError,
+    InvalidData,
+    MethodNotAllowed,
+    NotAllowed,
+    NotFound,
+    TooManyRequests,
+    Unavailable,
+)
 
 logger = logging.getLogger("api.errors")
 
-UNAUTHORIZED_BODY = {"message": "Unauthorized"}
-UNAVAILABLE_MESSAGE = "The service is temporarily unavailable, please try again"
 MAX_REPORTED_ISSUES = 3
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    response = _response_for(exc)
-    if response is not None and isinstance(exc, exceptions.Throttled) and exc.wait:
-        response["Retry-After"] = str(int(exc.wait) + 1)
-    if response is not None and isinstance(exc, ApiError):
-        retry_after = getattr(exc, "retry_after", None)
-        if retry_after is not None:
-            response["Retry-After"] = str(retry_after)
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        return Response(UNAUTHORIZED_BODY, status=401)
+    error = _api_error(exc)
+    if error is None:
+        return None  # a 500: Django's handler answers (config/urls.py)
+    response = Response(error.body(), status=error.status)
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
     return response
 
 
-def _response_for(exc: Exception) -> Response | None:
+def _api_error(exc: Exception) -> ApiError | None:
+    """What DRF and Django raise, as our errors."""
     if isinstance(exc, ApiError):
-        return Response(exc.body(), status=exc.status)
-    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
-        return Response(UNAUTHORIZED_BODY, status=401)
+        return exc
     if isinstance(exc, exceptions.ValidationError):
-        return _invalid(validation_message(exc.detail))
+        return InvalidData(validation_message(exc.detail))
     if isinstance(exc, exceptions.ParseError):
-        return _invalid(str(exc.detail))
+        return InvalidData(str(exc.detail))
     if isinstance(exc, exceptions.UnsupportedMediaType):
         return _invalid(str(exc.detail), status=415)
     if isinstance(exc, exceptions.MethodNotAllowed):
-        return Response({"type": "not_allowed", "message": str(exc.detail)}, 405)
+        return MethodNotAllowed(str(exc.detail))
     if isinstance(exc, exceptions.Throttled):
-        return Response({"type": "too_many_requests", "message": str(exc.detail)}, 429)
+        return TooManyRequests(
+            str(exc.detail), retry_after=int(exc.wait) + 1 if exc.wait else None
+        )
     if isinstance(exc, Http404 | exceptions.NotFound):
-        return Response({"type": "not_found", "message": "Not found"}, status=404)
+        return NotFound("Not found")
     if isinstance(exc, exceptions.PermissionDenied):
-        return Response({"type": "not_allowed", "message": str(exc.detail)}, 403)
+        return _with_status(NotAllowed(str(exc.detail)), 403)
     if isinstance(exc, RequestDataTooBig):
         return _invalid("Request body is too large", status=413)
     if isinstance(exc, exceptions.APIException) and exc.status_code < 500:
@@ -67,12 +78,17 @@ def _response_for(exc: Exception) -> Response | None:
             "Database error while handling a request",
             extra={"error": type(exc).__name__},
         )
-        return Response({"type": "unavailable", "message": UNAVAILABLE_MESSAGE}, 503)
+        return Unavailable(UNAVAILABLE_MESSAGE)
     return None
 
 
-def _invalid(message: str, status: int = 400) -> Response:
-    return Response({"type": "invalid_data", "message": message}, status=status)
+def _invalid(message: str, status: int) -> ApiError:
+    return _with_status(InvalidData(message), status)
+
+
+def _with_status(error: ApiError, status: int) -> ApiError:
+    error.status = status
+    return error
 
 
 def validation_message(detail: Any) -> str:

@@ -15,10 +15,15 @@ import time
 
 from django.conf import settings
 from django.db import DatabaseError
-from django.http import JsonResponse
+from django.http import HttpResponse
 
 from accounts import selectors
-from api.errors import UNAVAILABLE_MESSAGE
+from core.errors import (
+    UNAVAILABLE_MESSAGE,
+    NotAllowed,
+    Unavailable,
+    error_response,
+)
 
 logger = logging.getLogger("accounts")
 
@@ -42,25 +47,19 @@ class PublishableKeyMiddleware:
                 return refusal
         return self.get_response(request)
 
-    def _refusal(self, key: str) -> JsonResponse | None:
+    def _refusal(self, key: str) -> HttpResponse | None:
         if not key:
-            return JsonResponse(
-                {"type": "not_allowed", "message": KEY_MISSING}, status=400
-            )
+            return error_response(NotAllowed(KEY_MISSING))
         if self.active_until.get(key, 0.0) > time.monotonic():
             return None
         try:
             active = selectors.publishable_key_is_active(token=key)
         except DatabaseError:
             logger.error("Database error while checking a publishable key")
-            return JsonResponse(
-                {"type": "unavailable", "message": UNAVAILABLE_MESSAGE}, status=503
-            )
+            return error_response(Unavailable(UNAVAILABLE_MESSAGE))
         if not active:
             self.active_until.pop(key, None)
-            return JsonResponse(
-                {"type": "not_allowed", "message": KEY_INVALID}, status=400
-            )
+            return error_response(NotAllowed(KEY_INVALID))
         if settings.PUBLISHABLE_KEY_CACHE_SECONDS > 0:
             self.active_until[key] = (
                 time.monotonic() + settings.PUBLISHABLE_KEY_CACHE_SECONDS

@@ -1,10 +1,10 @@
 from django.contrib import admin
-from django.http import JsonResponse
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from api.urls import auth_urlpatterns, store_urlpatterns
 from config.health import health
+from core.errors import InvalidData, NotFound, UnknownError, error_response
 from ops.metrics import metrics
 
 urlpatterns = [
@@ -19,23 +19,16 @@ urlpatterns = [
 
 
 def not_found(request, exception=None):
-    return JsonResponse({"type": "not_found", "message": "Not found"}, status=404)
+    return error_response(NotFound("Not found"))
 
 
 def bad_request(request, exception=None):
-    return JsonResponse({"type": "invalid_data", "message": "Bad request"}, status=400)
+    return error_response(InvalidData("Bad request"))
 
 
 def server_error(request):
     # Medusa's body for an unknown error; every 500 is a bug to fix.
-    return JsonResponse(
-        {
-            "code": "unknown_error",
-            "type": "unknown_error",
-            "message": "An unknown error occurred.",
-        },
-        status=500,
-    )
+    return error_response(UnknownError("An unknown error occurred."))
 
 
 handler400 = bad_request

@@ -1,10 +1,19 @@
-"""Domain errors every app raises; api/errors.py turns them into JSON bodies.
+"""Errors every layer raises, and their one JSON shape.
 
 The kinds and statuses are Medusa's (`MedusaError.Types`) plus ours
-(`too_many_requests`, `unavailable`), see API.md.
+(`too_many_requests`, `unavailable`), listed in docs/api.md. DRF views get
+their answer from api/errors.py's exception handler; everything else that
+answers an error itself (middleware, plain views, Django's error handlers)
+uses `error_response`, so the bodies are the same everywhere.
 """
 
 from typing import Any
+
+from django.http import JsonResponse
+
+# Medusa's answer when authentication fails: a bare message, no type.
+UNAUTHORIZED_BODY = {"message": "Unauthorized"}
+UNAVAILABLE_MESSAGE = "The service is temporarily unavailable, please try again"
 
 
 class ApiError(Exception):
@@ -36,6 +45,10 @@ class NotAllowed(ApiError):
     type = "not_allowed"
 
 
+class MethodNotAllowed(NotAllowed):
+    status = 405
+
+
 class Unauthorized(ApiError):
     status = 401
     type = "unauthorized"
@@ -56,7 +69,7 @@ class TooManyRequests(ApiError):
     status = 429
     type = "too_many_requests"
 
-    def __init__(self, message: str, *, retry_after: int, **extra: Any):
+    def __init__(self, message: str, *, retry_after: int | None, **extra: Any):
         super().__init__(message, **extra)
         self.retry_after = retry_after
 
@@ -64,3 +77,23 @@ class TooManyRequests(ApiError):
 class Unavailable(ApiError):
     status = 503
     type = "unavailable"
+
+
+class UnknownError(ApiError):
+    """Medusa's body for an error nobody expected: every one is a bug."""
+
+    status = 500
+    type = "unknown_error"
+    code = "unknown_error"
+
+
+def error_response(error: ApiError) -> JsonResponse:
+    response = JsonResponse(error.body(), status=error.status)
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
+
+
+def unauthorized_response() -> JsonResponse:
+    return JsonResponse(UNAUTHORIZED_BODY, status=401)

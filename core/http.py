@@ -3,8 +3,9 @@
 import re
 from functools import wraps
 
-from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
+
+from core.errors import MethodNotAllowed, error_response
 
 READ_METHODS = ("GET", "HEAD")
 
@@ -18,12 +19,8 @@ def read_only(view):
     @wraps(view)
     def wrapper(request, *args, **kwargs):
         if request.method not in READ_METHODS:
-            response = JsonResponse(
-                {
-                    "type": "not_allowed",
-                    "message": f'Method "{request.method}" not allowed.',
-                },
-                status=405,
+            response = error_response(
+                MethodNotAllowed(f'Method "{request.method}" not allowed.')
             )
             response["Allow"] = ", ".join(READ_METHODS)
             return response

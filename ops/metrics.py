@@ -7,13 +7,14 @@ import os
 
 from django.conf import settings
 from django.db import DatabaseError
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from core.errors import unauthorized_response
 from core.http import bearer_token, read_only
 from core.metrics import (
     orphans_cleaned,
@@ -30,7 +31,7 @@ logger = logging.getLogger(__name__)
 def metrics(request):
     expected = settings.METRICS_TOKEN
     if expected and not constant_time_compare(bearer_token(request) or "", expected):
-        return JsonResponse({"message": "Unauthorized"}, status=401)
+        return unauthorized_response()
     return HttpResponse(
         generate_latest(scrape_registry()), content_type=CONTENT_TYPE_LATEST
     )
