@@ -1,7 +1,7 @@
 """Password hashers: Argon2id for every new hash, Medusa's scrypt-kdf to verify.
 
 Hashes imported from Medusa (scrypt-kdf, logN 15, r 8, p 1; the 96-byte
-format of medusa-contract.md section 8) are stored as
+format of docs/medusa-contract.md, "Password hashes") are stored as
 `medusa_scrypt$<base64 blob>`. Django's `check_password` re-hashes them with
 the first hasher of PASSWORD_HASHERS (Argon2id) at the next successful login.
 """

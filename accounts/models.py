@@ -1,4 +1,5 @@
-"""Customers, auth identities and provider identities (DESIGN.md, "Data model").
+"""Customers, auth identities and provider identities (docs/architecture.md,
+"Data model"). Customers are not Django users: staff are.
 
 Every invariant is a named PostgreSQL constraint, so a bug in Python, a
 race, or a hand-written INSERT cannot break it.

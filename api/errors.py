@@ -3,7 +3,8 @@ handlers config/urls.py gives Django for the rest.
 
 Bodies follow Medusa: `{"type", "message", ...}` for domain errors,
 `{"message": "Unauthorized"}` (no type) when authentication fails, and zod's
-`Invalid request: <m1>; <m2>; <m3>` for invalid bodies (medusa-contract §2.1).
+`Invalid request: <m1>; <m2>; <m3>` for invalid bodies (docs/medusa-contract.md,
+"Error bodies").
 """
 
 import logging

@@ -1,6 +1,6 @@
 """E-mail addresses: one normal form for lookups, one keyed hash for logs.
 
-The normal form (API.md, improvement 1; docs/api.md, "E-mail addresses"):
+The normal form (docs/api.md, "E-mail addresses"):
 surrounding whitespace (Unicode's too) stripped, Unicode NFC, lower case,
 and the domain in its ASCII form under IDNA 2008 with UTS #46 mapping, so
 `Foo@ＥXAMPLE.com `, `foo@exam<U+00AD>ple.com` and `foo@example.com` are one

@@ -1,7 +1,7 @@
 """Reading a Medusa 2.x database: one consistent, read-only snapshot,
 streamed through server-side cursors so memory stays flat in the row count.
 
-Schema: medusa-contract.md section 7. The identity ↔ customer link is only
+Schema: docs/medusa-contract.md, "Medusa's tables". The identity ↔ customer link is only
 `auth_identity.app_metadata ->> 'customer_id'` (no foreign key).
 """
 

@@ -60,7 +60,9 @@ def identity_link(*, identity: AuthIdentity, customer: Customer, now: datetime) 
 def customer_create_for_identity(
     *, auth_identity_id: str, profile: Profile, now: datetime
 ) -> Customer:
-    """Step 2 of the two-step signup (API.md, improvements 5 and 7)."""
+    """Step 2 of the two-step signup: one customer per identity (422
+    `duplicate_error`, never Medusa's 500), with the address the identity
+    proved (README, "Where we deliberately do better than Medusa", 5 and 7)."""
     identity = (
         AuthIdentity.objects.select_for_update().filter(id=auth_identity_id).first()
     )

@@ -100,7 +100,8 @@ def provider_identity_get_or_create(
     *, auth_identity: AuthIdentity, provider: str, entity_id: str, now: datetime
 ) -> ProviderIdentity:
     """Find by the (entity_id, provider) unique index; on a miss insert in a
-    savepoint, and on a lost race read the winner's row (CONVENTIONS.md)."""
+    savepoint, and on a lost race read the winner's row: the unique index,
+    not a check before the insert, decides."""
     existing = selectors.provider_identity_get(provider=provider, entity_id=entity_id)
     if existing is not None:
         return existing

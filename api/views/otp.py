@@ -1,5 +1,6 @@
 """OTP routes: our /store/auth/otp/{send,verify} and the SDK-native
-POST /auth/customer/email-otp (medusa-contract.md section 9)."""
+POST /auth/customer/email-otp (docs/medusa-contract.md, "The email-otp
+provider route")."""
 
 from django.utils import timezone
 from drf_spectacular.utils import (

@@ -84,7 +84,7 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db_url("DATABASE_URL")}
 # Keep ATOMIC_REQUESTS off: a wrong-code attempt counter must commit even
-# though the request answers 4xx (CONVENTIONS.md, "Services").
+# though the request answers 4xx.
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_HEALTH_CHECKS", default=True)
@@ -102,7 +102,7 @@ CACHES = {
     }
 }
 
-# Staff only: customers are not Django users (DESIGN.md, "Data model").
+# Staff only: customers are not Django users (accounts.models).
 # axes refuses a locked-out login before any password is checked.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
@@ -240,7 +240,7 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Publishing must fail fast when the broker is down so a request can answer
-# instead of hanging (API.md: OTP send answers 503).
+# instead of hanging (OTP send answers 503, docs/otp.md).
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": 2,
     "socket_timeout": 5,
@@ -271,7 +271,7 @@ LOGGING = {
     },
 }
 
-# One-time codes (API.md "OTP"; limits explained in docs/otp.md).
+# One-time codes (limits explained in docs/otp.md).
 OTP_LENGTH = env.int("OTP_LENGTH", default=6)
 OTP_TTL_SECONDS = env.int("OTP_TTL_SECONDS", default=600)
 OTP_MAX_ATTEMPTS = env.int("OTP_MAX_ATTEMPTS", default=5)

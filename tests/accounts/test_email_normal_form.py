@@ -26,7 +26,7 @@ SIGNUP = "/store/auth/signup"
 OTP_SEND = "/store/auth/otp/send"
 RESET = "/auth/customer/emailpass/reset-password"
 
-# Not an address here (API.md, improvement 6): IP literals, bare IPs, hosts
+# Not an address here (docs/api.md, "E-mail addresses"): IP literals, bare IPs, hosts
 # without a dot, what IDNA 2008 refuses (a symbol, broken Punycode), and
 # non-ASCII local parts (no SMTPUTF8).
 REFUSED = [

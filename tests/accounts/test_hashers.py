@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 
 def medusa_scrypt_hash(password: str, log_n=15, r=8, p=1) -> str:
-    """The reference implementation of medusa-contract.md section 8."""
+    """The reference implementation (docs/medusa-contract.md, "Password hashes")."""
     salt = os.urandom(32)
     head = b"scrypt" + bytes([0, log_n]) + r.to_bytes(4, "big") + p.to_bytes(4, "big")
     head += salt

@@ -44,7 +44,7 @@ def test_a_forged_session_cookie_is_ignored(api, email):
 
 def test_cookie_session_updates_refuse_form_posts(api, email):
     """A cross-site form cannot post JSON: cookie-authenticated writes only
-    take JSON (CSRF, CONVENTIONS.md)."""
+    take JSON (CSRF)."""
     customer = customer_create(email=email, first_name="Pat")
     api.post("/auth/session", HTTP_AUTHORIZATION=f"Bearer {token_for(customer)}")
 

@@ -2,7 +2,7 @@
 // Sign a customer token exactly as Medusa 2.21 does (@medusajs/utils
 // dist/auth/token.js generateJwtToken): jsonwebtoken.sign(payload, secret,
 // { expiresIn }), HS256, `iat` and `exp` added by jsonwebtoken after the
-// claims of generateJwtTokenForAuthIdentity (medusa-contract.md section 4).
+// claims of generateJwtTokenForAuthIdentity (docs/medusa-contract.md, "Tokens").
 //
 // stdin:  {"payload": {...claims without iat/exp...}, "secret": "...", "expiresIn": "1d"}
 // stdout: the token
