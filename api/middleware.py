@@ -1,4 +1,5 @@
-"""The publishable-key check of every /store/* request (docs/medusa-contract.md, "Publishable key").
+"""The publishable-key check of every /store/* request
+(docs/medusa-contract.md, "Publishable key").
 
 It runs before authentication, as in Medusa: a missing key (400) wins over a
 missing token (401).

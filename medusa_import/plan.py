@@ -9,7 +9,6 @@ no live customer makes the identity an orphan, as in Medusa.
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
 
 from accounts.hashers import medusa_scrypt_encoded, medusa_scrypt_key
 from accounts.models import Provider
@@ -19,80 +18,16 @@ from core.emails import (
     email_is_valid,
     email_normalize,
 )
-from medusa_import.source import JsonTooDeep
-
-ID_MAX_LENGTH = 64
-EMAIL_MAX_LENGTH = 254
-# The API refuses a body nested deeper than 32 levels (api/parsers.py), so
-# the deepest metadata it takes is 31 levels below the body. An imported
-# value keeps to the same bound: what is stored here is what the API could
-# have written, renders and can be sent back. Thousands of levels (jsonb
-# has no limit) would also exceed Python's recursion limit in the run.
-JSON_MAX_DEPTH = 32
-
-REASONS = {
-    "soft_deleted": "soft-deleted in Medusa",
-    "admin_user_identity": "an admin user's identity (app_metadata.user_id)",
-    "unsupported_provider": "a provider this server does not run",
-    "no_login": "no live emailpass or email-otp provider identity",
-    "invalid_email": "the email is not a valid address",
-    "unusable_password_hash": "provider_metadata.password is no scrypt-kdf hash",
-    "not_an_object": "a metadata column holds JSON that is not an object",
-    "too_deeply_nested": "a metadata column nests JSON deeper than the API takes",
-    "id_too_long": f"the id is longer than {ID_MAX_LENGTH} characters",
-    "registered_without_email": "a customer with has_account but no email",
-    "goes_with": "belongs with the row in conflicts_with, which was refused",
-    "email_collision": "its normalized email is already another identity's",
-    "customer_email_collision": "its normalized email is another customer's",
-    "customer_already_linked": "its customer is linked to another identity",
-    "two_logins_one_provider": "a second login of one provider on one identity",
-    "other_email": "a login whose email differs from its identity's first",
-    "constraint": "refused by a database constraint",
-    "swept_here": "an orphan the sweep here already deleted",
-    # Notes on rows that are imported (or, for deleted_in_medusa, kept):
-    "dangling_customer_link": "customer_id names no live customer: an orphan here",
-    "deleted_in_medusa": "soft-deleted in Medusa since an earlier pass; kept here",
-    "also_admin_user": "the identity is an admin user's too (user_id kept)",
-    "customer_email_replaced": "the customer's email differed from the login's",
-}
-
-
-# Reasons that describe an imported row rather than a refused one.
-NOTES = frozenset(
-    {
-        "dangling_customer_link",
-        "deleted_in_medusa",
-        "also_admin_user",
-        "customer_email_replaced",
-    }
+from medusa_import.problems import (
+    EMAIL_MAX_LENGTH,
+    NOTES,
+    Problem,
+    Rejected,
+    common_problem,
+    object_or_null,
+    too_deep,
+    too_deep_problem,
 )
-
-
-@dataclass(frozen=True)
-class Problem:
-    table: str
-    id: str
-    reason: str
-    email_hash: str | None = None
-    conflicts_with: str | None = None
-    detail: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "table": self.table,
-            "id": self.id,
-            "reason": self.reason,
-            "explanation": REASONS[self.reason],
-            "email_hash": self.email_hash,
-            "conflicts_with": self.conflicts_with,
-            "detail": self.detail or None,
-        }
-
-
-class Rejected(Exception):
-    def __init__(self, problem: Problem):
-        super().__init__(problem.reason)
-        self.problem = problem
 
 
 @dataclass(frozen=True)
@@ -274,12 +209,12 @@ def _extra_logins_dropped(unit: Unit) -> None:
 
 
 def _identity_problem(row: dict) -> Problem | None:
-    problem = _common_problem("auth_identity", row)
+    problem = common_problem("auth_identity", row)
     if problem is not None:
         return problem
-    if _too_deep(row["app_metadata"]):
-        return _too_deep_problem("auth_identity", row, "app_metadata")
-    if not _object_or_null(row["app_metadata"]):
+    if too_deep(row["app_metadata"]):
+        return too_deep_problem("auth_identity", row, "app_metadata")
+    if not object_or_null(row["app_metadata"]):
         return Problem("auth_identity", row["id"], "not_an_object")
     if "user_id" in (row["app_metadata"] or {}) and not row["linked_customer_id"]:
         return Problem("auth_identity", row["id"], "admin_user_identity")
@@ -294,10 +229,10 @@ def lone_customer_unit(row: dict) -> Unit | list[Problem]:
 
 
 def customer_row(row: dict) -> CustomerRow:
-    problem = _common_problem("customer", row)
-    if problem is None and _too_deep(row["metadata"]):
-        problem = _too_deep_problem("customer", row, "metadata")
-    if problem is None and not _object_or_null(row["metadata"]):
+    problem = common_problem("customer", row)
+    if problem is None and too_deep(row["metadata"]):
+        problem = too_deep_problem("customer", row, "metadata")
+    if problem is None and not object_or_null(row["metadata"]):
         problem = Problem("customer", row["id"], "not_an_object")
     email = row["email"]
     if problem is None and row["has_account"]:
@@ -329,7 +264,7 @@ def customer_row(row: dict) -> CustomerRow:
 
 
 def _provider_row(row: dict) -> ProviderRow:
-    problem = _common_problem("provider_identity", row)
+    problem = common_problem("provider_identity", row)
     entity_id = email_normalize(row["entity_id"] or "")
 
     def hashed() -> str | None:  # an HMAC only for a row that is refused
@@ -346,10 +281,10 @@ def _provider_row(row: dict) -> ProviderRow:
         problem = Problem("provider_identity", row["id"], "invalid_email", hashed())
     metadata = row["provider_metadata"]
     for column in ("provider_metadata", "user_metadata"):
-        if problem is None and _too_deep(row[column]):
-            problem = _too_deep_problem("provider_identity", row, column, hashed())
+        if problem is None and too_deep(row[column]):
+            problem = too_deep_problem("provider_identity", row, column, hashed())
     if problem is None and not (
-        _object_or_null(metadata) and _object_or_null(row["user_metadata"])
+        object_or_null(metadata) and object_or_null(row["user_metadata"])
     ):
         problem = Problem("provider_identity", row["id"], "not_an_object", hashed())
     if problem is not None:
@@ -376,36 +311,6 @@ def _provider_row(row: dict) -> ProviderRow:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
-
-
-def _common_problem(table: str, row: dict) -> Problem | None:
-    if row["deleted_at"] is not None:
-        return Problem(table, row["id"], "soft_deleted")
-    if len(row["id"]) > ID_MAX_LENGTH:
-        return Problem(table, row["id"][:ID_MAX_LENGTH] + "…", "id_too_long")
-    return None
-
-
-def _object_or_null(value: Any) -> bool:
-    return value is None or isinstance(value, dict)
-
-
-def _too_deep(value: Any, depth: int = 1) -> bool:
-    """Deeper than JSON_MAX_DEPTH, counting as the API's parser does (a
-    metadata value sits one level below the body)."""
-    if isinstance(value, JsonTooDeep) or depth > JSON_MAX_DEPTH:
-        return True
-    if isinstance(value, dict):
-        value = value.values()
-    elif not isinstance(value, list):
-        return False
-    return any(_too_deep(item, depth + 1) for item in value)
-
-
-def _too_deep_problem(
-    table: str, row: dict, column: str, hashed_email: str | None = None
-) -> Problem:
-    return Problem(table, row["id"], "too_deeply_nested", hashed_email, detail=column)
 
 
 def _timestamps_parsed(customer: dict) -> dict:

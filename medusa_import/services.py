@@ -16,6 +16,7 @@ from typing import TextIO
 from django.db import reset_queries, transaction
 
 from medusa_import import plan, selectors, writer
+from medusa_import.problems import NOTES, Problem
 from medusa_import.source import MedusaSource
 
 logger = logging.getLogger("medusa_import")
@@ -46,11 +47,11 @@ class Report:
     )
     orphans: int = 0
     reasons: Counter = field(default_factory=Counter)
-    shown: list[plan.Problem] = field(default_factory=list)
+    shown: list[Problem] = field(default_factory=list)
 
     @property
     def not_imported(self) -> int:
-        return sum(n for reason, n in self.reasons.items() if reason not in plan.NOTES)
+        return sum(n for reason, n in self.reasons.items() if reason not in NOTES)
 
     def read(self, row: dict) -> None:
         if "providers" in row:
@@ -63,10 +64,10 @@ class Report:
         else:
             self.tables["customer"].read += 1
 
-    def problems(self, problems: Iterable[plan.Problem]) -> None:
+    def problems(self, problems: Iterable[Problem]) -> None:
         for problem in problems:
             self.reasons[problem.reason] += 1
-            if problem.reason not in plan.NOTES:
+            if problem.reason not in NOTES:
                 self.tables[problem.table].skipped += 1
             if len(self.shown) < SHOWN_PROBLEMS:
                 self.shown.append(problem)
@@ -148,7 +149,7 @@ def _batch_import(batch: list[dict], planner, report: Report) -> None:
     reset_queries()  # with DEBUG on, Django would keep every query in memory
 
 
-def _screened(units: list[plan.Unit], refused: list[plan.Problem]):
+def _screened(units: list[plan.Unit], refused: list[Problem]):
     """What an earlier pass and the sweep since did here changes two cases:
     an orphan the sweep already deleted here is not brought back, and a row
     soft-deleted in Medusa that an earlier pass imported is only noted (it
@@ -159,7 +160,7 @@ def _screened(units: list[plan.Unit], refused: list[plan.Problem]):
     kept = []
     for unit in units:
         if unit.is_orphan and unit.identity.id in swept:
-            problem = plan.Problem("auth_identity", unit.identity.id, "swept_here")
+            problem = Problem("auth_identity", unit.identity.id, "swept_here")
             refused += unit.rejection(problem)
         else:
             kept.append(unit)
@@ -186,7 +187,7 @@ def _screened(units: list[plan.Unit], refused: list[plan.Problem]):
     return kept, refused
 
 
-def _deleted_in_medusa(problem: plan.Problem, here: set) -> plan.Problem:
+def _deleted_in_medusa(problem: Problem, here: set) -> Problem:
     kept_here = (problem.table, problem.id) in here
     if kept_here and problem.reason in ("soft_deleted", "goes_with"):
         return replace(problem, reason="deleted_in_medusa")

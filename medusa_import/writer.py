@@ -21,7 +21,8 @@ from django.db.models.functions import Lower
 
 from accounts.models import AuthIdentity, Customer, ProviderIdentity
 from core.emails import email_hash
-from medusa_import.plan import CustomerRow, Problem, Unit
+from medusa_import.plan import CustomerRow, Unit
+from medusa_import.problems import Problem
 
 
 @dataclass(frozen=True)

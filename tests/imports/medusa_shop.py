@@ -1,7 +1,8 @@
 """A Medusa 2.21 database for import tests, written the way Medusa writes it
-(docs/medusa-contract.md, "Medusa's tables" and "Password hashes"): ids `authid_`/`cus_`/bare ULID,
-entity_id verbatim, the link only in app_metadata.customer_id, passwords as
-base64 scrypt-kdf blobs in provider_metadata.password."""
+(docs/medusa-contract.md, "Medusa's tables" and "Password hashes"): ids
+`authid_`/`cus_`/bare ULID, entity_id verbatim, the link only in
+app_metadata.customer_id, passwords as base64 scrypt-kdf blobs in
+provider_metadata.password."""
 
 import functools
 import json

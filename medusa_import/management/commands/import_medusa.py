@@ -10,7 +10,7 @@ import psycopg
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-from medusa_import import plan, services
+from medusa_import import problems, services
 from medusa_import.source import MedusaSource, SourceError, url_masked
 
 TABLE_LABELS = {
@@ -100,7 +100,7 @@ class Command(BaseCommand):
         )
         out(f"Rows not imported: {report.not_imported:,}.")
         for reason, count in sorted(report.reasons.items()):
-            out(f"  {reason:26}{count:>9,}  {plan.REASONS[reason]}")
+            out(f"  {reason:26}{count:>9,}  {problems.REASONS[reason]}")
         shown = [p for p in report.shown if p.reason != "goes_with"]
         if shown:
             out("\nFirst rows (ids; emails only as HMAC-SHA256):")
