@@ -50,9 +50,7 @@ from api.views.common import (
     provider_check,
 )
 from core.errors import Unauthorized
-from core.ratelimit import (
-    rate_limit,
-)
+from core.ratelimit import rate_limit
 from flows import passwords, signup
 from orphans.services import signups_open_check
 

@@ -2,9 +2,7 @@
 message, the `fields` query, the customer envelope."""
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import (
-    OpenApiParameter,
-)
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.response import Response
 
 from accounts.models import Provider

@@ -3,9 +3,7 @@ the customer of a registration token) and the logged-in customer."""
 
 from django.db import DatabaseError
 from django.utils import timezone
-from drf_spectacular.utils import (
-    extend_schema,
-)
+from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import ValidationError
 from rest_framework.views import APIView
 
@@ -16,9 +14,7 @@ from api.authentication import (
     IsCustomer,
 )
 from api.bodies import CustomerCreateSerializer, CustomerProfileSerializer
-from api.fields import (
-    validated,
-)
+from api.fields import validated
 from api.schema import (
     BODY_ERRORS,
     PUBLISHABLE_KEY_HEADER,

@@ -14,9 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import services
-from api.authentication import (
-    bearer_token,
-)
+from api.authentication import bearer_token
 from api.bodies import PasswordResetSerializer, PasswordUpdateSerializer
 from api.fields import validated
 from api.schema import (

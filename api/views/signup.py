@@ -15,9 +15,7 @@ from accounts import services
 from accounts.models import Provider
 from api.bodies import SignupSerializer
 from api.fields import validated
-from api.limits import (
-    signup_rate_limit,
-)
+from api.limits import signup_rate_limit
 from api.representations import customer_representation, fields_select
 from api.schema import (
     BODY_ERRORS,
@@ -25,9 +23,7 @@ from api.schema import (
     RETRY_AFTER_HEADER,
     errors,
 )
-from api.shapes import (
-    CUSTOMER_SCHEMA,
-)
+from api.shapes import CUSTOMER_SCHEMA
 from flows.signup import signup
 from orphans.services import signups_open_check
 

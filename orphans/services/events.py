@@ -14,9 +14,7 @@ from core import metrics
 from core.emails import email_hash
 from core.errors import ApiError
 from orphans import selectors
-from orphans.models import (
-    OrphanEvent,
-)
+from orphans.models import OrphanEvent
 from orphans.services.gate import signups_pause
 
 logger = logging.getLogger("orphans")

@@ -5,9 +5,7 @@ from datetime import datetime
 
 from django.db import IntegrityError, transaction
 
-from orphans.models import (
-    OrphanHold,
-)
+from orphans.models import OrphanHold
 
 logger = logging.getLogger("orphans")
 
