@@ -4,8 +4,10 @@ pyproject.toml. (The whole stack runs under every ./dev test.)"""
 
 import os
 import re
+import shutil
 import socket
 import subprocess
+import tempfile
 import tomllib
 from pathlib import Path
 
@@ -270,3 +272,67 @@ def test_the_dev_script_stays_a_thin_entry():
     )
     for command in ("up", "manage ARGS", "test [ARGS]", "bench [--full]", "lock"):
         assert f"  {command}" in result.stdout
+
+
+# ------------------------------------------------------------ var/pg
+
+
+@pytest.fixture
+def open_dir():
+    """A directory every user can reach (pytest's tmp_path is private, and
+    the server's user must reach var/pg when ./dev runs as root)."""
+    path = Path(tempfile.mkdtemp(prefix="devstack-test.", dir="/tmp"))  # noqa: S108
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_var_pg_is_used_when_the_server_user_reaches_it(open_dir):
+    (open_dir / "pg").mkdir()
+
+    assert local.pg_location(open_dir, {})[0] == open_dir / "pg"
+
+
+def test_var_pg_follows_a_link_only_to_a_directory_this_user_made(open_dir):
+    made = open_dir / "made"
+    (made / "pg").mkdir(parents=True)
+    made.chmod(0o755)
+    (open_dir / "var").mkdir()
+    (open_dir / "var" / "pg").symlink_to(made / "pg")
+
+    assert local.pg_location(open_dir / "var", {})[0] == made / "pg"
+
+    if os.geteuid() == 0:  # a directory another user made: a planted link
+        os.chown(made, 65534, 65534)
+        with pytest.raises(DevError, match="which this user did not make"):
+            local.pg_location(open_dir / "var", {})
+
+
+def test_a_link_to_a_removed_directory_is_replaced(open_dir):
+    var = open_dir / "var"
+    var.mkdir()
+    (var / "pg").symlink_to(open_dir / "gone" / "pg")
+
+    root, _ = local.pg_location(var, {})
+
+    assert root == var / "pg"
+    assert root.is_dir()
+    assert not root.is_symlink()
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0, reason="only root runs PostgreSQL as another user"
+)
+def test_a_var_the_server_user_cannot_reach_links_to_a_fresh_var_tmp_dir(open_dir):
+    var = open_dir / "private" / "var"
+    var.mkdir(parents=True)
+    (open_dir / "private").chmod(0o700)
+
+    root, _ = local.pg_location(var, {})
+    try:
+        assert root.parent.parent == Path("/var/tmp")  # noqa: S108
+        assert root.parent.name.startswith("storefront-auth.")
+        assert (var / "pg").resolve() == root
+        assert local.pg_location(var, {})[0] == root  # the next run follows it
+    finally:
+        shutil.rmtree(root.parent, ignore_errors=True)
