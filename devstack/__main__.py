@@ -73,8 +73,7 @@ def cmd_up(args: list[str]) -> int:
             ("worker", worker_argv(pidfile=run / "worker.pid")),
             ("beat", beat_argv(run, pidfile=run / "beat.pid")),
         ):
-            for stale in (run / f"{name}.pid",):
-                stale.unlink(missing_ok=True)
+            (run / f"{name}.pid").unlink(missing_ok=True)  # celery refuses a live one
             manager.add_process(
                 name, "exec " + shlex.join(argv), env=env, cwd=str(ROOT)
             )

@@ -7,7 +7,7 @@ TEST_* as listed in docs/development.md), it does nothing. Without
 LIVE_SERVER_URL it starts the same throw-away stack as `./dev test` (and npm
 ci where node_modules is missing) before Django reads its settings, exports
 its variables into this process, and stops it when pytest ends.
-`--no-devstack` (or `-p no:devstack.pytest_plugin`) turns it off.
+`--no-devstack` turns it off.
 """
 
 from __future__ import annotations
