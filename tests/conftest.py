@@ -1,5 +1,6 @@
 """Shared fixtures. Tests run against the real PostgreSQL and Redis that
-./dev test starts; live tests also reach its gunicorn, worker and beat."""
+./dev test starts (or plain pytest, through devstack.pytest_plugin); live
+tests also reach its gunicorn, worker and beat."""
 
 import logging
 import os
@@ -10,7 +11,6 @@ from types import SimpleNamespace
 import pytest
 import requests
 from django.core.management import call_command
-from django.db import OperationalError
 from rest_framework.test import APIClient
 
 from tests.factories import PASSWORD
@@ -22,32 +22,6 @@ def django_db_setup(django_db_blocker):
     # uses the same one, so tests see each other's rows: no test_ copy.
     with django_db_blocker.unblock():
         call_command("migrate", verbosity=0)
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _flush_retried_on_deadlock():
-    """The flush after a live test truncates every table while the live
-    worker or beat may be mid-transaction (beat's hourly jobs follow the wall
-    clock). PostgreSQL may then abort the TRUNCATE as a deadlock victim, with
-    nothing changed: try again, as any client of a deadlock should."""
-    from django.db.backends.postgresql.operations import DatabaseOperations
-    from psycopg.errors import DeadlockDetected
-
-    flush = DatabaseOperations.execute_sql_flush
-
-    def flush_retrying(self, sql_list):
-        for attempt in range(5):
-            try:
-                flush(self, sql_list)
-                return
-            except OperationalError as error:
-                if attempt == 4 or not isinstance(error.__cause__, DeadlockDetected):
-                    raise
-                time.sleep(0.2)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(DatabaseOperations, "execute_sql_flush", flush_retrying)
-        yield
 
 
 class _LogCollector(logging.Handler):
@@ -180,12 +154,56 @@ def live_server_url():
 @pytest.fixture
 def live(transactional_db, live_server_url):
     """HTTP client for the gunicorn started by ./dev test. Rows are committed
-    (transactional_db), so the server sees them; tables are flushed after."""
+    (transactional_db), so the server sees them; tables are flushed after
+    (TRUNCATE), once the live worker is done with this test's tasks."""
     from accounts.models import PublishableApiKey
 
     token = f"pk_{uuid.uuid4().hex}"
     PublishableApiKey.objects.create(token=token, title="live tests")
-    return LiveServer(live_server_url, token)
+    yield LiveServer(live_server_url, token)
+    _before_flush()
+
+
+QUIET_WORKER_SECONDS = 10.0
+
+
+def _before_flush() -> None:
+    """Makes the flush after a live test safe beside the live worker and
+    beat (docs/development.md, "The flush after live tests").
+
+    1. Wait (at most QUIET_WORKER_SECONDS) until the broker holds no task:
+       none queued, none delivered and unacknowledged. Tasks are acked late
+       (CELERY_TASK_ACKS_LATE), so an empty `unacked` hash means no task of
+       this test is still running its transaction, nor will commit rows
+       into the next test. Beat's wall-clock jobs are disabled on the test
+       stack (devstack.prepare); a test that enables one waits for it.
+    2. Raise this session's deadlock_timeout above the servers' (1 s): if a
+       background transaction still deadlocks with the TRUNCATE, the other
+       side detects the deadlock first and is the one aborted; the flush
+       goes on.
+    """
+    import redis
+    from django.conf import settings
+    from django.db import Error, connection
+
+    try:
+        broker = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=2)
+        deadline = time.monotonic() + QUIET_WORKER_SECONDS
+        while time.monotonic() < deadline:
+            queued = sum(
+                broker.llen(key)
+                for key in broker.scan_iter(match="celery*", _type="list")
+            )
+            if not queued and not broker.hlen("unacked"):
+                break
+            time.sleep(0.05)
+    except redis.RedisError:
+        pass  # a fault test left the broker down: nothing runs then
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SET deadlock_timeout = '10s'")
+    except Error:
+        pass  # not a superuser (your own DATABASE_URL), or PostgreSQL is down
 
 
 @pytest.fixture

@@ -40,6 +40,7 @@ from tests.hardening.integrity import rows_missing_their_parts
 from tests.hardening.traffic import CallFailed, Traffic
 from tests.mailbox import texts_by_recipient
 from tests.otp.conftest import mailed_code, wrong
+from tests.stack import ACTIONS as STACK_ACTIONS
 
 NEW_PASSWORD = "a brand new passphrase"
 UNAVAILABLE = 503
@@ -60,8 +61,8 @@ def stack_path(*parts: str) -> Path:
 
 
 def stack_script(name: str) -> None:
-    """$TEST_STACK_DIR/bin/{pg,redis}-{stop,start}: each waits until done."""
-    subprocess.run([stack_path("bin", name)], check=True, timeout=120)  # noqa: S603
+    """{pg,redis}-{stop,start} (tests/stack.py): each waits until done."""
+    STACK_ACTIONS[name]()
 
 
 def pid_alive(pid: int) -> bool:

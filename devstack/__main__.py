@@ -1,0 +1,264 @@
+"""./dev's commands (the bash entry installs what is missing, then runs
+`python -m devstack COMMAND ARGS`). See docs/development.md."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+from devstack import credentials
+from devstack.local import LocalStack, check_web_port, stop_leftovers
+from devstack.stack import (
+    HEALTH_TIMEOUT,
+    ROOT,
+    STOP_TIMEOUT,
+    VAR,
+    VENV_BIN,
+    ThrowawayStack,
+    beat_argv,
+    metrics_dir,
+    npm_install,
+    prepare_database,
+    python,
+    web_argv,
+    worker_argv,
+)
+from devstack.util import DevError, log, set_default, wait_for_health, warn
+
+
+class Stop(Exception):  # noqa: N818
+    """A stop signal (SIGTERM, SIGHUP) outside `up`'s process manager."""
+
+    def __init__(self, signum: int):
+        self.signum = signum
+
+
+def raise_stop(signum, frame):
+    raise Stop(signum)
+
+
+def cmd_up(args: list[str]) -> int:
+    import honcho.manager
+    from honcho.manager import Manager
+
+    env = dict(os.environ)
+    stack = LocalStack(env)
+    stack.lock_up()
+    stop_leftovers(stack.run_dir)
+    stack.load_secrets()
+    set_default(env, "PORT", "8000")
+    set_default(env, "DEBUG", "1")
+    host, port = env.get("HOST") or "127.0.0.1", int(env["PORT"])
+    check_web_port(host, port)
+    signal.signal(signal.SIGTERM, raise_stop)
+    signal.signal(signal.SIGHUP, raise_stop)
+    try:
+        stack.start_services(adopt=True)
+        log("migrating")
+        prepare_database(env, disable_beat=False, quiet=False)
+        metrics_dir(env, VAR / "prometheus")
+
+        # Web, worker and beat in the foreground, their output prefixed
+        # with their names; one exiting stops the others.
+        honcho.manager.KILL_WAIT = STOP_TIMEOUT
+        manager = Manager()
+        run = stack.run_dir
+        for name, argv in (
+            ("web", web_argv(host, port, 3, 4, run, pidfile=run / "web.pid")),
+            ("worker", worker_argv(pidfile=run / "worker.pid")),
+            ("beat", beat_argv(run, pidfile=run / "beat.pid")),
+        ):
+            (run / f"{name}.pid").unlink(missing_ok=True)  # celery refuses a live one
+            manager.add_process(
+                name, "exec " + shlex.join(argv), env=env, cwd=str(ROOT)
+            )
+        stopping = threading.Event()
+        signal.signal(signal.SIGHUP, lambda *_: os.kill(os.getpid(), signal.SIGTERM))
+
+        def announce():
+            local = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+            base = f"http://{local}:{port}"
+            if not wait_for_health(f"{base}/health", HEALTH_TIMEOUT):
+                warn("continuing; see the web output above")
+            if not stopping.is_set():
+                print(
+                    credentials.banner(
+                        base,
+                        env,
+                        stack.password_from,
+                        mail_dir=stack.mail_dir.resolve(),
+                        pg_log=stack.pg.log_path,
+                        redis_log=stack.log_dir / "redis.log",
+                    ),
+                    file=sys.stderr,
+                    flush=True,
+                )
+
+        def watch_redis():
+            process = stack.redis.process
+            while process and not stopping.wait(1):
+                if process.poll() is not None:
+                    warn("redis exited unexpectedly; stopping everything")
+                    manager.returncode = 1
+                    manager.terminate()
+                    return
+
+        threading.Thread(target=announce, daemon=True).start()
+        threading.Thread(target=watch_redis, daemon=True).start()
+        manager.loop()
+        stopping.set()
+        if manager.returncode in (130, 143):
+            log("stopped")
+            return 0
+        warn("a process exited unexpectedly; stopped everything")
+        return 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        stack.close()
+
+
+def cmd_manage(args: list[str]) -> int:
+    if not args:
+        raise DevError("usage: ./dev manage COMMAND [ARGS...]")
+    env = dict(os.environ)
+    stack = LocalStack(env)
+    stack.load_secrets()
+    signal.signal(signal.SIGTERM, raise_stop)
+    signal.signal(signal.SIGHUP, raise_stop)
+    try:
+        # Only what this run starts is stopped at exit; a running `./dev up`
+        # stack is used as is.
+        stack.start_services(adopt=False)
+        env["PATH"] = f"{stack.pg.bin}:{env.get('PATH', '')}"  # for dbshell
+        # Ctrl-C reaches the command (same terminal group); a SIGTERM to us
+        # alone takes effect when it finishes.
+        pending = []
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, lambda signum, _: pending.append(signum))
+        signal.signal(signal.SIGHUP, lambda signum, _: pending.append(signum))
+        result = subprocess.run(
+            [python(), str(ROOT / "manage.py"), *args], env=env, check=False
+        )  # noqa: S603
+        return 143 if pending else result.returncode
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        stack.close()
+
+
+def run_test(stack: ThrowawayStack, pytest_args: list[str]) -> int:
+    stack.start_services()
+    stack.start_app()
+    npm_install()
+    env = stack.test_env()
+    failed = []
+    for label, argv in (
+        ("ruff check", [str(VENV_BIN / "ruff"), "check", "."]),
+        ("ruff format", [str(VENV_BIN / "ruff"), "format", "--check", "."]),
+        ("pytest", [str(VENV_BIN / "pytest"), *pytest_args]),
+    ):
+        log(label)
+        rc = subprocess.run(argv, env=env, cwd=ROOT, check=False).returncode  # noqa: S603
+        if rc != 0:
+            failed.append(f"{label} (exit {rc})" if label == "pytest" else label)
+    if failed:
+        log(f"FAILED: {'; '.join(failed)}")
+        stack.dump_logs()
+        return 1
+    log("all checks passed")
+    return 0
+
+
+def cmd_test(args: list[str]) -> int:
+    stack = ThrowawayStack("test")
+    signal.signal(signal.SIGTERM, raise_stop)
+    signal.signal(signal.SIGHUP, raise_stop)
+    try:
+        return run_test(stack, args)
+    except DevError:
+        stack.dump_logs()
+        raise
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        stack.close()
+
+
+BENCH_USAGE = (
+    "usage: ./dev bench [--full] [--only latency,admin,throughput,hashing,sweep,import]"
+)
+
+
+def bench_args(args: list[str]) -> list[str]:
+    out, rest = [], list(args)
+    while rest:
+        arg = rest.pop(0)
+        if arg == "--full":
+            out.append(arg)
+        elif arg == "--quick":
+            pass
+        elif arg == "--only" and rest:
+            out += [arg, rest.pop(0)]
+        else:
+            raise DevError(BENCH_USAGE)
+    return out
+
+
+def cmd_bench(args: list[str]) -> int:
+    run_args = bench_args(args)
+    stack = ThrowawayStack("bench")
+    signal.signal(signal.SIGTERM, raise_stop)
+    signal.signal(signal.SIGHUP, raise_stop)
+    try:
+        stack.start_services()
+        stack.start_bench_web()
+        load = " ".join(open("/proc/loadavg").read().split()[:3])  # noqa: PTH123, SIM115
+        log(f"load average now: {load} (other programs skew the figures)")
+        return subprocess.run(
+            [python(), "-m", "bench.run", *run_args],
+            env=stack.env,
+            cwd=ROOT,  # noqa: S603
+            check=False,
+        ).returncode
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        stack.close()
+
+
+COMMANDS = {"up": cmd_up, "manage": cmd_manage, "test": cmd_test, "bench": cmd_bench}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] not in COMMANDS:
+        print(
+            "usage: python -m devstack {up|manage|test|bench} [ARGS...]",
+            file=sys.stderr,
+        )
+        return 2
+    os.chdir(ROOT)
+    started = time.monotonic()
+    try:
+        return COMMANDS[argv[0]](argv[1:])
+    except DevError as error:
+        print(f"dev: error: {error}", file=sys.stderr, flush=True)
+        return 1
+    except KeyboardInterrupt:
+        log("interrupted (SIGINT)")
+        return 130
+    except Stop as stop:
+        log(f"interrupted ({signal.Signals(stop.signum).name})")
+        return 143
+    finally:
+        if argv[0] == "test":
+            log(f"took {time.monotonic() - started:.0f}s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,434 @@
+"""What the stacks share: paths, the application's environment, the
+commands of web, worker and beat, our child processes, and the throw-away
+stack of `./dev test`, `./dev bench` and plain `pytest`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import MutableMapping
+from pathlib import Path
+
+from devstack import credentials
+from devstack.postgres import Postgres, choose_user, find_bin, throwaway_root
+from devstack.redis import Redis
+from devstack.util import (
+    DevError,
+    free_ports,
+    log,
+    port_is_free,
+    set_default,
+    stop_pids,
+    wait_for_health,
+    warn,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+VAR = ROOT / "var"
+VENV_BIN = ROOT / ".venv" / "bin"
+DEFAULT_CORS = "http://localhost:8000,http://localhost:3000"
+HEALTH_TIMEOUT = 60
+STOP_TIMEOUT = 15
+
+# Every live test comes from 127.0.0.1: per-IP flood limits would throttle
+# the suite itself. Tests of the limits set their own (per-email limits keep
+# their defaults).
+TEST_LIMITS = (
+    "LOGIN_LIMIT_PER_IP",
+    "SIGNUP_LIMIT_PER_IP",
+    "RESET_LIMIT_PER_IP",
+    "OTP_SEND_LIMIT_PER_IP",
+    "OTP_VERIFY_LIMIT_PER_IP",
+)
+# One client address logs in as the same accounts over and over: every
+# request limit would answer 429 long before the figures mean anything.
+BENCH_LIMITS = (
+    *TEST_LIMITS,
+    "LOGIN_FAILURES_PER_EMAIL_CLIENT",
+    "LOGIN_FAILURES_PER_EMAIL",
+    "SIGNUP_FAILURES_PER_EMAIL",
+    "REFRESH_LIMIT_PER_IDENTITY",
+    "RESET_LIMIT_PER_EMAIL",
+    "OTP_SEND_LIMIT_PER_EMAIL",
+)
+# The node projects the tests drive: the JS SDK client, and Medusa's own
+# migrations and hasher for the import tests.
+NPM_PROJECTS = ("tests/e2e/sdk", "tests/imports/medusa")
+
+
+def python() -> str:
+    return (
+        str(VENV_BIN / "python") if (VENV_BIN / "python").exists() else sys.executable
+    )
+
+
+def app_env(
+    env: MutableMapping[str, str], *, pg_url: str, redis_url: str, mail_dir: Path
+) -> None:
+    """The environment of every Django process (the caller's values win)."""
+    for name in ("DATABASE_URL", "REDIS_URL"):
+        if name in env:
+            warn(f"using {name} from your environment: {env[name]}")
+    set_default(env, "DATABASE_URL", pg_url)
+    set_default(env, "REDIS_URL", redis_url)
+    # filemail:///abs/path (the settings read the path with urlsplit, as
+    # django-environ alone would drop its leading "/").
+    set_default(env, "EMAIL_URL", f"filemail://{mail_dir}")
+    set_default(env, "DEFAULT_FROM_EMAIL", "no-reply@storefront.local")
+    set_default(env, "DJANGO_SUPERUSER_USERNAME", "admin")
+    set_default(env, "DJANGO_SUPERUSER_EMAIL", "admin@storefront.local")
+    set_default(env, "STORE_CORS", DEFAULT_CORS)
+    set_default(env, "AUTH_CORS", DEFAULT_CORS)
+    set_default(env, "DJANGO_SETTINGS_MODULE", "config.settings.base")
+
+
+def metrics_dir(env: MutableMapping[str, str], directory: Path) -> None:
+    """prometheus_client's multiprocess mode (core/metrics.py): every web,
+    worker and beat process writes its counters to files in this directory
+    and /metrics sums them all, so it starts empty. A PROMETHEUS_MULTIPROC_DIR
+    from the caller is used as it is; set empty, it turns multiprocess mode
+    off (prometheus_client turns it on whenever the variable exists)."""
+    if "PROMETHEUS_MULTIPROC_DIR" not in env:
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    elif not env["PROMETHEUS_MULTIPROC_DIR"]:
+        warn(
+            "PROMETHEUS_MULTIPROC_DIR is empty: "
+            "each process serves only its own metrics"
+        )
+        del env["PROMETHEUS_MULTIPROC_DIR"]
+    else:
+        warn(
+            "using PROMETHEUS_MULTIPROC_DIR from your environment: "
+            + env["PROMETHEUS_MULTIPROC_DIR"]
+        )
+        Path(env["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
+
+
+def web_argv(
+    host: str,
+    port: int,
+    workers: int,
+    threads: int,
+    state: Path,
+    *,
+    quiet: bool = False,
+    pidfile: Path | None = None,
+) -> list[str]:
+    """gunicorn. The access log is gunicorn's default line without the query
+    string and the referer (admin searches carry an email in ?q=); `quiet`
+    drops it (the benchmarks measure the application, not a log line).
+    Each stack gets its own control socket (the default is one per user)."""
+    argv = [
+        str(VENV_BIN / "gunicorn"),
+        "config.wsgi:application",
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+    ]
+    if not quiet:
+        argv += [
+            "--access-logfile",
+            "-",
+            "--access-logformat",
+            '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "-" "%(a)s"',
+        ]
+    argv += ["--graceful-timeout", "10"]
+    control = state / "gunicorn.ctl"
+    argv += (
+        ["--no-control-socket"]
+        if len(str(state)) > 90
+        else ["--control-socket", str(control)]
+    )
+    if pidfile:
+        argv += ["--pid", str(pidfile)]
+    return argv
+
+
+def worker_argv(pidfile: Path | None = None) -> list[str]:
+    argv = [
+        str(VENV_BIN / "celery"),
+        "-A",
+        "config",
+        "worker",
+        "--loglevel",
+        "INFO",
+        "--concurrency",
+        "2",
+    ]
+    return argv + (["--pidfile", str(pidfile)] if pidfile else [])
+
+
+def beat_argv(state: Path, pidfile: Path | None = None) -> list[str]:
+    """The schedule lives in the database; --schedule only keeps celery from
+    writing celerybeat-schedule into the checkout."""
+    argv = [
+        str(VENV_BIN / "celery"),
+        "-A",
+        "config",
+        "beat",
+        "--loglevel",
+        "INFO",
+        "--schedule",
+        str(state / "celerybeat-schedule"),
+    ]
+    return argv + (["--pidfile", str(pidfile)] if pidfile else [])
+
+
+def prepare_database(
+    env: MutableMapping[str, str], *, disable_beat: bool, quiet: bool
+) -> None:
+    """migrate, collectstatic, ensure_bootstrap (and beat's jobs disabled)."""
+    argv = [python(), "-m", "devstack.prepare", "--verbosity", "0" if quiet else "1"]
+    if disable_beat:
+        argv.append("--disable-beat")
+    result = subprocess.run(argv, env=dict(env), cwd=ROOT, check=False)  # noqa: S603
+    if result.returncode != 0:
+        raise DevError(
+            "preparing the database failed (migrate, collectstatic, ensure_bootstrap)"
+        )
+
+
+def npm_install(var: Path = VAR, *, only_missing: bool = False) -> None:
+    """npm ci in each node project (npm install without a lockfile), in its
+    directory so that its .npmrc applies; downloads cached in var/npm-cache."""
+    for project in NPM_PROJECTS:
+        directory = ROOT / project
+        if not (directory / "package.json").is_file():
+            continue
+        if only_missing and (directory / "node_modules").is_dir():
+            continue
+        command = "ci" if (directory / "package-lock.json").is_file() else "install"
+        log(f"npm {command} in {project}")
+        subprocess.run(  # noqa: S603
+            [
+                "npm",
+                command,
+                "--no-audit",
+                "--no-fund",
+                "--cache",
+                str(var / "npm-cache"),
+            ],  # noqa: S607
+            cwd=directory,
+            check=True,
+        )
+
+
+class Children:
+    """Processes we start, each in a session of its own (a Ctrl-C at the
+    terminal reaches only us, and we stop things in order), output to a
+    log file, pid in RUN_DIR/NAME.pid."""
+
+    def __init__(self, run_dir: Path):
+        self.run_dir = run_dir
+        self.procs: dict[str, subprocess.Popen] = {}
+
+    def start(
+        self, name: str, argv: list[str], env: MutableMapping[str, str], logfile: Path
+    ):
+        with logfile.open("ab") as out:
+            self.procs[name] = subprocess.Popen(  # noqa: S603
+                argv,
+                env=dict(env),
+                cwd=ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        (self.run_dir / f"{name}.pid").write_text(f"{self.procs[name].pid}\n")
+
+    def check_alive(self, *names: str) -> None:
+        for name in names:
+            if self.procs[name].poll() is not None:
+                raise DevError(f"{name} exited (status {self.procs[name].returncode})")
+
+    def stop(self, *names: str, timeout: float = STOP_TIMEOUT) -> None:
+        names = [name for name in names if name in self.procs]
+        if not names:
+            return
+        log(f"stopping {' '.join(names)}")
+        stop_pids([self.procs[name].pid for name in names], timeout)
+        for name in names:
+            self.procs.pop(name).poll()
+            (self.run_dir / f"{name}.pid").unlink(missing_ok=True)
+
+
+class ThrowawayStack:
+    """PostgreSQL and Redis on free ports in temporary directories, fresh
+    secrets, the database prepared (beat's jobs disabled), then web, worker
+    and beat (test) or gunicorn alone (bench). `close()` stops everything
+    it started, also what a test restarted, and removes the directories.
+
+    kind = "test": PostgreSQL without durability; "bench": durable, sized
+    for millions of rows, every request limit lifted."""
+
+    def __init__(self, kind: str, environ: MutableMapping[str, str] | None = None):
+        self.kind = kind
+        self.env = dict(os.environ if environ is None else environ)
+        self.tmp_dirs: list[Path] = []
+        self.pg: Postgres | None = None
+        self.redis: Redis | None = None
+        self.children: Children | None = None
+        self.web_url = ""
+
+    # ------------------------------------------------------------ start
+
+    def start_services(self) -> None:
+        tmp = self.env.get("TMPDIR") or tempfile.gettempdir()
+        self.dir = Path(tempfile.mkdtemp(prefix=f"storefront-{self.kind}.", dir=tmp))
+        self.tmp_dirs.append(self.dir)
+        self.log_dir = self.dir / "logs"
+        self.mail_dir = self.dir / "mail"
+        for directory in (self.log_dir, self.mail_dir, self.dir / "redis"):
+            directory.mkdir()
+        self.children = Children(self.dir)
+
+        user = choose_user(environ=self.env)
+        pg_root = throwaway_root(user)
+        self.tmp_dirs.append(pg_root)
+        pg_port, redis_port, web_port = free_ports(3)
+        self.web_port = int(self.env.get("PORT") or web_port)
+        if not port_is_free(self.web_port):
+            raise DevError(f"PORT={self.web_port} is in use")
+        self.pg = Postgres(
+            find_bin(self.env.get("DEV_PG_BIN")), pg_root, user, pg_port, self.kind
+        )
+        self.pg.own_root()
+        self.pg.initdb()
+        self.pg.write_conf()
+        self.pg.start()
+        self.pg.ensure_database()
+
+        self.redis = Redis(
+            redis_port,
+            self.dir / "redis.conf",
+            self.dir / "redis",
+            self.dir / "redis.pid",
+            persist=False,
+        )
+        self.redis.start(self.log_dir / "redis.log")
+
+        for key, value in credentials.generate().items():
+            set_default(self.env, key, value)
+        set_default(self.env, "PORT", str(self.web_port))
+        app_env(
+            self.env,
+            pg_url=self.pg.url,
+            redis_url=f"redis://127.0.0.1:{redis_port}/0",
+            mail_dir=self.mail_dir,
+        )
+        for name in BENCH_LIMITS if self.kind == "bench" else TEST_LIMITS:
+            set_default(
+                self.env, name, "1000000000" if self.kind == "bench" else "1000000"
+            )
+        log("preparing the database")
+        prepare_database(self.env, disable_beat=True, quiet=True)
+        metrics_dir(self.env, self.dir / "prometheus")
+
+    def start_app(self) -> None:
+        """web (2 workers x 4 threads), worker and beat, logs in logs/."""
+        log(f"starting web, worker and beat (logs: {self.log_dir})")
+        self.children.start(
+            "web",
+            web_argv("127.0.0.1", self.web_port, 2, 4, self.dir),
+            self.env,
+            self.log_dir / "web.log",
+        )
+        self.children.start(
+            "worker", worker_argv(), self.env, self.log_dir / "worker.log"
+        )
+        self.children.start(
+            "beat", beat_argv(self.dir), self.env, self.log_dir / "beat.log"
+        )
+        self.web_url = f"http://127.0.0.1:{self.web_port}"
+        if not wait_for_health(
+            f"{self.web_url}/health",
+            HEALTH_TIMEOUT,
+            lambda: self.children.check_alive("web", "worker", "beat"),
+        ):
+            raise DevError("the live stack did not become healthy")
+        log(f"live stack ready at {self.web_url}")
+
+    def start_bench_web(self) -> None:
+        """gunicorn alone: beat would fire sweeps of its own, and the
+        benchmarks need no worker (they open OTP challenges themselves)."""
+        set_default(self.env, "BENCH_WEB_WORKERS", "4")
+        set_default(self.env, "BENCH_WEB_THREADS", "2")
+        workers, threads = (
+            int(self.env["BENCH_WEB_WORKERS"]),
+            int(self.env["BENCH_WEB_THREADS"]),
+        )
+        log(
+            f"starting gunicorn: {workers} workers x {threads} threads "
+            f"(log: {self.log_dir}/web.log)"
+        )
+        argv = web_argv(
+            "127.0.0.1", self.web_port, workers, threads, self.dir, quiet=True
+        )
+        self.children.start("web", argv, self.env, self.log_dir / "web.log")
+        self.web_url = f"http://127.0.0.1:{self.web_port}"
+        self.env["BENCH_URL"] = self.web_url
+        if not wait_for_health(
+            f"{self.web_url}/health",
+            HEALTH_TIMEOUT,
+            lambda: self.children.check_alive("web"),
+        ):
+            raise DevError("gunicorn did not become healthy")
+
+    def test_env(self) -> dict[str, str]:
+        """The environment of the pytest process: the servers' one without
+        DJANGO_SETTINGS_MODULE (pytest takes config.settings.test from
+        pyproject.toml), the stack's variables (docs/development.md), and a
+        metrics directory of its own, so the live stack's /metrics shows
+        only what the live stack did."""
+        env = {k: v for k, v in self.env.items() if k != "DJANGO_SETTINGS_MODULE"}
+        if env.get("PROMETHEUS_MULTIPROC_DIR") == str(self.dir / "prometheus"):
+            (self.dir / "prometheus-pytest").mkdir(exist_ok=True)
+            env["PROMETHEUS_MULTIPROC_DIR"] = str(self.dir / "prometheus-pytest")
+        env.update(
+            {
+                "LIVE_SERVER_URL": self.web_url,
+                "MAIL_DIR": str(self.mail_dir),
+                "DEV_TEST": "1",
+                "TEST_STACK_DIR": str(self.dir),
+                "TEST_LOG_DIR": str(self.log_dir),
+                **self.pg.env(),
+                **self.redis.env(),
+            }
+        )
+        return env
+
+    # ------------------------------------------------------------- stop
+
+    def dump_logs(self) -> None:
+        """The last 50 lines of each log, for diagnosing a failed run."""
+        logs = sorted(self.log_dir.glob("*.log")) if hasattr(self, "log_dir") else []
+        for path in [*logs, *([self.pg.log_path] if self.pg else [])]:
+            try:
+                lines = path.read_text(errors="replace").splitlines()[-50:]
+            except OSError:
+                continue
+            if lines:
+                print(f"\n----- last 50 lines of {path} -----", file=sys.stderr)
+                print("\n".join(lines), file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        try:
+            if self.children:
+                self.children.stop("web", "worker", "beat")
+            if self.redis:
+                self.redis.shutdown()
+            if self.pg:
+                self.pg.shutdown()
+        finally:
+            for directory in self.tmp_dirs:
+                shutil.rmtree(directory, ignore_errors=True)
+            self.tmp_dirs = []

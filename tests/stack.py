@@ -1,0 +1,54 @@
+"""The throw-away stack's services, for tests that take one down and bring
+it back (fault tests): built from the TEST_* variables that ./dev test, or
+the devstack pytest plugin, exports. Each action waits until it is done."""
+
+import os
+
+import pytest
+
+from devstack.postgres import Postgres
+from devstack.redis import Redis
+
+
+def _require(*names: str) -> None:
+    missing = [name for name in names if not os.environ.get(name)]
+    if missing:
+        pytest.fail(
+            f"{', '.join(missing)} not set: "
+            "run the suite with ./dev test or plain pytest"
+        )
+
+
+def postgres() -> Postgres:
+    _require("TEST_PG_BIN", "TEST_PG_LOG", "TEST_PG_USER", "TEST_PG_PORT")
+    return Postgres.from_env()
+
+
+def redis() -> Redis:
+    _require("TEST_REDIS_PORT", "TEST_REDIS_CONF")
+    return Redis.from_env()
+
+
+def pg_stop() -> None:
+    if not postgres().stop("fast"):
+        raise RuntimeError("pg_ctl stop failed")
+
+
+def pg_start() -> None:
+    postgres().start_again()
+
+
+def redis_stop() -> None:
+    redis().stop_now()
+
+
+def redis_start() -> None:
+    redis().start_again()
+
+
+ACTIONS = {
+    "pg-stop": pg_stop,
+    "pg-start": pg_start,
+    "redis-stop": redis_stop,
+    "redis-start": redis_start,
+}

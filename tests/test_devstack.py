@@ -1,0 +1,338 @@
+"""devstack, the Python behind ./dev: ports, the environment it exports,
+the servers' settings, processes, and the lock file's agreement with
+pyproject.toml. (The whole stack runs under every ./dev test.)"""
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from devstack import local, stack
+from devstack.__main__ import BENCH_USAGE, bench_args
+from devstack.postgres import Postgres
+from devstack.redis import Redis
+from devstack.util import DevError, free_ports, is_alive, port_is_free, set_default
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# ------------------------------------------------------------------ ports
+
+
+def test_free_ports_are_distinct_and_free():
+    ports = free_ports(3)
+
+    assert len(set(ports)) == 3
+    assert all(port_is_free(port) for port in ports)
+
+
+def test_a_bound_port_is_not_free():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        assert not port_is_free(sock.getsockname()[1])
+
+
+class NotRunning:
+    def is_running(self):
+        return False
+
+
+def test_up_keeps_its_saved_ports_while_free(tmp_path):
+    pg_port, redis_port = free_ports(2)
+    (tmp_path / "ports.env").write_text(f"PG_PORT={pg_port}\nREDIS_PORT={redis_port}\n")
+
+    assert local.choose_ports(tmp_path, NotRunning(), {}) == (pg_port, redis_port)
+
+
+def test_up_moves_off_a_taken_port_and_saves_the_new_one(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        (tmp_path / "ports.env").write_text(f"PG_PORT={busy}\nREDIS_PORT={busy}\n")
+        pg_port, redis_port = local.choose_ports(tmp_path, NotRunning(), {})
+
+    assert busy not in (pg_port, redis_port)
+    saved = (tmp_path / "ports.env").read_text()
+    assert saved == f"PG_PORT={pg_port}\nREDIS_PORT={redis_port}\n"
+
+
+def test_a_chosen_port_in_use_is_an_error(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = str(taken.getsockname()[1])
+        with pytest.raises(DevError, match="DEV_PG_PORT"):
+            local.choose_ports(tmp_path, NotRunning(), {"DEV_PG_PORT": busy})
+
+
+# ------------------------------------------------------------ environment
+
+
+def test_what_the_caller_set_wins_even_empty():
+    env = {"PORT": ""}
+    set_default(env, "PORT", "8000")
+    set_default(env, "DEBUG", "1")
+
+    assert env == {"PORT": "", "DEBUG": "1"}
+
+
+def test_app_env_defaults_and_the_callers_values(tmp_path, capsys):
+    env = {"REDIS_URL": "redis://elsewhere:1/2", "STORE_CORS": "https://shop.example"}
+    stack.app_env(
+        env, pg_url="postgres://pg", redis_url="redis://ours", mail_dir=tmp_path
+    )
+
+    assert env["DATABASE_URL"] == "postgres://pg"
+    assert env["REDIS_URL"] == "redis://elsewhere:1/2"
+    assert "using REDIS_URL from your environment" in capsys.readouterr().err
+    assert env["EMAIL_URL"] == f"filemail://{tmp_path}"
+    assert env["EMAIL_URL"].startswith("filemail:///")
+    assert env["STORE_CORS"] == "https://shop.example"
+    assert env["AUTH_CORS"] == stack.DEFAULT_CORS
+    assert env["DJANGO_SETTINGS_MODULE"] == "config.settings.base"
+    assert env["DJANGO_SUPERUSER_USERNAME"] == "admin"
+
+
+def test_the_metrics_directory_starts_empty_unless_the_caller_chose(tmp_path):
+    ours = tmp_path / "prometheus"
+    ours.mkdir()
+    (ours / "counter_1.db").write_text("old")
+    env = {}
+    stack.metrics_dir(env, ours)
+    assert env["PROMETHEUS_MULTIPROC_DIR"] == str(ours)
+    assert list(ours.iterdir()) == []
+
+    off = {"PROMETHEUS_MULTIPROC_DIR": ""}
+    stack.metrics_dir(off, ours)
+    assert "PROMETHEUS_MULTIPROC_DIR" not in off
+
+    theirs = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "theirs")}
+    stack.metrics_dir(theirs, ours)
+    assert theirs["PROMETHEUS_MULTIPROC_DIR"] == str(tmp_path / "theirs")
+    assert (tmp_path / "theirs").is_dir()
+
+
+def test_the_pytest_environment_of_a_throwaway_stack(tmp_path):
+    throwaway = stack.ThrowawayStack("test", environ={"DJANGO_SETTINGS_MODULE": "x"})
+    throwaway.dir = tmp_path
+    throwaway.log_dir = tmp_path / "logs"
+    throwaway.mail_dir = tmp_path / "mail"
+    throwaway.web_url = "http://127.0.0.1:1234"
+    throwaway.pg = Postgres(Path("/pg/bin"), tmp_path / "pg", "postgres", 5555, "test")
+    throwaway.redis = Redis(6666, tmp_path / "redis.conf", tmp_path, tmp_path, False)
+    stack.metrics_dir(throwaway.env, tmp_path / "prometheus")
+    env = throwaway.test_env()
+
+    assert "DJANGO_SETTINGS_MODULE" not in env  # pytest's come from pyproject
+    assert env["PROMETHEUS_MULTIPROC_DIR"] == str(tmp_path / "prometheus-pytest")
+    assert env["LIVE_SERVER_URL"] == "http://127.0.0.1:1234"
+    assert env["TEST_STACK_DIR"] == str(tmp_path)
+    assert env["TEST_LOG_DIR"] == str(tmp_path / "logs")
+    assert env["TEST_PG_DATA"] == str(tmp_path / "pg" / "data")
+    assert env["TEST_PG_LOG"] == str(tmp_path / "pg" / "postgres.log")
+    assert env["TEST_PG_PORT"] == "5555"
+    assert env["TEST_REDIS_PORT"] == "6666"
+    assert env["DEV_TEST"] == "1"
+    # The fault tests rebuild both servers from these variables.
+    assert Postgres.from_env(env).data == throwaway.pg.data
+    assert Redis.from_env(env).conf == throwaway.redis.conf
+
+
+def test_bench_arguments():
+    assert bench_args([]) == []
+    assert bench_args(["--quick"]) == []
+    assert bench_args(["--full", "--only", "sweep"]) == ["--full", "--only", "sweep"]
+    for wrong in (["--only"], ["--fast"]):
+        with pytest.raises(DevError) as error:
+            bench_args(wrong)
+        assert str(error.value) == BENCH_USAGE
+
+
+# ------------------------------------------------------------ servers
+
+
+def test_postgres_settings_per_kind(tmp_path):
+    def conf(kind, root=tmp_path):
+        return Postgres(Path("/bin"), root, "postgres", 5555, kind).conf_text()
+
+    assert "listen_addresses = '127.0.0.1'\nport = 5555\n" in conf("up")
+    assert f"unix_socket_directories = '{tmp_path}/data'" in conf("up")
+    assert "fsync" not in conf("up")
+    assert "fsync = off" in conf("test")
+    assert "synchronous_commit = off" in conf("test")
+    assert "fsync" not in conf("bench")
+    assert "max_wal_size = 4GB" in conf("bench")
+    # A unix socket path must fit in 107 bytes: TCP only then.
+    deep = tmp_path / ("x" * 100)
+    assert "unix_socket_directories = ''" in conf("test", deep)
+
+
+def test_redis_settings(tmp_path):
+    kept = Redis(7777, tmp_path / "r.conf", tmp_path, tmp_path / "r.pid", True)
+    thrown = Redis(7777, tmp_path / "r.conf", tmp_path, tmp_path / "r.pid", False)
+
+    assert "port 7777\nbind 127.0.0.1\n" in kept.conf_text()
+    assert "save 60 1" in kept.conf_text()
+    assert 'save ""' in thrown.conf_text()
+    assert f'pidfile "{tmp_path}/r.pid"' in thrown.conf_text()
+
+
+def test_gunicorn_arguments(tmp_path):
+    argv = stack.web_argv("127.0.0.1", 8000, 3, 4, tmp_path)
+    assert argv[1:8] == [
+        "config.wsgi:application", "--bind", "127.0.0.1:8000", "--workers", "3",
+        "--threads", "4",
+    ]  # fmt: skip
+    # The access log leaves out the query string (admin searches carry an
+    # email in ?q=) and the referer.
+    log_format = argv[argv.index("--access-logformat") + 1]
+    assert "%(U)s" in log_format
+    assert "%(q)s" not in log_format
+    assert "%(r)s" not in log_format
+    assert argv[argv.index("--control-socket") + 1] == str(tmp_path / "gunicorn.ctl")
+
+    quiet = stack.web_argv("127.0.0.1", 8000, 4, 2, tmp_path / ("x" * 100), quiet=True)
+    assert "--access-logfile" not in quiet
+    assert "--no-control-socket" in quiet
+
+
+# --------------------------------------------------------------- processes
+
+
+def test_children_are_started_in_their_own_session_and_stopped(tmp_path):
+    children = stack.Children(tmp_path)
+    children.start("sleeper", ["sleep", "60"], dict(os.environ), tmp_path / "s.log")
+    pid = int((tmp_path / "sleeper.pid").read_text())
+
+    assert is_alive(pid)
+    assert os.getsid(pid) == pid  # a Ctrl-C at the terminal does not reach it
+    children.check_alive("sleeper")
+    children.stop("sleeper", timeout=5)
+    assert not is_alive(pid)
+    assert not (tmp_path / "sleeper.pid").exists()
+
+
+def test_a_dead_child_is_reported(tmp_path):
+    children = stack.Children(tmp_path)
+    children.start("quitter", ["true"], dict(os.environ), tmp_path / "q.log")
+    children.procs["quitter"].wait()
+
+    with pytest.raises(DevError, match="quitter exited"):
+        children.check_alive("quitter")
+
+
+# --------------------------------------------------------------- the lock
+
+
+def locked_packages() -> dict[str, tuple[str, int]]:
+    """name -> (version, number of hashes) of requirements.lock."""
+    text = (ROOT / "requirements.lock").read_text()
+    found = {}
+    for block in re.split(r"\n(?=[A-Za-z0-9])", text):
+        match = re.match(r"([A-Za-z0-9._-]+)==([^\s\\]+)", block)
+        if match:
+            name = re.sub(r"[-_.]+", "-", match[1]).lower()
+            found[name] = (match[2], block.count("--hash=sha256:"))
+    return found
+
+
+def test_the_lock_pins_every_dependency_of_pyproject_with_hashes():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pins = project["dependencies"] + project["optional-dependencies"]["dev"]
+    locked = locked_packages()
+
+    assert len(locked) > len(pins)  # the transitive ones too
+    assert all(hashes for _, hashes in locked.values())
+    for pin in pins:
+        name, version = re.match(
+            r"([A-Za-z0-9._-]+)(?:\[[^\]]*\])?==(.+)", pin
+        ).groups()
+        name = re.sub(r"[-_.]+", "-", name).lower()
+        assert locked.get(name, (None,))[0] == version, (
+            f"{pin} is not in requirements.lock: run ./dev lock"
+        )
+
+
+def test_the_dev_script_stays_a_thin_entry():
+    script = (ROOT / "dev").read_text()
+    assert len(script.splitlines()) < 300
+    result = subprocess.run(  # noqa: S603
+        ["bash", str(ROOT / "dev"), "help"],  # noqa: S607
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    for command in ("up", "manage ARGS", "test [ARGS]", "bench [--full]", "lock"):
+        assert f"  {command}" in result.stdout
+
+
+# ------------------------------------------------------------ var/pg
+
+
+@pytest.fixture
+def open_dir():
+    """A directory every user can reach (pytest's tmp_path is private, and
+    the server's user must reach var/pg when ./dev runs as root)."""
+    path = Path(tempfile.mkdtemp(prefix="devstack-test.", dir="/tmp"))  # noqa: S108
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_var_pg_is_used_when_the_server_user_reaches_it(open_dir):
+    (open_dir / "pg").mkdir()
+
+    assert local.pg_location(open_dir, {})[0] == open_dir / "pg"
+
+
+def test_var_pg_follows_a_link_only_to_a_directory_this_user_made(open_dir):
+    made = open_dir / "made"
+    (made / "pg").mkdir(parents=True)
+    made.chmod(0o755)
+    (open_dir / "var").mkdir()
+    (open_dir / "var" / "pg").symlink_to(made / "pg")
+
+    assert local.pg_location(open_dir / "var", {})[0] == made / "pg"
+
+    if os.geteuid() == 0:  # a directory another user made: a planted link
+        os.chown(made, 65534, 65534)
+        with pytest.raises(DevError, match="which this user did not make"):
+            local.pg_location(open_dir / "var", {})
+
+
+def test_a_link_to_a_removed_directory_is_replaced(open_dir):
+    var = open_dir / "var"
+    var.mkdir()
+    (var / "pg").symlink_to(open_dir / "gone" / "pg")
+
+    root, _ = local.pg_location(var, {})
+
+    assert root == var / "pg"
+    assert root.is_dir()
+    assert not root.is_symlink()
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0, reason="only root runs PostgreSQL as another user"
+)
+def test_a_var_the_server_user_cannot_reach_links_to_a_fresh_var_tmp_dir(open_dir):
+    var = open_dir / "private" / "var"
+    var.mkdir(parents=True)
+    (open_dir / "private").chmod(0o700)
+
+    root, _ = local.pg_location(var, {})
+    try:
+        assert root.parent.parent == Path("/var/tmp")  # noqa: S108
+        assert root.parent.name.startswith("storefront-auth.")
+        assert (var / "pg").resolve() == root
+        assert local.pg_location(var, {})[0] == root  # the next run follows it
+    finally:
+        shutil.rmtree(root.parent, ignore_errors=True)
