@@ -60,7 +60,8 @@ def child(out_path: str) -> None:
     # CPU of every backend that swept (one per worker thread): its reading
     # before the thread's first batch and after its latest.
     backends: dict[int, list[float | None]] = {}
-    original = services.orphans_delete_batch
+    # The sweeper's own name for it (orphans/services/sweep.py).
+    original = services.sweep.orphans_delete_batch
 
     def backend_pid() -> int:
         connection.ensure_connection()  # this thread's; psycopg knows its pid
@@ -76,7 +77,7 @@ def child(out_path: str) -> None:
         backends[pid][1] = backend_cpu_seconds(pid)
         return deleted
 
-    services.orphans_delete_batch = timed_batch
+    services.sweep.orphans_delete_batch = timed_batch
     with connection.cursor() as cursor:
         # The data set is no longer the loader's: the next ensure() starts over.
         cursor.execute("DELETE FROM bench_dataset")
