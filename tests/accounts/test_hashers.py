@@ -29,7 +29,7 @@ def medusa_scrypt_hash(password: str, log_n=15, r=8, p=1) -> str:
     ).decode()
 
 
-def test_reference_hash_verifies():
+def test_a_medusa_scrypt_hash_verifies_its_password_and_nothing_else():
     blob = medusa_scrypt_hash("pässword 1")
 
     assert blob.startswith("c2NyeXB0AA8AAAAIAAAAA")

@@ -171,7 +171,7 @@ def test_wrong_method_is_json_405(api):
     ["/auth/customer/emailpass", "/store/auth/signup", "/store/auth/otp/send"],
 )
 @pytest.mark.parametrize("opening", [b"[", b'{"a":'])
-def test_json_nested_past_the_recursion_limit_is_400_not_500(api, path, opening):
+def test_json_nested_past_the_recursion_limit_is_a_json_400(api, path, opening):
     closing = b"]" if opening == b"[" else b"}"
     body = opening * DEPTH + (b"1" if opening != b"[" else b"") + closing * DEPTH
 

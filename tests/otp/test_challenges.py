@@ -148,8 +148,9 @@ def test_hard_stop_after_the_failure_ceiling_until_a_login(
     api, email, password, send_code, verify
 ):
     customer = customer_create(email=email, password=password)
-    # A password whose owner proved the mailbox (tests/otp/test_pre_registration.py
-    # shows that an unproven one does not lift the stop).
+    # A password whose owner proved the mailbox
+    # (tests/flows/test_pre_registration.py shows that an unproven one does not
+    # lift the stop).
     AuthIdentity.objects.filter(customer=customer).update(
         email_verified_at=timezone.now()
     )
@@ -251,7 +252,7 @@ def test_send_when_the_broker_is_down_is_503_and_leaves_no_challenge(
     assert not OtpChallenge.objects.filter(email=email).exists()
 
 
-def test_per_ip_send_limit_in_redis(api, settings):
+def test_otp_sends_from_one_client_address_are_limited(api, settings):
     settings.OTP_SEND_LIMIT_PER_IP = 2
 
     answers = [
