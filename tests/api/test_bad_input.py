@@ -219,7 +219,6 @@ def test_any_accept_header_gets_the_json_answer_not_an_error(api, email, accept)
 @pytest.mark.parametrize("number", ["1e999", "-1e999", "NaN", "Infinity"])
 def test_non_finite_numbers_are_400(api, email, number):
     customer = customer_create(email=email)
-    from tests.factories import token_for
 
     response = api.post(
         "/store/customers/me",

@@ -385,10 +385,6 @@ def test_an_orphan_deleted_once_before_is_swept_again_keeping_its_first_audit():
 
 
 def test_a_resumed_signup_is_not_swept_under_its_token(api, email, password):
-    from orphans import services
-    from orphans.models import Trigger
-    from tests.orphans.conftest import DAY, OLD, orphan_create
-
     orphan = orphan_create(email=email, age=OLD)
     # The owner comes back 25 hours later and registers again to finish.
     resumed = api.post(REGISTER, {"email": email, "password": password}, format="json")
