@@ -12,6 +12,8 @@ from accounts.models import AuthIdentity, Provider, ProviderIdentity
 
 pytestmark = pytest.mark.django_db
 
+LOGIN = "/auth/customer/emailpass"
+
 
 def medusa_scrypt_hash(password: str, log_n=15, r=8, p=1) -> str:
     """The reference implementation (docs/medusa-contract.md, "Password hashes")."""
@@ -27,7 +29,7 @@ def medusa_scrypt_hash(password: str, log_n=15, r=8, p=1) -> str:
     ).decode()
 
 
-def test_reference_hash_verifies():
+def test_a_medusa_scrypt_hash_verifies_its_password_and_nothing_else():
     blob = medusa_scrypt_hash("pässword 1")
 
     assert blob.startswith("c2NyeXB0AA8AAAAIAAAAA")
@@ -154,3 +156,25 @@ def test_without_medusa_hashes_a_failed_login_costs_one_argon2_verification(
 
     assert work.of(failed_login(api, "unknown@example.com")) == (1, 0)
     assert work.of(failed_login(api, "argon2@example.com")) == (1, 0)
+
+
+def test_medusa_hashes_with_stronger_parameters_verify(api, email):
+    import os
+
+    from accounts.hashers import medusa_scrypt_blob
+    from accounts.models import Provider, ProviderIdentity
+
+    identity = AuthIdentity.objects.create()
+    ProviderIdentity.objects.create(
+        auth_identity=identity,
+        provider=Provider.EMAILPASS,
+        entity_id=email,
+        password_hash="medusa_scrypt$"
+        + medusa_scrypt_blob("strong params", salt=os.urandom(32), log_n=16),
+    )
+
+    response = api.post(
+        LOGIN, {"email": email, "password": "strong params"}, format="json"
+    )
+
+    assert response.status_code == 200

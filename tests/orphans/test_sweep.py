@@ -20,6 +20,8 @@ from tests.orphans.conftest import DAY, OLD, YOUNG, orphan_create, orphans_bulk_
 
 pytestmark = pytest.mark.django_db
 
+REGISTER = "/auth/customer/emailpass/register"
+
 
 @pytest.fixture
 def world(email):
@@ -380,3 +382,16 @@ def test_an_orphan_deleted_once_before_is_swept_again_keeping_its_first_audit():
     assert run.deleted >= 1
     assert not AuthIdentity.objects.filter(id=identity.id).exists()
     assert OrphanDeletion.objects.filter(auth_identity_id=identity.id).count() == 1
+
+
+def test_a_resumed_signup_is_not_swept_under_its_token(api, email, password):
+    orphan = orphan_create(email=email, age=OLD)
+    # The owner comes back 25 hours later and registers again to finish.
+    resumed = api.post(REGISTER, {"email": email, "password": password}, format="json")
+
+    services.orphans_sweep(
+        older_than=DAY, batch_size=10, trigger=Trigger.COMMAND, now=timezone.now()
+    )
+
+    assert resumed.status_code == 200
+    assert AuthIdentity.objects.filter(pk=orphan.pk).exists()

@@ -10,6 +10,8 @@ from tests.factories import customer_create, identity_create, token_for
 
 pytestmark = pytest.mark.django_db
 
+REGISTER = "/auth/customer/emailpass/register"
+
 UNAUTHORIZED = {"message": "Unauthorized"}
 WRONG_TYPE = (
     "Invalid request: Expected type: 'string' for field 'first_name', got: '123'"
@@ -339,3 +341,38 @@ def test_token_of_a_deleted_identity_is_refused(api, email):
     response = api.post("/auth/token/refresh", **auth(token))
 
     assert response.status_code == 401
+
+
+def test_query_string_is_checked_before_the_customer_is_created(api, email, password):
+    token = registration_token(api, email, password)
+
+    refused = api.post(
+        "/store/customers?foo=bar",
+        {"email": email},
+        format="json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+
+    assert refused.status_code == 400
+    assert not Customer.objects.filter(email=email).exists()
+
+
+def test_duplicate_error_keys_are_in_medusas_order(api, email, password):
+    token = api.post(
+        REGISTER, {"email": email, "password": password}, format="json"
+    ).json()["token"]
+    api.post(
+        "/store/customers",
+        {"email": email},
+        format="json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+
+    again = api.post(
+        "/store/customers",
+        {"email": email},
+        format="json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+
+    assert list(again.json()) == ["code", "type", "message"]

@@ -207,3 +207,14 @@ def test_reset_still_answers_201_when_the_broker_is_down_and_logs_it(
         for r in caplog.records
     )
     assert email not in caplog.text
+
+
+def test_reset_request_does_no_account_work_in_the_request(api, email, broker_down):
+    customer_create(email=email)
+
+    response = api.post(
+        "/auth/customer/emailpass/reset-password", {"identifier": email}, format="json"
+    )
+
+    assert response.status_code == 201
+    assert not PasswordResetToken.objects.exists()

@@ -7,6 +7,8 @@ from tests.factories import customer_create, identity_create, token_for
 
 pytestmark = pytest.mark.django_db
 
+LOGIN = "/auth/customer/emailpass"
+
 ROUTES = [
     "/auth/customer/emailpass/register",
     "/auth/customer/emailpass",
@@ -15,6 +17,8 @@ ROUTES = [
     "/store/customers/me",
     "/store/auth/signup",
 ]
+
+DEPTH = 5_000  # past the JSON decoder's recursion limit, under MAX_BODY_BYTES
 
 
 @pytest.mark.parametrize("path", ROUTES)
@@ -160,3 +164,67 @@ def test_wrong_method_is_json_405(api):
 
     assert response.status_code == 405
     assert response.json()["type"] == "not_allowed"
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/auth/customer/emailpass", "/store/auth/signup", "/store/auth/otp/send"],
+)
+@pytest.mark.parametrize("opening", [b"[", b'{"a":'])
+def test_json_nested_past_the_recursion_limit_is_a_json_400(api, path, opening):
+    closing = b"]" if opening == b"[" else b"}"
+    body = opening * DEPTH + (b"1" if opening != b"[" else b"") + closing * DEPTH
+
+    response = api.post(path, body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "type": "invalid_data",
+        "message": "Invalid request: the body is nested too deeply",
+    }
+
+
+def test_an_unknown_format_query_parameter_is_ignored(api):
+    # DRF answered 404 for ?format=<anything but json> on an existing route.
+    response = api.post(
+        "/auth/customer/emailpass?format=xml",
+        {"email": "nobody@example.com", "password": "not the password"},
+        format="json",
+    )
+
+    assert response.status_code == 401
+    assert response.json()["message"] == "Invalid email or password"
+
+
+@pytest.mark.parametrize("accept", ["text/plain", "text/html", "application/xml"])
+def test_any_accept_header_gets_the_json_answer_not_an_error(api, email, accept):
+    reset = api.post(
+        "/auth/customer/emailpass/reset-password",
+        {"identifier": email},
+        format="json",
+        HTTP_ACCEPT=accept,
+    )
+    login = api.post(
+        LOGIN,
+        {"email": email, "password": "whatever it is"},
+        format="json",
+        HTTP_ACCEPT=accept,
+    )
+
+    assert (reset.status_code, reset.content) == (201, b"Created")
+    assert login.status_code == 401
+    assert login.json()["message"] == "Invalid email or password"
+
+
+@pytest.mark.parametrize("number", ["1e999", "-1e999", "NaN", "Infinity"])
+def test_non_finite_numbers_are_400(api, email, number):
+    customer = customer_create(email=email)
+
+    response = api.post(
+        "/store/customers/me",
+        '{"metadata": {"a": ' + number + "}}",
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token_for(customer)}",
+    )
+
+    assert response.status_code == 400

@@ -1,4 +1,8 @@
-"""Every row of seed 003's edge table, and the limits around it."""
+"""Codes and challenges: one live code per address, its TTL, five tries,
+resend cooldown and hourly cap, the failure ceiling (hard stop) until a
+login, and no code or address in the logs."""
+
+from datetime import timedelta
 
 import jwt
 import pytest
@@ -6,13 +10,11 @@ from django.conf import settings
 from django.core import mail
 from django.utils import timezone
 
-from accounts.models import AuthIdentity, ProviderIdentity
+from accounts.models import AuthIdentity
 from otp.models import OtpChallenge, OtpFailureBudget
+from otp.tasks import otp_challenges_purge_task
 from tests.factories import (
     customer_create,
-    identity_create,
-    profile_create,
-    registration_token,
 )
 from tests.otp.conftest import SEND, mailed_code, time_passes, wrong
 
@@ -36,99 +38,6 @@ def test_send_answers_alike_for_known_and_unknown_emails(api, email):
     assert len(code) == 6
     assert code.isdigit()
     assert code not in OtpChallenge.objects.get(email=email).code_hash
-
-
-def test_first_otp_login_of_a_customer_adds_the_provider_identity(
-    api, email, send_code, verify
-):
-    customer = customer_create(email=email)
-
-    response = verify(email.upper(), send_code(email))
-
-    assert response.status_code == 200
-    body = response.json()
-    assert body["isNewUser"] is False
-    assert body["customer"]["id"] == customer.id
-    payload = claims(body["token"])
-    assert payload["auth_provider"] == "email-otp"
-    assert payload["actor_id"] == customer.id
-    assert payload["auth_identity_id"] == customer.auth_identity.id
-    providers = set(
-        ProviderIdentity.objects.filter(entity_id=email).values_list(
-            "provider", flat=True
-        )
-    )
-    assert providers == {"emailpass", "email-otp"}
-    assert (
-        AuthIdentity.objects.filter(provider_identities__entity_id=email)
-        .distinct()
-        .count()
-        == 1
-    )
-
-
-def test_a_registered_customer_without_any_login_logs_in_by_code(
-    api, email, send_code, verify
-):
-    """An import brings such customers (their Medusa login was Google's, or
-    none): the code proves the address, so the new identity is theirs."""
-    from accounts.models import Customer
-
-    customer = Customer.objects.create(email=email, has_account=True)
-
-    first = verify(email, send_code(email))
-    time_passes(61, email=email)
-    second = verify(email, send_code(email))
-
-    assert first.status_code == 200
-    assert (first.json()["isNewUser"], first.json()["customer"]["id"]) == (
-        False,
-        customer.id,
-    )
-    assert claims(first.json()["token"])["actor_id"] == customer.id
-    identity = AuthIdentity.objects.get(customer=customer)
-    assert identity.provider_identities.get().provider == "email-otp"
-    assert second.json()["customer"]["id"] == customer.id
-    assert AuthIdentity.objects.filter(customer__isnull=True).count() == 0
-
-
-def test_a_customer_without_login_claims_the_identity_a_failed_register_left(
-    api, email, password, send_code, verify
-):
-    """They tried to register first: the password made an identity, and the
-    profile step refused a second customer. The code links it to them."""
-    from accounts.models import Customer
-
-    customer = Customer.objects.create(email=email, has_account=True)
-    token = registration_token(api, email, password)
-    refused = profile_create(api, token, email)
-
-    login = verify(email, send_code(email))
-
-    assert refused.status_code == 422
-    assert login.status_code == 200
-    assert (login.json()["isNewUser"], login.json()["customer"]["id"]) == (
-        False,
-        customer.id,
-    )
-    identity = AuthIdentity.objects.get(customer=customer)
-    assert set(identity.provider_identities.values_list("provider", flat=True)) == {
-        "emailpass",
-        "email-otp",
-    }
-    assert AuthIdentity.objects.count() == 1
-
-
-def test_repeat_otp_login_reuses_the_provider_identity(api, email, send_code, verify):
-    customer_create(email=email)
-    verify(email, send_code(email))
-    time_passes(120, email=email)
-    rows = ProviderIdentity.objects.count(), AuthIdentity.objects.count()
-
-    response = verify(email, send_code(email))
-
-    assert response.status_code == 200
-    assert (ProviderIdentity.objects.count(), AuthIdentity.objects.count()) == rows
 
 
 def test_wrong_code_counts_the_attempt_and_the_count_survives_the_400(
@@ -185,40 +94,6 @@ def test_expired_code_is_refused_at_the_ttl_and_not_before(
     assert at_ttl.json()["type"] == "invalid_data"
 
 
-def test_new_email_gets_a_registration_token_then_completes_the_profile(
-    api, email, send_code, verify
-):
-    response = verify(email, send_code(email))
-
-    assert response.status_code == 200
-    body = response.json()
-    assert body["requiresProfile"] is True
-    assert body["isNewUser"] is True
-    assert claims(body["token"])["actor_id"] == ""
-    created = profile_create(api, body["token"], email, first_name="Otto")
-    assert created.status_code == 200
-    identity = AuthIdentity.objects.get(provider_identities__entity_id=email)
-    assert identity.customer_id == created.json()["customer"]["id"]
-    assert identity.provider_identities.get().provider == "email-otp"
-
-
-def test_orphan_emailpass_identity_gets_the_otp_provider_not_a_second_identity(
-    api, email, send_code, verify
-):
-    orphan = identity_create(email=email)
-
-    response = verify(email, send_code(email))
-
-    assert response.json()["requiresProfile"] is True
-    assert claims(response.json()["token"])["auth_identity_id"] == orphan.id
-    assert (
-        AuthIdentity.objects.filter(provider_identities__entity_id=email)
-        .distinct()
-        .count()
-        == 1
-    )
-
-
 def test_no_challenge_and_used_code_are_not_found(api, email, send_code, verify):
     none = verify(email, "123456")
     code = send_code(email)
@@ -273,8 +148,9 @@ def test_hard_stop_after_the_failure_ceiling_until_a_login(
     api, email, password, send_code, verify
 ):
     customer = customer_create(email=email, password=password)
-    # A password whose owner proved the mailbox (tests/otp/test_pre_registration.py
-    # shows that an unproven one does not lift the stop).
+    # A password whose owner proved the mailbox
+    # (tests/flows/test_pre_registration.py shows that an unproven one does not
+    # lift the stop).
     AuthIdentity.objects.filter(customer=customer).update(
         email_verified_at=timezone.now()
     )
@@ -352,24 +228,6 @@ def test_malformed_code_counts_as_a_wrong_attempt(api, email, send_code, verify)
     assert OtpChallenge.objects.get(email=email).attempts == 1
 
 
-def test_sdk_login_route_gives_a_token_or_a_401(api, email, send_code):
-    customer = customer_create(email=email)
-    code = send_code(email)
-
-    bad = api.post(
-        "/auth/customer/email-otp", {"email": email, "code": wrong(code)}, format="json"
-    )
-    good = api.post(
-        "/auth/customer/email-otp", {"email": email, "code": code}, format="json"
-    )
-
-    assert bad.status_code == 401
-    assert bad.json() == {"type": "unauthorized", "message": "Invalid code"}
-    assert good.status_code == 200
-    assert list(good.json()) == ["token"]
-    assert claims(good.json()["token"])["actor_id"] == customer.id
-
-
 def test_code_and_email_never_reach_the_logs(api, email, send_code, verify, caplog):
     customer_create(email=email)
     code = send_code(email)
@@ -394,7 +252,7 @@ def test_send_when_the_broker_is_down_is_503_and_leaves_no_challenge(
     assert not OtpChallenge.objects.filter(email=email).exists()
 
 
-def test_per_ip_send_limit_in_redis(api, settings):
+def test_otp_sends_from_one_client_address_are_limited(api, settings):
     settings.OTP_SEND_LIMIT_PER_IP = 2
 
     answers = [
@@ -403,3 +261,21 @@ def test_per_ip_send_limit_in_redis(api, settings):
 
     assert [a.status_code for a in answers] == [200, 200, 429]
     assert int(answers[2]["Retry-After"]) > 0
+
+
+@pytest.mark.django_db
+def test_old_otp_challenges_are_purged(email):
+    now = timezone.now()
+    for age in (timedelta(hours=25), timedelta(hours=2)):
+        OtpChallenge.objects.create(
+            email=email,
+            code_hash="0" * 64,
+            max_attempts=5,
+            created_at=now - age,
+            expires_at=now - age + timedelta(minutes=10),
+            replaced_at=now,
+        )
+
+    otp_challenges_purge_task()
+
+    assert OtpChallenge.objects.filter(email=email).count() == 1

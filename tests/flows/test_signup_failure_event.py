@@ -8,11 +8,14 @@ import pytest
 
 from accounts.models import AuthIdentity, Customer
 from core.emails import email_hash
+from orphans.models import OrphanEvent
 from orphans.services import PROFILE_FAILURE_EVENT
 from tests.db_faults import refusing_trigger
 from tests.factories import registration_token
 
 pytestmark = pytest.mark.django_db
+
+REGISTER = "/auth/customer/emailpass/register"
 
 
 @pytest.fixture
@@ -85,3 +88,19 @@ def test_success_logs_no_event(api, email, password, caplog):
         )
 
     assert failure_events(caplog) == []
+
+
+def test_one_client_retrying_bad_input_counts_one_orphan_event(api, email, password):
+    token = api.post(
+        REGISTER, {"email": email, "password": password}, format="json"
+    ).json()["token"]
+
+    for _ in range(5):
+        api.post(
+            "/store/customers",
+            {"nope": 1},
+            format="json",
+            HTTP_AUTHORIZATION=f"Bearer {token}",
+        )
+
+    assert OrphanEvent.objects.count() == 1

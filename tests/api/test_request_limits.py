@@ -4,6 +4,7 @@ address, per address; IPv6 clients count per /64; a refused registration
 counts per address (it tests a password against an unlinked identity)."""
 
 import pytest
+from django.conf import settings
 
 from tests.factories import customer_create, identity_create
 
@@ -118,3 +119,45 @@ def test_registrations_that_succeed_do_not_use_up_the_limit(
     ]
 
     assert answers == [200, 200, 200]
+
+
+def test_failed_logins_are_throttled_per_email_and_client(api, email, settings):
+    settings.LOGIN_FAILURES_PER_EMAIL_CLIENT = 3
+
+    answers = [
+        api.post(LOGIN, {"email": email, "password": "guess number n"}, format="json")
+        for _ in range(4)
+    ]
+
+    assert [a.status_code for a in answers] == [401, 401, 401, 429]
+    assert answers[3].json()["type"] == "too_many_requests"
+    assert int(answers[3]["Retry-After"]) > 0
+
+
+def test_reset_requests_are_throttled_per_email(api, email):
+    answers = [
+        api.post(
+            "/auth/customer/emailpass/reset-password",
+            {"identifier": email},
+            format="json",
+        )
+        for _ in range(settings.RESET_LIMIT_PER_EMAIL + 1)
+    ]
+
+    assert answers[-1].status_code == 429
+    assert {a.status_code for a in answers[:-1]} == {201}
+
+
+def test_signups_are_throttled_per_ip(api, settings, password):
+    settings.SIGNUP_LIMIT_PER_IP = 2
+
+    answers = [
+        api.post(
+            REGISTER,
+            {"email": f"ip{n}@example.com", "password": password},
+            format="json",
+        )
+        for n in range(3)
+    ]
+
+    assert [a.status_code for a in answers] == [200, 200, 429]

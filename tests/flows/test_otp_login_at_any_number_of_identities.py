@@ -1,6 +1,7 @@
-"""Seed 003: a returning user's OTP login returned 500 once more than 100
-identities existed, because the lookup scanned identities. Ours goes through
-the (entity_id, provider) unique index, whatever the number of identities."""
+"""A returning customer logs in by code whatever the number of identities:
+the lookup goes through the (entity_id, provider) unique index, so a
+verify's queries do not grow with them. (Seed 003: an OTP login returned 500
+once more than 100 identities existed, because the lookup scanned them.)"""
 
 import pytest
 from django.db import connection
