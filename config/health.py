@@ -2,7 +2,8 @@
 shape). Redis (cache and broker) is reported, not fatal: logins work without
 it. `Accept: application/json` gets the details."""
 
-from django.core.cache import cache
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 from django.db import DatabaseError, connection
 from django.http import HttpResponse, JsonResponse
 
@@ -20,7 +21,10 @@ def _database_ok() -> bool:
 
 def _redis_ok() -> bool:
     try:
-        client = cache._cache.get_client()  # noqa: SLF001  (a ping, not a cache read)
+        backend = caches["default"]
+        if not isinstance(backend, RedisCache):
+            return False
+        client = backend._cache.get_client()  # noqa: SLF001  (a ping, not a cache read)
         return bool(client.ping())
     except Exception:  # noqa: BLE001  (any failure means "not available")
         return False

@@ -1,35 +1,53 @@
+from typing import TYPE_CHECKING, Any
+
 from django.contrib import admin
 from django.core.paginator import Paginator
 from django.db import connections
-from django.db.models import Q
+from django.db.models import Model, Q, QuerySet
 from django.db.models.constants import LOOKUP_SEP
+from django.http import HttpRequest
 from django.utils.functional import cached_property
+
+if TYPE_CHECKING:
+    # The stubs make these generic; Django's classes take no type arguments
+    # at run time (that would need django_stubs_ext.monkeypatch() at startup).
+    _ModelAdmin = admin.ModelAdmin[Any]
+    _Paginator = Paginator[Any]
+else:
+    _ModelAdmin = admin.ModelAdmin
+    _Paginator = Paginator
 
 # Hashes staff never read: not on a page, and not one character at a time
 # through a changelist filter in the URL (?password_hash__startswith=...).
 SECRET_FIELDS = frozenset({"password_hash", "code_hash", "token_hash"})
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(_ModelAdmin):
     """Rows staff read but never edit by hand: changes go through services
     (and their audit), never through a raw model form."""
 
-    def lookup_allowed(self, lookup, value, request=None) -> bool:
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
         if SECRET_FIELDS.intersection(lookup.split(LOOKUP_SEP)):
             return False  # Django answers 400
         return super().lookup_allowed(lookup, value, request)
 
-    def has_add_permission(self, request, obj=None) -> bool:
+    def has_add_permission(
+        self, request: HttpRequest, obj: Model | None = None
+    ) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
+    def has_change_permission(
+        self, request: HttpRequest, obj: Model | None = None
+    ) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None) -> bool:
+    def has_delete_permission(
+        self, request: HttpRequest, obj: Model | None = None
+    ) -> bool:
         return False
 
 
-class EstimatedCountPaginator(Paginator):
+class EstimatedCountPaginator(_Paginator):
     """Counts a large unfiltered table from PostgreSQL's statistics
     (`pg_class.reltuples`, kept by autovacuum's ANALYZE): COUNT(*) reads every
     row, 0.1 to 0.3 s at a million. Filtered lists and small tables are
@@ -43,19 +61,20 @@ class EstimatedCountPaginator(Paginator):
     @cached_property
     def count(self) -> int:
         rows = self.object_list
-        if not rows.query.where:
+        if isinstance(rows, QuerySet) and not rows.query.where:
             with connections[rows.db].cursor() as cursor:
                 cursor.execute(
                     "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
                     [rows.model._meta.db_table],
                 )
-                estimate = cursor.fetchone()[0]  # -1: never analyzed
+                row = cursor.fetchone()
+            estimate = int(row[0]) if row is not None else -1  # -1: never analyzed
             if estimate >= self.exact_below:
                 return estimate
         return super().count
 
 
-class LargeTableAdmin(admin.ModelAdmin):
+class LargeTableAdmin(_ModelAdmin):
     """A list over a table that grows to millions of rows
     (docs/performance.md). Search matches whole values only (an id, an
     email in any case), each found through an index: Django's `icontains`
@@ -71,7 +90,9 @@ class LargeTableAdmin(admin.ModelAdmin):
     def search_q(self, term: str) -> Q:
         raise NotImplementedError
 
-    def get_search_results(self, request, queryset, search_term):
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Any], bool]:
         term = search_term.strip()
         if not term:
             return queryset, False

@@ -1,23 +1,31 @@
 """Plain Django views outside DRF: the same method handling as the API."""
 
 import re
+from collections.abc import Callable
 from functools import wraps
+from typing import Concatenate, ParamSpec
 
+from django.http import HttpRequest, HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
 from core.errors import MethodNotAllowed, error_response
 
+_P = ParamSpec("_P")
+View = Callable[Concatenate[HttpRequest, _P], HttpResponseBase]
+
 READ_METHODS = ("GET", "HEAD")
 
 
-def read_only(view):
+def read_only(view: View[_P]) -> View[_P]:
     """GET and HEAD only; any other method is 405 `not_allowed` with
     `Allow`, as DRF views answer. CSRF-exempt: these views change nothing,
     and the CSRF middleware's 403 page would otherwise come before the 405."""
 
     @csrf_exempt
     @wraps(view)
-    def wrapper(request, *args, **kwargs):
+    def wrapper(
+        request: HttpRequest, /, *args: _P.args, **kwargs: _P.kwargs
+    ) -> HttpResponseBase:
         if request.method not in READ_METHODS:
             response = error_response(
                 MethodNotAllowed(f'Method "{request.method}" not allowed.')
@@ -32,7 +40,7 @@ def read_only(view):
 _BEARER = re.compile(r"^\s*(\S+)\s+(\S+)\s*$")
 
 
-def bearer_token(request) -> str | None:
+def bearer_token(request: HttpRequest) -> str | None:
     """The token of an `Authorization: Bearer <token>` header, or None."""
     match = _BEARER.match(request.headers.get("Authorization", ""))
     if match is None or match.group(1).lower() != "bearer":

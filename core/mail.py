@@ -2,10 +2,12 @@ import os
 import re
 import secrets
 import smtplib
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMessage, EmailMultiAlternatives
 from django.core.mail.backends import filebased
 from django.template.loader import render_to_string
 
@@ -17,7 +19,7 @@ class MailNotDelivered(Exception):
     the worker logs a task's exception, and plain emails never reach logs."""
 
 
-def templated_mail_send(*, templates: str, context: dict, to: str) -> None:
+def templated_mail_send(*, templates: str, context: dict[str, Any], to: str) -> None:
     """Send `<templates>subject.txt`, `body.txt` and `body.html` to one address."""
     subject = render_to_string(f"{templates}subject.txt", context)
     message = EmailMultiAlternatives(
@@ -55,7 +57,7 @@ class FileBackend(filebased.EmailBackend):
     def close(self) -> None:
         pass
 
-    def send_messages(self, email_messages) -> int:
+    def send_messages(self, email_messages: Sequence[EmailMessage]) -> int:
         sent = 0
         for message in email_messages:
             if not message.recipients():
@@ -64,7 +66,7 @@ class FileBackend(filebased.EmailBackend):
             sent += 1
         return sent
 
-    def _write(self, message) -> None:
+    def _write(self, message: EmailMessage) -> None:
         directory = Path(self.file_path)
         name = _file_name(message.recipients())
         partial = directory / f".{name}.partial"

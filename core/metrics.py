@@ -34,8 +34,11 @@ otp_verifications = Counter(
 
 def input_rejected(error: Exception) -> bool:
     """The client's input was refused (a 4xx), rather than ours failing."""
-    status = getattr(error, "status", None) or getattr(error, "status_code", 500)
-    return status < 500
+    for name in ("status", "status_code"):
+        status = getattr(error, name, None)
+        if isinstance(status, int) and status:
+            return status < 500
+    return False
 
 
 def signup_outcome(*, flow: str, error: Exception | None = None) -> None:

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 
 from django.conf import settings
 from django.core.cache import cache
+from django.http import HttpRequest
 
 from core.errors import TooManyRequests
 
@@ -126,7 +127,7 @@ def client_remember(*, scope: str, key: str, seconds: int) -> None:
         _unavailable(scope)
 
 
-def client_key(request) -> str:
+def client_key(request: HttpRequest) -> str:
     """The client as limits count it: its address, or its /64 for IPv6 (one
     host or home gets a whole /64, so single addresses cost an attacker
     nothing)."""
@@ -142,11 +143,11 @@ def client_key(request) -> str:
     return str(ip)
 
 
-def client_ip(request) -> str:
+def client_ip(request: HttpRequest) -> str:
     """The client's address. Behind TRUSTED_PROXY_COUNT proxies that each
     append to X-Forwarded-For, it is the entry that many from the right;
     without proxies the header is the client's own claim and is ignored."""
-    proxies = settings.TRUSTED_PROXY_COUNT
+    proxies: int = settings.TRUSTED_PROXY_COUNT
     if proxies:
         forwarded = [
             part.strip()
@@ -155,4 +156,5 @@ def client_ip(request) -> str:
         ]
         if len(forwarded) >= proxies:
             return forwarded[-proxies]
-    return request.META.get("REMOTE_ADDR", "")
+    address: str = request.META.get("REMOTE_ADDR", "")
+    return address

@@ -83,9 +83,12 @@ def unseal(token: str, *, task: str, now: float | None = None) -> dict[str, Any]
     except (InvalidToken, TypeError, ValueError, AttributeError):
         # A key rotated away, or the token was altered: nothing to tell apart.
         raise SealBroken("invalid") from None
+    if not isinstance(opened, dict) or not isinstance(opened.get("kwargs"), dict):
+        raise SealBroken("invalid")  # sealed, so ours: not what seal() makes
     if opened.get("task") != task:
         raise SealBroken("another task")
     expires_at = opened.get("exp")
     if expires_at is not None and (time.time() if now is None else now) > expires_at:
         raise SealBroken("expired")
-    return opened["kwargs"]
+    kwargs: dict[str, Any] = opened["kwargs"]
+    return kwargs

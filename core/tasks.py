@@ -11,6 +11,7 @@ import kombu.exceptions
 import redis.exceptions
 from celery import Task
 from celery.exceptions import Ignore
+from celery.result import AsyncResult
 
 from core.seal import SealBroken, deadline, seal, unseal
 
@@ -30,7 +31,7 @@ class BrokerUnavailable(Exception):
 SEALED = "_sealed"
 
 
-class SealedTask(Task):
+class SealedTask(Task[..., Any]):
     """A task whose keyword arguments cross the broker sealed (core/seal.py):
     the message holds one Fernet token under `_sealed`, the task body gets
     its arguments as declared. Use it for any task whose arguments carry a
@@ -47,7 +48,13 @@ class SealedTask(Task):
     # on the arguments before they are sealed.
     typing = False
 
-    def apply_async(self, args=None, kwargs=None, **options):
+    def apply_async(
+        self,
+        args: tuple[Any, ...] | None = None,
+        kwargs: dict[str, Any] | None = None,
+        *more: Any,
+        **options: Any,
+    ) -> AsyncResult[Any]:
         if args:
             raise TypeError(f"{self.name} takes keyword arguments only")
         if kwargs and SEALED not in kwargs:
@@ -58,9 +65,9 @@ class SealedTask(Task):
             kwargs = {
                 SEALED: seal(task=self.name, kwargs=kwargs, expires_at=expires_at)
             }
-        return super().apply_async(args, kwargs, **options)
+        return super().apply_async(args, kwargs, *more, **options)
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if SEALED in kwargs:
             try:
                 kwargs = unseal(kwargs[SEALED], task=self.name)
@@ -84,7 +91,7 @@ class SealedTask(Task):
 
 
 def publish(
-    task: Task,
+    task: Task[..., Any],
     *,
     kwargs: dict[str, Any],
     kwargsrepr: dict[str, Any] | None = None,
@@ -104,10 +111,12 @@ def publish(
             "arguments need a SealedTask"
         )
     try:
-        task.apply_async(
+        # celery-types knows neither `kwargsrepr` (Celery passes it on to the
+        # message header) nor None for `expires` (Celery's own default).
+        task.apply_async(  # type: ignore[call-arg]
             kwargs=kwargs,
             kwargsrepr=repr(kwargsrepr if kwargsrepr is not None else kwargs),
-            expires=expires,
+            expires=expires,  # type: ignore[arg-type]
         )
     except BROKER_ERRORS as exc:
         raise BrokerUnavailable(type(exc).__name__) from exc
