@@ -3,6 +3,7 @@ Python (seed 003's bug was exactly that)."""
 
 import time
 
+from django.db.models import QuerySet
 from django.db.models.functions import Lower
 
 from accounts.hashers import MEDUSA_HASH_PREFIX
@@ -54,7 +55,7 @@ def auth_identity_ids_matching(*, term: str) -> list[str]:
     return [term, *by_provider, *by_customer]
 
 
-def customers_by_email(*, email: str):
+def customers_by_email(*, email: str) -> QuerySet[Customer]:
     """Every customer (guests too) with this email in any case: its normal
     form, or as typed (a guest's email is stored as Medusa had it, which may
     be a domain's Unicode form)."""

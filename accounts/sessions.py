@@ -22,6 +22,8 @@ def customer_session_create(*, claims: dict[str, Any]) -> str:
     store[_CLAIMS_KEY] = claims
     store.set_expiry(int(settings.CUSTOMER_SESSION_TTL.total_seconds()))
     store.create()
+    if store.session_key is None:  # create() always sets one
+        raise RuntimeError("the session store made no key")
     return _signer().sign(store.session_key)
 
 

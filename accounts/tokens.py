@@ -127,14 +127,23 @@ def reset_token_issue(*, entity_id: str, provider: str, jti: str, now: datetime)
 
 def reset_token_decode(token: str) -> ResetClaims:
     payload = _decode(token)
-    fields = (payload.get("entity_id"), payload.get("provider"), payload.get("jti"))
+    entity_id, provider, jti = (
+        _text(payload.get(key)) for key in ("entity_id", "provider", "jti")
+    )
     if (
         payload.get("purpose") != "reset"
         or payload.get("actor_type") != ACTOR_TYPE
-        or not all(isinstance(value, str) and value for value in fields)
+        or entity_id is None
+        or provider is None
+        or jti is None
     ):
         raise InvalidToken("not a reset token")
-    return ResetClaims(*fields)
+    return ResetClaims(entity_id, provider, jti)
+
+
+def _text(value: Any) -> str | None:
+    """A claim that must be a non-empty string: it, or None."""
+    return value if isinstance(value, str) and value else None
 
 
 def _decode(token: str) -> dict[str, Any]:

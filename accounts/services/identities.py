@@ -15,6 +15,7 @@ from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
+from django.db.models.expressions import Combinable
 from django.views.decorators.debug import sensitive_variables
 
 from accounts import selectors
@@ -66,6 +67,8 @@ def password_matches(provider_identity: ProviderIdentity, password: str) -> bool
             password_hash=make_password(raw_password)
         )
 
+    if provider_identity.password_hash is None:
+        return False  # as check_password answers for no hash
     return check_password(password, provider_identity.password_hash, setter=upgrade)
 
 
@@ -115,7 +118,10 @@ def provider_identity_get_or_create(
                 updated_at=now,
             )
     except IntegrityError:
-        return selectors.provider_identity_get(provider=provider, entity_id=entity_id)
+        winner = selectors.provider_identity_get(provider=provider, entity_id=entity_id)
+        if winner is None:
+            raise  # no race lost: another constraint refused the row
+        return winner
 
 
 @sensitive_variables("password")
@@ -225,14 +231,17 @@ def identity_email_proven(*, identity: AuthIdentity, now: datetime) -> None:
     unproven = ProviderIdentity.objects.filter(
         auth_identity=identity, provider=Provider.EMAILPASS
     ).update(password_hash=make_password(None), updated_at=now)
-    changes = {"email_verified_at": now, "updated_at": now}
+    changes: dict[str, Combinable | datetime] = {
+        "email_verified_at": now,
+        "updated_at": now,
+    }
     if unproven:
         changes.update(tokens_revoked(now=now))
     AuthIdentity.objects.filter(pk=identity.pk).update(**changes)
     identity.refresh_from_db(fields=["email_verified_at", "token_generation"])
 
 
-def tokens_revoked(*, now: datetime) -> dict:
+def tokens_revoked(*, now: datetime) -> dict[str, Combinable | datetime]:
     """The identity changes that refuse every token issued so far: ours by
     generation, Medusa's up to this second (selectors.token_generation_is_current)."""
     return {"token_generation": F("token_generation") + 1, "tokens_valid_after": now}

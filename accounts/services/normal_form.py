@@ -71,7 +71,9 @@ def _provider_findings() -> list[Finding]:
         identities = {identity_id for _, identity_id, _ in everyone}
         providers = [provider for _, _, provider in everyone]
         if len(identities) > 1 or len(providers) != len(set(providers)):
-            rows = [(pk, identity_id) for pk, identity_id, _ in everyone]
+            rows: list[tuple[str, str | None]] = [
+                (pk, identity_id) for pk, identity_id, _ in everyone
+            ]
             findings.append(
                 Finding(
                     "collision", "provider_identity", email_hash(normal), rows, normal
