@@ -4,6 +4,7 @@ counts its outcome (core.metrics). A refused registration of an address
 that has an identity counts against the address (it tested a password
 against an unfinished signup: docs/api.md, "Request limits")."""
 
+from contextlib import AbstractContextManager
 from datetime import datetime
 
 from django.conf import settings
@@ -19,7 +20,7 @@ from core.ratelimit import failures_limited
 from orphans.services import orphan_profile_failure_record
 
 
-def _failures_limited(email: str):
+def _failures_limited(email: str) -> AbstractContextManager[None]:
     return failures_limited(
         (
             "signup-fail-email",

@@ -4,7 +4,8 @@ all start from `orphans_older_than`, which the partial index
 `authid_orphan_created_idx` serves (its cost follows the orphans, not all
 identities; see docs/runbook.md for the EXPLAIN)."""
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from typing import TypedDict
 
 from django.conf import settings
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
@@ -19,7 +20,9 @@ def orphan_max_age() -> timedelta:
     return duration_parse(settings.ORPHAN_MAX_AGE)
 
 
-def orphans_older_than(*, cutoff: datetime, include_held: bool = True) -> QuerySet:
+def orphans_older_than(
+    *, cutoff: datetime, include_held: bool = True
+) -> QuerySet[AuthIdentity]:
     # "Older" means untouched since the cut-off: issuing a registration token
     # touches updated_at (a resumed signup is not swept under its token).
     orphans = AuthIdentity.objects.filter(
@@ -49,7 +52,21 @@ def orphan_failures_since(*, since: datetime) -> int:
     return OrphanEvent.objects.filter(created_at__gte=since, rejected=False).count()
 
 
-def orphan_stats(*, now: datetime, days: int = 7) -> dict:
+class DayFigures(TypedDict):
+    day: date
+    created: int
+    cleaned: int
+
+
+class OrphanStats(TypedDict):
+    days: list[DayFigures]
+    cleaned_within_24h: float | None
+    signup_success_rate: float | None
+    current_orphans: int
+    overdue: int
+
+
+def orphan_stats(*, now: datetime, days: int = 7) -> OrphanStats:
     """Figures for the admin dashboard (docs/runbook.md defines each)."""
     since = (now - timedelta(days=days - 1)).replace(
         hour=0, minute=0, second=0, microsecond=0

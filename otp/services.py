@@ -142,10 +142,8 @@ def _locked() -> NotAllowed:
     return NotAllowed("Too many wrong codes; request a new code", code="otp_locked")
 
 
-def _refusal(
-    challenge: OtpChallenge | None, *, email: str, now: datetime
-) -> ApiError | None:
-    if challenge is None or challenge.consumed_at or challenge.replaced_at:
+def _refusal(challenge: OtpChallenge, *, email: str, now: datetime) -> ApiError | None:
+    if challenge.consumed_at or challenge.replaced_at:
         return _not_found()
     if challenge.locked_at:
         return _locked()
@@ -173,21 +171,26 @@ def otp_verify(
     error: ApiError | None = None
     with transaction.atomic():
         challenge = selectors.challenge_latest_for_update(email=email)
-        error = _refusal(challenge, email=email, now=now)
-        if (
-            error is None
-            and codes.code_is_well_formed(code)
-            and codes.code_matches(
-                challenge_id=challenge.id, code=code, expected_hash=challenge.code_hash
-            )
-        ):
-            challenge.attempts = F("attempts") + 1
-            challenge.consumed_at = now
-            challenge.save(update_fields=["attempts", "consumed_at"])
-            otp_failures_reset(email=email)
-            return login(email)
-        if error is None:
-            error = _wrong_code(challenge, now=now)
+        if challenge is None:
+            error = _not_found()
+        else:
+            error = _refusal(challenge, email=email, now=now)
+            if (
+                error is None
+                and codes.code_is_well_formed(code)
+                and codes.code_matches(
+                    challenge_id=challenge.id,
+                    code=code,
+                    expected_hash=challenge.code_hash,
+                )
+            ):
+                challenge.attempts = F("attempts") + 1
+                challenge.consumed_at = now
+                challenge.save(update_fields=["attempts", "consumed_at"])
+                otp_failures_reset(email=email)
+                return login(email)
+            if error is None:
+                error = _wrong_code(challenge, now=now)
     raise error
 
 

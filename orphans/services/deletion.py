@@ -9,6 +9,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -111,7 +112,7 @@ SELECT id FROM deleted
 @dataclass(frozen=True)
 class Deleter:
     trigger: str
-    staff_user: object = None
+    staff_user: User | None = None
     sweep_run: SweepRun | None = None
 
 
@@ -123,7 +124,11 @@ def orphans_delete_batch(
     only_ids: list[str] | None = None,
 ) -> list[str]:
     """Delete up to `limit` orphans in one short transaction; return their ids."""
-    params = {"cutoff": cutoff, "limit": limit, "ids": only_ids}
+    params: dict[str, datetime | int | list[str] | None] = {
+        "cutoff": cutoff,
+        "limit": limit,
+        "ids": only_ids,
+    }
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(LOCK_BATCH_SQL, params)
         locked = cursor.fetchall()
@@ -154,7 +159,7 @@ def orphans_delete_batch(
 
 
 def orphans_delete_selected(
-    *, auth_identity_ids: list[str], staff_user, now: datetime
+    *, auth_identity_ids: list[str], staff_user: User, now: datetime
 ) -> tuple[list[str], list[str]]:
     """Staff's explicit delete: only identities that are still orphans and not
     on hold go; the rest are refused and returned as such."""

@@ -23,7 +23,7 @@ logger = logging.getLogger("orphans")
 PROFILE_FAILURE_EVENT = "Customer profile creation failed after auth registration"
 
 
-def error_summary(error: Exception) -> str:
+def error_summary(error: BaseException) -> str:
     """What failed, without the values: a database message may quote the
     email (`Key (lower(email))=(…) already exists`), so only its kind and
     constraint are kept."""

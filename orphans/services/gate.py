@@ -4,6 +4,7 @@ failures pile up, or by staff; resumed by staff. Every change is audited."""
 import logging
 from datetime import datetime
 
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from core.errors import Unavailable
@@ -22,7 +23,7 @@ SIGNUPS_PAUSED_MESSAGE = (
 
 
 @transaction.atomic
-def signups_pause(*, staff_user, reason: str, now: datetime) -> bool:
+def signups_pause(*, staff_user: User | None, reason: str, now: datetime) -> bool:
     """Pause new signups; False if they already were (one audit row per
     pause even when many requests cross the threshold at once)."""
     SignupGate.objects.get_or_create(pk=1)
@@ -44,7 +45,7 @@ def signups_pause(*, staff_user, reason: str, now: datetime) -> bool:
 
 
 @transaction.atomic
-def signups_resume(*, staff_user, reason: str, now: datetime) -> bool:
+def signups_resume(*, staff_user: User, reason: str, now: datetime) -> bool:
     changed = SignupGate.objects.filter(pk=1, paused_at__isnull=False).update(
         paused_at=None, reason=""
     )

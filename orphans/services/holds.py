@@ -3,6 +3,7 @@
 import logging
 from datetime import datetime
 
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 
 from orphans.models import OrphanHold
@@ -11,7 +12,7 @@ logger = logging.getLogger("orphans")
 
 
 def orphan_hold(
-    *, auth_identity_id: str, staff_user, reason: str, now: datetime
+    *, auth_identity_id: str, staff_user: User, reason: str, now: datetime
 ) -> bool:
     """Keep an orphan from the sweep; False if it was held already, or is
     gone (a sweep deleted it a moment ago)."""

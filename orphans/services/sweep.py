@@ -10,11 +10,13 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.contrib.auth.models import User
 from django.db import connection
 from django.db.models import Count, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
+from accounts.models import AuthIdentity
 from orphans import selectors
 from orphans.models import (
     OrphanDeletion,
@@ -31,10 +33,12 @@ class SweepPreview:
     cutoff: datetime
     sweepable: int
     held: int
-    sample: list
+    sample: list[AuthIdentity]
 
 
-def orphans_sweep_preview(*, older_than: timedelta, now: datetime, sample: int = 20):
+def orphans_sweep_preview(
+    *, older_than: timedelta, now: datetime, sample: int = 20
+) -> SweepPreview:
     cutoff = now - older_than
     sweepable = selectors.orphans_older_than(cutoff=cutoff, include_held=False)
     everything = selectors.orphans_older_than(cutoff=cutoff)
@@ -53,7 +57,7 @@ def orphans_sweep(
     trigger: str,
     now: datetime,
     dry_run: bool = False,
-    staff_user=None,
+    staff_user: User | None = None,
     workers: int = 1,
     progress: Callable[[SweepRun], None] | None = None,
 ) -> SweepRun:
