@@ -18,6 +18,8 @@ or creates a new model; run this operation again in that migration's app if
 that matters.
 """
 
+from __future__ import annotations
+
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol, cast
 
