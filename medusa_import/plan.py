@@ -78,8 +78,11 @@ class Unit:
     problems: list[Problem] = field(default_factory=list)
 
     @property
-    def is_orphan(self) -> bool:
-        return self.identity is not None and self.identity.customer_id is None
+    def orphan_id(self) -> str | None:
+        """The identity's id when it comes without a customer, else None."""
+        if self.identity is not None and self.identity.customer_id is None:
+            return self.identity.id
+        return None
 
     def rejection(self, problem: Problem) -> list[Problem]:
         """The problem that keeps this unit out, then its other rows, then
@@ -186,7 +189,7 @@ def _login_email_kept(customer: CustomerRow, unit: Unit) -> CustomerRow:
             "customer",
             customer.id,
             "customer_email_replaced",
-            email_hash(customer.email),
+            email_hash(customer.email) if customer.email else None,
         )
     )
     return replace(customer, email=login_email)

@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from accounts.models import AuthIdentity, Customer, ProviderIdentity
 from orphans.models import OrphanDeletion
 
-MODELS = {
+MODELS: dict[str, type[Customer] | type[AuthIdentity] | type[ProviderIdentity]] = {
     "customer": Customer,
     "auth_identity": AuthIdentity,
     "provider_identity": ProviderIdentity,

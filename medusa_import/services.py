@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, replace
-from typing import TextIO
+from typing import Any, TextIO
 
 from django.db import reset_queries, transaction
 
@@ -24,6 +24,8 @@ logger = logging.getLogger("medusa_import")
 SHOWN_PROBLEMS = 50
 
 Progress = Callable[[str, int, int], None]
+# A Medusa row (a dict of its columns) as a unit to write, or why it cannot come.
+Planner = Callable[[dict[str, Any]], plan.Unit | list[Problem]]
 
 
 @dataclass
@@ -46,14 +48,14 @@ class Report:
         default_factory=lambda: {table: TableCounts() for table in writer.TABLES}
     )
     orphans: int = 0
-    reasons: Counter = field(default_factory=Counter)
+    reasons: Counter[str] = field(default_factory=Counter)
     shown: list[Problem] = field(default_factory=list)
 
     @property
     def not_imported(self) -> int:
         return sum(n for reason, n in self.reasons.items() if reason not in NOTES)
 
-    def read(self, row: dict) -> None:
+    def read(self, row: dict[str, Any]) -> None:
         if "providers" in row:
             self.tables["auth_identity"].read += 1
             self.tables["provider_identity"].read += len(row["providers"])
@@ -81,7 +83,7 @@ class Report:
             self.problems(unit.problems)
         # Orphans as written: a link made here since an earlier pass stays.
         for identity_id in selectors.orphans_among(
-            unit.identity.id for unit in outcome.written if unit.is_orphan
+            unit.orphan_id for unit in outcome.written if unit.orphan_id is not None
         ):
             self.orphans += 1
             self._record(
@@ -89,7 +91,7 @@ class Report:
             )
         self.problems(outcome.refused)
 
-    def _record(self, line: dict) -> None:
+    def _record(self, line: dict[str, Any]) -> None:
         if self.sink is not None:
             self.sink.write(json.dumps(line) + "\n")
 
@@ -102,7 +104,7 @@ def medusa_import(
     progress: Progress | None = None,
 ) -> Report:
     counts = source.counts()
-    passes = [
+    passes: list[tuple[str, int, Iterable[list[dict[str, Any]]], Planner]] = [
         ("auth identities", counts.auth_identities,
          source.identity_batches(batch_size), plan.identity_unit),
         ("customers without identity", counts.lone_customers,
@@ -134,8 +136,11 @@ def medusa_import(
     return report
 
 
-def _batch_import(batch: list[dict], planner, report: Report) -> None:
-    units, refused = [], []
+def _batch_import(
+    batch: list[dict[str, Any]], planner: Planner, report: Report
+) -> None:
+    units: list[plan.Unit] = []
+    refused: list[Problem] = []
     for row in batch:
         report.read(row)
         planned = planner(row)
@@ -149,18 +154,20 @@ def _batch_import(batch: list[dict], planner, report: Report) -> None:
     reset_queries()  # with DEBUG on, Django would keep every query in memory
 
 
-def _screened(units: list[plan.Unit], refused: list[Problem]):
+def _screened(
+    units: list[plan.Unit], refused: list[Problem]
+) -> tuple[list[plan.Unit], list[Problem]]:
     """What an earlier pass and the sweep since did here changes two cases:
     an orphan the sweep already deleted here is not brought back, and a row
     soft-deleted in Medusa that an earlier pass imported is only noted (it
     stays here; staff decide, docs/migrate-from-medusa.md)."""
     swept = selectors.identities_swept_here(
-        unit.identity.id for unit in units if unit.is_orphan
+        unit.orphan_id for unit in units if unit.orphan_id is not None
     )
     kept = []
     for unit in units:
-        if unit.is_orphan and unit.identity.id in swept:
-            problem = Problem("auth_identity", unit.identity.id, "swept_here")
+        if unit.orphan_id is not None and unit.orphan_id in swept:
+            problem = Problem("auth_identity", unit.orphan_id, "swept_here")
             refused += unit.rejection(problem)
         else:
             kept.append(unit)
@@ -187,7 +194,7 @@ def _screened(units: list[plan.Unit], refused: list[Problem]):
     return kept, refused
 
 
-def _deleted_in_medusa(problem: Problem, here: set) -> Problem:
+def _deleted_in_medusa(problem: Problem, here: set[tuple[str, str]]) -> Problem:
     kept_here = (problem.table, problem.id) in here
     if kept_here and problem.reason in ("soft_deleted", "goes_with"):
         return replace(problem, reason="deleted_in_medusa")

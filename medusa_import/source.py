@@ -110,7 +110,7 @@ def url_masked(url: str) -> str:
         return "<unparsable database URL>"
     if "password" in params:
         params["password"] = "***"  # noqa: S105  (a mask)
-    return make_conninfo(**params)
+    return make_conninfo("", **params)
 
 
 class MedusaSource:
@@ -161,6 +161,8 @@ class MedusaSource:
 
     def counts(self) -> SourceCounts:
         row = self._conn.execute(COUNTS_SQL).fetchone()
+        if row is None:  # an aggregate query always returns its one row
+            raise SourceError("the counts query returned no row")
         return SourceCounts(**row)
 
     def identity_batches(self, batch_size: int) -> Iterator[list[dict]]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Model
 from django.db.models.functions import Lower
 
 from accounts.models import AuthIdentity, Customer, ProviderIdentity
@@ -27,7 +28,7 @@ from medusa_import.problems import Problem
 
 @dataclass(frozen=True)
 class Upsert:
-    model: type
+    model: type[Model]
     types: dict[str, str]  # column -> PostgreSQL type, in the row's field order
     update: str  # the SET list applied to a row Medusa changed since
 
@@ -190,10 +191,14 @@ def _email_holder(unit: Unit) -> tuple[str, str, str | None, str | None]:
         )
         if holder:
             return "provider_identity", row.id, holder, row.entity_id
+    if unit.identity is None:
+        return _no_holder(unit)
     return "auth_identity", unit.identity.id, None, None
 
 
 def _customer_email_holder(unit: Unit) -> tuple[str, str, str | None, str | None]:
+    if unit.customer is None or unit.customer.email is None:
+        return _no_holder(unit)
     email = unit.customer.email
     holder = (
         Customer.objects.annotate(email_lower=Lower("email"))
@@ -206,6 +211,8 @@ def _customer_email_holder(unit: Unit) -> tuple[str, str, str | None, str | None
 
 
 def _customer_holder(unit: Unit) -> tuple[str, str, str | None, str | None]:
+    if unit.customer is None or unit.identity is None:
+        return _no_holder(unit)
     holder = (
         AuthIdentity.objects.filter(customer_id=unit.customer.id)
         .exclude(id=unit.identity.id)
@@ -220,7 +227,11 @@ def _no_holder(unit: Unit) -> tuple[str, str, str | None, str | None]:
     return table, row_id, None, None
 
 
-COLLISIONS: dict[str, tuple[str, Callable]] = {
+# What a unit that broke a constraint collided with: (table, row id, the row
+# holding the value, the email to hash).
+Holder = Callable[[Unit], tuple[str, str, str | None, str | None]]
+
+COLLISIONS: dict[str, tuple[str, Holder]] = {
     "provid_provider_entity_uniq": ("email_collision", _email_holder),
     "customer_registered_email_uniq": (
         "customer_email_collision",
@@ -244,5 +255,5 @@ def _collision_problem(unit: Unit, exc: IntegrityError) -> Problem:
         reason=reason,
         email_hash=email_hash(email) if email else None,
         conflicts_with=holder_id,
-        detail=constraint if reason == "constraint" else "",
+        detail=(constraint or "") if reason == "constraint" else "",
     )
