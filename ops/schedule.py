@@ -2,9 +2,20 @@
 django-celery-beat's tables at start (keeping an admin's pause), and a data
 migration creates the rows so the schedule exists right after migrate."""
 
+from typing import TypedDict
+
 from celery.schedules import crontab
 
-BEAT_SCHEDULE = {
+
+class BeatEntry(TypedDict):
+    """An entry of Celery's beat_schedule, as this project writes them."""
+
+    task: str
+    schedule: crontab
+    options: dict[str, int]
+
+
+BEAT_SCHEDULE: dict[str, BeatEntry] = {
     # Every hour at :17, delete orphans older than ORPHAN_MAX_AGE.
     "sweep-orphans": {
         "task": "orphans.tasks.orphans_sweep_task",
@@ -30,14 +41,8 @@ def beat_schedule_install(periodic_task_model, crontab_model) -> None:
     """Create the PeriodicTask rows of BEAT_SCHEDULE (idempotent; models are
     passed in so a migration can use its historical ones)."""
     for name, entry in BEAT_SCHEDULE.items():
-        schedule = entry["schedule"]
         crontab_row, _ = crontab_model.objects.get_or_create(
-            minute=str(schedule._orig_minute),
-            hour=str(schedule._orig_hour),
-            day_of_week=str(schedule._orig_day_of_week),
-            day_of_month=str(schedule._orig_day_of_month),
-            month_of_year=str(schedule._orig_month_of_year),
-            timezone="UTC",
+            **_crontab_fields(entry["schedule"]), timezone="UTC"
         )
         periodic_task_model.objects.get_or_create(
             name=name,
@@ -47,3 +52,10 @@ def beat_schedule_install(periodic_task_model, crontab_model) -> None:
                 "expire_seconds": entry["options"]["expire_seconds"],
             },
         )
+
+
+def _crontab_fields(schedule: crontab) -> dict[str, str]:
+    """The fields as written (a crontab keeps them in private attributes,
+    which celery-types does not declare)."""
+    fields = ("minute", "hour", "day_of_week", "day_of_month", "month_of_year")
+    return {field: str(getattr(schedule, f"_orig_{field}")) for field in fields}
