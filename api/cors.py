@@ -10,7 +10,7 @@ import re
 from corsheaders.middleware import CorsMiddleware
 from corsheaders.signals import check_request_enabled
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponseBase
 from django.utils.cache import patch_vary_headers
 
 # Medusa's buildRegexpIfValid: "/pattern/flags" (or ~ @ ; % # ' as the
@@ -58,7 +58,7 @@ check_request_enabled.connect(_origin_allowed)
 
 
 class MedusaCorsMiddleware(CorsMiddleware):
-    def check_preflight(self, request: HttpRequest) -> HttpResponse | None:
+    def check_preflight(self, request: HttpRequest) -> HttpResponseBase | None:
         response = super().check_preflight(request)
         if response is not None:
             response.status_code = 204  # Medusa's; django-cors-headers says 200

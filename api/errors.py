@@ -59,8 +59,11 @@ def _api_error(exc: Exception) -> ApiError | None:
     if isinstance(exc, exceptions.MethodNotAllowed):
         return MethodNotAllowed(str(exc.detail))
     if isinstance(exc, exceptions.Throttled):
+        # DRF sets `wait` in Throttled.__init__; djangorestframework-stubs
+        # leaves the attribute out.
+        wait: float | None = exc.wait  # type: ignore[attr-defined]
         return TooManyRequests(
-            str(exc.detail), retry_after=int(exc.wait) + 1 if exc.wait else None
+            str(exc.detail), retry_after=int(wait) + 1 if wait else None
         )
     if isinstance(exc, Http404 | exceptions.NotFound):
         return NotFound("Not found")

@@ -13,10 +13,11 @@ looked up every time, and a revoked key stops working within that time.
 
 import logging
 import time
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import DatabaseError
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
 from accounts import selectors
 from core.errors import (
@@ -37,11 +38,11 @@ KEY_INVALID = "A valid publishable key is required to proceed with the request"
 
 
 class PublishableKeyMiddleware:
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]):
         self.get_response = get_response
         self.active_until: dict[str, float] = {}  # key -> monotonic deadline
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         if request.path.startswith("/store/") and request.method != "OPTIONS":
             refusal = self._refusal(request.headers.get(KEY_HEADER, ""))
             if refusal is not None:

@@ -6,6 +6,8 @@ here because each route takes a specific kind (api.authentication
 reads the session cookie first, then the token).
 """
 
+from typing import Any
+
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
@@ -49,7 +51,10 @@ SECURITY_SCHEMES = {
 }
 
 
-def requirement(*names: str) -> list[dict[str, list]]:
+# Any: drf-spectacular annotates extend_schema(auth=) as Sequence[str], yet
+# puts the list in the operation's `security` as is, so it takes these
+# security requirement objects (a list of {scheme: []}).
+def requirement(*names: str) -> Any:
     """Alternatives (OR) for `extend_schema(auth=...)`."""
     return [{name: []} for name in names]
 
