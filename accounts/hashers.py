@@ -6,12 +6,15 @@ format of docs/medusa-contract.md, "Password hashes") are stored as
 the first hasher of PASSWORD_HASHERS (Argon2id) at the next successful login.
 """
 
+from __future__ import annotations
+
 import base64
 import functools
 import hashlib
 import hmac
 import os
 import secrets
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.hashers import (
     Argon2PasswordHasher,
@@ -20,6 +23,9 @@ from django.contrib.auth.hashers import (
     make_password,
 )
 from django.utils.crypto import constant_time_compare
+
+if TYPE_CHECKING:
+    from django.utils.functional import _StrPromise  # the stubs' lazy str
 
 
 class Argon2idHasher(Argon2PasswordHasher):
@@ -40,7 +46,9 @@ SCRYPT_MAX_MEMORY = 256 * 1024 * 1024
 SCRYPT_MAX_WORK = 4 * 2**15 * 8 * 1
 
 
-def medusa_scrypt_blob(password: str, *, salt: bytes, log_n=15, r=8, p=1) -> str:
+def medusa_scrypt_blob(
+    password: str, *, salt: bytes, log_n: int = 15, r: int = 8, p: int = 1
+) -> str:
     head = SCRYPT_HEADER + bytes([0, log_n]) + r.to_bytes(4, "big")
     head += p.to_bytes(4, "big") + salt
     head += hashlib.sha256(head).digest()[:16]
@@ -114,7 +122,7 @@ class MedusaScryptHasher(BasePasswordHasher):
             salt_bytes = hashlib.sha256(salt.encode()).digest()
         return medusa_scrypt_encoded(medusa_scrypt_blob(password, salt=salt_bytes))
 
-    def decode(self, encoded: str) -> dict:
+    def decode(self, encoded: str) -> dict[str, str]:
         algorithm, blob = encoded.split("$", 1)
         assert algorithm == self.algorithm  # noqa: S101  (Django's hasher contract)
         return {"algorithm": algorithm, "hash": blob, "salt": blob[22:64]}
@@ -125,7 +133,7 @@ class MedusaScryptHasher(BasePasswordHasher):
             return False
         return medusa_scrypt_verify(password, blob)
 
-    def safe_summary(self, encoded: str) -> dict:
+    def safe_summary(self, encoded: str) -> dict[str | _StrPromise, Any]:
         return {"algorithm": self.algorithm, "hash": "********"}
 
     def must_update(self, encoded: str) -> bool:

@@ -25,7 +25,9 @@ RESET_RETRIES = 6
     acks_late=True,
     max_retries=RESET_RETRIES,
 )
-def password_reset_email_send_task(self, *, identifier: str, provider: str) -> None:
+def password_reset_email_send_task(
+    self: SealedTask, *, identifier: str, provider: str
+) -> None:
     try:
         token = password_reset_token_issue(
             identifier=identifier, provider=provider, now=timezone.now()
@@ -34,7 +36,8 @@ def password_reset_email_send_task(self, *, identifier: str, provider: str) -> N
         raise self.retry(
             exc=exc,
             countdown=min(5 * 2**self.request.retries, 120),
-            kwargsrepr=getattr(self.request, "kwargsrepr", None),
+            # celery-types does not list `kwargsrepr`; Celery passes it on.
+            kwargsrepr=getattr(self.request, "kwargsrepr", None),  # type: ignore[call-arg]
         ) from None
     if token is None:
         return  # unknown address: nothing to send, and nothing told the caller

@@ -9,6 +9,7 @@ no live customer makes the identity an orphan, as in Medusa.
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from accounts.hashers import medusa_scrypt_encoded, medusa_scrypt_key
 from accounts.models import Provider
@@ -28,6 +29,7 @@ from medusa_import.problems import (
     too_deep,
     too_deep_problem,
 )
+from medusa_import.source import Row
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,7 @@ class CustomerRow:
     last_name: str | None
     phone: str | None
     has_account: bool
-    metadata: dict | None
+    metadata: dict[str, Any] | None
     created_at: datetime
     updated_at: datetime
 
@@ -48,7 +50,7 @@ class CustomerRow:
 class IdentityRow:
     id: str
     customer_id: str | None
-    app_metadata: dict
+    app_metadata: dict[str, Any]
     created_at: datetime
     updated_at: datetime
 
@@ -60,8 +62,8 @@ class ProviderRow:
     provider: str
     entity_id: str
     password_hash: str | None
-    provider_metadata: dict | None
-    user_metadata: dict | None
+    provider_metadata: dict[str, Any] | None
+    user_metadata: dict[str, Any] | None
     created_at: datetime
     updated_at: datetime
 
@@ -107,7 +109,7 @@ class Unit:
         return parts
 
 
-def identity_unit(row: dict) -> Unit | list[Problem]:
+def identity_unit(row: Row) -> Unit | list[Problem]:
     """A Medusa auth identity with its providers and customer. When the
     identity cannot come, its live customer still does, without a login
     (a soft-deleted identity's customer comes in the lone-customer pass)."""
@@ -211,7 +213,7 @@ def _extra_logins_dropped(unit: Unit) -> None:
     unit.providers = kept
 
 
-def _identity_problem(row: dict) -> Problem | None:
+def _identity_problem(row: Row) -> Problem | None:
     problem = common_problem("auth_identity", row)
     if problem is not None:
         return problem
@@ -224,14 +226,14 @@ def _identity_problem(row: dict) -> Problem | None:
     return None
 
 
-def lone_customer_unit(row: dict) -> Unit | list[Problem]:
+def lone_customer_unit(row: Row) -> Unit | list[Problem]:
     try:
         return Unit(customer=customer_row(row))
     except Rejected as exc:
         return [exc.problem]
 
 
-def customer_row(row: dict) -> CustomerRow:
+def customer_row(row: Row) -> CustomerRow:
     problem = common_problem("customer", row)
     if problem is None and too_deep(row["metadata"]):
         problem = too_deep_problem("customer", row, "metadata")
@@ -266,7 +268,7 @@ def customer_row(row: dict) -> CustomerRow:
     )
 
 
-def _provider_row(row: dict) -> ProviderRow:
+def _provider_row(row: Row) -> ProviderRow:
     problem = common_problem("provider_identity", row)
     entity_id = email_normalize(row["entity_id"] or "")
 
@@ -316,7 +318,7 @@ def _provider_row(row: dict) -> ProviderRow:
     )
 
 
-def _timestamps_parsed(customer: dict) -> dict:
+def _timestamps_parsed(customer: Row) -> Row:
     """`to_jsonb(customer)` spells timestamps as ISO 8601 strings."""
     parsed = dict(customer)
     for key in ("created_at", "updated_at", "deleted_at"):

@@ -4,7 +4,7 @@ the checks every table shares (docs/migrate-from-medusa.md lists them)."""
 from dataclasses import dataclass
 from typing import Any
 
-from medusa_import.source import JsonTooDeep
+from medusa_import.source import JsonTooDeep, Row
 
 ID_MAX_LENGTH = 64
 
@@ -85,7 +85,7 @@ class Rejected(Exception):
         self.problem = problem
 
 
-def common_problem(table: str, row: dict) -> Problem | None:
+def common_problem(table: str, row: Row) -> Problem | None:
     if row["deleted_at"] is not None:
         return Problem(table, row["id"], "soft_deleted")
     if len(row["id"]) > ID_MAX_LENGTH:
@@ -110,6 +110,6 @@ def too_deep(value: Any, depth: int = 1) -> bool:
 
 
 def too_deep_problem(
-    table: str, row: dict, column: str, hashed_email: str | None = None
+    table: str, row: Row, column: str, hashed_email: str | None = None
 ) -> Problem:
     return Problem(table, row["id"], "too_deeply_nested", hashed_email, detail=column)

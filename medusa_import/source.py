@@ -8,6 +8,7 @@ Schema: docs/medusa-contract.md, "Medusa's tables". The identity ↔ customer li
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -77,6 +78,10 @@ class SourceError(Exception):
     """The source cannot be read: unreachable, or not a Medusa 2.x schema."""
 
 
+# A row as psycopg's dict_row gives it: column -> value, JSON decoded.
+Row = dict[str, Any]
+
+
 class JsonTooDeep:
     """Stands in for a JSON value nested past Python's recursion limit
     (PostgreSQL's jsonb has none): decoding it raises RecursionError, which
@@ -89,7 +94,7 @@ class JsonTooDeep:
 JSON_TOO_DEEP = JsonTooDeep()
 
 
-def _json_loads(data: bytes | str):
+def _json_loads(data: bytes | str) -> Any:
     try:
         return json.loads(data)
     except RecursionError:
@@ -137,7 +142,7 @@ class MedusaSource:
     def __enter__(self) -> "MedusaSource":
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def _schema_check(self) -> None:
@@ -165,21 +170,21 @@ class MedusaSource:
             raise SourceError("the counts query returned no row")
         return SourceCounts(**row)
 
-    def identity_batches(self, batch_size: int) -> Iterator[list[dict]]:
+    def identity_batches(self, batch_size: int) -> Iterator[list[Row]]:
         """Identities with their customer (`customer`, a dict or None) and
         their provider identities (`providers`), `batch_size` at a time."""
         for batch in self._batches(IDENTITIES_SQL, batch_size):
-            providers: dict[str, list[dict]] = {row["id"]: [] for row in batch}
+            providers: dict[str, list[Row]] = {row["id"]: [] for row in batch}
             for row in self._conn.execute(PROVIDERS_SQL, [list(providers)]):
                 providers[row["auth_identity_id"]].append(row)
             for row in batch:
                 row["providers"] = providers[row["id"]]
             yield batch
 
-    def lone_customer_batches(self, batch_size: int) -> Iterator[list[dict]]:
+    def lone_customer_batches(self, batch_size: int) -> Iterator[list[Row]]:
         yield from self._batches(LONE_CUSTOMERS_SQL, batch_size)
 
-    def _batches(self, sql: str, batch_size: int) -> Iterator[list[dict]]:
+    def _batches(self, sql: str, batch_size: int) -> Iterator[list[Row]]:
         with self._conn.cursor(name="medusa_import") as cursor:
             cursor.itersize = batch_size
             cursor.execute(sql)

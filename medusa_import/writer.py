@@ -22,7 +22,7 @@ from django.db.models.functions import Lower
 
 from accounts.models import AuthIdentity, Customer, ProviderIdentity
 from core.emails import email_hash
-from medusa_import.plan import CustomerRow, Unit
+from medusa_import.plan import CustomerRow, IdentityRow, ProviderRow, Unit
 from medusa_import.problems import Problem
 
 
@@ -164,7 +164,9 @@ def _identities_lock(ids: list[str]) -> None:
             )
 
 
-def _upsert(upsert: Upsert, rows: Sequence) -> tuple[int, int]:
+def _upsert(
+    upsert: Upsert, rows: Sequence[CustomerRow | IdentityRow | ProviderRow]
+) -> tuple[int, int]:
     if not rows:
         return 0, 0
     names = [f.name for f in fields(rows[0])]
