@@ -318,18 +318,7 @@ class Postgres:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             ready = subprocess.run(  # noqa: S603
-                [
-                    str(self.bin / "pg_isready"),
-                    "-q",
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    str(self.port),
-                    "-U",
-                    SUPERUSER,
-                    "-d",
-                    "postgres",
-                ],
+                [str(self.bin / "pg_isready"), "-q", *self._connection_args()],
                 check=False,
             )
             if ready.returncode == 0:
@@ -339,21 +328,22 @@ class Postgres:
             f"PostgreSQL on port {self.port} is not ready after {timeout:.0f}s"
         )
 
+    def _connection_args(self) -> list[str]:
+        """The superuser's connection to the maintenance database, over TCP."""
+        return [
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            SUPERUSER,
+            "-d",
+            "postgres",
+        ]
+
     def psql(self, sql: str) -> str:
         result = subprocess.run(  # noqa: S603
-            [
-                str(self.bin / "psql"),
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "-U",
-                SUPERUSER,
-                "-d",
-                "postgres",
-                "-Atqc",
-                sql,
-            ],
+            [str(self.bin / "psql"), *self._connection_args(), "-Atqc", sql],
             env={**os.environ, "PGCONNECT_TIMEOUT": "5"},
             capture_output=True,
             text=True,
