@@ -221,3 +221,71 @@ class PublishableApiKey(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class CustomerAddress(models.Model):
+    """Medusa's `customer_address` row, column for column, so replicating it
+    to Medusa is a straight copy (docs/medusa-contract.md, "Medusa's
+    tables"). Addresses are deleted for good, as Medusa does: `deleted_at`
+    stays NULL (a CHECK), kept only so the columns match."""
+
+    id = models.CharField(
+        primary_key=True,
+        max_length=64,
+        default=ids.new_customer_address_id,
+        editable=False,
+    )
+    # Indexed by cuaddr_customer_id_idx, which leads with it.
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="addresses", db_index=False
+    )
+    address_name = models.TextField(null=True, blank=True)  # noqa: DJ001
+    is_default_shipping = models.BooleanField(default=False, db_default=False)
+    is_default_billing = models.BooleanField(default=False, db_default=False)
+    company = models.TextField(null=True, blank=True)  # noqa: DJ001
+    first_name = models.TextField(null=True, blank=True)  # noqa: DJ001
+    last_name = models.TextField(null=True, blank=True)  # noqa: DJ001
+    address_1 = models.TextField(null=True, blank=True)  # noqa: DJ001
+    address_2 = models.TextField(null=True, blank=True)  # noqa: DJ001
+    city = models.TextField(null=True, blank=True)  # noqa: DJ001
+    country_code = models.TextField(null=True, blank=True)  # noqa: DJ001
+    province = models.TextField(null=True, blank=True)  # noqa: DJ001
+    postal_code = models.TextField(null=True, blank=True)  # noqa: DJ001
+    phone = models.TextField(null=True, blank=True)  # noqa: DJ001
+    metadata = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+    deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name_plural = "customer addresses"
+        indexes = [
+            # A customer's addresses, in id (creation) order: the list, the
+            # count under the bound, the customer's `addresses`.
+            models.Index(fields=["customer", "id"], name="cuaddr_customer_id_idx"),
+        ]
+        constraints = [
+            # Medusa's own partial unique indexes: one default of each kind.
+            models.UniqueConstraint(
+                fields=["customer"],
+                condition=Q(is_default_shipping=True),
+                name="cuaddr_one_default_shipping",
+            ),
+            models.UniqueConstraint(
+                fields=["customer"],
+                condition=Q(is_default_billing=True),
+                name="cuaddr_one_default_billing",
+            ),
+            # Medusa's regions hold lower-case ISO 3166-1 alpha-2 codes.
+            models.CheckConstraint(
+                condition=Q(country_code__isnull=True)
+                | Q(country_code__regex=r"^[a-z]{2}$"),
+                name="cuaddr_country_code_iso_lower",
+            ),
+            models.CheckConstraint(
+                condition=Q(deleted_at__isnull=True), name="cuaddr_not_soft_deleted"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.id

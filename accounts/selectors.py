@@ -3,13 +3,14 @@ Python (seed 003's bug was exactly that)."""
 
 import time
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
 
 from accounts.hashers import MEDUSA_HASH_PREFIX
 from accounts.models import (
     AuthIdentity,
     Customer,
+    CustomerAddress,
     Provider,
     ProviderIdentity,
     PublishableApiKey,
@@ -146,3 +147,56 @@ def registered_customer_for_email(*, email: str) -> Customer | None:
     return Customer.objects.filter(
         email=email, has_account=True, deleted_at__isnull=True
     ).first()
+
+
+# The address book. Every read filters by customer first
+# (cuaddr_customer_id_idx), so a search reads at most
+# ADDRESSES_PER_CUSTOMER_MAX rows whatever it asks.
+ADDRESS_SEARCH_FIELDS = (
+    "address_name",
+    "company",
+    "first_name",
+    "last_name",
+    "address_1",
+    "address_2",
+    "city",
+    "province",
+    "postal_code",
+)
+
+
+def address_get(*, customer_id: str, address_id: str) -> CustomerAddress | None:
+    return CustomerAddress.objects.filter(
+        customer_id=customer_id, id=address_id
+    ).first()
+
+
+def addresses_list(
+    *,
+    customer_id: str,
+    q: str | None = None,
+    exact: dict[str, list[str]] | None = None,
+    order: str = "id",
+    offset: int = 0,
+    limit: int = 50,
+) -> tuple[list[CustomerAddress], int]:
+    """A page of the customer's addresses and how many match. `q`: every
+    word must be in one of ADDRESS_SEARCH_FIELDS (any case, Medusa's search);
+    `exact`: a column's value must be one of the given ones."""
+    rows = CustomerAddress.objects.filter(customer_id=customer_id)
+    for column, values in (exact or {}).items():
+        rows = rows.filter(**{f"{column}__in": values})
+    for word in (q or "").split():
+        any_field = Q()
+        for field in ADDRESS_SEARCH_FIELDS:
+            any_field |= Q(**{f"{field}__icontains": word})
+        rows = rows.filter(any_field)
+    count = rows.count()
+    ordering = [order] if order.lstrip("-") == "id" else [order, "id"]
+    return list(rows.order_by(*ordering)[offset : offset + limit]), count
+
+
+def addresses_of(*, customer_id: str) -> list[CustomerAddress]:
+    """All of a customer's addresses (at most ADDRESSES_PER_CUSTOMER_MAX), in
+    id order: a customer's `addresses`."""
+    return list(CustomerAddress.objects.filter(customer_id=customer_id).order_by("id"))

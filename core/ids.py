@@ -26,3 +26,7 @@ def new_reset_token_id() -> str:
 
 def new_api_key_id() -> str:
     return new_id("apk")
+
+
+def new_customer_address_id() -> str:
+    return new_id("cuaddr")

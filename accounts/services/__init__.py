@@ -1,6 +1,11 @@
 """Writes for customer accounts, one module per concern; the names below are
 what views, tasks, commands and other apps call."""
 
+from accounts.services.addresses import (
+    address_create,
+    address_delete,
+    address_update,
+)
 from accounts.services.customers import (
     CUSTOMER_EXISTS,
     Profile,
@@ -38,6 +43,9 @@ __all__ = [
     "INVALID_TOKEN",
     "Profile",
     "access_token_for_identity",
+    "address_create",
+    "address_delete",
+    "address_update",
     "customer_create_for_identity",
     "customer_signup",
     "customer_update",

@@ -117,6 +117,9 @@ CUSTOMER_PASSWORD_MIN_LENGTH = 8
 # Long enough for any passphrase (NIST SP 800-63B asks for at least 64),
 # short enough that a huge body cannot buy a long hash.
 CUSTOMER_PASSWORD_MAX_LENGTH = 256
+# A customer's address book holds at most this many addresses (400 beyond);
+# Medusa's list answers 50 a page by default, so one page shows them all.
+ADDRESSES_PER_CUSTOMER_MAX = env.int("ADDRESSES_PER_CUSTOMER_MAX", default=50)
 _VALIDATORS = "django.contrib.auth.password_validation"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": f"{_VALIDATORS}.UserAttributeSimilarityValidator"},

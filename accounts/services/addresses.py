@@ -1,0 +1,122 @@
+"""A customer's address book, with Medusa 2.21's rules
+(docs/medusa-contract.md, "Addresses"):
+
+- a flag sent `true` (`is_default_shipping`, `is_default_billing`) is first
+  cleared on the customer's other addresses, in the same transaction, so the
+  partial unique indexes of accounts.models hold; `false` is just stored;
+- an update keeps omitted keys, `null` clears one, `metadata` merges;
+- a delete is a hard DELETE.
+
+Every write holds the customer's row lock, so two requests of one customer
+cannot both pass the bound (ADDRESSES_PER_CUSTOMER_MAX) or both set a
+default (the loser would otherwise hit the unique index: a 500).
+"""
+
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from accounts.models import Customer, CustomerAddress
+from accounts.services.customers import metadata_merge
+from core.errors import InvalidData, NotFound
+
+ADDRESS_FIELDS = (
+    "address_name",
+    "company",
+    "first_name",
+    "last_name",
+    "address_1",
+    "address_2",
+    "city",
+    "country_code",
+    "province",
+    "postal_code",
+    "phone",
+)
+DEFAULT_FLAGS = ("is_default_shipping", "is_default_billing")
+
+
+def address_not_found(address_id: str) -> NotFound:
+    return NotFound(f"Address with id: {address_id} was not found")
+
+
+def addresses_limit_message() -> str:
+    limit = settings.ADDRESSES_PER_CUSTOMER_MAX
+    return f"A customer can have at most {limit} addresses"
+
+
+def _customer_lock(customer_id: str) -> Customer:
+    customer = (
+        Customer.objects.select_for_update()
+        .filter(id=customer_id, deleted_at__isnull=True)
+        .first()
+    )
+    if customer is None:
+        raise NotFound(f"Customer with id: {customer_id} was not found")
+    return customer
+
+
+def _defaults_clear(
+    *, customer_id: str, changes: dict[str, Any], now: datetime, keep: str | None
+) -> None:
+    """A flag sent true is taken from the customer's other addresses first."""
+    for flag in DEFAULT_FLAGS:
+        if changes.get(flag) is True:
+            (
+                CustomerAddress.objects.filter(customer_id=customer_id, **{flag: True})
+                .exclude(id=keep)
+                .update(**{flag: False, "updated_at": now})
+            )
+
+
+def _apply(address: CustomerAddress, changes: dict[str, Any]) -> None:
+    for field in (*ADDRESS_FIELDS, *DEFAULT_FLAGS):
+        if field in changes:
+            setattr(address, field, changes[field])
+    if "metadata" in changes:
+        address.metadata = metadata_merge(address.metadata, changes["metadata"])
+
+
+@transaction.atomic
+def address_create(
+    *, customer_id: str, changes: dict[str, Any], now: datetime
+) -> CustomerAddress:
+    """Add an address; 400 once the customer has ADDRESSES_PER_CUSTOMER_MAX."""
+    _customer_lock(customer_id)
+    count = CustomerAddress.objects.filter(customer_id=customer_id).count()
+    if count >= settings.ADDRESSES_PER_CUSTOMER_MAX:
+        raise InvalidData(addresses_limit_message())
+    _defaults_clear(customer_id=customer_id, changes=changes, now=now, keep=None)
+    address = CustomerAddress(customer_id=customer_id, created_at=now, updated_at=now)
+    _apply(address, changes)
+    address.save(force_insert=True)
+    return address
+
+
+@transaction.atomic
+def address_update(
+    *, customer_id: str, address_id: str, changes: dict[str, Any], now: datetime
+) -> CustomerAddress:
+    _customer_lock(customer_id)
+    address = CustomerAddress.objects.filter(
+        id=address_id, customer_id=customer_id
+    ).first()
+    if address is None:
+        raise address_not_found(address_id)
+    _defaults_clear(customer_id=customer_id, changes=changes, now=now, keep=address.id)
+    _apply(address, changes)
+    address.updated_at = now
+    address.save()
+    return address
+
+
+@transaction.atomic
+def address_delete(*, customer_id: str, address_id: str) -> None:
+    _customer_lock(customer_id)
+    deleted, _ = CustomerAddress.objects.filter(
+        id=address_id, customer_id=customer_id
+    ).delete()
+    if not deleted:
+        raise address_not_found(address_id)
