@@ -18,7 +18,9 @@ from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from api.fields import (
+    BoundedCharField,
     MetadataField,
+    StrictBooleanField,
     StrictCharField,
     StrictEmailField,
     StrictSerializer,
@@ -211,3 +213,69 @@ class OtpLoginSerializer(serializers.Serializer):
             ("code", "Code should be a string"),
         )
         return {"email": email, "code": code}
+
+
+ADDRESS_TEXT_MAX_LENGTH = 255
+
+
+class AddressTextField(BoundedCharField):
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("allow_null", True)
+        kwargs.setdefault("max_length", ADDRESS_TEXT_MAX_LENGTH)
+        super().__init__(**kwargs)
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "nullable": True,
+        "pattern": "^[A-Za-z]{2}$",
+        "description": "ISO 3166-1 alpha-2, any case; stored lower-case",
+    }
+)
+class CountryCodeField(StrictCharField):
+    """Two letters, stored lower-case as Medusa's regions hold them (Medusa
+    stores what it is sent, so `US` there matches no region)."""
+
+    default_error_messages = {
+        **StrictCharField.default_error_messages,
+        "country": "Invalid country code for field '{field}': expected two "
+        "letters (ISO 3166-1 alpha-2), got: '{got}'",
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("allow_null", True)
+        kwargs.setdefault("max_length", 2)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        if isinstance(data, str) and not (
+            len(data) == 2 and data.isascii() and data.isalpha()
+        ):
+            self.fail("country", field=self.field_name, got=data[:20])
+        return super().to_internal_value(data).lower()
+
+
+@extend_schema_serializer(component_name="CustomerAddress")
+class AddressSerializer(StrictSerializer):
+    """Medusa's StoreCreateCustomerAddress, which is also its update body:
+    nothing is required; a string field takes a string or null (null
+    clears it on update); `metadata` merges; a default flag is a boolean
+    (true takes it from the customer's other addresses)."""
+
+    first_name = AddressTextField()
+    last_name = AddressTextField()
+    phone = AddressTextField(max_length=64)
+    company = AddressTextField()
+    address_1 = AddressTextField()
+    address_2 = AddressTextField()
+    city = AddressTextField()
+    country_code = CountryCodeField()
+    province = AddressTextField()
+    postal_code = AddressTextField(max_length=32)
+    metadata = MetadataField(required=False, allow_null=True)
+    address_name = AddressTextField()
+    is_default_shipping = StrictBooleanField(required=False)
+    is_default_billing = StrictBooleanField(required=False)

@@ -89,3 +89,37 @@ class MetadataField(serializers.DictField):
         if not isinstance(data, dict):
             self.fail("not_a_dict", field=self.field_name, got=js_string(data))
         return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """`true` or `false` and nothing else: DRF's BooleanField would take
+    "yes", 1 and "on"."""
+
+    default_error_messages = {
+        "type": "Expected type: 'boolean' for field '{field}', got: '{got}'",
+    }
+
+    def validate_empty_values(self, data):
+        if data is None:  # not nullable: a wrong type, in zod's words
+            self.fail("type", field=self.field_name, got=js_string(data))
+        return super().validate_empty_values(data)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("type", field=self.field_name, got=js_string(data))
+        return data
+
+
+class BoundedCharField(StrictCharField):
+    """A string of at most `max_length` characters, refused in zod's words
+    (DRF's message does not name the field)."""
+
+    default_error_messages = {
+        **StrictCharField.default_error_messages,
+        "too_big": "Value for field '{field}' too big, expected at most: '{max}'",
+    }
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and len(data) > self.max_length:
+            self.fail("too_big", field=self.field_name, max=self.max_length)
+        return super().to_internal_value(data)

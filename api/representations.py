@@ -1,9 +1,12 @@
-"""The customer JSON Medusa emits, and its `?fields=` selection (§5)."""
+"""The customer and address JSON Medusa emits, and their `?fields=`
+selection (docs/medusa-contract.md; the parser is Medusa's FieldParser)."""
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from accounts.models import Customer
+from accounts.models import Customer, CustomerAddress
+from accounts.selectors import addresses_of
 
 DEFAULT_FIELDS = (
     "id",
@@ -21,25 +24,116 @@ DEFAULT_FIELDS = (
 )
 # Orders live in the commerce backend: accepted, and always an empty list.
 ALLOWED_FIELDS = DEFAULT_FIELDS + ("orders",)
+# Medusa's `defaultStoreCustomerAddressFields`, in its order: the address
+# routes' defaults and what `*addresses` gives in a customer.
+ADDRESS_FIELDS = (
+    "id",
+    "address_name",
+    "company",
+    "customer_id",
+    "first_name",
+    "last_name",
+    "address_1",
+    "address_2",
+    "city",
+    "province",
+    "postal_code",
+    "country_code",
+    "phone",
+    "metadata",
+    "is_default_shipping",
+    "is_default_billing",
+    "created_at",
+    "updated_at",
+)
+RELATIONS = ("addresses", "orders")
 
 
-def fields_select(fields_param: str | None) -> list[str]:
-    """Plain names replace the defaults; `+name`/`*relation` add; `-name`
-    removes; unknown names are dropped; `id` always stays."""
-    names = [name.strip() for name in (fields_param or "").split(",") if name.strip()]
-    plain = [name for name in names if name[0] not in "+-*"]
-    selected = set() if plain else set(DEFAULT_FIELDS)
-    for name in names:
-        sign, bare = (name[0], name[1:]) if name[0] in "+-*" else ("", name)
-        bare = bare.split(".", 1)[0]  # addresses.city selects addresses
-        if bare not in ALLOWED_FIELDS:
-            continue
-        if sign == "-":
-            selected.discard(bare)
+def fields_parse(
+    fields_param: str | None, defaults: tuple[str, ...], allowed: frozenset[str]
+) -> set[str]:
+    """Medusa's field parser (§5.2): a name without a modifier replaces the
+    defaults; `+name` (or ` name`, a `+` the URL decoded) adds, `-name`
+    removes it and what is under it, `*rel` and `rel.*` add a relation;
+    `id` always stays; names outside `allowed` are dropped. Relations
+    selected whole come back as `*rel`."""
+    selected = set(defaults)
+    if fields_param is not None:
+        names = [name for name in fields_param.split(",") if name]
+        if not names or any(
+            not (name[0] in "-+ *" or name.endswith(".*")) for name in names
+        ):
+            selected = {name.lstrip("+ \t-").strip() for name in names}
         else:
-            selected.add(bare)
-    selected.add("id")
-    return [name for name in ALLOWED_FIELDS if name in selected]
+            for name in names:
+                bare = name.lstrip("+ \t-").strip()
+                if name[0] in "+ ":
+                    selected.add(bare)
+                elif name[0] == "-":
+                    selected -= {
+                        old
+                        for old in selected
+                        if old.lstrip("*") == bare
+                        or old.lstrip("*").startswith(bare + ".")
+                    }
+                else:
+                    selected.add(name)
+        selected.add("id")
+    result = set()
+    for name in selected:
+        star = name.startswith("*") or name.endswith(".*")
+        bare = name[1:] if name.startswith("*") else name.removesuffix(".*")
+        if bare in allowed:
+            result.add(f"*{bare}" if star else bare)
+    return result
+
+
+@dataclass(frozen=True)
+class CustomerFields:
+    """What `?fields=` selects of a customer: its keys, in Medusa's order,
+    and the keys of each of its addresses (when `addresses` is one)."""
+
+    names: tuple[str, ...]
+    address_fields: tuple[str, ...] = ADDRESS_FIELDS
+
+
+CUSTOMER_DEFAULTS = tuple(
+    f"*{name}" if name in RELATIONS else name for name in DEFAULT_FIELDS
+)
+CUSTOMER_ALLOWED = frozenset(
+    (*ALLOWED_FIELDS, *(f"addresses.{name}" for name in ADDRESS_FIELDS))
+)
+
+
+def fields_select(fields_param: str | None) -> CustomerFields:
+    selected = {
+        name.lstrip("*")
+        for name in fields_parse(fields_param, CUSTOMER_DEFAULTS, CUSTOMER_ALLOWED)
+    }
+    nested = {name.split(".", 1)[1] for name in selected if "." in name}
+    whole = "addresses" in selected
+    if nested and not whole:
+        # `addresses.city` selects addresses, with that key (and its id).
+        selected.add("addresses")
+        address_fields = tuple(
+            name for name in ADDRESS_FIELDS if name in nested or name == "id"
+        )
+    else:
+        address_fields = ADDRESS_FIELDS
+    names = tuple(name for name in ALLOWED_FIELDS if name in selected)
+    return CustomerFields(names=names, address_fields=address_fields)
+
+
+def address_fields_select(fields_param: str | None) -> tuple[str, ...]:
+    """The address routes' `?fields=`: Medusa's parser over the address's
+    own keys."""
+    selected = {
+        name.lstrip("*")
+        for name in fields_parse(
+            fields_param, ADDRESS_FIELDS, frozenset(ADDRESS_FIELDS)
+        )
+    }
+    return tuple(name for name in ADDRESS_FIELDS if name in selected)
 
 
 def timestamp(value: datetime | None) -> str | None:
@@ -50,7 +144,36 @@ def timestamp(value: datetime | None) -> str | None:
     )
 
 
-def customer_representation(customer: Customer, fields: list[str]) -> dict[str, Any]:
+def address_representation(
+    address: CustomerAddress, fields: tuple[str, ...] = ADDRESS_FIELDS
+) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "id": address.id,
+        "address_name": address.address_name,
+        "company": address.company,
+        "customer_id": address.customer_id,
+        "first_name": address.first_name,
+        "last_name": address.last_name,
+        "address_1": address.address_1,
+        "address_2": address.address_2,
+        "city": address.city,
+        "province": address.province,
+        "postal_code": address.postal_code,
+        "country_code": address.country_code,
+        "phone": address.phone,
+        "metadata": address.metadata,
+        "is_default_shipping": address.is_default_shipping,
+        "is_default_billing": address.is_default_billing,
+        "created_at": timestamp(address.created_at),
+        "updated_at": timestamp(address.updated_at),
+    }
+    return {name: values[name] for name in fields}
+
+
+def customer_representation(
+    customer: Customer, fields: CustomerFields
+) -> dict[str, Any]:
+    """One query for the addresses, only when they are selected."""
     values: dict[str, Any] = {
         "id": customer.id,
         "email": customer.email,
@@ -63,7 +186,11 @@ def customer_representation(customer: Customer, fields: list[str]) -> dict[str, 
         "deleted_at": timestamp(customer.deleted_at),
         "created_at": timestamp(customer.created_at),
         "updated_at": timestamp(customer.updated_at),
-        "addresses": [],
         "orders": [],
     }
-    return {name: values[name] for name in fields}
+    if "addresses" in fields.names:
+        values["addresses"] = [
+            address_representation(address, fields.address_fields)
+            for address in addresses_of(customer_id=customer.id)
+        ]
+    return {name: values[name] for name in fields.names}

@@ -75,6 +75,32 @@ class SuccessSerializer(serializers.Serializer):
     success = serializers.BooleanField()
 
 
+ADDRESS_SCHEMA = {
+    "type": "object",
+    "description": "Medusa's customer address; `?fields=` selects the keys (id always)",
+    "required": ["id"],
+    "properties": {
+        "id": {"type": "string"},
+        "address_name": {"type": "string", "nullable": True},
+        "company": {"type": "string", "nullable": True},
+        "customer_id": {"type": "string"},
+        "first_name": {"type": "string", "nullable": True},
+        "last_name": {"type": "string", "nullable": True},
+        "address_1": {"type": "string", "nullable": True},
+        "address_2": {"type": "string", "nullable": True},
+        "city": {"type": "string", "nullable": True},
+        "province": {"type": "string", "nullable": True},
+        "postal_code": {"type": "string", "nullable": True},
+        "country_code": {"type": "string", "nullable": True},
+        "phone": {"type": "string", "nullable": True},
+        "metadata": {"type": "object", "nullable": True},
+        "is_default_shipping": {"type": "boolean"},
+        "is_default_billing": {"type": "boolean"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "updated_at": {"type": "string", "format": "date-time"},
+    },
+    "additionalProperties": False,
+}
 CUSTOMER_SCHEMA = {
     "type": "object",
     "description": "Medusa's customer; `?fields=` selects the keys (id always)",
@@ -91,7 +117,7 @@ CUSTOMER_SCHEMA = {
         "deleted_at": {"type": "string", "format": "date-time", "nullable": True},
         "created_at": {"type": "string", "format": "date-time"},
         "updated_at": {"type": "string", "format": "date-time"},
-        "addresses": {"type": "array", "items": {"type": "object"}},
+        "addresses": {"type": "array", "items": ADDRESS_SCHEMA},
         "orders": {"type": "array", "items": {"type": "object"}},
     },
     "additionalProperties": False,

@@ -4,6 +4,7 @@ under the namespaces `auth` and `store` (`reverse("auth:login", ...)`)."""
 from django.urls import path, register_converter
 
 from api.providers import OWN_LOGIN_VIEWS, PasswordProviderConverter
+from api.views.addresses import AddressDetailApi, AddressListApi
 from api.views.auth import (
     AuthLoginApi,
     AuthProvidersListApi,
@@ -45,6 +46,12 @@ auth_urlpatterns = [
 store_urlpatterns = [
     path("customers", CustomerCreateApi.as_view(), name="customer-create"),
     path("customers/me", CustomerMeApi.as_view(), name="customer-me"),
+    path("customers/me/addresses", AddressListApi.as_view(), name="customer-addresses"),
+    path(
+        "customers/me/addresses/<str:address_id>",
+        AddressDetailApi.as_view(),
+        name="customer-address",
+    ),
     path("auth/signup", SignupApi.as_view(), name="signup"),
     path("auth/otp/send", OtpSendApi.as_view(), name="otp-send"),
     path("auth/otp/verify", OtpVerifyApi.as_view(), name="otp-verify"),

@@ -5,9 +5,10 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.response import Response
 
-from accounts.models import Provider
+from accounts import selectors
+from accounts.models import Customer, Provider
 from api.representations import customer_representation, fields_select
-from core.errors import InvalidData, Unauthorized
+from core.errors import InvalidData, NotFound, Unauthorized
 
 UNKNOWN_PROVIDER = (
     "\nUnable to retrieve the auth provider with id: {provider}\n"
@@ -50,3 +51,12 @@ def query_fields(request) -> list[str]:
 
 def customer_response(customer, fields: list[str]) -> Response:
     return Response({"customer": customer_representation(customer, fields)})
+
+
+def current_customer(request) -> Customer:
+    """The customer of the request's token (loaded with its identity), or
+    404 if it is gone."""
+    customer = selectors.customer_of(request.user.identity)
+    if customer is None or not request.user.customer_id:
+        raise NotFound(f"Customer with id: {request.user.customer_id} was not found")
+    return customer

@@ -7,7 +7,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import ValidationError
 from rest_framework.views import APIView
 
-from accounts import selectors, services
+from accounts import services
 from api.authentication import (
     CustomerAuthentication,
     IsAuthIdentity,
@@ -29,10 +29,11 @@ from api.shapes import (
 )
 from api.views.common import (
     FIELDS_PARAMETER,
+    current_customer,
     customer_response,
     query_fields,
 )
-from core.errors import ApiError, InvalidData, NotFound
+from core.errors import ApiError, InvalidData
 from flows import signup
 
 
@@ -78,14 +79,6 @@ class CustomerMeApi(APIView):
     authentication_classes = [CustomerAuthentication]
     permission_classes = [IsCustomer]
 
-    def _customer(self, request):
-        customer = selectors.customer_of(request.user.identity)
-        if customer is None or not request.user.customer_id:
-            raise NotFound(
-                f"Customer with id: {request.user.customer_id} was not found"
-            )
-        return customer
-
     @extend_schema(
         summary="Read the logged-in customer",
         auth=requirement(CUSTOMER_TOKEN, SESSION_COOKIE),
@@ -96,7 +89,7 @@ class CustomerMeApi(APIView):
         },
     )
     def get(self, request):
-        return customer_response(self._customer(request), query_fields(request))
+        return customer_response(current_customer(request), query_fields(request))
 
     @extend_schema(
         summary="Update the logged-in customer",
