@@ -250,11 +250,15 @@ class CountryCodeField(StrictCharField):
         kwargs.setdefault("max_length", 2)
         super().__init__(**kwargs)
 
-    def to_internal_value(self, data: Any) -> str:
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        # Before CharField's own checks, which let "" through untouched.
         if isinstance(data, str) and not (
             len(data) == 2 and data.isascii() and data.isalpha()
         ):
             self.fail("country", field=self.field_name, got=data[:20])
+        return super().run_validation(data)
+
+    def to_internal_value(self, data: Any) -> str:
         return super().to_internal_value(data).lower()
 
 

@@ -343,6 +343,11 @@ WRONG = "Invalid request: Expected type: '{kind}' for field '{field}', got: '{go
             "expected two letters (ISO 3166-1 alpha-2), got: 'usa'",
         ),
         (
+            {"country_code": ""},
+            "Invalid request: Invalid country code for field 'country_code': "
+            "expected two letters (ISO 3166-1 alpha-2), got: ''",
+        ),
+        (
             {"country_code": "1x"},
             "Invalid request: Invalid country code for field 'country_code': "
             "expected two letters (ISO 3166-1 alpha-2), got: '1x'",

@@ -48,6 +48,11 @@ def test_the_schema_documents_every_route(schema):
         "POST /store/customers",
         "GET /store/customers/me",
         "POST /store/customers/me",
+        "GET /store/customers/me/addresses",
+        "POST /store/customers/me/addresses",
+        "GET /store/customers/me/addresses/{address_id}",
+        "POST /store/customers/me/addresses/{address_id}",
+        "DELETE /store/customers/me/addresses/{address_id}",
         "GET /health",
         "GET /metrics",
     }
@@ -87,6 +92,19 @@ def test_protected_routes_name_their_credentials(schema):
         "POST /store/customers": [{"registrationToken": []}, {"sessionCookie": []}],
         "GET /store/customers/me": [{"customerToken": []}, {"sessionCookie": []}],
         "POST /store/customers/me": [{"customerToken": []}, {"sessionCookie": []}],
+        **{
+            f"{method} /store/customers/me/addresses{tail}": [
+                {"customerToken": []},
+                {"sessionCookie": []},
+            ]
+            for method, tail in [
+                ("GET", ""),
+                ("POST", ""),
+                ("GET", "/{address_id}"),
+                ("POST", "/{address_id}"),
+                ("DELETE", "/{address_id}"),
+            ]
+        },
         "GET /metrics": [{"metricsToken": []}, {}],
     }
     assert set(schema["components"]["securitySchemes"]) == {

@@ -1,9 +1,9 @@
 """The real @medusajs/js-sdk 2.21.2 against the live server.
 
 tests/e2e/sdk/storefront_flow.mjs drives the SDK through a storefront's
-signup, login, profile update, refresh and session-mode login, and prints a
-JSON summary; this test runs it and checks the summary and the database
-from outside. ./dev test installs the SDK with `npm ci --prefix
+signup, login, profile update, address book, refresh and session-mode
+login, and prints a JSON summary; this test runs it and checks the summary
+and the database from outside. ./dev test installs the SDK with `npm ci --prefix
 tests/e2e/sdk`.
 """
 
@@ -117,6 +117,50 @@ def test_js_sdk_storefront_flow(live, email, password):
 
     assert flow["retrieveFields"] == {"customer": {"id": customer_id, "email": email}}
 
+    # the address book, through sdk.store.customer.*Address
+    home_id, work_id = flow["addressIds"]["home"], flow["addressIds"]["work"]
+    (home,) = flow["addressCreate"]["customer"]["addresses"]
+    assert home["id"].startswith("cuaddr_")
+    assert (home["customer_id"], home["city"]) == (customer_id, "Copenhagen")
+    assert home["is_default_shipping"] is True
+    second = flow["addressCreateSecond"]["customer"]
+    assert list(second) == ["id", "addresses"]
+    defaults = {a["id"]: a["is_default_shipping"] for a in second["addresses"]}
+    assert defaults == {home_id: False, work_id: True}  # the new default won
+    listed = flow["addressList"]
+    assert (listed["count"], listed["offset"], listed["limit"]) == (1, 0, 10)
+    assert [a["id"] for a in listed["addresses"]] == [work_id]
+    assert flow["addressListAll"]["addresses"] == [
+        {"id": home_id, "city": "Copenhagen", "is_default_shipping": False},
+        {"id": work_id, "city": "Aarhus", "is_default_shipping": True},
+    ]
+    assert flow["addressRetrieve"] == {"address": {"id": home_id, "city": "Copenhagen"}}
+    updated_home = next(
+        a for a in flow["addressUpdate"]["customer"]["addresses"] if a["id"] == home_id
+    )
+    assert (updated_home["city"], updated_home["is_default_billing"]) == (
+        "Odense",
+        True,
+    )
+    assert updated_home["metadata"] == {"door": "red"}
+    deleted = flow["addressDelete"]
+    assert (deleted["id"], deleted["object"], deleted["deleted"]) == (
+        customer_id,
+        "address",
+        True,
+    )
+    assert [a["id"] for a in deleted["parent"]["addresses"]] == [home_id]
+    assert flow["addressDeletedRetrieve"]["status"] == 404
+    assert flow["addressDeletedRetrieve"]["message"] == (
+        f"Address with id: {work_id} was not found"
+    )
+    assert flow["addressBadBody"]["status"] == 400
+    assert flow["addressBadBody"]["message"] == (
+        "Invalid request: Expected type: 'string' for field 'city', got: '12'"
+    )
+    sent = [r["path"] for r in flow["http"] if "/addresses" in r["path"]]
+    assert any("country_code%5B0%5D=dk" in path for path in sent), sent
+
     # session mode: login resolves to the token and POST /auth/session (with
     # that token as a bearer) answers 200 {user: claims} and sets a cookie
     assert flow["sessionLogin"]["type"] == "string"
@@ -156,6 +200,9 @@ def test_js_sdk_storefront_flow(live, email, password):
     assert customer.has_account is True
     assert customer.first_name == "Changed"
     assert customer.metadata == {"tier": "gold"}
+    (address,) = customer.addresses.all()
+    assert (address.id, address.city, address.country_code) == (home_id, "Odense", "dk")
+    assert (address.is_default_shipping, address.is_default_billing) == (False, True)
     identities = list(AuthIdentity.objects.filter(customer=customer))
     assert len(identities) == 1
     identity = identities[0]

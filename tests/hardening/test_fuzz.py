@@ -380,10 +380,18 @@ def _credential_headers(operation, credentials: Credentials) -> dict[str, str]:
         "/auth/customer/{provider}/update": credentials.new_reset_token,
         "/store/customers": lambda: credentials.registration_token,
         "/store/customers/me": lambda: credentials.customer_token,
+        "/store/customers/me/addresses": lambda: credentials.customer_token,
+        "/store/customers/me/addresses/{address_id}": (
+            lambda: credentials.customer_token
+        ),
     }.get(operation.path)
     if token is not None:
         headers["Authorization"] = f"Bearer {token()}"
     return headers
+
+
+# Bodies are read before an address is looked up: any id will do.
+PATH_PARAMETERS = {"provider": Provider.EMAILPASS.value, "address_id": "cuaddr_fuzz"}
 
 
 def test_hostile_bodies_get_documented_4xx(live, fuzz_credentials, fuzz_schema):
@@ -410,9 +418,7 @@ def test_hostile_bodies_get_documented_4xx(live, fuzz_credentials, fuzz_schema):
     for operation in operations:
         for name, (body, content_type) in HOSTILE_BODIES.items():
             case = operation.Case(
-                path_parameters={"provider": Provider.EMAILPASS.value}
-                if "{provider}" in operation.path
-                else {},
+                path_parameters=PATH_PARAMETERS,
                 headers=_credential_headers(operation, fuzz_credentials),
             )
             response = requests.request(

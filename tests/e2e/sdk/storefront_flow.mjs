@@ -214,6 +214,68 @@ async function main() {
     sdk.store.customer.retrieve({ fields: "id,email" }),
   );
 
+  // --- the address book ---------------------------------------------------
+  const home = await step("addressCreate", () =>
+    sdk.store.customer.createAddress({
+      address_name: "Home",
+      first_name: "Jane",
+      address_1: "1 Main Street",
+      city: "Copenhagen",
+      country_code: "dk",
+      postal_code: "1050",
+      is_default_shipping: true,
+    }),
+  );
+  summary.addressCreate = home;
+  const homeId = home.customer.addresses[0].id;
+
+  summary.addressCreateSecond = await step("addressCreateSecond", () =>
+    sdk.store.customer.createAddress(
+      { city: "Aarhus", country_code: "DK", is_default_shipping: true },
+      { fields: "id,*addresses" },
+    ),
+  );
+  const workId = summary.addressCreateSecond.customer.addresses.find(
+    (address) => address.id !== homeId,
+  ).id;
+
+  summary.addressList = await step("addressList", () =>
+    sdk.store.customer.listAddress({
+      q: "aarhus",
+      country_code: ["dk", "se"],
+      limit: 10,
+      offset: 0,
+    }),
+  );
+  summary.addressListAll = await step("addressListAll", () =>
+    sdk.store.customer.listAddress({ fields: "id,city,is_default_shipping" }),
+  );
+
+  summary.addressRetrieve = await step("addressRetrieve", () =>
+    sdk.store.customer.retrieveAddress(homeId, { fields: "id,city" }),
+  );
+
+  summary.addressUpdate = await step("addressUpdate", () =>
+    sdk.store.customer.updateAddress(homeId, {
+      city: "Odense",
+      is_default_billing: true,
+      metadata: { door: "red" },
+    }),
+  );
+
+  summary.addressDelete = await step("addressDelete", () =>
+    sdk.store.customer.deleteAddress(workId),
+  );
+
+  summary.addressDeletedRetrieve = await expectFetchError(
+    "addressDeletedRetrieve",
+    () => sdk.store.customer.retrieveAddress(workId),
+  );
+  summary.addressBadBody = await expectFetchError("addressBadBody", () =>
+    sdk.store.customer.createAddress({ city: 12 }),
+  );
+  summary.addressIds = { home: homeId, work: workId };
+
   // --- session mode --------------------------------------------------------
   // login() gets a token, then POSTs it as a bearer to /auth/session; the
   // SDK never sends Authorization in this mode. Retrieval relies on the
