@@ -1,8 +1,25 @@
+import re
+
+from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.db.models import Q
+from django.utils import timezone
 
-from accounts.models import AuthIdentity, Customer, ProviderIdentity, PublishableApiKey
+from accounts import services
+from accounts.models import (
+    AuthIdentity,
+    Customer,
+    CustomerAddress,
+    ProviderIdentity,
+    PublishableApiKey,
+)
 from accounts.selectors import auth_identity_ids_matching, customers_by_email
+from accounts.services.addresses import (
+    ADDRESS_FIELDS,
+    DEFAULT_FLAGS,
+    addresses_limit_message,
+)
 from core.admin import LargeTableAdmin, ReadOnlyAdmin
 from core.emails import email_normalize
 
@@ -23,6 +40,63 @@ class ProviderIdentityInline(admin.TabularInline):
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
+
+
+class CustomerAddressForm(forms.ModelForm):
+    def clean_country_code(self) -> str | None:
+        code = self.cleaned_data.get("country_code")
+        if code is None:
+            return None
+        code = code.strip().lower()
+        if not re.fullmatch("[a-z]{2}", code):
+            raise forms.ValidationError("Two letters: an ISO 3166-1 alpha-2 code.")
+        return code
+
+
+class CustomerAddressFormSet(forms.BaseInlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        kept = [
+            form.cleaned_data
+            for form in self.forms
+            if form.cleaned_data and not form.cleaned_data.get("DELETE")
+        ]
+        if len(kept) > settings.ADDRESSES_PER_CUSTOMER_MAX:
+            raise forms.ValidationError(addresses_limit_message())
+        for flag in DEFAULT_FLAGS:
+            if sum(1 for data in kept if data.get(flag)) > 1:
+                label = flag.removeprefix("is_").replace("_", " ")
+                raise forms.ValidationError(f"Only one address can be the {label}.")
+
+
+class CustomerAddressInline(admin.StackedInline):
+    """Support reads a customer's addresses; superusers edit them, through
+    the same services as the API (defaults cleared on the others, the
+    bound). Metadata is the storefront's: shown, not edited here."""
+
+    model = CustomerAddress
+    form = CustomerAddressForm
+    formset = CustomerAddressFormSet
+    fields = (
+        "id",
+        *ADDRESS_FIELDS,
+        *DEFAULT_FLAGS,
+        "metadata",
+        "created_at",
+        "updated_at",
+    )
+    readonly_fields = ("id", "metadata", "created_at", "updated_at")
+    ordering = ("id",)
+    extra = 0
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser
 
 
 @admin.register(Customer)
@@ -52,10 +126,44 @@ class CustomerAdmin(LargeTableAdmin, ReadOnlyAdmin):
         "deleted_at",
     )
     readonly_fields = fields
+    inlines = [CustomerAddressInline]
 
     def search_q(self, term: str) -> Q:
         by_email = customers_by_email(email=term).values_list("pk", flat=True)
         return Q(pk__in=[term, *by_email])
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        # The customer's own fields stay read-only; a superuser's Save
+        # button is there for the addresses.
+        return obj is not None and request.user.is_superuser
+
+    def save_model(self, request, obj, form, change) -> None:
+        pass  # every field of the customer is read-only
+
+    def save_formset(self, request, form, formset, change) -> None:
+        """Through accounts.services: deletions first (they make room),
+        then changes, then new addresses."""
+        customer = form.instance
+        now = timezone.now()
+        formset.save(commit=False)
+        for address in formset.deleted_objects:
+            services.address_delete(customer_id=customer.id, address_id=address.id)
+        for address, changed in formset.changed_objects:
+            services.address_update(
+                customer_id=customer.id,
+                address_id=address.id,
+                changes={name: getattr(address, name) for name in changed},
+                now=now,
+            )
+        for address in formset.new_objects:
+            services.address_create(
+                customer_id=customer.id,
+                changes={
+                    name: getattr(address, name)
+                    for name in (*ADDRESS_FIELDS, *DEFAULT_FLAGS)
+                },
+                now=now,
+            )
 
 
 class AuthIdentitySearch(LargeTableAdmin):

@@ -7,6 +7,8 @@ SUPPORT_PERMISSIONS = [
     ("accounts", "view_customer"),
     ("accounts", "view_authidentity"),
     ("accounts", "view_provideridentity"),
+    # Read the address book (a superuser edits it).
+    ("accounts", "view_customeraddress"),
     # Review, hold and delete orphans; run the sweep; read its history.
     ("orphans", "view_orphan"),
     ("orphans", "delete_orphan"),
