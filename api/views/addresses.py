@@ -44,6 +44,8 @@ from core.errors import InvalidData
 # Medusa: `offset` and `limit` are numbers; ours are also bounded, so no
 # value reaches PostgreSQL as an out-of-range integer.
 PAGE_MAX = 2**31 - 1
+# Each word of `q` is a condition on nine columns: a bounded search.
+Q_MAX_LENGTH = 200
 LIST_FILTERS = ("city", "country_code", "postal_code")
 LIST_KEYS = ("fields", "offset", "limit", "order", "with_deleted", "q", *LIST_FILTERS)
 # `city[]=a` and `city[0]=a` (qs.stringify's arrays, as the SDK sends them).
@@ -68,7 +70,7 @@ LIST_PARAMETERS = [
     OpenApiParameter("with_deleted", OpenApiTypes.BOOL, description="Accepted"),
     OpenApiParameter(
         "q",
-        str,
+        {"type": "string", "maxLength": Q_MAX_LENGTH},
         description="Every word must be in the name, company, names, address "
         "lines, city, province or postal code (any case)",
     ),
@@ -178,9 +180,15 @@ def _list_arguments(request) -> dict[str, Any]:
     exact = {name: query[name] for name in LIST_FILTERS if name in query}
     if "country_code" in exact:  # stored lower-case
         exact["country_code"] = [code.lower() for code in exact["country_code"]]
+    q = _one(query, "q")
+    if q is not None and len(q) > Q_MAX_LENGTH:
+        raise InvalidData(
+            f"Invalid request: Value for field 'q' too big, expected at most: "
+            f"'{Q_MAX_LENGTH}'"
+        )
     return {
         "fields": address_fields_select(_one(query, "fields")),
-        "q": _one(query, "q"),
+        "q": q,
         "exact": exact,
         "order": order,
         "offset": _page_number(query, "offset", 0),

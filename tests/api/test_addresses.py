@@ -299,6 +299,10 @@ def test_list_filters(client):
         ),
         ("order=password", "Order field password is not valid"),
         (
+            "q=" + "a" * 201,
+            "Invalid request: Value for field 'q' too big, expected at most: '200'",
+        ),
+        (
             "q=a&q=b",
             "Invalid request: Expected type: 'string' for field 'q', got: 'a,b'",
         ),
