@@ -46,7 +46,6 @@ ADDRESS_FIELDS = (
     "created_at",
     "updated_at",
 )
-RELATIONS = ("addresses", "orders")
 
 
 def fields_parse(
@@ -55,8 +54,8 @@ def fields_parse(
     """Medusa's field parser (§5.2): a name without a modifier replaces the
     defaults; `+name` (or ` name`, a `+` the URL decoded) adds, `-name`
     removes it and what is under it, `*rel` and `rel.*` add a relation;
-    `id` always stays; names outside `allowed` are dropped. Relations
-    selected whole come back as `*rel`."""
+    `id` always stays; names outside `allowed` are dropped. A relation
+    comes back by its bare name (`*addresses` and `addresses` alike)."""
     selected = set(defaults)
     if fields_param is not None:
         names = [name for name in fields_param.split(",") if name]
@@ -79,13 +78,8 @@ def fields_parse(
                 else:
                     selected.add(name)
         selected.add("id")
-    result = set()
-    for name in selected:
-        star = name.startswith("*") or name.endswith(".*")
-        bare = name[1:] if name.startswith("*") else name.removesuffix(".*")
-        if bare in allowed:
-            result.add(f"*{bare}" if star else bare)
-    return result
+    bare = {name.removeprefix("*").removesuffix(".*") for name in selected}
+    return bare & allowed
 
 
 @dataclass(frozen=True)
@@ -97,19 +91,13 @@ class CustomerFields:
     address_fields: tuple[str, ...] = ADDRESS_FIELDS
 
 
-CUSTOMER_DEFAULTS = tuple(
-    f"*{name}" if name in RELATIONS else name for name in DEFAULT_FIELDS
-)
 CUSTOMER_ALLOWED = frozenset(
     (*ALLOWED_FIELDS, *(f"addresses.{name}" for name in ADDRESS_FIELDS))
 )
 
 
 def fields_select(fields_param: str | None) -> CustomerFields:
-    selected = {
-        name.lstrip("*")
-        for name in fields_parse(fields_param, CUSTOMER_DEFAULTS, CUSTOMER_ALLOWED)
-    }
+    selected = fields_parse(fields_param, DEFAULT_FIELDS, CUSTOMER_ALLOWED)
     nested = {name.split(".", 1)[1] for name in selected if "." in name}
     whole = "addresses" in selected
     if nested and not whole:
@@ -127,12 +115,7 @@ def fields_select(fields_param: str | None) -> CustomerFields:
 def address_fields_select(fields_param: str | None) -> tuple[str, ...]:
     """The address routes' `?fields=`: Medusa's parser over the address's
     own keys."""
-    selected = {
-        name.lstrip("*")
-        for name in fields_parse(
-            fields_param, ADDRESS_FIELDS, frozenset(ADDRESS_FIELDS)
-        )
-    }
+    selected = fields_parse(fields_param, ADDRESS_FIELDS, frozenset(ADDRESS_FIELDS))
     return tuple(name for name in ADDRESS_FIELDS if name in selected)
 
 

@@ -485,3 +485,24 @@ def test_me_reads_addresses_in_one_query(client, customer):
 
     assert len(response.json()["customer"]["addresses"]) == 10
     assert without == len(queries) + 1
+
+
+@pytest.mark.parametrize(
+    ("query", "keys"),
+    [
+        ("fields=", ["id"]),  # Medusa: an empty selection keeps only the id
+        ("fields=+orders", None),  # the URL's + is a space: adds, as Medusa's
+        ("fields=id,*addresses", ["id", "addresses"]),
+        ("fields=-addresses.city", None),  # removes only that: addresses stay
+    ],
+)
+def test_me_fields_follow_medusas_parser(client, query, keys):
+    added(client, HOME)
+
+    body = client.get(f"/store/customers/me?{query}").json()["customer"]
+
+    if keys is not None:
+        assert list(body) == keys
+    else:
+        assert "email" in body
+        assert list(body["addresses"][0]) == ADDRESS_KEYS
