@@ -78,8 +78,7 @@ def fields_parse(
                 else:
                     selected.add(name)
         selected.add("id")
-    bare = {name.removeprefix("*").removesuffix(".*") for name in selected}
-    return bare & allowed
+    return {name.removeprefix("*").removesuffix(".*") for name in selected} & allowed
 
 
 @dataclass(frozen=True)

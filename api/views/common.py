@@ -7,7 +7,11 @@ from rest_framework.response import Response
 
 from accounts import selectors
 from accounts.models import Customer, Provider
-from api.representations import customer_representation, fields_select
+from api.representations import (
+    CustomerFields,
+    customer_representation,
+    fields_select,
+)
 from core.errors import InvalidData, NotFound, Unauthorized
 
 UNKNOWN_PROVIDER = (
@@ -40,7 +44,7 @@ def provider_check(provider: str, allowed: tuple[str, ...]) -> None:
         raise Unauthorized(UNKNOWN_PROVIDER.format(provider=provider))
 
 
-def query_fields(request) -> list[str]:
+def query_fields(request) -> CustomerFields:
     unknown = [key for key in request.query_params if key != "fields"]
     if unknown:
         raise InvalidData(
@@ -49,7 +53,7 @@ def query_fields(request) -> list[str]:
     return fields_select(request.query_params.get("fields"))
 
 
-def customer_response(customer, fields: list[str]) -> Response:
+def customer_response(customer, fields: CustomerFields) -> Response:
     return Response({"customer": customer_representation(customer, fields)})
 
 
