@@ -1,6 +1,7 @@
 """The customer and address JSON Medusa emits, and their `?fields=`
 selection (docs/medusa-contract.md; the parser is Medusa's FieldParser)."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -153,9 +154,14 @@ def address_representation(
 
 
 def customer_representation(
-    customer: Customer, fields: CustomerFields
+    customer: Customer,
+    fields: CustomerFields,
+    *,
+    addresses: Sequence[CustomerAddress] | None = None,
 ) -> dict[str, Any]:
-    """One query for the addresses, only when they are selected."""
+    """`addresses`: the customer's, when the caller has them (read in its
+    transaction, or none for a customer just created); else one query, only
+    when they are selected."""
     values: dict[str, Any] = {
         "id": customer.id,
         "email": customer.email,
@@ -171,8 +177,10 @@ def customer_representation(
         "orders": [],
     }
     if "addresses" in fields.names:
+        if addresses is None:
+            addresses = addresses_of(customer_id=customer.id)
         values["addresses"] = [
             address_representation(address, fields.address_fields)
-            for address in addresses_of(customer_id=customer.id)
+            for address in addresses
         ]
     return {name: values[name] for name in fields.names}

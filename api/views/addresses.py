@@ -6,6 +6,7 @@ one. Bodies and answers as Medusa 2.21 (docs/medusa-contract.md,
 import re
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -13,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import selectors, services
+from accounts.models import Customer, CustomerAddress
 from accounts.services.addresses import address_not_found
 from api.authentication import CustomerAuthentication, IsCustomer
 from api.bodies import AddressSerializer
@@ -21,8 +23,10 @@ from api.fields import validated
 from api.parsers import UNSAFE_TEXT_MESSAGE, text_is_safe
 from api.representations import (
     ADDRESS_FIELDS,
+    CustomerFields,
     address_fields_select,
     address_representation,
+    customer_representation,
 )
 from api.schema import BODY_ERRORS, PUBLISHABLE_KEY_HEADER, errors
 from api.shapes import (
@@ -205,6 +209,18 @@ def _address_fields(request) -> tuple[str, ...]:
     return address_fields_select(request.query_params.get("fields"))
 
 
+def _addresses_for_answer(
+    customer: Customer, fields: CustomerFields
+) -> list[CustomerAddress] | None:
+    """The customer's addresses for the answer, read in the write's
+    transaction: if PostgreSQL fails before the answer is ready, the write
+    is rolled back too, so a 503 always means nothing changed and a retry is
+    safe (a read after the commit could fail after the write had landed)."""
+    if "addresses" not in fields.names:
+        return None
+    return selectors.addresses_of(customer_id=customer.id)
+
+
 def _address_id(address_id: str) -> str:
     """An id PostgreSQL cannot be asked about (NUL) is not found either."""
     if not text_is_safe(address_id):
@@ -217,6 +233,7 @@ class AddressListApi(APIView):
     permission_classes = [IsCustomer]
 
     @extend_schema(
+        operation_id="store_customers_me_addresses_list",
         summary="List the logged-in customer's addresses",
         auth=AUTH,
         parameters=[PUBLISHABLE_KEY_HEADER, *LIST_PARAMETERS],
@@ -240,6 +257,7 @@ class AddressListApi(APIView):
         )
 
     @extend_schema(
+        operation_id="store_customers_me_addresses_create",
         summary="Add an address to the logged-in customer's address book",
         description="A default flag sent `true` is taken from the customer's "
         "other addresses. At most ADDRESSES_PER_CUSTOMER_MAX addresses (400).",
@@ -255,10 +273,12 @@ class AddressListApi(APIView):
         fields = query_fields(request)
         changes = validated(AddressSerializer, request.data)
         customer = current_customer(request)
-        services.address_create(
-            customer_id=customer.id, changes=changes, now=timezone.now()
-        )
-        return customer_response(customer, fields)
+        with transaction.atomic():
+            services.address_create(
+                customer_id=customer.id, changes=changes, now=timezone.now()
+            )
+            addresses = _addresses_for_answer(customer, fields)
+        return customer_response(customer, fields, addresses=addresses)
 
 
 class AddressDetailApi(APIView):
@@ -266,6 +286,7 @@ class AddressDetailApi(APIView):
     permission_classes = [IsCustomer]
 
     @extend_schema(
+        operation_id="store_customers_me_address_retrieve",
         summary="Read one of the logged-in customer's addresses",
         auth=AUTH,
         parameters=[
@@ -288,6 +309,7 @@ class AddressDetailApi(APIView):
         return Response({"address": address_representation(address, fields)})
 
     @extend_schema(
+        operation_id="store_customers_me_address_update",
         summary="Update one of the logged-in customer's addresses",
         description='Omitted keys are kept, `null` clears one, metadata merges (`""` '
         "deletes a key); a default flag sent `true` is taken from the others.",
@@ -303,15 +325,18 @@ class AddressDetailApi(APIView):
         fields = query_fields(request)
         changes = validated(AddressSerializer, request.data)
         customer = current_customer(request)
-        services.address_update(
-            customer_id=customer.id,
-            address_id=_address_id(address_id),
-            changes=changes,
-            now=timezone.now(),
-        )
-        return customer_response(customer, fields)
+        with transaction.atomic():
+            services.address_update(
+                customer_id=customer.id,
+                address_id=_address_id(address_id),
+                changes=changes,
+                now=timezone.now(),
+            )
+            addresses = _addresses_for_answer(customer, fields)
+        return customer_response(customer, fields, addresses=addresses)
 
     @extend_schema(
+        operation_id="store_customers_me_address_destroy",
         summary="Delete one of the logged-in customer's addresses",
         description="`id` is the customer's id and `parent` the customer, as Medusa "
         "answers.",
@@ -325,10 +350,12 @@ class AddressDetailApi(APIView):
     def delete(self, request, address_id: str):
         fields = query_fields(request)
         customer = current_customer(request)
-        services.address_delete(
-            customer_id=customer.id, address_id=_address_id(address_id)
-        )
-        parent = customer_response(customer, fields).data["customer"]
+        with transaction.atomic():
+            services.address_delete(
+                customer_id=customer.id, address_id=_address_id(address_id)
+            )
+            addresses = _addresses_for_answer(customer, fields)
+        parent = customer_representation(customer, fields, addresses=addresses)
         return Response(
             {"id": customer.id, "object": "address", "deleted": True, "parent": parent}
         )

@@ -53,8 +53,10 @@ def query_fields(request) -> CustomerFields:
     return fields_select(request.query_params.get("fields"))
 
 
-def customer_response(customer, fields: CustomerFields) -> Response:
-    return Response({"customer": customer_representation(customer, fields)})
+def customer_response(customer, fields: CustomerFields, *, addresses=None) -> Response:
+    return Response(
+        {"customer": customer_representation(customer, fields, addresses=addresses)}
+    )
 
 
 def current_customer(request) -> Customer:

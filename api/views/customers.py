@@ -72,7 +72,9 @@ class CustomerCreateApi(APIView):
                 auth_identity_id=auth.identity.id, error=error, now=now
             )
             raise
-        return customer_response(customer, fields)
+        # A new customer has no addresses: no read after the commit, whose
+        # failure would answer 503 for a customer that exists.
+        return customer_response(customer, fields, addresses=())
 
 
 class CustomerMeApi(APIView):

@@ -66,6 +66,9 @@ class SignupApi(APIView):
         return Response(
             {
                 "token": token,
-                "customer": customer_representation(customer, fields_select(None)),
+                # A new customer: no addresses, and no read after the commit.
+                "customer": customer_representation(
+                    customer, fields_select(None), addresses=()
+                ),
             }
         )

@@ -506,3 +506,20 @@ def test_me_fields_follow_medusas_parser(client, query, keys):
     else:
         assert "email" in body
         assert list(body["addresses"][0]) == ADDRESS_KEYS
+
+
+def test_a_database_failure_mid_write_answers_503_and_writes_nothing(client, customer):
+    from tests.db_faults import refusing_trigger
+
+    old = added(client, {"city": "Oslo", "is_default_shipping": True})
+
+    # Clearing the old default fails: the new address must not stay either.
+    with refusing_trigger(
+        table="accounts_customeraddress", event="UPDATE", when="OLD.is_default_shipping"
+    ):
+        response = create(client, {"city": "Aarhus", "is_default_shipping": True})
+
+    assert response.status_code == 503
+    assert response.json()["type"] == "unavailable"
+    rows = list(CustomerAddress.objects.filter(customer=customer))
+    assert [(row.id, row.is_default_shipping) for row in rows] == [(old["id"], True)]
