@@ -8,8 +8,9 @@ from datetime import datetime
 
 from django.views.decorators.debug import sensitive_variables
 
+from accounts import selectors
 from accounts import services as accounts
-from accounts.models import Customer, Provider
+from accounts.models import Customer, CustomerAddress, Provider
 from core.emails import email_hash
 from core.errors import ApiError
 from core.metrics import otp_verifications
@@ -22,6 +23,9 @@ logger = logging.getLogger("otp")
 class OtpLogin:
     token: str
     customer: Customer | None
+    # The customer's addresses, read in the login's transaction, so the
+    # answer needs no read after the code is consumed.
+    addresses: tuple[CustomerAddress, ...] = ()
 
     @property
     def is_new_user(self) -> bool:
@@ -64,4 +68,5 @@ def _login(*, email: str, now: datetime) -> OtpLogin:
     if identity.customer_id is None:
         return OtpLogin(token=token, customer=None)
     logger.info("Existing user logged in via OTP", extra={"userId": email_hash(email)})
-    return OtpLogin(token=token, customer=identity.customer)
+    addresses = selectors.addresses_of(customer_id=identity.customer_id)
+    return OtpLogin(token=token, customer=identity.customer, addresses=tuple(addresses))

@@ -132,7 +132,7 @@ class OtpVerifyApi(APIView):
             {
                 "token": login.token,
                 "customer": customer_representation(
-                    login.customer, fields_select(None)
+                    login.customer, fields_select(None), addresses=login.addresses
                 ),
                 "isNewUser": False,
             }

@@ -523,3 +523,29 @@ def test_a_database_failure_mid_write_answers_503_and_writes_nothing(client, cus
     assert response.json()["type"] == "unavailable"
     rows = list(CustomerAddress.objects.filter(customer=customer))
     assert [(row.id, row.is_default_shipping) for row in rows] == [(old["id"], True)]
+
+
+def test_other_customer_answers_carry_the_addresses(api, email, password):
+    from django.utils import timezone
+
+    from otp.services import otp_challenge_replace
+
+    signed = api.post(
+        "/store/auth/signup", {"email": email, "password": password}, format="json"
+    )
+    token = signed.json()["token"]
+    added_address = api.post(
+        BASE, HOME, format="json", HTTP_AUTHORIZATION=f"Bearer {token}"
+    )
+    otp_challenge_replace(email=email, code="246810", now=timezone.now())
+
+    verified = api.post(
+        "/store/auth/otp/verify", {"email": email, "code": "246810"}, format="json"
+    )
+
+    assert signed.json()["customer"]["addresses"] == []
+    assert verified.status_code == 200
+    assert (
+        verified.json()["customer"]["addresses"]
+        == (added_address.json()["customer"]["addresses"])
+    )
