@@ -157,12 +157,21 @@ def email_normal_form_rewrite(finding: Finding) -> bool:
     """Rewrite a `rewritable` row to its normal form, under the per-email
     lock that identity creation takes; False when a row took the address
     since the scan (it is a collision now)."""
-    ((pk, _),) = finding.rows
+    ((pk, identity_id),) = finding.rows
     try:
         with transaction.atomic():
             email_identity_lock(email=finding.normal)
             if finding.table == "provider_identity":
-                if ProviderIdentity.objects.filter(entity_id=finding.normal).exists():
+                row = ProviderIdentity.objects.filter(pk=pk).first()
+                if row is None:
+                    return False
+                # The address may already be this identity's other login's
+                # (both of its logins were rewritable): only another
+                # identity's, or another login of the same provider, collides.
+                taken = ProviderIdentity.objects.filter(entity_id=finding.normal)
+                if taken.exclude(auth_identity_id=identity_id).exists() or (
+                    taken.filter(provider=row.provider).exists()
+                ):
                     return False
                 updated = ProviderIdentity.objects.filter(pk=pk).update(
                     entity_id=finding.normal

@@ -9,7 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from accounts.models import Customer, ProviderIdentity
+from accounts.models import Customer, Provider, ProviderIdentity
 from core.emails import email_hash
 from tests.factories import customer_create, fullwidth_domain, identity_create
 
@@ -140,6 +140,26 @@ def test_fix_rewrites_an_address_nobody_else_holds_and_validates_the_checks(
         format="json",
     )
     assert login.status_code == 200, login.content
+
+
+def test_fix_rewrites_both_logins_of_one_identity(put_checks_back_not_valid, email):
+    """An account with a password and a code login, both stored before the
+    normal form: one identity, so no collision, and --fix finishes."""
+    look_alike = old_customer(fullwidth_domain(email))
+    ProviderIdentity.objects.create(
+        auth_identity=look_alike.auth_identity,
+        provider=Provider.EMAIL_OTP,
+        entity_id=fullwidth_domain(email),
+    )
+    put_checks_back_not_valid()
+
+    fixed, output = run("--fix")
+
+    assert fixed == 0, output
+    assert sorted(
+        look_alike.auth_identity.provider_identities.values_list("entity_id", flat=True)
+    ) == [email, email]
+    assert checks_validated()["provid_entity_id_printable_ascii"] is True
 
 
 def test_a_clean_database_exits_0(email):
