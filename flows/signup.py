@@ -8,11 +8,11 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 from django.views.decorators.debug import sensitive_variables
 
 from accounts import services as accounts
-from accounts.models import AuthIdentity, Customer
+from accounts.models import AuthIdentity, Customer, Provider
 from core.emails import email_normalize
 from core.errors import ApiError, Unauthorized
 from core.metrics import signup_outcome
@@ -66,15 +66,20 @@ def profile_failed(*, auth_identity_id: str, error: Exception, now: datetime) ->
 @sensitive_variables("password")
 def signup(
     *, password: str, profile: accounts.Profile, now: datetime
-) -> tuple[Customer, AuthIdentity]:
-    """One step: identity, login and customer commit together, or nothing."""
+) -> tuple[Customer, str]:
+    """One step: identity, login and customer commit together, or nothing,
+    with the customer token signed in the same transaction: an answer of 503
+    always means nothing was written, so the client's retry is safe."""
     try:
-        with _failures_limited(profile.email):
-            created = accounts.customer_signup(
+        with _failures_limited(profile.email), transaction.atomic():
+            customer, identity = accounts.customer_signup(
                 password=password, profile=profile, now=now
+            )
+            token = accounts.access_token_for_identity(
+                identity=identity, provider=Provider.EMAILPASS, now=now
             )
     except (ApiError, DatabaseError) as error:
         signup_outcome(flow="one_step", error=error)
         raise
     signup_outcome(flow="one_step")
-    return created
+    return customer, token

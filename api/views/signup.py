@@ -12,7 +12,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import services
-from accounts.models import Provider
 from api.bodies import SignupSerializer
 from api.fields import validated
 from api.limits import signup_rate_limit
@@ -57,11 +56,8 @@ class SignupApi(APIView):
         signup_rate_limit(request)
         password = data.pop("password")
         now = timezone.now()
-        customer, identity = signup(
+        customer, token = signup(
             password=password, profile=services.Profile(**data), now=now
-        )
-        token = services.access_token_for_identity(
-            identity=identity, provider=Provider.EMAILPASS, now=now
         )
         return Response(
             {

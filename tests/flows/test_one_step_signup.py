@@ -141,3 +141,27 @@ def test_signup_refuses_bad_input_and_writes_nothing(api, body, status, message)
         assert response.json()["message"] == message
     assert not ProviderIdentity.objects.filter(entity_id="x@example.com").exists()
     assert not Customer.objects.filter(email="x@example.com").exists()
+
+
+def test_a_database_failure_while_signing_the_token_writes_nothing(
+    api, email, password, monkeypatch
+):
+    """The token is signed in the sign-up's transaction: a 503 means no row
+    was kept, so the client's retry signs up (it would otherwise meet its own
+    account and get 401 `Identity with email already exists`)."""
+    from django.db import OperationalError
+
+    from accounts.services import identities
+
+    def connection_lost(**kwargs):
+        raise OperationalError("the connection was lost")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(identities, "access_token_issue", connection_lost)
+        failed = api.post(SIGNUP, {"email": email, "password": password}, format="json")
+    retried = api.post(SIGNUP, {"email": email, "password": password}, format="json")
+
+    assert failed.status_code == 503
+    assert retried.status_code == 200, retried.content
+    assert Customer.objects.filter(email=email).count() == 1
+    assert ProviderIdentity.objects.filter(entity_id=email).count() == 1
