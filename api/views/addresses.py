@@ -237,13 +237,17 @@ class AddressListApi(APIView):
         summary="List the logged-in customer's addresses",
         auth=AUTH,
         parameters=[PUBLISHABLE_KEY_HEADER, *LIST_PARAMETERS],
-        responses={200: LIST_RESPONSE, **errors(400, 401, 503, unauthorized="bare")},
+        responses={
+            200: LIST_RESPONSE,
+            **errors(400, 401, 404, 503, unauthorized="bare"),
+        },
     )
     def get(self, request):
         arguments = _list_arguments(request)
         fields = arguments.pop("fields")
+        customer = current_customer(request)  # a deleted customer's is gone
         addresses, count = selectors.addresses_list(
-            customer_id=request.user.customer_id, **arguments
+            customer_id=customer.id, **arguments
         )
         return Response(
             {
@@ -301,8 +305,9 @@ class AddressDetailApi(APIView):
     )
     def get(self, request, address_id: str):
         fields = _address_fields(request)
+        customer = current_customer(request)
         address = selectors.address_get(
-            customer_id=request.user.customer_id, address_id=_address_id(address_id)
+            customer_id=customer.id, address_id=_address_id(address_id)
         )
         if address is None:
             raise address_not_found(address_id)

@@ -6,7 +6,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext, override_settings
 from rest_framework.test import APIClient
 
-from accounts.models import CustomerAddress
+from accounts.models import Customer, CustomerAddress
 from tests.factories import customer_create, token_for
 
 pytestmark = pytest.mark.django_db
@@ -549,3 +549,19 @@ def test_other_customer_answers_carry_the_addresses(api, email, password):
         verified.json()["customer"]["addresses"]
         == (added_address.json()["customer"]["addresses"])
     )
+
+
+def test_a_deleted_customers_address_book_is_gone(client, customer):
+    """As GET /store/customers/me and every address write: 404 once the
+    customer is soft-deleted, never its addresses."""
+    from django.utils import timezone
+
+    address = added(client, HOME)
+    Customer.objects.filter(pk=customer.pk).update(deleted_at=timezone.now())
+
+    listed = client.get(BASE)
+    read = client.get(f"{BASE}/{address['id']}")
+
+    message = f"Customer with id: {customer.id} was not found"
+    assert (listed.status_code, listed.json()["message"]) == (404, message)
+    assert (read.status_code, read.json()["message"]) == (404, message)
