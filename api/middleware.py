@@ -27,7 +27,7 @@ from core.errors import (
     error_response,
 )
 
-logger = logging.getLogger("accounts")
+logger = logging.getLogger("api")
 
 KEY_HEADER = "x-publishable-api-key"
 KEY_MISSING = (

@@ -1,4 +1,5 @@
-"""E-mail one-time-code login: send, verify, lockout, race-safe identities.
+"""One-time codes by e-mail: send, verify, lockout. What a right code logs
+into is the caller's (flows/otp_login.py finds or creates the identity).
 
 Threat model: online guessing of a 10^6 code space. Defences, all counted in
 PostgreSQL under the challenge's row lock: at most OTP_MAX_ATTEMPTS codes are
@@ -6,9 +7,9 @@ ever evaluated per challenge (parallel requests queue on the lock), at most
 OTP_CODES_PER_HOUR challenges an hour per email, and OTP stops for an email
 after OTP_FAILURE_CEILING consecutive failures until a login that proves
 the mailbox (a code, a reset link, or a password once the mailbox was
-proven) or staff reset it. Redis limits per IP and per email only slow
-floods. Codes expire, work once, and are stored as keyed HMACs. Send answers alike for
-known and unknown emails. Not defended here: a mailbox the attacker already
+proven) or staff reset it. Redis limits per client and per email only slow
+floods. Codes expire, work once, and are stored as keyed HMACs. Send answers
+alike for known and unknown emails. Not defended here: a mailbox the attacker already
 reads (that is the e-mail provider's security).
 """
 

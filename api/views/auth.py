@@ -21,7 +21,6 @@ from accounts.tokens import InvalidToken, access_token_decode
 from api.authentication import (
     CustomerAuthentication,
     IsAuthIdentity,
-    bearer_token,
 )
 from api.bodies import LoginSerializer, RegisterSerializer
 from api.fields import validated
@@ -50,6 +49,7 @@ from api.views.common import (
     provider_check,
 )
 from core.errors import Unauthorized
+from core.http import bearer_token
 from core.ratelimit import rate_limit
 from flows import passwords, signup
 from orphans.services import signups_open_check

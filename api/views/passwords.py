@@ -14,7 +14,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import services
-from api.authentication import bearer_token
 from api.bodies import PasswordResetSerializer, PasswordUpdateSerializer
 from api.fields import validated
 from api.schema import (
@@ -34,6 +33,7 @@ from api.views.common import (
 )
 from core.emails import email_normalize
 from core.errors import Unauthorized
+from core.http import bearer_token
 from core.ratelimit import (
     client_key,
     rate_limit,
