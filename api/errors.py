@@ -39,11 +39,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     error = _api_error(exc)
     if error is None:
         return None  # a 500: Django's handler answers (config/urls.py)
-    response = Response(error.body(), status=error.status)
-    retry_after = getattr(error, "retry_after", None)
-    if retry_after is not None:
-        response["Retry-After"] = str(retry_after)
-    return response
+    return Response(error.body(), status=error.status, headers=error.headers())
 
 
 def _api_error(exc: Exception) -> ApiError | None:

@@ -7,6 +7,8 @@ from typing import Any
 from rest_framework import serializers
 
 from api.errors import js_string
+from core.emails import email_parse
+from core.errors import InvalidData
 
 
 def validated(
@@ -67,17 +69,15 @@ class StrictEmailField(StrictCharField):
 
     def __init__(self, **kwargs):
         kwargs.setdefault("allow_blank", False)
-        kwargs.setdefault("max_length", 254)  # of the normal form
-        super().__init__(**kwargs)
+        kwargs.setdefault("max_length", 254)  # of the text sent; the normal
+        super().__init__(**kwargs)  # form's length is email_parse's to check
         self.error_messages["blank"] = "Invalid email address"
 
     def to_internal_value(self, data):
-        from core.emails import email_is_valid, email_normalize
-
-        email = email_normalize(super().to_internal_value(data))
-        if not email_is_valid(email):
+        try:
+            return email_parse(super().to_internal_value(data))
+        except InvalidData:
             self.fail("invalid_email")
-        return email
 
 
 class MetadataField(serializers.DictField):

@@ -28,6 +28,11 @@ class ApiError(Exception):
             self.code = code
         self.extra = extra
 
+    def headers(self) -> dict[str, str]:
+        """Headers the answer carries (Retry-After for a 429)."""
+        retry_after = getattr(self, "retry_after", None)
+        return {} if retry_after is None else {"Retry-After": str(retry_after)}
+
     def body(self) -> dict[str, Any]:
         # Medusa's order: code (when set), type, message.
         body: dict[str, Any] = {} if self.code is None else {"code": self.code}
@@ -88,11 +93,7 @@ class UnknownError(ApiError):
 
 
 def error_response(error: ApiError) -> JsonResponse:
-    response = JsonResponse(error.body(), status=error.status)
-    retry_after = getattr(error, "retry_after", None)
-    if retry_after is not None:
-        response["Retry-After"] = str(retry_after)
-    return response
+    return JsonResponse(error.body(), status=error.status, headers=error.headers())
 
 
 def unauthorized_response() -> JsonResponse:

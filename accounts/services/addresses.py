@@ -18,8 +18,8 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from accounts.models import Customer, CustomerAddress
-from accounts.services.customers import metadata_merge
+from accounts.models import CustomerAddress
+from accounts.services.customers import customer_lock, metadata_merge
 from core.errors import InvalidData, NotFound
 
 ADDRESS_FIELDS = (
@@ -45,17 +45,6 @@ def address_not_found(address_id: str) -> NotFound:
 def addresses_limit_message() -> str:
     limit = settings.ADDRESSES_PER_CUSTOMER_MAX
     return f"A customer can have at most {limit} addresses"
-
-
-def _customer_lock(customer_id: str) -> Customer:
-    customer = (
-        Customer.objects.select_for_update()
-        .filter(id=customer_id, deleted_at__isnull=True)
-        .first()
-    )
-    if customer is None:
-        raise NotFound(f"Customer with id: {customer_id} was not found")
-    return customer
 
 
 def _defaults_clear(
@@ -84,7 +73,7 @@ def address_create(
     *, customer_id: str, changes: dict[str, Any], now: datetime
 ) -> CustomerAddress:
     """Add an address; 400 once the customer has ADDRESSES_PER_CUSTOMER_MAX."""
-    _customer_lock(customer_id)
+    customer_lock(customer_id)
     count = CustomerAddress.objects.filter(customer_id=customer_id).count()
     if count >= settings.ADDRESSES_PER_CUSTOMER_MAX:
         raise InvalidData(addresses_limit_message())
@@ -99,7 +88,7 @@ def address_create(
 def address_update(
     *, customer_id: str, address_id: str, changes: dict[str, Any], now: datetime
 ) -> CustomerAddress:
-    _customer_lock(customer_id)
+    customer_lock(customer_id)
     address = CustomerAddress.objects.filter(
         id=address_id, customer_id=customer_id
     ).first()
@@ -114,7 +103,7 @@ def address_update(
 
 @transaction.atomic
 def address_delete(*, customer_id: str, address_id: str) -> None:
-    _customer_lock(customer_id)
+    customer_lock(customer_id)
     deleted, _ = CustomerAddress.objects.filter(
         id=address_id, customer_id=customer_id
     ).delete()

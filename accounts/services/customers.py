@@ -110,10 +110,9 @@ def metadata_merge(
     return merged
 
 
-@transaction.atomic
-def customer_update(
-    *, customer_id: str, changes: dict[str, Any], now: datetime
-) -> Customer:
+def customer_lock(customer_id: str) -> Customer:
+    """The customer's row, locked until the transaction ends (every write to
+    a customer or its addresses takes it first); 404 if it is gone."""
     customer = (
         Customer.objects.select_for_update()
         .filter(id=customer_id, deleted_at__isnull=True)
@@ -121,6 +120,14 @@ def customer_update(
     )
     if customer is None:
         raise NotFound(f"Customer with id: {customer_id} was not found")
+    return customer
+
+
+@transaction.atomic
+def customer_update(
+    *, customer_id: str, changes: dict[str, Any], now: datetime
+) -> Customer:
+    customer = customer_lock(customer_id)
     for field in PROFILE_FIELDS:
         if field in changes:
             setattr(customer, field, changes[field])
