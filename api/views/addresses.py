@@ -41,7 +41,9 @@ from api.views.common import (
     FIELDS_PARAMETER,
     current_customer,
     customer_response,
+    fields_only,
     query_fields,
+    unrecognized_keys_refuse,
 )
 from core.errors import InvalidData
 
@@ -135,10 +137,7 @@ def _query(request) -> dict[str, list[str]]:
         if not all(text_is_safe(value) for value in values):
             raise InvalidData(UNSAFE_TEXT_MESSAGE)
         query.setdefault(name, []).extend(values)
-    if unknown:
-        raise InvalidData(
-            f"Invalid request: Unrecognized fields: '{', '.join(unknown)}'"
-        )
+    unrecognized_keys_refuse(unknown)
     return query
 
 
@@ -201,12 +200,7 @@ def _list_arguments(request) -> dict[str, Any]:
 
 
 def _address_fields(request) -> tuple[str, ...]:
-    unknown = [key for key in request.query_params if key != "fields"]
-    if unknown:
-        raise InvalidData(
-            f"Invalid request: Unrecognized fields: '{', '.join(unknown)}'"
-        )
-    return address_fields_select(request.query_params.get("fields"))
+    return address_fields_select(fields_only(request))
 
 
 def _addresses_for_answer(

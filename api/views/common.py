@@ -44,13 +44,22 @@ def provider_check(provider: str, allowed: tuple[str, ...]) -> None:
         raise Unauthorized(UNKNOWN_PROVIDER.format(provider=provider))
 
 
-def query_fields(request) -> CustomerFields:
-    unknown = [key for key in request.query_params if key != "fields"]
+def unrecognized_keys_refuse(unknown: list[str]) -> None:
+    """Medusa's strict query schemas: any other key is 400."""
     if unknown:
         raise InvalidData(
             f"Invalid request: Unrecognized fields: '{', '.join(unknown)}'"
         )
-    return fields_select(request.query_params.get("fields"))
+
+
+def fields_only(request) -> str | None:
+    """The `fields` parameter, the only one a single-object route takes."""
+    unrecognized_keys_refuse([key for key in request.query_params if key != "fields"])
+    return request.query_params.get("fields")
+
+
+def query_fields(request) -> CustomerFields:
+    return fields_select(fields_only(request))
 
 
 def customer_response(customer, fields: CustomerFields, *, addresses=None) -> Response:
