@@ -4,7 +4,7 @@ PROMETHEUS_MULTIPROC_DIR set (./dev does, see docs/deploy.md) /metrics sums
 them across processes (ops/metrics.py serves them, with the gauges read
 from PostgreSQL at scrape time)."""
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -28,6 +28,28 @@ otp_verifications = Counter(
     "otp_verifications",
     "OTP verifications by outcome",
     ["outcome"],
+    registry=REGISTRY,
+)
+
+replica_changes_applied = Counter(
+    "replica_changes_applied",
+    "Outbox changes copied to Medusa's database",
+    registry=REGISTRY,
+)
+replica_customers_refused = Counter(
+    "replica_customers_refused",
+    "Customers whose copy Medusa's database refused (retried with backoff)",
+    registry=REGISTRY,
+)
+replica_changes_parked = Counter(
+    "replica_changes_parked",
+    "Outbox changes parked for staff after REPLICA_MAX_ATTEMPTS refusals",
+    registry=REGISTRY,
+)
+replica_lag = Histogram(
+    "replica_lag_seconds",
+    "From a customer's oldest pending change to its copy committed in Medusa",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900),
     registry=REGISTRY,
 )
 

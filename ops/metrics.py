@@ -4,6 +4,7 @@ time, so they are right whichever process answers."""
 
 import logging
 import os
+from collections.abc import Iterator
 
 from django.conf import settings
 from django.db import DatabaseError
@@ -16,13 +17,9 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from core.errors import unauthorized_response
 from core.http import bearer_token, read_only
-from core.metrics import (
-    orphans_cleaned,
-    orphans_created,
-    otp_verifications,
-    signup_attempts,
-)
+from core.metrics import REGISTRY
 from orphans.selectors import orphans_count, signups_paused
+from replica.selectors import Backlog, backlog
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +43,7 @@ class DatabaseGaugeCollector:
         try:
             orphans_now = orphans_count(now=timezone.now())
             paused_now = signups_paused()
+            replica_now = backlog()
         except DatabaseError as exc:
             logger.warning(
                 "metrics_database_gauges_skipped", extra={"error": type(exc).__name__}
@@ -62,6 +60,35 @@ class DatabaseGaugeCollector:
         )
         paused.add_metric([], 1 if paused_now else 0)
         yield paused
+        yield from _replica_gauges(replica_now)
+
+
+def _replica_gauges(now: Backlog) -> Iterator[GaugeMetricFamily]:
+    pending = GaugeMetricFamily(
+        "replica_backlog", "Outbox changes not yet copied to Medusa (parked apart)"
+    )
+    pending.add_metric([], now.pending)
+    yield pending
+    parked = GaugeMetricFamily(
+        "replica_parked", "Outbox changes parked for staff (admin, Replication)"
+    )
+    parked.add_metric([], now.parked)
+    yield parked
+    oldest = GaugeMetricFamily(
+        "replica_oldest_pending_seconds",
+        "Age of the oldest change not yet copied to Medusa (0 when none)",
+    )
+    age = (timezone.now() - now.oldest_pending_at) if now.oldest_pending_at else None
+    oldest.add_metric([], age.total_seconds() if age else 0)
+    yield oldest
+
+
+class _Counters:
+    """This process's counters (core/metrics.py), when they are not
+    summed across processes from files."""
+
+    def collect(self):
+        return REGISTRY.collect()
 
 
 def scrape_registry() -> CollectorRegistry:
@@ -70,12 +97,6 @@ def scrape_registry() -> CollectorRegistry:
         MultiProcessCollector(registry)
     else:
         registry = CollectorRegistry()
-        for collector in (
-            orphans_created,
-            orphans_cleaned,
-            signup_attempts,
-            otp_verifications,
-        ):
-            registry.register(collector)
+        registry.register(_Counters())
     registry.register(DatabaseGaugeCollector())
     return registry

@@ -16,6 +16,13 @@ class BeatEntry(TypedDict):
 
 
 BEAT_SCHEDULE: dict[str, BeatEntry] = {
+    # Every minute, drain the replication outbox: changes whose kick was lost
+    # (Redis or the worker down) or whose backoff ended (replica/tasks.py).
+    "drain-replica-outbox": {
+        "task": "replica.tasks.replica_drain_kick_task",
+        "schedule": crontab(minute="*"),
+        "options": {"expire_seconds": 50},
+    },
     # Every hour at :17, delete orphans older than ORPHAN_MAX_AGE.
     "sweep-orphans": {
         "task": "orphans.tasks.orphans_sweep_task",

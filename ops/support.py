@@ -26,6 +26,9 @@ SUPPORT_PERMISSIONS = [
     ("otp", "view_otpchallenge"),
     ("otp", "view_otpfailurebudget"),
     ("otp", "clear_otp_lockout"),
+    # See the Medusa replica's outbox, retry what Medusa refused.
+    ("replica", "view_change"),
+    ("replica", "retry_change"),
     # See the beat schedule.
     ("django_celery_beat", "view_periodictask"),
 ]

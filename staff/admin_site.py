@@ -5,7 +5,9 @@ behind it, reaches the login page and nothing else."""
 
 from django.conf import settings
 from django.contrib import admin
+from django.db import DatabaseError
 
+from replica.selectors import replica_state
 from staff.forms import StaffOtpLoginForm
 
 
@@ -31,3 +33,14 @@ class StaffAdminSite(admin.AdminSite):
         # django-otp's middleware sets is_verified(); without it, fail closed.
         is_verified = getattr(request.user, "is_verified", None)
         return bool(is_verified and is_verified())
+
+    def index(self, request, extra_context=None):
+        """The dashboard shows the Medusa replica's state to who may see
+        its outbox."""
+        extra_context = dict(extra_context or {})
+        if request.user.has_perm("replica.view_change"):
+            try:
+                extra_context["replica"] = replica_state()
+            except DatabaseError:
+                pass  # the rest of the page still helps during an outage
+        return super().index(request, extra_context)

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "otp",
     "orphans",
     "medusa_import",
+    "replica",
     "api",
     "staff",
     "ops",  # after every app whose permissions the Support group gets
@@ -120,6 +121,16 @@ CUSTOMER_PASSWORD_MAX_LENGTH = 256
 # A customer's address book holds at most this many addresses (400 beyond);
 # Medusa's list answers 50 a page by default, so one page shows them all.
 ADDRESSES_PER_CUSTOMER_MAX = env.int("ADDRESSES_PER_CUSTOMER_MAX", default=50)
+# The replica in Medusa (replica/, docs/replication.md): its database, as
+# for import_medusa. Empty: standalone, nothing is replicated.
+MEDUSA_DATABASE_URL = env.str("MEDUSA_DATABASE_URL", default="")
+# Customers the drain copies per Medusa transaction, and how long one drain
+# task runs before it queues the next (the worker also sends mail).
+REPLICA_BATCH_SIZE = env.int("REPLICA_BATCH_SIZE", default=500)
+REPLICA_DRAIN_SECONDS = env.float("REPLICA_DRAIN_SECONDS", default=5.0)
+# A customer whose copy Medusa keeps refusing is retried with backoff, then
+# parked for staff after this many attempts (about 4 minutes at 8).
+REPLICA_MAX_ATTEMPTS = env.int("REPLICA_MAX_ATTEMPTS", default=8)
 _VALIDATORS = "django.contrib.auth.password_validation"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": f"{_VALIDATORS}.UserAttributeSimilarityValidator"},

@@ -1,0 +1,61 @@
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.db.models import Count, Min, Q
+from django.utils import timezone
+
+from accounts.models import Customer, CustomerAddress
+from replica.medusa import ADDRESS_COLUMNS, CUSTOMER_COLUMNS, CustomerState
+from replica.models import Change
+
+
+def customer_states(customer_ids: Iterable[str]) -> dict[str, CustomerState]:
+    """Each customer as it is now, with its addresses (two queries)."""
+    states = {customer_id: CustomerState(None) for customer_id in customer_ids}
+    for row in Customer.objects.filter(id__in=states).values(*CUSTOMER_COLUMNS):
+        states[row["id"]].customer = row
+    addresses = CustomerAddress.objects.filter(customer_id__in=states).order_by("id")
+    for row in addresses.values(*ADDRESS_COLUMNS):
+        states[row["customer_id"]].addresses.append(row)
+    return states
+
+
+@dataclass(frozen=True)
+class Backlog:
+    pending: int
+    parked: int
+    oldest_pending_at: datetime | None
+
+
+def backlog() -> Backlog:
+    """One query over the outbox (small: applied rows are deleted)."""
+    row = Change.objects.aggregate(
+        pending=Count("id", filter=Q(parked_at__isnull=True)),
+        parked=Count("id", filter=Q(parked_at__isnull=False)),
+        oldest_pending_at=Min("created_at", filter=Q(parked_at__isnull=True)),
+    )
+    return Backlog(**row)
+
+
+@dataclass(frozen=True)
+class ReplicaState:
+    enabled: bool  # MEDUSA_DATABASE_URL is set
+    pending: int
+    parked: int
+    oldest_pending_seconds: float | None
+
+
+def replica_state() -> ReplicaState:
+    """The admin dashboard's line about the replica."""
+    now = backlog()
+    oldest = now.oldest_pending_at
+    return ReplicaState(
+        enabled=bool(settings.MEDUSA_DATABASE_URL),
+        pending=now.pending,
+        parked=now.parked,
+        oldest_pending_seconds=(
+            (timezone.now() - oldest).total_seconds() if oldest else None
+        ),
+    )
