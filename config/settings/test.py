@@ -20,3 +20,9 @@ STORAGES = {
 # task success. The real worker honours kwargsrepr; tests/security/
 # test_logs.py scans its log too.
 LOGGING["loggers"]["celery.app.trace"] = {"level": "WARNING"}  # noqa: F405
+
+# In-process tests run standalone: a drain run eagerly inside a request
+# would add Medusa's writes to every test's queries. Tests of the replica
+# set it (tests/replica/conftest.py); the live web and worker (base.py)
+# replicate into the Medusa database ./dev test starts.
+MEDUSA_DATABASE_URL = ""
