@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
 from psycopg.types.json import set_json_loads
+
+from core.database_urls import url_masked
 
 REQUIRED_COLUMNS = {
     "customer": {
@@ -105,17 +106,6 @@ def _json_loads(data: bytes | str) -> Any:
 class SourceCounts:
     auth_identities: int
     lone_customers: int
-
-
-def url_masked(url: str) -> str:
-    """The connection string without its password, for output."""
-    try:
-        params = conninfo_to_dict(url)
-    except psycopg.ProgrammingError:
-        return "<unparsable database URL>"
-    if "password" in params:
-        params["password"] = "***"  # noqa: S105  (a mask)
-    return make_conninfo("", **params)
 
 
 class MedusaSource:

@@ -17,8 +17,9 @@ from functools import partial
 from typing import Any
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.types.json import Jsonb
+
+from core.database_urls import url_masked
 
 logger = logging.getLogger(__name__)
 
@@ -83,17 +84,6 @@ class MedusaUnavailable(Exception):
 
 class ShapeError(Exception):
     """Medusa's tables are not the shape this writer was built for."""
-
-
-def url_masked(url: str) -> str:
-    """The connection string without its password, for output."""
-    try:
-        params = conninfo_to_dict(url)
-    except psycopg.ProgrammingError:
-        return "<unparsable database URL>"
-    if "password" in params:
-        params["password"] = "***"  # noqa: S105  (a mask)
-    return make_conninfo("", **params)
 
 
 def _upsert_sql(table: str, columns: Mapping[str, str]) -> str:

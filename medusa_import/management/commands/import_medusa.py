@@ -10,8 +10,9 @@ import psycopg
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
+from core.database_urls import url_masked
 from medusa_import import problems, services
-from medusa_import.source import MedusaSource, SourceError, url_masked
+from medusa_import.source import MedusaSource, SourceError
 
 TABLE_LABELS = {
     "customer": "customers",
