@@ -2,6 +2,7 @@ import logging
 from typing import Any
 
 from celery import Task, shared_task
+from celery.signals import worker_ready
 from django.conf import settings
 
 from replica.medusa import MedusaReplica, MedusaUnavailable, ShapeError
@@ -61,4 +62,28 @@ def replica_drain_task(self: Task[..., Any]) -> None:
 # an outage of Medusa never stacks drains.
 @shared_task(ignore_result=True)
 def replica_drain_kick_task() -> None:
+    drain_kick()
+
+
+@worker_ready.connect
+def medusa_check_at_start(**kwargs: Any) -> None:
+    """At the worker's start, say whether the replica can write, and drain
+    what waited while no worker ran. Wrong tables refuse the replica (every
+    drain logs why) but not the worker: it also sends the login codes."""
+    url = settings.MEDUSA_DATABASE_URL
+    if not url:
+        logger.info("replica_standalone")
+        return
+    replica = MedusaReplica(url)
+    try:
+        replica.connection()
+    except ShapeError as exc:
+        logger.critical("replica_refused", extra={"error": str(exc)})
+        return
+    except MedusaUnavailable as exc:
+        logger.warning("replica_medusa_unavailable", extra={"error": str(exc)})
+    else:
+        logger.info("replica_ready")
+    finally:
+        replica.close()
     drain_kick()
