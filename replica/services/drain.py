@@ -100,7 +100,17 @@ def _batch_apply(replica: MedusaReplica, batch_size: int, result: DrainResult) -
         rows = [row for row in rows if row[1] in held]
         refused = replica.write(customer_states(held)) if held else {}
         applied = [row for row in rows if row[1] not in refused]
-        Change.objects.filter(id__in=[row[0] for row in applied]).delete()
+        written = {row[1] for row in applied}
+        # The state just written also supersedes these customers' parked
+        # changes and those waiting out a backoff: all were tried before, so
+        # committed before this batch's read. A fresh row (never tried) that
+        # was not in the batch may hold a change the read did not see: it
+        # stays.
+        Change.objects.filter(
+            Q(id__in=[row[0] for row in applied])
+            | Q(customer_id__in=written)
+            & (Q(parked_at__isnull=False) | Q(next_attempt_at__gt=now))
+        ).delete()
         result.applied += len(applied)
         replica_changes_applied.inc(len(applied))
         _lag_observe(applied, timezone.now())
