@@ -12,7 +12,8 @@ are reported with the row that holds the key.
 """
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 
@@ -101,11 +102,24 @@ class Outcome:
         self.written += units
 
 
+@contextmanager
+def import_atomic() -> Iterator[None]:
+    """A transaction (a savepoint inside a dry run's) for imported rows."""
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            # Triggers record every customer and address change in an
+            # outbox that replicates it to Medusa, unless this is 'off':
+            # imported rows are Medusa's already. LOCAL lasts until the
+            # transaction ends (a rolled-back savepoint undoes it).
+            cursor.execute("SET LOCAL storefront.replica = 'off'")
+        yield
+
+
 def units_write(units: Sequence[Unit]) -> Outcome:
     """Write the units: all at once, or one by one if a key collides."""
     outcome = Outcome()
     try:
-        with transaction.atomic():
+        with import_atomic():
             counts = _upsert_all(units)
         outcome.add(counts, units)
         return outcome
@@ -113,7 +127,7 @@ def units_write(units: Sequence[Unit]) -> Outcome:
         pass
     for unit in units:
         try:
-            with transaction.atomic():
+            with import_atomic():
                 counts = _upsert_all([unit])
             outcome.add(counts, [unit])
         except IntegrityError as exc:
