@@ -39,11 +39,16 @@ REASONS = {
     "other_email": "a login whose email differs from its identity's first",
     "constraint": "refused by a database constraint",
     "swept_here": "an orphan the sweep here already deleted",
+    "invalid_country_code": "country_code is not two letters (ISO 3166-1 alpha-2)",
+    "too_many_addresses": "its customer has ADDRESSES_PER_CUSTOMER_MAX here",
+    "customer_deleted_here": "its customer is soft-deleted here",
+    "other_customers_address": "its id is another customer's address here",
     # Notes on rows that are imported (or, for deleted_in_medusa, kept):
     "dangling_customer_link": "customer_id names no live customer: an orphan here",
     "deleted_in_medusa": "soft-deleted in Medusa since an earlier pass; kept here",
     "also_admin_user": "the identity is an admin user's too (user_id kept)",
     "customer_email_replaced": "the customer's email differed from the login's",
+    "default_taken": "another address is the default (detail) here: flag dropped",
 }
 
 
@@ -54,6 +59,7 @@ NOTES = frozenset(
         "deleted_in_medusa",
         "also_admin_user",
         "customer_email_replaced",
+        "default_taken",
     }
 )
 

@@ -2,13 +2,20 @@
 
 from collections.abc import Iterable
 
-from accounts.models import AuthIdentity, Customer, ProviderIdentity
+from accounts.models import AuthIdentity, Customer, CustomerAddress, ProviderIdentity
 from orphans.models import OrphanDeletion
 
-MODELS: dict[str, type[Customer] | type[AuthIdentity] | type[ProviderIdentity]] = {
+MODELS: dict[
+    str,
+    type[Customer]
+    | type[AuthIdentity]
+    | type[ProviderIdentity]
+    | type[CustomerAddress],
+] = {
     "customer": Customer,
     "auth_identity": AuthIdentity,
     "provider_identity": ProviderIdentity,
+    "customer_address": CustomerAddress,
 }
 
 

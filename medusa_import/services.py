@@ -1,4 +1,5 @@
-"""One import run: read Medusa in batches, plan each unit, write, report.
+"""One import run: read Medusa in batches, plan each unit, write, report;
+then the addresses of the customers now here, in a pass of their own.
 
 A real run commits batch by batch, so a run that dies half-way is finished
 by running it again. A dry run does the very same writes inside one
@@ -15,8 +16,8 @@ from typing import Any, TextIO
 
 from django.db import reset_queries, transaction
 
-from medusa_import import plan, selectors, writer
-from medusa_import.problems import NOTES, Problem
+from medusa_import import address_plan, address_writer, plan, selectors, writer
+from medusa_import.problems import NOTES, Problem, Rejected
 from medusa_import.source import MedusaSource
 
 logger = logging.getLogger("medusa_import")
@@ -26,6 +27,8 @@ SHOWN_PROBLEMS = 50
 Progress = Callable[[str, int, int], None]
 # A Medusa row (a dict of its columns) as a unit to write, or why it cannot come.
 Planner = Callable[[dict[str, Any]], plan.Unit | list[Problem]]
+# Plans, writes and reports one batch of Medusa rows.
+BatchImport = Callable[[list[dict[str, Any]], "Report"], None]
 
 
 @dataclass
@@ -91,6 +94,11 @@ class Report:
             )
         self.problems(outcome.refused)
 
+    def addresses(self, outcome: address_writer.AddressOutcome) -> None:
+        self.tables["customer_address"].inserted += outcome.inserted
+        self.tables["customer_address"].updated += outcome.updated
+        self.problems(outcome.problems)
+
     def _record(self, line: dict[str, Any]) -> None:
         if self.sink is not None:
             self.sink.write(json.dumps(line) + "\n")
@@ -104,19 +112,24 @@ def medusa_import(
     progress: Progress | None = None,
 ) -> Report:
     counts = source.counts()
-    passes: list[tuple[str, int, Iterable[list[dict[str, Any]]], Planner]] = [
+    # Addresses last: their customers are here by then.
+    passes: list[tuple[str, int, Iterable[list[dict[str, Any]]], BatchImport]] = [
         ("auth identities", counts.auth_identities,
-         source.identity_batches(batch_size), plan.identity_unit),
+         source.identity_batches(batch_size), _unit_importer(plan.identity_unit)),
         ("customers without identity", counts.lone_customers,
-         source.lone_customer_batches(batch_size), plan.lone_customer_unit),
+         source.lone_customer_batches(batch_size),
+         _unit_importer(plan.lone_customer_unit)),
+        ("addresses", counts.addresses, source.address_batches(batch_size),
+         _address_batch_import),
     ]  # fmt: skip
     finished = False
     try:
         with transaction.atomic() if report.dry_run else nullcontext():
-            for name, total, batches, planner in passes:
+            for name, total, batches, batch_import in passes:
                 done = 0
                 for batch in batches:
-                    _batch_import(batch, planner, report)
+                    batch_import(batch, report)
+                    reset_queries()  # with DEBUG on, Django keeps every query
                     done += len(batch)
                     if progress:
                         progress(name, done, total)
@@ -136,6 +149,10 @@ def medusa_import(
     return report
 
 
+def _unit_importer(planner: Planner) -> BatchImport:
+    return lambda batch, report: _batch_import(batch, planner, report)
+
+
 def _batch_import(
     batch: list[dict[str, Any]], planner: Planner, report: Report
 ) -> None:
@@ -151,7 +168,26 @@ def _batch_import(
     units, refused = _screened(units, refused)
     report.problems(refused)
     report.outcome(writer.units_write(units))
-    reset_queries()  # with DEBUG on, Django would keep every query in memory
+
+
+def _address_batch_import(batch: list[dict[str, Any]], report: Report) -> None:
+    report.tables["customer_address"].read += len(batch)
+    rows: list[address_plan.AddressRow] = []
+    refused: list[Problem] = []
+    for row in batch:
+        try:
+            rows.append(address_plan.address_row(row))
+        except Rejected as exc:
+            refused.append(exc.problem)
+    # An address an earlier pass imported stays, as a customer does.
+    here = {
+        ("customer_address", address_id)
+        for address_id in selectors.ids_here(
+            "customer_address", (p.id for p in refused if p.reason == "soft_deleted")
+        )
+    }
+    report.problems(_deleted_in_medusa(p, here) for p in refused)
+    report.addresses(address_writer.addresses_write(rows))
 
 
 def _screened(

@@ -26,6 +26,12 @@ REQUIRED_COLUMNS = {
         "id", "entity_id", "provider", "auth_identity_id", "user_metadata",
         "provider_metadata", "created_at", "updated_at", "deleted_at",
     },
+    "customer_address": {
+        "id", "customer_id", "address_name", "is_default_shipping",
+        "is_default_billing", "company", "first_name", "last_name", "address_1",
+        "address_2", "city", "country_code", "province", "postal_code", "phone",
+        "metadata", "created_at", "updated_at", "deleted_at",
+    },
 }  # fmt: skip
 
 # Identities whose customer can be imported come first, those with a login
@@ -69,9 +75,20 @@ SELECT id, email, company_name, first_name, last_name, phone, has_account,
 FROM customer c WHERE {LONE_CUSTOMERS_WHERE}
 ORDER BY c.created_at, c.id
 """  # noqa: S608  (constants)
+# A customer's addresses in the order they claim its room under the bound
+# (ADDRESSES_PER_CUSTOMER_MAX): its defaults, then the newest.
+ADDRESSES_SQL = """
+SELECT id, customer_id, address_name, is_default_shipping, is_default_billing,
+       company, first_name, last_name, address_1, address_2, city, country_code,
+       province, postal_code, phone, metadata, created_at, updated_at, deleted_at
+FROM customer_address
+ORDER BY customer_id, (is_default_shipping OR is_default_billing) DESC,
+         created_at DESC, id DESC
+"""
 COUNTS_SQL = f"""
 SELECT (SELECT count(*) FROM auth_identity) AS auth_identities,
-       (SELECT count(*) FROM customer c WHERE {LONE_CUSTOMERS_WHERE}) AS lone_customers
+       (SELECT count(*) FROM customer c WHERE {LONE_CUSTOMERS_WHERE}) AS lone_customers,
+       (SELECT count(*) FROM customer_address) AS addresses
 """  # noqa: S608  (constants)
 
 
@@ -106,6 +123,7 @@ def _json_loads(data: bytes | str) -> Any:
 class SourceCounts:
     auth_identities: int
     lone_customers: int
+    addresses: int
 
 
 class MedusaSource:
@@ -173,6 +191,23 @@ class MedusaSource:
 
     def lone_customer_batches(self, batch_size: int) -> Iterator[list[Row]]:
         yield from self._batches(LONE_CUSTOMERS_SQL, batch_size)
+
+    def address_batches(self, batch_size: int) -> Iterator[list[Row]]:
+        """Addresses, `batch_size` at a time or a little more: a batch holds
+        each of its customers' addresses whole, so one batch decides a
+        customer's bound and defaults."""
+        batch: list[Row] = []
+        for rows in self._batches(ADDRESSES_SQL, batch_size):
+            for row in rows:
+                if (
+                    len(batch) >= batch_size
+                    and row["customer_id"] != batch[-1]["customer_id"]
+                ):
+                    yield batch
+                    batch = []
+                batch.append(row)
+        if batch:
+            yield batch
 
     def _batches(self, sql: str, batch_size: int) -> Iterator[list[Row]]:
         with self._conn.cursor(name="medusa_import") as cursor:

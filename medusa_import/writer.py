@@ -23,6 +23,7 @@ from django.db.models.functions import Lower
 
 from accounts.models import AuthIdentity, Customer, ProviderIdentity
 from core.emails import email_hash
+from medusa_import.address_plan import AddressRow
 from medusa_import.plan import CustomerRow, IdentityRow, ProviderRow, Unit
 from medusa_import.problems import Problem
 
@@ -85,7 +86,7 @@ PROVIDERS = Upsert(
 )  # fmt: skip
 
 
-TABLES = ("customer", "auth_identity", "provider_identity")
+TABLES = ("customer", "auth_identity", "provider_identity", "customer_address")
 
 
 @dataclass
@@ -152,11 +153,13 @@ def _upsert_all(units: Sequence[Unit]) -> dict[str, tuple[int, int]]:
         if unit.customer:
             customers.setdefault(unit.customer.id, unit.customer)
     counts = {
-        "provider_identity": _upsert(
+        "provider_identity": rows_upsert(
             PROVIDERS, [p for u in units for p in u.providers]
         ),
-        "auth_identity": _upsert(IDENTITIES, [u.identity for u in units if u.identity]),
-        "customer": _upsert(CUSTOMERS, list(customers.values())),
+        "auth_identity": rows_upsert(
+            IDENTITIES, [u.identity for u in units if u.identity]
+        ),
+        "customer": rows_upsert(CUSTOMERS, list(customers.values())),
     }
     with connection.cursor() as cursor:
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
@@ -178,9 +181,12 @@ def _identities_lock(ids: list[str]) -> None:
             )
 
 
-def _upsert(
-    upsert: Upsert, rows: Sequence[CustomerRow | IdentityRow | ProviderRow]
+def rows_upsert(
+    upsert: Upsert,
+    rows: Sequence[CustomerRow | IdentityRow | ProviderRow | AddressRow],
 ) -> tuple[int, int]:
+    """Insert the rows, or update those Medusa changed since: (inserted,
+    updated)."""
     if not rows:
         return 0, 0
     names = [f.name for f in fields(rows[0])]

@@ -1,6 +1,6 @@
 """./dev manage import_medusa --database-url postgres://… [--dry-run]
-[--batch-size N] [--report FILE]: import Medusa's customers, auth identities
-and provider identities (docs/migrate-from-medusa.md)."""
+[--batch-size N] [--report FILE]: import Medusa's customers, auth identities,
+provider identities and customer addresses (docs/migrate-from-medusa.md)."""
 
 import os
 import sys
@@ -18,11 +18,12 @@ TABLE_LABELS = {
     "customer": "customers",
     "auth_identity": "auth identities",
     "provider_identity": "provider identities",
+    "customer_address": "addresses",
 }
 
 
 class Command(BaseCommand):
-    help = "Import customers and identities from a Medusa 2.x database."
+    help = "Import customers, identities and addresses from a Medusa 2.x database."
 
     def add_arguments(self, parser) -> None:
         parser.add_argument(
