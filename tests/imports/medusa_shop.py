@@ -2,7 +2,8 @@
 (docs/medusa-contract.md, "Medusa's tables" and "Password hashes"): ids
 `authid_`/`cus_`/bare ULID, entity_id verbatim, the link only in
 app_metadata.customer_id, passwords as base64 scrypt-kdf blobs in
-provider_metadata.password."""
+provider_metadata.password, addresses `cuaddr_` with at most one default of
+each kind per customer."""
 
 import functools
 import json
@@ -13,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import psycopg
 from django.conf import settings
+from psycopg.rows import dict_row
 from ulid import ULID
 
 from accounts.hashers import medusa_scrypt_blob
@@ -45,6 +47,14 @@ def medusa_sign(claims: dict) -> str:
     now = int(time.time())
     payload = {**claims, "iat": now, "exp": now + 86400}
     return jwt.encode(payload, settings.JWT_SECRET, algorithm="HS256")
+
+
+ADDRESS_COLUMNS = (
+    "address_name", "company", "first_name", "last_name", "address_1",
+    "address_2", "city", "country_code", "province", "postal_code", "phone",
+    "is_default_shipping", "is_default_billing", "metadata",
+)  # fmt: skip
+DEFAULT_FLAGS = ("is_default_shipping", "is_default_billing")
 
 
 class MedusaShop:
@@ -131,6 +141,64 @@ class MedusaShop:
             "WHERE auth_identity_id = %s AND provider = 'emailpass'",
             [json.dumps({"password": self.hasher(password)}), self.tick(), identity_id],
         )
+
+    def address_add(self, customer_id: str, *, at=None, **columns) -> str:
+        """POST /store/customers/me/addresses: country_code stored as sent;
+        a flag sent true is first cleared on the customer's other addresses
+        (unset-address-for-create)."""
+        at = at or self.tick()
+        address_id = f"cuaddr_{ULID()}"
+        values = {"address_1": "Vesterbrogade 1", "city": "København",
+                  "country_code": "dk", **columns}  # fmt: skip
+        self._defaults_unset(customer_id, address_id, values, at)
+        names = ", ".join(values)
+        marks = ", ".join(["%s"] * len(values))
+        self.execute(
+            f"INSERT INTO customer_address (id, customer_id, {names}, "  # noqa: S608
+            f"created_at, updated_at) VALUES (%s, %s, {marks}, %s, %s)",
+            [address_id, customer_id, *self._encoded(values), at, at],
+        )
+        return address_id
+
+    def address_update(self, address_id: str, *, at=None, **columns) -> None:
+        """POST /store/customers/me/addresses/:id (metadata replaced whole)."""
+        at = at or self.tick()
+        [customer_id] = self.conn.execute(
+            "SELECT customer_id FROM customer_address WHERE id = %s", [address_id]
+        ).fetchone()
+        self._defaults_unset(customer_id, address_id, columns, at)
+        assignments = ", ".join(f"{name} = %s" for name in columns)
+        self.execute(
+            f"UPDATE customer_address SET {assignments}, updated_at = %s "  # noqa: S608
+            "WHERE id = %s",
+            [*self._encoded(columns), at, address_id],
+        )
+
+    def _defaults_unset(self, customer_id, address_id, columns, at) -> None:
+        assert set(columns) <= set(ADDRESS_COLUMNS), columns
+        for flag in DEFAULT_FLAGS:
+            if columns.get(flag):
+                self.execute(
+                    f"UPDATE customer_address SET {flag} = false, updated_at = %s "  # noqa: S608
+                    f"WHERE customer_id = %s AND {flag} AND id <> %s",
+                    [at, customer_id, address_id],
+                )
+
+    @staticmethod
+    def _encoded(columns: dict) -> list:
+        return [
+            json.dumps(value) if name == "metadata" and value is not None else value
+            for name, value in columns.items()
+        ]
+
+    def addresses(self, customer_id: str) -> list[dict]:
+        """The customer's rows, every column, by id."""
+        with self.conn.cursor(row_factory=dict_row) as cursor:
+            cursor.execute(
+                "SELECT * FROM customer_address WHERE customer_id = %s ORDER BY id",
+                [customer_id],
+            )
+            return cursor.fetchall()
 
     def token(self, *, auth_identity_id: str, customer_id: str = "") -> str:
         """A token as Medusa issues it at login (or registration, without a

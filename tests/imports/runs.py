@@ -6,9 +6,9 @@ import json
 from django.core.management import call_command
 from django.utils import timezone
 
-from accounts.models import AuthIdentity, Customer, ProviderIdentity
+from accounts.models import AuthIdentity, Customer, CustomerAddress, ProviderIdentity
 
-TABLE_LABELS = ["customers", "auth identities", "provider identities"]
+TABLE_LABELS = ["customers", "auth identities", "provider identities", "addresses"]
 
 
 PASSWORDS = ["first secret phrase", "ünïcode päss wörd", "third one, longer"]
@@ -69,6 +69,7 @@ def rows_snapshot(medusa):
             (Customer, "customer"),
             (AuthIdentity, "auth_identity"),
             (ProviderIdentity, "provider_identity"),
+            (CustomerAddress, "customer_address"),
         ]
     ]
 

@@ -250,7 +250,9 @@ def test_orphans_are_imported_for_the_sweep_and_unimportable_rows_reported(medus
 
 
 def test_a_dry_run_reports_what_a_run_would_do_and_writes_nothing(medusa):
-    medusa.signup("Dry@example.com", "pw one")
+    _, customer = medusa.signup("Dry@example.com", "pw one")
+    medusa.address_add(customer, is_default_shipping=True)
+    medusa.address_add(customer, country_code="XXL")
     medusa.signup("dry@example.com", "pw two")
     medusa.register("wet@example.com", "pw three")
     before = rows_snapshot(medusa)
@@ -263,6 +265,7 @@ def test_a_dry_run_reports_what_a_run_would_do_and_writes_nothing(medusa):
     assert summary_lines(dry_output) == summary_lines(output)
     assert dry_lines == lines
     assert table_line(output, "auth identities") == [3, 2, 0, 0, 1]
+    assert table_line(output, "addresses") == [2, 1, 0, 0, 1]
 
 
 @pytest.mark.parametrize("batch_size", ["1", "2", "1000"])

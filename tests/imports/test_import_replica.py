@@ -47,7 +47,8 @@ def replica_probe():
 
 def test_imported_rows_are_written_with_replication_off(medusa, replica_probe):
     here = Customer.objects.create(email="here@example.com", has_account=True)
-    medusa.signup("medusa@example.com", "pw")
+    _, registered = medusa.signup("medusa@example.com", "pw")
+    medusa.address_add(registered, is_default_shipping=True)
     medusa.customer_add("guest@example.com", has_account=False)
     # A change made here is replicated: the setting is not 'off' (it is
     # unset, or '' once a transaction of this session has set it).
@@ -60,4 +61,7 @@ def test_imported_rows_are_written_with_replication_off(medusa, replica_probe):
 
     run_import(medusa)
 
-    assert sorted(replica_probe()) == [("accounts_customer", "off")] * 2
+    # Two customers; an address inserted, then given its default flag.
+    assert sorted(replica_probe()) == (
+        [("accounts_customer", "off")] * 2 + [("accounts_customeraddress", "off")] * 2
+    )
