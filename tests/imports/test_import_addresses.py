@@ -10,6 +10,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from accounts.models import Customer, CustomerAddress
+from medusa_import.source import MedusaSource
 from tests.imports.runs import by_reason, login, nested, rows_snapshot, run_import
 from tests.imports.runs import table_line as summary_row
 
@@ -323,3 +324,24 @@ def test_address_ids_here_keep_their_customer_and_room_counts_addresses_here(
     assert CustomerAddress.objects.get(id=moved).customer_id == ada
     assert CustomerAddress.objects.filter(customer_id=bob).count() == 2
     assert address_line(output) == [2, 0, 0, 0, 2]
+
+
+def test_address_batches_hold_whole_customers(medusa):
+    for n, count in enumerate([3, 1, 2, 1, 4]):
+        guest = medusa.customer_add(f"guest.{n}@example.com", has_account=False)
+        for _ in range(count):
+            medusa.address_add(guest)
+
+    with MedusaSource(medusa.url) as source:
+        batches = [
+            [row["customer_id"] for row in batch] for batch in source.address_batches(2)
+        ]
+
+    assert sum(len(batch) for batch in batches) == 11
+    seen: set[str] = set()
+    for n, batch in enumerate(batches):
+        assert not seen & set(batch)  # no customer split over two batches
+        seen |= set(batch)
+        # Full, and past the batch size only by the last customer's rows.
+        assert len(batch) >= 2 or n == len(batches) - 1
+        assert len([c for c in batch if c != batch[-1]]) < 2
