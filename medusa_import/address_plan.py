@@ -10,18 +10,11 @@ other refused.
 """
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any
 
-from medusa_import.problems import (
-    Problem,
-    Rejected,
-    common_problem,
-    object_or_null,
-    too_deep,
-    too_deep_problem,
-)
+from medusa_import.problems import Problem, Rejected, metadata_row_problem
 from medusa_import.source import Row
 
 COUNTRY_CODE = re.compile(r"[a-z]{2}")
@@ -62,11 +55,7 @@ def flag_dropped(row: AddressRow, flag: str) -> AddressRow:
 
 def address_row(row: Row) -> AddressRow:
     """The row as it is stored here; Rejected with the reason it cannot be."""
-    problem = common_problem("customer_address", row)
-    if problem is None and too_deep(row["metadata"]):
-        problem = too_deep_problem("customer_address", row, "metadata")
-    if problem is None and not object_or_null(row["metadata"]):
-        problem = Problem("customer_address", row["id"], "not_an_object")
+    problem = metadata_row_problem("customer_address", row)
     country_code = row["country_code"]
     if country_code is not None:
         country_code = country_code.lower()
@@ -79,26 +68,9 @@ def address_row(row: Row) -> AddressRow:
             )
     if problem is not None:
         raise Rejected(problem)
-    return AddressRow(
-        id=row["id"],
-        customer_id=row["customer_id"],
-        address_name=row["address_name"],
-        is_default_shipping=row["is_default_shipping"],
-        is_default_billing=row["is_default_billing"],
-        company=row["company"],
-        first_name=row["first_name"],
-        last_name=row["last_name"],
-        address_1=row["address_1"],
-        address_2=row["address_2"],
-        city=row["city"],
-        country_code=country_code,
-        province=row["province"],
-        postal_code=row["postal_code"],
-        phone=row["phone"],
-        metadata=row["metadata"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-    )
+    # Every column as Medusa has it (the source reads the very same names).
+    columns = {column.name: row[column.name] for column in fields(AddressRow)}
+    return AddressRow(**{**columns, "country_code": country_code})
 
 
 def _shown(value: str) -> str:

@@ -25,6 +25,7 @@ from medusa_import.problems import (
     Problem,
     Rejected,
     common_problem,
+    metadata_row_problem,
     object_or_null,
     too_deep,
     too_deep_problem,
@@ -234,11 +235,7 @@ def lone_customer_unit(row: Row) -> Unit | list[Problem]:
 
 
 def customer_row(row: Row) -> CustomerRow:
-    problem = common_problem("customer", row)
-    if problem is None and too_deep(row["metadata"]):
-        problem = too_deep_problem("customer", row, "metadata")
-    if problem is None and not object_or_null(row["metadata"]):
-        problem = Problem("customer", row["id"], "not_an_object")
+    problem = metadata_row_problem("customer", row)
     email = row["email"]
     if problem is None and row["has_account"]:
         # Registered customers carry the normalized email (a CHECK here).

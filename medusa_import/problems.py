@@ -99,6 +99,17 @@ def common_problem(table: str, row: Row) -> Problem | None:
     return None
 
 
+def metadata_row_problem(table: str, row: Row) -> Problem | None:
+    """The checks of a row with a `metadata` column: common_problem's, then
+    the metadata (nested too deep, or JSON that is not an object)."""
+    problem = common_problem(table, row)
+    if problem is None and too_deep(row["metadata"]):
+        problem = too_deep_problem(table, row, "metadata")
+    if problem is None and not object_or_null(row["metadata"]):
+        problem = Problem(table, row["id"], "not_an_object")
+    return problem
+
+
 def object_or_null(value: Any) -> bool:
     return value is None or isinstance(value, dict)
 
