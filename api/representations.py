@@ -90,6 +90,10 @@ class CustomerFields:
     names: tuple[str, ...]
     address_fields: tuple[str, ...] = ADDRESS_FIELDS
 
+    @property
+    def with_addresses(self) -> bool:
+        return "addresses" in self.names
+
 
 CUSTOMER_ALLOWED = frozenset(
     (*ALLOWED_FIELDS, *(f"addresses.{name}" for name in ADDRESS_FIELDS))
@@ -176,7 +180,7 @@ def customer_representation(
         "updated_at": timestamp(customer.updated_at),
         "orders": [],
     }
-    if "addresses" in fields.names:
+    if fields.with_addresses:
         if addresses is None:
             addresses = addresses_of(customer_id=customer.id)
         values["addresses"] = [

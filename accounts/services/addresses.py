@@ -10,6 +10,12 @@
 Every write holds the customer's row lock, so two requests of one customer
 cannot both pass the bound (ADDRESSES_PER_CUSTOMER_MAX) or both set a
 default (the loser would otherwise hit the unique index: a 500).
+
+Asked with `read_addresses`, a write returns the customer's addresses as it
+leaves them, read in its transaction: if PostgreSQL fails before the answer
+is ready, the write is rolled back too, so a 503 always means nothing
+changed and a retry is safe (a read after the commit could fail after the
+write had landed). Otherwise it returns None.
 """
 
 from datetime import datetime
@@ -18,6 +24,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from accounts import selectors
 from accounts.models import CustomerAddress
 from accounts.services.customers import customer_lock, metadata_merge
 from core.errors import InvalidData, NotFound
@@ -68,10 +75,22 @@ def _apply(address: CustomerAddress, changes: dict[str, Any]) -> None:
         address.metadata = metadata_merge(address.metadata, changes["metadata"])
 
 
+def _addresses_after(
+    *, customer_id: str, read_addresses: bool
+) -> list[CustomerAddress] | None:
+    if not read_addresses:
+        return None
+    return selectors.addresses_of(customer_id=customer_id)
+
+
 @transaction.atomic
 def address_create(
-    *, customer_id: str, changes: dict[str, Any], now: datetime
-) -> CustomerAddress:
+    *,
+    customer_id: str,
+    changes: dict[str, Any],
+    now: datetime,
+    read_addresses: bool = False,
+) -> list[CustomerAddress] | None:
     """Add an address; 400 once the customer has ADDRESSES_PER_CUSTOMER_MAX."""
     customer_lock(customer_id)
     count = CustomerAddress.objects.filter(customer_id=customer_id).count()
@@ -81,13 +100,18 @@ def address_create(
     address = CustomerAddress(customer_id=customer_id, created_at=now, updated_at=now)
     _apply(address, changes)
     address.save(force_insert=True)
-    return address
+    return _addresses_after(customer_id=customer_id, read_addresses=read_addresses)
 
 
 @transaction.atomic
 def address_update(
-    *, customer_id: str, address_id: str, changes: dict[str, Any], now: datetime
-) -> CustomerAddress:
+    *,
+    customer_id: str,
+    address_id: str,
+    changes: dict[str, Any],
+    now: datetime,
+    read_addresses: bool = False,
+) -> list[CustomerAddress] | None:
     customer_lock(customer_id)
     address = CustomerAddress.objects.filter(
         id=address_id, customer_id=customer_id
@@ -98,14 +122,17 @@ def address_update(
     _apply(address, changes)
     address.updated_at = now
     address.save()
-    return address
+    return _addresses_after(customer_id=customer_id, read_addresses=read_addresses)
 
 
 @transaction.atomic
-def address_delete(*, customer_id: str, address_id: str) -> None:
+def address_delete(
+    *, customer_id: str, address_id: str, read_addresses: bool = False
+) -> list[CustomerAddress] | None:
     customer_lock(customer_id)
     deleted, _ = CustomerAddress.objects.filter(
         id=address_id, customer_id=customer_id
     ).delete()
     if not deleted:
         raise address_not_found(address_id)
+    return _addresses_after(customer_id=customer_id, read_addresses=read_addresses)

@@ -6,7 +6,6 @@ one. Bodies and answers as Medusa 2.21 (docs/medusa-contract.md,
 import re
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -14,7 +13,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import selectors, services
-from accounts.models import Customer, CustomerAddress
 from accounts.services.addresses import address_not_found
 from api.authentication import CustomerAuthentication, IsCustomer
 from api.bodies import AddressSerializer
@@ -23,7 +21,6 @@ from api.fields import validated
 from api.parsers import UNSAFE_TEXT_MESSAGE, text_is_safe
 from api.representations import (
     ADDRESS_FIELDS,
-    CustomerFields,
     address_fields_select,
     address_representation,
     customer_representation,
@@ -203,18 +200,6 @@ def _address_fields(request) -> tuple[str, ...]:
     return address_fields_select(fields_only(request))
 
 
-def _addresses_for_answer(
-    customer: Customer, fields: CustomerFields
-) -> list[CustomerAddress] | None:
-    """The customer's addresses for the answer, read in the write's
-    transaction: if PostgreSQL fails before the answer is ready, the write
-    is rolled back too, so a 503 always means nothing changed and a retry is
-    safe (a read after the commit could fail after the write had landed)."""
-    if "addresses" not in fields.names:
-        return None
-    return selectors.addresses_of(customer_id=customer.id)
-
-
 def _address_id(address_id: str) -> str:
     """An id PostgreSQL cannot be asked about (NUL) is not found either."""
     if not text_is_safe(address_id):
@@ -271,11 +256,12 @@ class AddressListApi(APIView):
         fields = query_fields(request)
         changes = validated(AddressSerializer, request.data)
         customer = current_customer(request)
-        with transaction.atomic():
-            services.address_create(
-                customer_id=customer.id, changes=changes, now=timezone.now()
-            )
-            addresses = _addresses_for_answer(customer, fields)
+        addresses = services.address_create(
+            customer_id=customer.id,
+            changes=changes,
+            now=timezone.now(),
+            read_addresses=fields.with_addresses,
+        )
         return customer_response(customer, fields, addresses=addresses)
 
 
@@ -324,14 +310,13 @@ class AddressDetailApi(APIView):
         fields = query_fields(request)
         changes = validated(AddressSerializer, request.data)
         customer = current_customer(request)
-        with transaction.atomic():
-            services.address_update(
-                customer_id=customer.id,
-                address_id=_address_id(address_id),
-                changes=changes,
-                now=timezone.now(),
-            )
-            addresses = _addresses_for_answer(customer, fields)
+        addresses = services.address_update(
+            customer_id=customer.id,
+            address_id=_address_id(address_id),
+            changes=changes,
+            now=timezone.now(),
+            read_addresses=fields.with_addresses,
+        )
         return customer_response(customer, fields, addresses=addresses)
 
     @extend_schema(
@@ -349,11 +334,11 @@ class AddressDetailApi(APIView):
     def delete(self, request, address_id: str):
         fields = query_fields(request)
         customer = current_customer(request)
-        with transaction.atomic():
-            services.address_delete(
-                customer_id=customer.id, address_id=_address_id(address_id)
-            )
-            addresses = _addresses_for_answer(customer, fields)
+        addresses = services.address_delete(
+            customer_id=customer.id,
+            address_id=_address_id(address_id),
+            read_addresses=fields.with_addresses,
+        )
         parent = customer_representation(customer, fields, addresses=addresses)
         return Response(
             {"id": customer.id, "object": "address", "deleted": True, "parent": parent}
