@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from accounts.models import Customer, CustomerAddress
-from accounts.selectors import addresses_of
 
 DEFAULT_FIELDS = (
     "id",
@@ -161,11 +160,11 @@ def customer_representation(
     customer: Customer,
     fields: CustomerFields,
     *,
-    addresses: Sequence[CustomerAddress] | None = None,
+    addresses: Sequence[CustomerAddress] | None,
 ) -> dict[str, Any]:
-    """`addresses`: the customer's, when the caller has them (read in its
-    transaction, or none for a customer just created); else one query, only
-    when they are selected."""
+    """`addresses`: the customer's, read by the caller (in its transaction,
+    or none for a customer just created) when `fields` selects them; None
+    when it does not. This reads nothing from the database."""
     values: dict[str, Any] = {
         "id": customer.id,
         "email": customer.email,
@@ -182,7 +181,7 @@ def customer_representation(
     }
     if fields.with_addresses:
         if addresses is None:
-            addresses = addresses_of(customer_id=customer.id)
+            raise ValueError("the fields select addresses: pass the customer's")
         values["addresses"] = [
             address_representation(address, fields.address_fields)
             for address in addresses

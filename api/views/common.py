@@ -6,7 +6,7 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework.response import Response
 
 from accounts import selectors
-from accounts.models import Customer, Provider
+from accounts.models import Customer, CustomerAddress, Provider
 from api.representations import (
     CustomerFields,
     customer_representation,
@@ -62,10 +62,20 @@ def query_fields(request) -> CustomerFields:
     return fields_select(fields_only(request))
 
 
-def customer_response(customer, fields: CustomerFields, *, addresses=None) -> Response:
+def customer_response(customer, fields: CustomerFields, *, addresses) -> Response:
     return Response(
         {"customer": customer_representation(customer, fields, addresses=addresses)}
     )
+
+
+def customer_addresses(
+    customer: Customer, fields: CustomerFields
+) -> list[CustomerAddress] | None:
+    """The customer's addresses when `fields` selects them (one query), for
+    an answer that has not read them already."""
+    if not fields.with_addresses:
+        return None
+    return selectors.addresses_of(customer_id=customer.id)
 
 
 def current_customer(request) -> Customer:

@@ -30,6 +30,7 @@ from api.shapes import (
 from api.views.common import (
     FIELDS_PARAMETER,
     current_customer,
+    customer_addresses,
     customer_response,
     query_fields,
 )
@@ -91,7 +92,11 @@ class CustomerMeApi(APIView):
         },
     )
     def get(self, request):
-        return customer_response(current_customer(request), query_fields(request))
+        customer = current_customer(request)
+        fields = query_fields(request)
+        return customer_response(
+            customer, fields, addresses=customer_addresses(customer, fields)
+        )
 
     @extend_schema(
         summary="Update the logged-in customer",
@@ -111,4 +116,6 @@ class CustomerMeApi(APIView):
         customer = services.customer_update(
             customer_id=request.user.customer_id, changes=changes, now=timezone.now()
         )
-        return customer_response(customer, fields)
+        return customer_response(
+            customer, fields, addresses=customer_addresses(customer, fields)
+        )
