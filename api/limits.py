@@ -2,13 +2,14 @@
 (core/ratelimit.py counts; docs/api.md, "Request limits", says why)."""
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 from django.conf import settings
 
 from core.emails import email_normalize
 from core.errors import Unauthorized
 from core.ratelimit import (
+    Limit,
     client_is_known,
     client_key,
     client_remember,
@@ -17,8 +18,28 @@ from core.ratelimit import (
 )
 
 
+def _refusals_limited(*limits: Limit) -> AbstractContextManager[None]:
+    """An attempt in the block counts against `limits` when it is refused
+    (401); any other outcome gives its count back."""
+    return failures_limited(*limits, failure=Unauthorized)
+
+
 def signup_rate_limit(request) -> None:
     rate_limit(("signup-ip", client_key(request), settings.SIGNUP_LIMIT_PER_IP, 3600))
+
+
+def signup_failures_limited(email: str) -> AbstractContextManager[None]:
+    """Refused registrations of an address (register and one-step signup):
+    each tested a password against an unfinished signup, since register
+    completes an unlinked identity whose password matches."""
+    return _refusals_limited(
+        (
+            "signup-fail-email",
+            email_normalize(email),
+            settings.SIGNUP_FAILURES_PER_EMAIL,
+            3600,
+        )
+    )
 
 
 @contextmanager
@@ -35,7 +56,7 @@ def login_failures_limited(request, email: str) -> Iterator[None]:
         limits.append(
             ("login-fail-email", address, settings.LOGIN_FAILURES_PER_EMAIL, 3600)
         )
-    with failures_limited(*limits, failure=Unauthorized):
+    with _refusals_limited(*limits):
         yield
     client_remember(
         scope="login", key=pair, seconds=settings.LOGIN_KNOWN_CLIENT_DAYS * 86400

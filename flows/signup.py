@@ -1,45 +1,25 @@
 """Sign-up: register (step 1 of two), the profile step with the seed-000
 event when it fails (an orphan is born), and the one-step sign-up. Each
-counts its outcome (core.metrics). A refused registration of an address
-that has an identity counts against the address (it tested a password
-against an unfinished signup: docs/api.md, "Request limits")."""
+counts its outcome (core.metrics). Their request limits (per client, and
+refused registrations per address) are the views' (api/limits.py)."""
 
-from contextlib import AbstractContextManager
 from datetime import datetime
 
-from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.views.decorators.debug import sensitive_variables
 
 from accounts import services as accounts
 from accounts.models import AuthIdentity, Customer, Provider
-from core.emails import email_normalize
-from core.errors import ApiError, Unauthorized
+from core.errors import ApiError
 from core.metrics import signup_outcome
-from core.ratelimit import failures_limited
 from orphans.services import orphan_profile_failure_record
-
-
-def _failures_limited(email: str) -> AbstractContextManager[None]:
-    return failures_limited(
-        (
-            "signup-fail-email",
-            email_normalize(email),
-            settings.SIGNUP_FAILURES_PER_EMAIL,
-            3600,
-        ),
-        failure=Unauthorized,
-    )
 
 
 @sensitive_variables("password")
 def register(*, email: str, password: str, now: datetime) -> AuthIdentity:
     """Step 1: an emailpass identity (or the unfinished one this password
     opens), for a registration token."""
-    with _failures_limited(email):
-        return accounts.identity_register_emailpass(
-            email=email, password=password, now=now
-        )
+    return accounts.identity_register_emailpass(email=email, password=password, now=now)
 
 
 def profile_create(
@@ -71,7 +51,7 @@ def signup(
     with the customer token signed in the same transaction: an answer of 503
     always means nothing was written, so the client's retry is safe."""
     try:
-        with _failures_limited(profile.email), transaction.atomic():
+        with transaction.atomic():
             customer, identity = accounts.customer_signup(
                 password=password, profile=profile, now=now
             )

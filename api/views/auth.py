@@ -26,6 +26,7 @@ from api.bodies import LoginSerializer, RegisterSerializer
 from api.fields import validated
 from api.limits import (
     login_failures_limited,
+    signup_failures_limited,
     signup_rate_limit,
 )
 from api.parsers import StrictFormParser, StrictJSONParser
@@ -85,7 +86,8 @@ class AuthRegisterApi(APIView):
         email, password = data["email"], data["password"]
         signup_rate_limit(request)
         now = timezone.now()
-        identity = signup.register(email=email, password=password, now=now)
+        with signup_failures_limited(email):
+            identity = signup.register(email=email, password=password, now=now)
         token = services.access_token_for_identity(
             identity=identity, provider=provider, now=now
         )

@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from accounts import services
 from api.bodies import SignupSerializer
 from api.fields import validated
-from api.limits import signup_rate_limit
+from api.limits import signup_failures_limited, signup_rate_limit
 from api.representations import customer_representation, fields_select
 from api.schema import (
     BODY_ERRORS,
@@ -56,9 +56,10 @@ class SignupApi(APIView):
         signup_rate_limit(request)
         password = data.pop("password")
         now = timezone.now()
-        customer, token = signup(
-            password=password, profile=services.Profile(**data), now=now
-        )
+        with signup_failures_limited(data["email"]):
+            customer, token = signup(
+                password=password, profile=services.Profile(**data), now=now
+            )
         return Response(
             {
                 "token": token,
