@@ -1,5 +1,7 @@
 """DRF authentication for customers: the session cookie first, then a Bearer
-JWT (Medusa's order). Any failure is Medusa's bare 401 Unauthorized."""
+JWT (Medusa's order); `bearer_authenticate` is the Bearer half alone, for
+the route that opens a session. Any failure is Medusa's bare 401
+Unauthorized."""
 
 from dataclasses import dataclass
 
@@ -39,26 +41,34 @@ class CustomerAuthentication(authentication.BaseAuthentication):
         if cookie:
             payload = customer_session_claims(cookie_value=cookie)
             if payload is not None:
-                return self._resolve(_parse(payload), via_session=True)
-        token = bearer_token(request)
-        if token is None:
+                return _resolve(_parse(payload), via_session=True), None
+        auth = bearer_authenticate(request)
+        if auth is None:
             return None
-        try:
-            claims = access_token_decode(token)
-        except InvalidToken:
-            raise exceptions.AuthenticationFailed() from None
-        return self._resolve(claims, via_session=False)
+        return auth, None
 
     def authenticate_header(self, request) -> str:
         return "Bearer"
 
-    def _resolve(self, claims: AccessClaims, *, via_session: bool):
-        identity = selectors.auth_identity_for_claims(claims=claims)
-        if identity is None:
-            raise exceptions.AuthenticationFailed()
-        return CustomerAuth(
-            claims=claims, identity=identity, via_session=via_session
-        ), None
+
+def bearer_authenticate(request) -> CustomerAuth | None:
+    """The request's Bearer token, resolved; None without one. A token that
+    does not decode or is refused is AuthenticationFailed."""
+    token = bearer_token(request)
+    if token is None:
+        return None
+    try:
+        claims = access_token_decode(token)
+    except InvalidToken:
+        raise exceptions.AuthenticationFailed() from None
+    return _resolve(claims, via_session=False)
+
+
+def _resolve(claims: AccessClaims, *, via_session: bool) -> CustomerAuth:
+    identity = selectors.auth_identity_for_claims(claims=claims)
+    if identity is None:
+        raise exceptions.AuthenticationFailed()
+    return CustomerAuth(claims=claims, identity=identity, via_session=via_session)
 
 
 def _parse(payload) -> AccessClaims:

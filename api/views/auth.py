@@ -14,13 +14,13 @@ from drf_spectacular.utils import (
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import selectors, services
+from accounts import services
 from accounts.models import Provider
 from accounts.sessions import customer_session_create, customer_session_delete
-from accounts.tokens import InvalidToken, access_token_decode
 from api.authentication import (
     CustomerAuthentication,
     IsAuthIdentity,
+    bearer_authenticate,
 )
 from api.bodies import LoginSerializer, RegisterSerializer
 from api.fields import validated
@@ -50,7 +50,6 @@ from api.views.common import (
     provider_check,
 )
 from core.errors import Unauthorized
-from core.http import bearer_token
 from core.ratelimit import rate_limit
 from flows import passwords, signup
 from orphans.services import signups_open_check
@@ -217,15 +216,11 @@ class AuthSessionApi(APIView):
         },
     )
     def post(self, request):
-        token = bearer_token(request)
-        if token is None:
+        # The Bearer token only: a session cookie does not open another.
+        auth = bearer_authenticate(request)
+        if auth is None:
             raise _unauthorized()
-        try:
-            claims = access_token_decode(token)
-        except InvalidToken:
-            raise _unauthorized() from None
-        if selectors.auth_identity_for_claims(claims=claims) is None:
-            raise _unauthorized()
+        claims = auth.claims
         response = Response({"user": claims.raw})
         response.set_cookie(
             settings.CUSTOMER_SESSION_COOKIE_NAME,
