@@ -58,7 +58,7 @@ class EmailInputField(StrictCharField):
     }
 )
 class NewPasswordField(StrictCharField):
-    """A new password: the policy (accounts.services.password_policy_check)
+    """A new password: the policy (accounts.services.identities.password_policy_check)
     answers 400 `invalid_data` for one that breaks it."""
 
     def __init__(self, **kwargs: Any) -> None:

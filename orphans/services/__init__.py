@@ -7,31 +7,24 @@ The names below are what views, flows, tasks, commands and admin call."""
 
 from orphans.services.deletion import (
     LOCK_BATCH_SQL,
-    Deleter,
     orphans_delete_batch,
     orphans_delete_selected,
 )
 from orphans.services.events import (
     PROFILE_FAILURE_EVENT,
-    error_summary,
     orphan_profile_failure_record,
 )
 from orphans.services.gate import (
-    SIGNUPS_PAUSED_MESSAGE,
     signups_open_check,
     signups_pause,
     signups_resume,
 )
 from orphans.services.holds import orphan_hold, orphan_release
-from orphans.services.sweep import SweepPreview, orphans_sweep, orphans_sweep_preview
+from orphans.services.sweep import orphans_sweep, orphans_sweep_preview
 
 __all__ = [
     "LOCK_BATCH_SQL",
     "PROFILE_FAILURE_EVENT",
-    "SIGNUPS_PAUSED_MESSAGE",
-    "Deleter",
-    "SweepPreview",
-    "error_summary",
     "orphan_hold",
     "orphan_profile_failure_record",
     "orphan_release",
