@@ -3,14 +3,13 @@
 provider identities and customer addresses (docs/migrate-from-medusa.md)."""
 
 import os
-import sys
-import time
 
 import psycopg
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
 from core.database_urls import url_masked
+from core.progress import Progress
 from medusa_import import problems, services
 from medusa_import.source import MedusaSource, SourceError
 
@@ -119,24 +118,3 @@ class Command(BaseCommand):
             out(self.style.WARNING("\nDry run: nothing was written."))
         else:
             out(self.style.SUCCESS("\nImport finished."))
-
-
-class Progress:
-    """One line per second at most on stderr, and the last one of each pass."""
-
-    def __init__(self):
-        self.started = time.monotonic()
-        self.shown_at = 0.0
-
-    def __call__(self, name: str, done: int, total: int) -> None:
-        now = time.monotonic()
-        if now - self.shown_at < 1 and done < total:
-            return
-        self.shown_at = now
-        rate = done / max(now - self.started, 1e-9)
-        share = f"{done / total:.0%}" if total else "100%"
-        end = "\n" if done >= total else ("\r" if sys.stderr.isatty() else "\n")
-        sys.stderr.write(f"{name}: {done:,} of {total:,} ({share}), {rate:,.0f}/s{end}")
-        sys.stderr.flush()
-        if done >= total:
-            self.started = time.monotonic()
