@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -27,11 +27,10 @@ from core.metrics import (
 from replica.medusa import MedusaReplica
 from replica.models import Change
 from replica.selectors import customer_states
+from replica.services.locks import customers_hold
 
 logger = logging.getLogger(__name__)
 
-# hashtextextended's seed: keeps these advisory locks apart from any other.
-LOCK_SEED = 7305
 BACKOFF_MAX = timedelta(minutes=15)
 
 
@@ -95,7 +94,7 @@ def _batch_apply(replica: MedusaReplica, batch_size: int, result: DrainResult) -
             return 0
         taken = len(rows)
         customers = {customer_id for _, customer_id, _, _ in rows}
-        held = _customers_hold(customers)
+        held = customers_hold(customers)
         result.more = result.more or held != customers
         rows = [row for row in rows if row[1] in held]
         refused = replica.write(customer_states(held)) if held else {}
@@ -119,18 +118,6 @@ def _batch_apply(replica: MedusaReplica, batch_size: int, result: DrainResult) -
                 [row for row in rows if row[1] == customer_id], reason, now, result
             )
     return taken
-
-
-def _customers_hold(customer_ids: set[str]) -> set[str]:
-    """The customers no other drain is writing; each stays held until this
-    transaction ends."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT c FROM unnest(%s::text[]) AS c "
-            "WHERE pg_try_advisory_xact_lock(hashtextextended(c, %s))",
-            [sorted(customer_ids), LOCK_SEED],
-        )
-        return {row[0] for row in cursor.fetchall()}
 
 
 def _lag_observe(rows: list[tuple[int, str, int, datetime]], now: datetime) -> None:
