@@ -46,6 +46,12 @@ replica_changes_parked = Counter(
     "Outbox changes parked for staff after REPLICA_MAX_ATTEMPTS refusals",
     registry=REGISTRY,
 )
+replica_drift_repaired = Counter(
+    "replica_drift_repaired",
+    "Customers whose copy in Medusa had drifted from ours (an edit in "
+    "Medusa's admin, a lost write) and that a verify rewrote",
+    registry=REGISTRY,
+)
 replica_lag = Histogram(
     "replica_lag_seconds",
     "From a customer's oldest pending change to its copy committed in Medusa",

@@ -23,6 +23,13 @@ BEAT_SCHEDULE: dict[str, BeatEntry] = {
         "schedule": crontab(minute="*"),
         "options": {"expire_seconds": 50},
     },
+    # Daily at 03:41, compare Medusa's replica with our customers and write
+    # ours over what differs (replica/tasks.py: its cost).
+    "verify-replica": {
+        "task": "replica.tasks.replica_verify_task",
+        "schedule": crontab(minute="41", hour="3"),
+        "options": {"expire_seconds": 6 * 60 * 60},
+    },
     # Every hour at :17, delete orphans older than ORPHAN_MAX_AGE.
     "sweep-orphans": {
         "task": "orphans.tasks.orphans_sweep_task",

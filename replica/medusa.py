@@ -10,13 +10,15 @@ so a change applied again after a crash is harmless."""
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from typing import Any
 
 import psycopg
+from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from core.database_urls import url_masked
@@ -134,6 +136,27 @@ WHERE id = ANY(%s)
                        metadata) > 0)
 """
 
+# What `states` reads back: every replicated column, addresses in id order
+# as customer_states reads ours.
+CUSTOMERS_READ = (
+    f"SELECT {', '.join(CUSTOMER_COLUMNS)} FROM customer WHERE id = ANY(%s)"  # noqa: S608
+)
+ADDRESSES_READ = (
+    f"SELECT {', '.join(ADDRESS_COLUMNS)} FROM customer_address "  # noqa: S608
+    "WHERE customer_id = ANY(%s) ORDER BY id"
+)
+# Registered customers who can sign in at Medusa: medusa_sync --verify
+# looks for the ones that are not ours. (A customer deleted here is
+# erased but kept there, deleted_at set: not live.)
+ACCOUNTS_PAGE = """
+SELECT id, email FROM customer
+WHERE id > %s AND has_account AND deleted_at IS NULL
+ORDER BY id LIMIT %s
+"""
+ACCOUNTS_COUNT = (
+    "SELECT count(*) FROM customer WHERE has_account AND deleted_at IS NULL"
+)
+
 
 def _json_default(value: object) -> str:
     # Full microseconds: DjangoJSONEncoder keeps milliseconds only, and a
@@ -189,39 +212,80 @@ class MedusaReplica:
         self._conn = conn
         return conn
 
-    def write(self, states: Mapping[str, CustomerState]) -> dict[str, str]:
-        """Make Medusa's rows equal `states`. Returns the customers Medusa
-        refused, each with the reason; the others are written. Raises
-        MedusaUnavailable when nothing could be written."""
+    @contextmanager
+    def _reached(self) -> Iterator[psycopg.Connection[Any]]:
+        """The connection; a failure of it closes it and becomes
+        MedusaUnavailable."""
         try:
-            return self._write(states)
+            yield self.connection()
         except CONNECTION_ERRORS as exc:
             self.close()
             raise MedusaUnavailable(type(exc).__name__) from None
 
-    def _write(self, states: Mapping[str, CustomerState]) -> dict[str, str]:
-        conn = self.connection()
-        try:
-            with conn.transaction():
-                _states_write(conn, states)
-            return {}
-        except DATA_ERRORS:
-            pass
-        # One customer spoiled the batch: write each on its own, twice, since
-        # one may wait on another (an email that moves between two customers
-        # in one batch frees up only once the first is written).
-        refused: dict[str, str] = {}
-        pending = list(states)
-        for _ in range(2):
-            refused = {}
-            for customer_id in pending:
-                try:
-                    with conn.transaction():
-                        _states_write(conn, {customer_id: states[customer_id]})
-                except DATA_ERRORS as exc:
-                    refused[customer_id] = error_describe(exc)
-            pending = list(refused)
-        return refused
+    def target(self) -> str:
+        """host:port/dbname of the database reached, whatever the URL's
+        spelling (medusa_sync's cursor remembers it)."""
+        with self._reached() as conn:
+            info = conn.info
+            return f"{info.host}:{info.port}/{info.dbname}"
+
+    def write(self, states: Mapping[str, CustomerState]) -> dict[str, str]:
+        """Make Medusa's rows equal `states`. Returns the customers Medusa
+        refused, each with the reason; the others are written. Raises
+        MedusaUnavailable when nothing could be written."""
+        with self._reached() as conn:
+            return _write(conn, states)
+
+    def states(self, customer_ids: Sequence[str]) -> dict[str, CustomerState]:
+        """Medusa's rows of these customers with their addresses, as
+        `write` leaves them (two queries through the primary key and the
+        address's customer index); a customer Medusa lacks is left out."""
+        with self._reached() as conn, conn.cursor(row_factory=dict_row) as cursor:
+            cursor.execute(CUSTOMERS_READ, [list(customer_ids)])
+            states = {row["id"]: CustomerState(row) for row in cursor.fetchall()}
+            cursor.execute(ADDRESSES_READ, [list(customer_ids)])
+            for row in cursor.fetchall():
+                state = states.setdefault(row["customer_id"], CustomerState(None))
+                state.addresses.append(row)
+        return states
+
+    def accounts_after(self, after: str, limit: int) -> list[tuple[str, str | None]]:
+        """Medusa's live registered customers (has_account, not deleted) in
+        its id order after `after`, `limit` of them: (id, email)."""
+        with self._reached() as conn:
+            rows = conn.execute(ACCOUNTS_PAGE, [after, limit]).fetchall()
+        return [(row[0], row[1]) for row in rows]
+
+    def accounts_count(self) -> int:
+        with self._reached() as conn:
+            row = conn.execute(ACCOUNTS_COUNT).fetchone()
+        return int(row[0]) if row else 0
+
+
+def _write(
+    conn: psycopg.Connection[Any], states: Mapping[str, CustomerState]
+) -> dict[str, str]:
+    try:
+        with conn.transaction():
+            _states_write(conn, states)
+        return {}
+    except DATA_ERRORS:
+        pass
+    # One customer spoiled the batch: write each on its own, twice, since
+    # one may wait on another (an email that moves between two customers
+    # in one batch frees up only once the first is written).
+    refused: dict[str, str] = {}
+    pending = list(states)
+    for _ in range(2):
+        refused = {}
+        for customer_id in pending:
+            try:
+                with conn.transaction():
+                    _states_write(conn, {customer_id: states[customer_id]})
+            except DATA_ERRORS as exc:
+                refused[customer_id] = error_describe(exc)
+        pending = list(refused)
+    return refused
 
 
 def _states_write(

@@ -39,3 +39,23 @@ class Change(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id} #{self.id}"
+
+
+class SyncCursor(models.Model):
+    """How far a long `medusa_sync` run got (replica/services/sync.py), so
+    that a rerun after Ctrl-C or a crash resumes where it stopped."""
+
+    name = models.CharField(max_length=32, primary_key=True)
+    # The last customer id done, in id order ("" before the first batch).
+    position = models.CharField(max_length=64, blank=True, default="")
+    # Which Medusa database the run writes (host:port/dbname): a rerun
+    # against another one must not skip the customers done in the first.
+    target = models.CharField(max_length=300, blank=True, default="")
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "replication sync cursor"
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.position or 'start'}"

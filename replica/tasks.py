@@ -1,4 +1,5 @@
 import logging
+from collections import defaultdict
 from typing import Any
 
 from celery import Task, shared_task
@@ -9,12 +10,15 @@ from replica.medusa import MedusaReplica, MedusaUnavailable, ShapeError
 from replica.queued import queued_clear, queued_hold
 from replica.services.drain import drain
 from replica.services.kick import drain_kick
+from replica.services.sync import Drift, verify
 
 logger = logging.getLogger(__name__)
 
 # One connection per worker process, kept between drains.
 _replica: MedusaReplica | None = None
 RETRY_MAX_SECONDS = 60
+VERIFY_BATCH_SIZE = 1000
+VERIFY_SAMPLE = 20  # customer ids logged per kind of drift
 
 
 def replica_for(url: str) -> MedusaReplica | None:
@@ -87,3 +91,62 @@ def medusa_check_at_start(**kwargs: Any) -> None:
     finally:
         replica.close()
     drain_kick()
+
+
+# Daily (beat, ops/schedule.py): `medusa_sync --verify --repair`, since this
+# server owns the profile and the address book and an edit made in Medusa's
+# admin is drift. The cost: one pass over our customers and their
+# addresses and one over Medusa's, in keyset batches of 1,000 (two queries
+# on each side a batch, plus two per 1,000 of Medusa's registered
+# customers), nothing written unless something differs; about 10 s a
+# 100,000 customers on the benchmark machine (docs/performance.md). It
+# holds a worker process as long, once a day.
+@shared_task(ignore_result=True)
+def replica_verify_task() -> None:
+    replica = replica_for(settings.MEDUSA_DATABASE_URL)
+    if replica is None:
+        return
+    log = DriftLog()
+    try:
+        result = verify(replica, batch_size=VERIFY_BATCH_SIZE, repair=True, report=log)
+    except (MedusaUnavailable, ShapeError) as exc:
+        level = logging.CRITICAL if isinstance(exc, ShapeError) else logging.WARNING
+        logger.log(level, "replica_verify_failed", extra={"error": str(exc)})
+        return
+    level = logging.WARNING if result.drifted else logging.INFO
+    logger.log(
+        level,
+        "replica_verified",
+        extra={
+            "customers": result.customers,
+            "accounts": result.accounts,
+            "drifted": result.drifted,
+            "drift": dict(result.drift),
+            "repaired": result.repaired,
+            "refused": result.refused,
+            "remaining": result.remaining,
+            "queued": result.queued,
+            "sample": dict(log.sample),
+        },
+    )
+
+
+class DriftLog:
+    """The daily verify's report: a few customer ids of each kind for its
+    log line (ids only: the email's HMAC stays out of the logs too)."""
+
+    def __init__(self) -> None:
+        self.sample: defaultdict[str, list[str]] = defaultdict(list)
+
+    def _keep(self, kind: str, customer_id: str) -> None:
+        if len(self.sample[kind]) < VERIFY_SAMPLE:
+            self.sample[kind].append(customer_id)
+
+    def drift(self, drift: Drift) -> None:
+        self._keep(drift.kind, drift.customer_id)
+
+    def refused(self, customer_id: str, reason: str) -> None:
+        self._keep("refused", customer_id)
+
+    def unrepaired(self, drift: Drift) -> None:
+        self._keep("unrepaired", drift.customer_id)
