@@ -148,7 +148,8 @@ def backfill(
             if not ids:
                 break
             customers_lock(ids)
-            refused = replica.write(customer_states(ids))
+            states = customer_states(ids, id_range=(ids[0], ids[-1]))
+            refused = replica.write(states)
             _refusals_enqueue(refused, report)
             position = ids[-1]
             SyncCursor.objects.filter(name=BACKFILL).update(
