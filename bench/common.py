@@ -187,6 +187,28 @@ def write_result(name: str, payload: dict) -> Path:
     return path
 
 
+def manage_timed(*argv: str) -> dict:
+    """One `manage.py ARGV` process, as an operator runs it: wall seconds,
+    peak RSS (its own), its output; a failure raises with the output."""
+    import sys
+
+    started = time.perf_counter()
+    process = subprocess.Popen(  # noqa: S603  (fixed argv)
+        [sys.executable, str(ROOT / "manage.py"), *argv],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    if status != 0:
+        raise RuntimeError(f"manage.py {argv[0]} failed:\n{output}")
+    return {
+        "seconds": round(seconds, 2),
+        "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
+        "output": output,
+    }
+
+
 def say(text: str = "") -> None:
     print(text, flush=True)  # noqa: T201  (benchmarks report on stdout)
 

@@ -44,10 +44,11 @@ PPM = 1_000_000
 CHUNK = 250_000
 
 TRUNCATE_SQL = """
-TRUNCATE accounts_customer, accounts_authidentity, accounts_provideridentity,
-         accounts_passwordresettoken, otp_otpchallenge, otp_otpfailurebudget,
-         orphans_orphandeletion, orphans_orphanhold, orphans_orphanevent,
-         orphans_sweeprun, django_session
+TRUNCATE accounts_customer, accounts_customeraddress, accounts_authidentity,
+         accounts_provideridentity, accounts_passwordresettoken,
+         otp_otpchallenge, otp_otpfailurebudget, orphans_orphandeletion,
+         orphans_orphanhold, orphans_orphanevent, orphans_sweeprun,
+         replica_change, replica_synccursor, django_session
 """
 
 META_SQL = """

@@ -13,15 +13,20 @@ a dry run before them; rows per second count the three tables together.
 
 import argparse
 import os
-import subprocess
-import sys
-import time
 from urllib.parse import quote
 
 import psycopg
 
 from bench import load_data
-from bench.common import ROOT, django_setup, load_note, say, table, write_result
+from bench.common import (
+    ROOT,
+    django_setup,
+    load_note,
+    manage_timed,
+    say,
+    table,
+    write_result,
+)
 
 SCHEMA_SQL = ROOT / "tests" / "imports" / "medusa_schema.sql"
 FILL_SQL = """
@@ -109,22 +114,7 @@ def source_create(n: int) -> str:
 
 def timed_import(url: str, *extra: str) -> dict:
     """One `manage.py import_medusa` process: wall seconds, peak RSS."""
-    started = time.perf_counter()
-    process = subprocess.Popen(  # noqa: S603  (fixed argv)
-        [sys.executable, str(ROOT / "manage.py"), "import_medusa",
-         "--database-url", url, *extra],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-    output = process.stdout.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - started
-    if status != 0:
-        raise RuntimeError(f"import_medusa failed:\n{output}")
-    return {
-        "seconds": round(seconds, 2),
-        "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
-        "output": output,
-    }
+    return manage_timed("import_medusa", "--database-url", url, *extra)
 
 
 def run(*, sizes: list[int]) -> dict:

@@ -1,22 +1,30 @@
 """Every benchmark in one run, as `./dev bench` starts it: latency and
 queries at each size, support's admin pages, throughput with wrk, password
-hashing, the sweep; then a summary against the targets of
-docs/performance.md. Each part writes its JSON under var/bench/, the
-summary too (var/bench/summary.json).
+hashing, the sweep, a Medusa import, the replica's backfill; then a
+summary against the targets of docs/performance.md. Each part writes its
+JSON under var/bench/, the summary too (var/bench/summary.json).
 
     python -m bench.run [--full] --url http://127.0.0.1:PORT
 
 Quick (the default, a few minutes): N = 10^3 and 10^5, 2 x 10^4 orphans,
-a Medusa import of 10^4 customers.
+a Medusa import of 10^4 customers, a backfill of 10^5 customers.
 Full: N = 10^3, 10^5 and 10^6, sweeps of 10^5 and 10^6 orphans, Medusa
-imports of 10^4 and 10^5 customers.
+imports of 10^4 and 10^5 customers, a backfill of 10^5 customers.
 """
 
 import argparse
 import os
 import time
 
-from bench import admin_pages, hashing, latency, medusa_import, sweep, throughput
+from bench import (
+    admin_pages,
+    hashing,
+    latency,
+    medusa_import,
+    replica_backfill,
+    sweep,
+    throughput,
+)
 from bench.common import django_setup, load_note, say, table, write_result
 
 PROFILES = {
@@ -28,6 +36,7 @@ PROFILES = {
         "sweeps": [20_000],
         "sweep_idle_seconds": 8.0,
         "imports": [10_000],
+        "backfills": [100_000],
     },
     "full": {
         "sizes": [1_000, 100_000, 1_000_000],
@@ -37,6 +46,7 @@ PROFILES = {
         "sweeps": [100_000, 1_000_000],
         "sweep_idle_seconds": 20.0,
         "imports": [10_000, 100_000],
+        "backfills": [100_000],
     },
 }
 
@@ -47,6 +57,7 @@ TARGETS = {
     "batch_ms": 100,
     "login_p99_ratio": 1.5,
     "me_rps_at_32": 500,
+    "backfill_seconds": replica_backfill.TARGET_SECONDS,
 }
 
 
@@ -56,7 +67,7 @@ def main() -> None:
     parser.add_argument("--url", default=os.environ.get("BENCH_URL", ""))
     parser.add_argument(
         "--only",
-        default="latency,admin,throughput,hashing,sweep,import",
+        default="latency,admin,throughput,hashing,sweep,import,backfill",
         help="comma-separated parts to run",
     )
     args = parser.parse_args()
@@ -111,6 +122,9 @@ def main() -> None:
     if "import" in parts:
         results["medusa_import"] = medusa_import.run(sizes=profile["imports"])
         write_result("medusa-import", results["medusa_import"])
+    if "backfill" in parts:
+        results["replica_backfill"] = replica_backfill.run(sizes=profile["backfills"])
+        write_result("replica-backfill", results["replica_backfill"])
 
     results["verdicts"] = verdicts(results)
     results["elapsed_seconds"] = round(time.perf_counter() - started, 1)
@@ -206,6 +220,15 @@ def verdicts(results: dict) -> list[dict]:
                 s["login_p99_ratio"],
                 f"≤ {TARGETS['login_p99_ratio']}",
                 s["login_p99_ratio"] <= TARGETS["login_p99_ratio"],
+            )
+    for run in (results.get("replica_backfill") or {}).get("runs", []):
+        if run["customers"] == 100_000:
+            add(
+                "medusa_sync --backfill of 100,000 customers, seconds",
+                run["backfill_s"],
+                f"< {TARGETS['backfill_seconds']}",
+                run["backfill_s"] < TARGETS["backfill_seconds"],
+                f"verify {run['verify_s']} s",
             )
     return out
 

@@ -190,7 +190,8 @@ def cmd_test(args: list[str]) -> int:
 
 
 BENCH_USAGE = (
-    "usage: ./dev bench [--full] [--only latency,admin,throughput,hashing,sweep,import]"
+    "usage: ./dev bench [--full]"
+    " [--only latency,admin,throughput,hashing,sweep,import,backfill]"
 )
 
 
