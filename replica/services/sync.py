@@ -258,11 +258,12 @@ def _settle(
     them; reported, and repaired when asked."""
     with transaction.atomic():
         customers_lock(customer_ids)
+        ours = customer_states(customer_ids)
+        theirs = replica.states(customer_ids)
+        # Read after our state: a change committed since is queued too.
         queued = customers_queued(customer_ids)
         result.queued += len(queued)
         ids = [customer_id for customer_id in customer_ids if customer_id not in queued]
-        ours = customer_states(ids)
-        theirs = replica.states(ids)
         fixable: dict[str, CustomerState] = {}
         for customer_id in ids:
             drifts = _drifts(customer_id, ours[customer_id], theirs.get(customer_id))
