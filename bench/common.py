@@ -209,6 +209,20 @@ def manage_timed(*argv: str) -> dict:
     }
 
 
+def sizes_main(doc: str, *, name: str, run, default_sizes: str) -> None:
+    """The `python -m bench.PART --sizes 10000,100000` entry point of a part
+    whose `run(sizes=...)` returns its JSON: run, then write var/bench/NAME."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--sizes", default=default_sizes)
+    args = parser.parse_args()
+    django_setup()
+    say(f"{name} benchmark; {load_note()}")
+    result = run(sizes=[int(size) for size in args.sizes.split(",")])
+    say(f"wrote {write_result(name, result)}; {load_note()}")
+
+
 def say(text: str = "") -> None:
     print(text, flush=True)  # noqa: T201  (benchmarks report on stdout)
 

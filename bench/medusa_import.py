@@ -11,22 +11,13 @@ a dry run before them; rows per second count the three tables together.
     python -m bench.medusa_import --sizes 10000,100000
 """
 
-import argparse
 import os
 from urllib.parse import quote
 
 import psycopg
 
 from bench import load_data
-from bench.common import (
-    ROOT,
-    django_setup,
-    load_note,
-    manage_timed,
-    say,
-    table,
-    write_result,
-)
+from bench.common import ROOT, manage_timed, say, sizes_main, table
 
 SCHEMA_SQL = ROOT / "tests" / "imports" / "medusa_schema.sql"
 FILL_SQL = """
@@ -181,15 +172,5 @@ def _rows_read(output: str) -> int:
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="10000,100000")
-    args = parser.parse_args()
-    django_setup()
-    say(f"import_medusa benchmark; {load_note()}")
-    result = run(sizes=[int(size) for size in args.sizes.split(",")])
-    say(f"wrote {write_result('medusa-import', result)}; {load_note()}")
-
-
 if __name__ == "__main__":
-    main()
+    sizes_main(__doc__, name="medusa-import", run=run, default_sizes="10000,100000")

@@ -10,22 +10,23 @@ peak memory (the same at 10^4 and 10^5 customers means it streams).
     python -m bench.replica_backfill --sizes 100000
 """
 
-import argparse
-
 import psycopg
 
 from bench import load_data
-from bench.common import (
-    django_setup,
-    load_note,
-    manage_timed,
-    say,
-    table,
-    write_result,
-)
+from bench.common import load_note, manage_timed, say, sizes_main, table
 from bench.medusa_import import SCHEMA_SQL, database_create, database_drop
 
 TARGET_SECONDS = 60  # for 10^5 customers (docs/performance.md, Targets)
+# The printed table: header -> key of a run.
+COLUMNS = {
+    "customers": "customers",
+    "addresses": "addresses",
+    "backfill s": "backfill_s",
+    "customers/s": "customers_per_s",
+    "peak RSS MiB": "backfill_peak_rss_mib",
+    "verify s (clean)": "verify_s",
+    "verify peak RSS MiB": "verify_peak_rss_mib",
+}
 
 # One address per loaded customer, a second for every other one; the first
 # is the default shipping address, the second the default billing one.
@@ -112,43 +113,9 @@ def run(*, sizes: list[int]) -> dict:
             "backfill_output": backfill["output"],
             "verify_output": verify["output"],
         })  # fmt: skip
-    say(
-        table(
-            [
-                "customers",
-                "addresses",
-                "backfill s",
-                "customers/s",
-                "peak RSS MiB",
-                "verify s (clean)",
-                "verify peak RSS MiB",
-            ],
-            [
-                [
-                    r["customers"],
-                    r["addresses"],
-                    r["backfill_s"],
-                    r["customers_per_s"],
-                    r["backfill_peak_rss_mib"],
-                    r["verify_s"],
-                    r["verify_peak_rss_mib"],
-                ]
-                for r in results
-            ],
-        )
-    )
+    say(table(list(COLUMNS), [[r[key] for key in COLUMNS.values()] for r in results]))
     return {"runs": results}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="100000")
-    args = parser.parse_args()
-    django_setup()
-    say(f"medusa_sync backfill benchmark; {load_note()}")
-    result = run(sizes=[int(size) for size in args.sizes.split(",")])
-    say(f"wrote {write_result('replica-backfill', result)}; {load_note()}")
-
-
 if __name__ == "__main__":
-    main()
+    sizes_main(__doc__, name="replica-backfill", run=run, default_sizes="100000")

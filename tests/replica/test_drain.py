@@ -11,6 +11,7 @@ from replica.medusa import MedusaReplica, MedusaUnavailable, ShapeError
 from replica.models import Change
 from replica.services.drain import drain
 from tests.factories import customer_create
+from tests.replica.rows import address_add, medusa_addresses, medusa_customer
 
 ROW_VERSIONS = (
     "SELECT xmin::text FROM customer UNION ALL SELECT xmin::text FROM customer_address"
@@ -20,23 +21,6 @@ CUSTOMER_FIELDS = ("id", "email", "first_name", "last_name", "phone", "has_accou
 
 def drained(replica, batch_size=500):
     return drain(replica, seconds=5, batch_size=batch_size)
-
-
-def medusa_customer(medusa_db, customer_id):
-    return medusa_db.execute(
-        "SELECT * FROM customer WHERE id = %s", [customer_id]
-    ).fetchone()
-
-
-def medusa_addresses(medusa_db, customer_id):
-    return medusa_db.execute(
-        "SELECT * FROM customer_address WHERE customer_id = %s ORDER BY id",
-        [customer_id],
-    ).fetchall()
-
-
-def address_add(customer, **fields):
-    return CustomerAddress.objects.create(customer=customer, **fields)
 
 
 def test_a_new_customer_and_its_addresses_reach_medusa(db, replica, medusa_db, email):

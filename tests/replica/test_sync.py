@@ -15,12 +15,13 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from accounts.models import Customer, CustomerAddress
+from accounts.models import Customer
 from core.emails import email_hash
 from core.metrics import REGISTRY
 from replica.medusa import CustomerState
 from replica.models import Change, SyncCursor
 from tests.factories import customer_create
+from tests.replica.rows import address_add, medusa_addresses, medusa_customer
 
 
 def sync(*args, url=None):
@@ -38,23 +39,6 @@ def sync(*args, url=None):
 
 def json_lines(out):
     return [json.loads(line) for line in out.splitlines()]
-
-
-def medusa_customer(medusa_db, customer_id):
-    return medusa_db.execute(
-        "SELECT * FROM customer WHERE id = %s", [customer_id]
-    ).fetchone()
-
-
-def medusa_addresses(medusa_db, customer_id):
-    return medusa_db.execute(
-        "SELECT * FROM customer_address WHERE customer_id = %s ORDER BY id",
-        [customer_id],
-    ).fetchall()
-
-
-def address_add(customer, **fields):
-    return CustomerAddress.objects.create(customer=customer, **fields)
 
 
 @pytest.fixture
