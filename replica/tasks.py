@@ -93,16 +93,20 @@ def medusa_check_at_start(**kwargs: Any) -> None:
     drain_kick()
 
 
-# Daily (beat, ops/schedule.py): `medusa_sync --verify --repair`, since this
-# server owns the profile and the address book and an edit made in Medusa's
-# admin is drift. The cost: one pass over our customers and their
-# addresses and one over Medusa's, in keyset batches of 1,000 (two queries
-# on each side a batch, plus two per 1,000 of Medusa's registered
-# customers), nothing written unless something differs; about 10 s a
-# 100,000 customers on the benchmark machine (docs/performance.md). It
-# holds a worker process as long, once a day.
 @shared_task(ignore_result=True)
 def replica_verify_task() -> None:
+    """Daily (beat, ops/schedule.py): `medusa_sync --verify --repair`. This
+    server owns the profile and the address book, so an edit made in
+    Medusa's admin is drift, written over and counted in
+    replica_drift_repaired.
+
+    Cost: one pass over our customers and their addresses and one over
+    Medusa's registered customers, in keyset batches of 1,000 (two queries
+    on each side per batch of ours, one on each per batch of Medusa's);
+    nothing is written unless something differs. 13 s for 100,000
+    customers and 150,000 addresses on the benchmark machine at load 5.5
+    (docs/performance.md, "Replica backfill and verify"): that long it holds
+    one worker process, once a day."""
     replica = replica_for(settings.MEDUSA_DATABASE_URL)
     if replica is None:
         return
