@@ -137,9 +137,11 @@ def cmd_manage(args: list[str]) -> int:
         stack.start_services(adopt=False)
         env["PATH"] = f"{stack.pg.bin}:{env.get('PATH', '')}"  # for dbshell
         # Ctrl-C reaches the command (same terminal group); a SIGTERM to us
-        # alone takes effect when it finishes.
+        # alone takes effect when it finishes. We ignore SIGINT with a
+        # handler, not SIG_IGN: an ignored signal stays ignored in the
+        # child, and the command would never see its Ctrl-C.
         pending = []
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, lambda signum, _: None)
         signal.signal(signal.SIGTERM, lambda signum, _: pending.append(signum))
         signal.signal(signal.SIGHUP, lambda signum, _: pending.append(signum))
         result = subprocess.run(
