@@ -100,7 +100,7 @@ class TargetChanged(Exception):
 
 @dataclass
 class BackfillResult:
-    total: int = 0  # customers here at the end
+    total: int = 0  # customers to do (at the end: those done)
     done: int = 0  # customers done, counting an interrupted run's
     resumed_after: str = ""  # the last customer id of the run resumed
     written: int = 0  # customers this run sent to Medusa

@@ -162,9 +162,9 @@ class Command(BaseCommand):
             f" (resumed after {result.resumed_after})" if result.resumed_after else ""
         )
         self._say(
-            f"Backfill finished{resumed}: {result.done:,} customers in Medusa's "
-            f"replica, {result.written:,} written by this run, "
-            f"{result.refused:,} refused.",
+            f"Backfill finished{resumed}: {result.done:,} customers done, "
+            f"{result.written:,} sent to Medusa by this run, "
+            f"{result.refused:,} of them refused.",
             {"event": "summary", **asdict(result)},
         )
         report.refusals_print(result.refused)
