@@ -157,6 +157,7 @@ def run_test(stack: ThrowawayStack, pytest_args: list[str]) -> int:
     stack.start_services()
     stack.start_app()
     npm_install()
+    stack.wait_for_medusa()
     env = stack.test_env()
     failed = []
     for label, argv in (

@@ -152,26 +152,30 @@ class Postgres:
 
     @property
     def url(self) -> str:
-        return f"postgres://{SUPERUSER}@127.0.0.1:{self.port}/{DATABASE}"
+        return self.database_url(DATABASE)
+
+    def database_url(self, name: str) -> str:
+        return f"postgres://{SUPERUSER}@127.0.0.1:{self.port}/{name}"
 
     @classmethod
-    def from_env(cls, environ=os.environ) -> Postgres:
-        """The test stack's server, from the TEST_PG_* variables."""
+    def from_env(cls, environ=os.environ, prefix: str = "TEST_PG_") -> Postgres:
+        """A test stack's server, from the PREFIX* variables (TEST_PG_* for
+        ours, TEST_MEDUSA_PG_* for Medusa's)."""
         return cls(
-            bin=Path(environ["TEST_PG_BIN"]),
-            root=Path(environ["TEST_PG_LOG"]).parent,
-            user=environ["TEST_PG_USER"],
-            port=int(environ["TEST_PG_PORT"]),
+            bin=Path(environ[f"{prefix}BIN"]),
+            root=Path(environ[f"{prefix}LOG"]).parent,
+            user=environ[f"{prefix}USER"],
+            port=int(environ[f"{prefix}PORT"]),
             kind="test",
         )
 
-    def env(self) -> dict[str, str]:
+    def env(self, prefix: str = "TEST_PG_") -> dict[str, str]:
         return {
-            "TEST_PG_BIN": str(self.bin),
-            "TEST_PG_DATA": str(self.data),
-            "TEST_PG_LOG": str(self.log_path),
-            "TEST_PG_USER": self.user,
-            "TEST_PG_PORT": str(self.port),
+            f"{prefix}BIN": str(self.bin),
+            f"{prefix}DATA": str(self.data),
+            f"{prefix}LOG": str(self.log_path),
+            f"{prefix}USER": self.user,
+            f"{prefix}PORT": str(self.port),
         }
 
     def run(self, tool: str, *args: str, **kwargs) -> subprocess.CompletedProcess:
@@ -353,10 +357,10 @@ class Postgres:
             raise DevError(f"psql failed: {result.stderr.strip()}")
         return result.stdout.strip()
 
-    def ensure_database(self) -> None:
-        exists = self.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'")  # noqa: S608
+    def ensure_database(self, name: str = DATABASE) -> None:
+        exists = self.psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'")  # noqa: S608
         if exists != "1":
-            self.psql(f"CREATE DATABASE {DATABASE}")
+            self.psql(f"CREATE DATABASE {name}")
 
     def tail(self, lines: int = 50) -> str:
         try:

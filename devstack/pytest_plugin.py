@@ -45,6 +45,7 @@ def pytest_load_initial_conftests(early_config, parser, args):
             stack.start_services()
             stack.start_app()
             npm_install(only_missing=True)
+            stack.wait_for_medusa()
         except BaseException:
             stack.dump_logs()
             raise

@@ -4,6 +4,8 @@ stack of `./dev test`, `./dev bench` and plain `pytest`."""
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
 import shutil
 import subprocess
@@ -12,7 +14,7 @@ import tempfile
 from collections.abc import MutableMapping
 from pathlib import Path
 
-from devstack import credentials
+from devstack import credentials, medusa
 from devstack.postgres import Postgres, choose_user, find_bin, throwaway_root
 from devstack.redis import Redis
 from devstack.util import (
@@ -54,9 +56,12 @@ BENCH_LIMITS = (
     "RESET_LIMIT_PER_EMAIL",
     "OTP_SEND_LIMIT_PER_EMAIL",
 )
-# The node projects the tests drive: the JS SDK client, and Medusa's own
-# migrations and hasher for the import tests.
-NPM_PROJECTS = ("tests/e2e/sdk", "tests/imports/medusa")
+# The node projects the tests drive: the JS SDK client, Medusa's own
+# migrations and hasher for the import tests, and the Medusa backend of the
+# end-to-end tests (devstack/medusa.py).
+NPM_PROJECTS = ("tests/e2e/sdk", "tests/imports/medusa", "tests/e2e/medusa")
+# In node_modules: the digest of what `npm ci` installed it from.
+NPM_STAMP = ".storefront-npm-stamp"
 
 
 def python() -> str:
@@ -196,29 +201,59 @@ def prepare_database(
         )
 
 
-def npm_install(var: Path = VAR, *, only_missing: bool = False) -> None:
+def npm_install(
+    var: Path = VAR, *, only_missing: bool = False, projects=NPM_PROJECTS
+) -> None:
     """npm ci in each node project (npm install without a lockfile), in its
-    directory so that its .npmrc applies; downloads cached in var/npm-cache."""
-    for project in NPM_PROJECTS:
+    directory so that its .npmrc applies; downloads cached in var/npm-cache.
+    Skipped where node_modules was installed from the project's current
+    package files by this Node (Medusa's thousand packages take minutes to
+    put back); one install at a time per project, as Medusa's start-up
+    installs its own while ./dev test installs the others."""
+    var.mkdir(parents=True, exist_ok=True)
+    for project in projects:
         directory = ROOT / project
         if not (directory / "package.json").is_file():
             continue
-        if only_missing and (directory / "node_modules").is_dir():
-            continue
-        command = "ci" if (directory / "package-lock.json").is_file() else "install"
-        log(f"npm {command} in {project}")
-        subprocess.run(  # noqa: S603
-            [
-                "npm",
-                command,
-                "--no-audit",
-                "--no-fund",
-                "--cache",
-                str(var / "npm-cache"),
-            ],  # noqa: S607
-            cwd=directory,
-            check=True,
-        )
+        lock_path = var / f"npm-{project.replace('/', '-')}.lock"
+        with lock_path.open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if only_missing and (directory / "node_modules").is_dir():
+                continue
+            stamp = directory / "node_modules" / NPM_STAMP
+            want = npm_digest(directory)
+            if stamp.is_file() and stamp.read_text() == want:
+                continue
+            command = "ci" if (directory / "package-lock.json").is_file() else "install"
+            log(f"npm {command} in {project}")
+            subprocess.run(  # noqa: S603
+                [
+                    "npm",
+                    command,
+                    "--no-audit",
+                    "--no-fund",
+                    "--cache",
+                    str(var / "npm-cache"),
+                ],  # noqa: S607
+                cwd=directory,
+                check=True,
+            )
+            stamp.parent.mkdir(exist_ok=True)
+            stamp.write_text(want)
+
+
+def npm_digest(directory: Path) -> str:
+    """What a project's node_modules was installed from: its package files
+    and the Node version (native add-ons are built for one)."""
+    digest = hashlib.sha256()
+    for name in ("package.json", "package-lock.json", ".npmrc"):
+        path = directory / name
+        digest.update(path.read_bytes() if path.is_file() else b"-")
+    node = subprocess.run(
+        ["node", "--version"], capture_output=True, text=True, check=False
+    )
+    digest.update(node.stdout.encode())
+    return digest.hexdigest()
 
 
 class Children:
@@ -264,8 +299,9 @@ class Children:
 class ThrowawayStack:
     """PostgreSQL and Redis on free ports in temporary directories, fresh
     secrets, the database prepared (beat's jobs disabled), then web, worker
-    and beat (test) or gunicorn alone (bench). `close()` stops everything
-    it started, also what a test restarted, and removes the directories.
+    and beat (test) or gunicorn alone (bench); test adds a real Medusa with
+    its own PostgreSQL (devstack/medusa.py). `close()` stops everything it
+    started, also what a test restarted, and removes the directories.
 
     kind = "test": PostgreSQL without durability; "bench": durable, sized
     for millions of rows, every request limit lifted."""
@@ -277,6 +313,7 @@ class ThrowawayStack:
         self.pg: Postgres | None = None
         self.redis: Redis | None = None
         self.children: Children | None = None
+        self.medusa: medusa.Medusa | None = None
         self.web_url = ""
 
     # ------------------------------------------------------------ start
@@ -294,7 +331,7 @@ class ThrowawayStack:
         user = choose_user(environ=self.env)
         pg_root = throwaway_root(user)
         self.tmp_dirs.append(pg_root)
-        pg_port, redis_port, web_port = free_ports(3)
+        pg_port, redis_port, web_port, medusa_pg_port, medusa_port = free_ports(5)
         self.web_port = int(self.env.get("PORT") or web_port)
         if not port_is_free(self.web_port):
             raise DevError(f"PORT={self.web_port} is in use")
@@ -329,9 +366,46 @@ class ThrowawayStack:
             set_default(
                 self.env, name, "1000000000" if self.kind == "bench" else "1000000"
             )
+        if self.kind == "test":
+            self.start_medusa(medusa_pg_port, medusa_port)
         log("preparing the database")
         prepare_database(self.env, disable_beat=True, quiet=True)
         metrics_dir(self.env, self.dir / "prometheus")
+
+    def start_medusa(self, pg_port: int, port: int) -> None:
+        """Medusa's own cluster now; its install, migrations, admin and
+        server in one child while we go on (devstack/medusa.py). Our servers
+        and pytest get MEDUSA_DATABASE_URL: its database, even over the
+        caller's, as no test customer may reach a real shop."""
+        root = throwaway_root(self.pg.user)
+        self.tmp_dirs.append(root)
+        pg = Postgres(self.pg.bin, root, self.pg.user, pg_port, "test")
+        self.medusa = medusa.Medusa(pg, port)
+        self.medusa.start_database()
+        url = self.medusa.database_url
+        if self.env.get("MEDUSA_DATABASE_URL", url) != url:
+            warn(f"MEDUSA_DATABASE_URL from your environment replaced by {url}")
+        self.env["MEDUSA_DATABASE_URL"] = url
+        log(f"starting Medusa in the background (log: {self.log_dir}/medusa.log)")
+        self.children.start(
+            "medusa",
+            [python(), "-m", "devstack.medusa"],
+            self.medusa.env(self.env),
+            self.log_dir / "medusa.log",
+        )
+
+    def wait_for_medusa(self) -> None:
+        """Until Medusa answers /health (it exits on a failed step)."""
+        if self.medusa is None:
+            return
+        log(f"waiting for Medusa at {self.medusa.url}")
+        if not wait_for_health(
+            f"{self.medusa.url}/health",
+            medusa.HEALTH_TIMEOUT,
+            lambda: self.children.check_alive("medusa"),
+        ):
+            raise DevError("Medusa did not become healthy")
+        log(f"Medusa ready at {self.medusa.url}")
 
     def start_app(self) -> None:
         """web (2 workers x 4 threads), worker and beat, logs in logs/."""
@@ -402,6 +476,7 @@ class ThrowawayStack:
                 "TEST_LOG_DIR": str(self.log_dir),
                 **self.pg.env(),
                 **self.redis.env(),
+                **(self.medusa.test_env() if self.medusa else {}),
             }
         )
         return env
@@ -411,7 +486,10 @@ class ThrowawayStack:
     def dump_logs(self) -> None:
         """The last 50 lines of each log, for diagnosing a failed run."""
         logs = sorted(self.log_dir.glob("*.log")) if hasattr(self, "log_dir") else []
-        for path in [*logs, *([self.pg.log_path] if self.pg else [])]:
+        pg_logs = [
+            pg.log_path for pg in (self.pg, self.medusa and self.medusa.pg) if pg
+        ]
+        for path in [*logs, *pg_logs]:
             try:
                 lines = path.read_text(errors="replace").splitlines()[-50:]
             except OSError:
@@ -423,9 +501,11 @@ class ThrowawayStack:
     def close(self) -> None:
         try:
             if self.children:
-                self.children.stop("web", "worker", "beat")
+                self.children.stop("web", "worker", "beat", "medusa")
             if self.redis:
                 self.redis.shutdown()
+            if self.medusa:
+                self.medusa.pg.shutdown()
             if self.pg:
                 self.pg.shutdown()
         finally:
