@@ -1,6 +1,7 @@
 """The throw-away stack's services, for tests that take one down and bring
 it back (fault tests): built from the TEST_* variables that ./dev test, or
-the devstack pytest plugin, exports. Each action waits until it is done."""
+the devstack pytest plugin, exports. Each action waits until it is done.
+Medusa's PostgreSQL is a cluster of its own: stopping it leaves ours up."""
 
 import os
 
@@ -24,6 +25,16 @@ def postgres() -> Postgres:
     return Postgres.from_env()
 
 
+def medusa_postgres() -> Postgres:
+    _require(
+        "TEST_MEDUSA_PG_BIN",
+        "TEST_MEDUSA_PG_LOG",
+        "TEST_MEDUSA_PG_USER",
+        "TEST_MEDUSA_PG_PORT",
+    )
+    return Postgres.from_env(prefix="TEST_MEDUSA_PG_")
+
+
 def redis() -> Redis:
     _require("TEST_REDIS_PORT", "TEST_REDIS_CONF")
     return Redis.from_env()
@@ -38,6 +49,15 @@ def pg_start() -> None:
     postgres().start_again()
 
 
+def medusa_pg_stop() -> None:
+    if not medusa_postgres().stop("fast"):
+        raise RuntimeError("pg_ctl stop failed (Medusa's PostgreSQL)")
+
+
+def medusa_pg_start() -> None:
+    medusa_postgres().start_again()
+
+
 def redis_stop() -> None:
     redis().stop_now()
 
@@ -49,6 +69,8 @@ def redis_start() -> None:
 ACTIONS = {
     "pg-stop": pg_stop,
     "pg-start": pg_start,
+    "medusa-pg-stop": medusa_pg_stop,
+    "medusa-pg-start": medusa_pg_start,
     "redis-stop": redis_stop,
     "redis-start": redis_start,
 }
