@@ -13,6 +13,7 @@ import time
 
 from devstack import credentials
 from devstack.local import LocalStack, check_web_port, stop_leftovers
+from devstack.npm import npm_install
 from devstack.stack import (
     HEALTH_TIMEOUT,
     ROOT,
@@ -22,7 +23,6 @@ from devstack.stack import (
     ThrowawayStack,
     beat_argv,
     metrics_dir,
-    npm_install,
     prepare_database,
     python,
     web_argv,

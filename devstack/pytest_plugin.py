@@ -37,7 +37,8 @@ def pytest_load_initial_conftests(early_config, parser, args):
     # A wrapper runs before pytest-django's (tryfirst) hook, which imports
     # the settings: the stack's variables must be in place by then.
     if wanted(early_config):
-        from devstack.stack import ThrowawayStack, npm_install
+        from devstack.npm import npm_install
+        from devstack.stack import ThrowawayStack
 
         stack = ThrowawayStack("test")
         early_config.add_cleanup(stack.close)

@@ -4,13 +4,12 @@ stack of `./dev test`, `./dev bench` and plain `pytest`."""
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import MutableMapping
 from pathlib import Path
 
@@ -56,12 +55,6 @@ BENCH_LIMITS = (
     "RESET_LIMIT_PER_EMAIL",
     "OTP_SEND_LIMIT_PER_EMAIL",
 )
-# The node projects the tests drive: the JS SDK client, Medusa's own
-# migrations and hasher for the import tests, and the Medusa backend of the
-# end-to-end tests (devstack/medusa.py).
-NPM_PROJECTS = ("tests/e2e/sdk", "tests/imports/medusa", "tests/e2e/medusa")
-# In node_modules: the digest of what `npm ci` installed it from.
-NPM_STAMP = ".storefront-npm-stamp"
 
 
 def python() -> str:
@@ -201,61 +194,6 @@ def prepare_database(
         )
 
 
-def npm_install(
-    var: Path = VAR, *, only_missing: bool = False, projects=NPM_PROJECTS
-) -> None:
-    """npm ci in each node project (npm install without a lockfile), in its
-    directory so that its .npmrc applies; downloads cached in var/npm-cache.
-    Skipped where node_modules was installed from the project's current
-    package files by this Node (Medusa's thousand packages take minutes to
-    put back); one install at a time per project, as Medusa's start-up
-    installs its own while ./dev test installs the others."""
-    var.mkdir(parents=True, exist_ok=True)
-    for project in projects:
-        directory = ROOT / project
-        if not (directory / "package.json").is_file():
-            continue
-        lock_path = var / f"npm-{project.replace('/', '-')}.lock"
-        with lock_path.open("w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            if only_missing and (directory / "node_modules").is_dir():
-                continue
-            stamp = directory / "node_modules" / NPM_STAMP
-            want = npm_digest(directory)
-            if stamp.is_file() and stamp.read_text() == want:
-                continue
-            command = "ci" if (directory / "package-lock.json").is_file() else "install"
-            log(f"npm {command} in {project}")
-            subprocess.run(  # noqa: S603
-                [
-                    "npm",
-                    command,
-                    "--no-audit",
-                    "--no-fund",
-                    "--cache",
-                    str(var / "npm-cache"),
-                ],  # noqa: S607
-                cwd=directory,
-                check=True,
-            )
-            stamp.parent.mkdir(exist_ok=True)
-            stamp.write_text(want)
-
-
-def npm_digest(directory: Path) -> str:
-    """What a project's node_modules was installed from: its package files
-    and the Node version (native add-ons are built for one)."""
-    digest = hashlib.sha256()
-    for name in ("package.json", "package-lock.json", ".npmrc"):
-        path = directory / name
-        digest.update(path.read_bytes() if path.is_file() else b"-")
-    node = subprocess.run(
-        ["node", "--version"], capture_output=True, text=True, check=False
-    )
-    digest.update(node.stdout.encode())
-    return digest.hexdigest()
-
-
 class Children:
     """Processes we start, each in a session of its own (a Ctrl-C at the
     terminal reaches only us, and we stop things in order), output to a
@@ -371,6 +309,7 @@ class ThrowawayStack:
         log("preparing the database")
         prepare_database(self.env, disable_beat=True, quiet=True)
         metrics_dir(self.env, self.dir / "prometheus")
+        self.wait_for_medusa_tables()
 
     def start_medusa(self, pg_port: int, port: int) -> None:
         """Medusa's own cluster now; its install, migrations, admin and
@@ -380,19 +319,33 @@ class ThrowawayStack:
         root = throwaway_root(self.pg.user)
         self.tmp_dirs.append(root)
         pg = Postgres(self.pg.bin, root, self.pg.user, pg_port, "test")
-        self.medusa = medusa.Medusa(pg, port)
+        self.medusa = medusa.Medusa(pg, port, self.dir)
         self.medusa.start_database()
         url = self.medusa.database_url
         if self.env.get("MEDUSA_DATABASE_URL", url) != url:
             warn(f"MEDUSA_DATABASE_URL from your environment replaced by {url}")
         self.env["MEDUSA_DATABASE_URL"] = url
         log(f"starting Medusa in the background (log: {self.log_dir}/medusa.log)")
+        self.medusa_started = time.monotonic()
         self.children.start(
             "medusa",
             [python(), "-m", "devstack.medusa"],
             self.medusa.env(self.env),
             self.log_dir / "medusa.log",
         )
+
+    def wait_for_medusa_tables(self) -> None:
+        """Until Medusa's database is migrated: our worker checks its tables
+        once, at its start (replica/tasks.py)."""
+        if self.medusa is None or self.medusa.migrated():
+            return
+        log("waiting for Medusa's migrations")
+        deadline = time.monotonic() + medusa.HEALTH_TIMEOUT
+        while not self.medusa.migrated():
+            self.children.check_alive("medusa")
+            if time.monotonic() > deadline:
+                raise DevError("Medusa's migrations did not finish in time")
+            time.sleep(0.5)
 
     def wait_for_medusa(self) -> None:
         """Until Medusa answers /health (it exits on a failed step)."""
@@ -405,7 +358,8 @@ class ThrowawayStack:
             lambda: self.children.check_alive("medusa"),
         ):
             raise DevError("Medusa did not become healthy")
-        log(f"Medusa ready at {self.medusa.url}")
+        took = time.monotonic() - self.medusa_started
+        log(f"Medusa ready at {self.medusa.url} ({took:.0f}s after its start)")
 
     def start_app(self) -> None:
         """web (2 workers x 4 threads), worker and beat, logs in logs/."""
