@@ -1,11 +1,11 @@
 """Medusa's commerce routes take the tokens this server signs (one
 JWT_SECRET), once the customer has a row in Medusa's `customer` table.
 
-A customer signs up on the live stack; `medusa_customer_insert` writes the
-row that the replicator will write (then `medusa.customer_wait` replaces
-it). The last test shows why the row is needed. Request bodies are those of
-@medusajs/medusa 2.21.2 (dist/api/store/{carts,payment-collections}/
-validators.js).
+A customer signs up on the live stack, whose worker replicates it into
+Medusa's database (replica/, docs/replication.md); the tests wait for that
+row, then shop at the real Medusa with this server's token. The last test
+shows why the row is needed. Request bodies are those of @medusajs/medusa
+2.21.2 (dist/api/store/{carts,payment-collections}/validators.js).
 """
 
 from types import SimpleNamespace
@@ -35,21 +35,12 @@ def signup_here(live, email: str, password: str) -> SimpleNamespace:
     return SimpleNamespace(id=customer_id, email=email, token=refreshed.json()["token"])
 
 
-def medusa_customer_insert(medusa, customer) -> None:
-    """Stands in for the replicator (replica/): the row Medusa's store
-    routes need (docs/medusa-commerce.md §4). Becomes
-    `medusa.customer_wait(customer.id)`."""
-    medusa.db.execute(
-        "INSERT INTO customer (id, email, has_account) VALUES (%s, %s, true)",
-        (customer.id, customer.email),
-    )
-
-
 @pytest.fixture
 def shopper(live, medusa, email, password):
-    """Signed up here, and known to Medusa."""
+    """Signed up here, and replicated into Medusa by the live worker."""
     customer = signup_here(live, email, password)
-    medusa_customer_insert(medusa, customer)
+    row = medusa.customer_wait(customer.id)
+    assert (row["email"], row["has_account"]) == (email, True)
     return customer
 
 
