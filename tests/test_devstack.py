@@ -15,6 +15,8 @@ import pytest
 
 from devstack import local, stack
 from devstack.__main__ import BENCH_USAGE, bench_args
+from devstack.medusa import Medusa
+from devstack.npm import npm_digest
 from devstack.postgres import Postgres
 from devstack.redis import Redis
 from devstack.util import DevError, free_ports, is_alive, port_is_free, set_default
@@ -128,6 +130,8 @@ def test_the_pytest_environment_of_a_throwaway_stack(tmp_path):
     throwaway.web_url = "http://127.0.0.1:1234"
     throwaway.pg = Postgres(Path("/pg/bin"), tmp_path / "pg", "postgres", 5555, "test")
     throwaway.redis = Redis(6666, tmp_path / "redis.conf", tmp_path, tmp_path, False)
+    medusa_pg = Postgres(Path("/pg/bin"), tmp_path / "mpg", "postgres", 7777, "test")
+    throwaway.medusa = Medusa(medusa_pg, 9999, tmp_path, admin_password="pw")
     stack.metrics_dir(throwaway.env, tmp_path / "prometheus")
     env = throwaway.test_env()
 
@@ -141,9 +145,50 @@ def test_the_pytest_environment_of_a_throwaway_stack(tmp_path):
     assert env["TEST_PG_PORT"] == "5555"
     assert env["TEST_REDIS_PORT"] == "6666"
     assert env["DEV_TEST"] == "1"
-    # The fault tests rebuild both servers from these variables.
+    assert env["MEDUSA_URL"] == "http://127.0.0.1:9999"
+    assert env["MEDUSA_ADMIN_EMAIL"] == "admin@medusa.local"
+    assert env["MEDUSA_ADMIN_PASSWORD"] == "pw"
+    assert env["TEST_MEDUSA_PG_PORT"] == "7777"
+    # The fault tests rebuild the servers from these variables.
     assert Postgres.from_env(env).data == throwaway.pg.data
     assert Redis.from_env(env).conf == throwaway.redis.conf
+    medusa_again = Postgres.from_env(env, prefix="TEST_MEDUSA_PG_")
+    assert (medusa_again.data, medusa_again.port) == (medusa_pg.data, 7777)
+
+
+def test_medusa_gets_our_jwt_secret_and_none_of_our_other_settings(tmp_path):
+    pg = Postgres(Path("/pg/bin"), tmp_path, "postgres", 7777, "test")
+    app = {
+        "PATH": "/usr/bin",
+        "HOME": "/root",
+        "https_proxy": "http://proxy:3128",
+        "JWT_SECRET": "shared",
+        "COOKIE_SECRET": "ours",
+        "SECRET_KEY": "ours",
+        "DATABASE_URL": "postgres://ours",
+        "REDIS_URL": "redis://ours",
+        "STORE_CORS": "http://localhost:3000",
+        "AUTH_CORS": "http://localhost:3000",
+    }
+    env = Medusa(pg, 9999, tmp_path).env(app)
+
+    assert env["JWT_SECRET"] == "shared"  # it must accept our tokens
+    assert env["DATABASE_URL"] == "postgres://storefront@127.0.0.1:7777/medusa"
+    assert env["COOKIE_SECRET"] != "ours"
+    assert "SECRET_KEY" not in env
+    assert "REDIS_URL" not in env  # Medusa's defineConfig would use our Redis
+    assert (env["PATH"], env["https_proxy"]) == ("/usr/bin", "http://proxy:3128")
+    assert env["STORE_CORS"] == env["AUTH_CORS"] == "http://localhost:3000"
+    assert env["MEDUSA_DISABLE_TELEMETRY"] == "true"
+
+
+def test_npm_installs_again_only_when_a_package_file_changes(tmp_path):
+    (tmp_path / "package.json").write_text('{"name": "x"}')
+    before = npm_digest(tmp_path)
+
+    assert npm_digest(tmp_path) == before
+    (tmp_path / "package-lock.json").write_text("{}")
+    assert npm_digest(tmp_path) != before
 
 
 def test_bench_arguments():
