@@ -3,13 +3,15 @@ end-to-end tests: its admin and store APIs over HTTP, and its database.
 
 Set up once per session through Medusa's own admin API: a publishable key
 linked to the default sales channel, and a region whose payment provider is
-Medusa's system one (no payment service needed).
+Medusa's system one (no payment service needed). `signup_here` signs a
+customer up on the live stack and returns the token Medusa will be shown.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from types import SimpleNamespace
 
 import psycopg
 import pytest
@@ -126,6 +128,22 @@ class MedusaServer:
         if self._db is not None:
             self._db.close()
         self.session.close()
+
+
+def signup_here(live, email: str, password: str) -> SimpleNamespace:
+    """A two-step signup on the live stack, then the refresh that puts the
+    customer id into the token, as @medusajs/js-sdk does."""
+    registered = live.post(
+        "/auth/customer/emailpass/register", json={"email": email, "password": password}
+    )
+    assert registered.status_code == 200, registered.text
+    token = registered.json()["token"]
+    created = live.post("/store/customers", token=token, json={"email": email})
+    assert created.status_code == 200, created.text
+    refreshed = live.post("/auth/token/refresh", token=token)
+    assert refreshed.status_code == 200, refreshed.text
+    customer_id = created.json()["customer"]["id"]
+    return SimpleNamespace(id=customer_id, email=email, token=refreshed.json()["token"])
 
 
 def medusa_server_from_env() -> MedusaServer:

@@ -8,31 +8,14 @@ shows why the row is needed. Request bodies are those of @medusajs/medusa
 2.21.2 (dist/api/store/{carts,payment-collections}/validators.js).
 """
 
-from types import SimpleNamespace
-
 import pytest
 from django.utils import timezone
 
 from accounts.tokens import access_token_issue
 from core.ids import new_auth_identity_id, new_customer_id
+from tests.e2e.medusa_server import signup_here
 
 pytestmark = pytest.mark.medusa
-
-
-def signup_here(live, email: str, password: str) -> SimpleNamespace:
-    """A two-step signup on the live stack, then the refresh that puts the
-    customer id into the token, as @medusajs/js-sdk does."""
-    registered = live.post(
-        "/auth/customer/emailpass/register", json={"email": email, "password": password}
-    )
-    assert registered.status_code == 200, registered.text
-    token = registered.json()["token"]
-    created = live.post("/store/customers", token=token, json={"email": email})
-    assert created.status_code == 200, created.text
-    refreshed = live.post("/auth/token/refresh", token=token)
-    assert refreshed.status_code == 200, refreshed.text
-    customer_id = created.json()["customer"]["id"]
-    return SimpleNamespace(id=customer_id, email=email, token=refreshed.json()["token"])
 
 
 @pytest.fixture
