@@ -141,6 +141,7 @@ class Postgres:
     port: int = 0
     kind: str = "up"
     started: bool = False  # this run must stop it on exit
+    name: str = "PostgreSQL"  # in messages: which of a stack's servers
 
     @property
     def data(self) -> Path:
@@ -208,7 +209,9 @@ class Postgres:
 
     def initdb(self) -> None:
         extra = ["--no-sync"] if self.kind in ("test", "bench") else []
-        log(f"initializing PostgreSQL data in {self.data} (server runs as {self.user})")
+        log(
+            f"initializing {self.name} data in {self.data} (server runs as {self.user})"
+        )
         result = self.run(
             "initdb",
             "-D",
@@ -280,7 +283,7 @@ class Postgres:
             return None
 
     def start(self) -> None:
-        log(f"starting PostgreSQL on 127.0.0.1:{self.port}")
+        log(f"starting {self.name} on 127.0.0.1:{self.port}")
         result = self.run(
             "pg_ctl",
             "-D",
@@ -314,9 +317,9 @@ class Postgres:
         """Stops the server if this run started (or adopted) it."""
         if not self.started or not self.is_running():
             return
-        log("stopping PostgreSQL")
+        log(f"stopping {self.name}")
         if not (self.stop("fast") or self.stop("immediate")):
-            warn(f"could not stop PostgreSQL (data: {self.data})")
+            warn(f"could not stop {self.name} (data: {self.data})")
 
     def wait_ready(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout

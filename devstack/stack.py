@@ -252,6 +252,7 @@ class ThrowawayStack:
         self.redis: Redis | None = None
         self.children: Children | None = None
         self.medusa: medusa.Medusa | None = None
+        self.medusa_started = 0.0
         self.web_url = ""
 
     # ------------------------------------------------------------ start
@@ -319,6 +320,7 @@ class ThrowawayStack:
         root = throwaway_root(self.pg.user)
         self.tmp_dirs.append(root)
         pg = Postgres(self.pg.bin, root, self.pg.user, pg_port, "test")
+        pg.name = "Medusa's PostgreSQL"
         self.medusa = medusa.Medusa(pg, port, self.dir)
         self.medusa.start_database()
         url = self.medusa.database_url

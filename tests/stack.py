@@ -32,7 +32,9 @@ def medusa_postgres() -> Postgres:
         "TEST_MEDUSA_PG_USER",
         "TEST_MEDUSA_PG_PORT",
     )
-    return Postgres.from_env(prefix="TEST_MEDUSA_PG_")
+    pg = Postgres.from_env(prefix="TEST_MEDUSA_PG_")
+    pg.name = "Medusa's PostgreSQL"
+    return pg
 
 
 def redis() -> Redis:
