@@ -3,13 +3,15 @@ end-to-end tests: its admin and store APIs over HTTP, and its database.
 
 Set up once per session through Medusa's own admin API: a publishable key
 linked to the default sales channel, and a region whose payment provider is
-Medusa's system one (no payment service needed). `signup_here` signs a
-customer up on the live stack and returns the token Medusa will be shown.
+Medusa's system one (no payment service needed). `SIGNUP_PATHS` sign a
+customer up on the live stack each way a storefront can (two steps, one
+step, a code), and return the token Medusa will be shown.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import time
 from types import SimpleNamespace
 
@@ -17,6 +19,8 @@ import psycopg
 import pytest
 import requests
 from psycopg.rows import dict_row
+
+from tests.mailbox import delivered_text
 
 REGION = {
     "name": "E2E Europe",
@@ -137,7 +141,38 @@ def signup_here(live, email: str, password: str) -> SimpleNamespace:
         "/auth/customer/emailpass/register", json={"email": email, "password": password}
     )
     assert registered.status_code == 200, registered.text
-    token = registered.json()["token"]
+    return _profile_step(live, email, registered.json()["token"])
+
+
+def signup_one_step(live, email: str, password: str) -> SimpleNamespace:
+    answer = live.post(
+        "/store/auth/signup", json={"email": email, "password": password}
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    return SimpleNamespace(id=body["customer"]["id"], email=email, token=body["token"])
+
+
+def signup_by_code(live, email: str, password: str) -> SimpleNamespace:
+    """A code login for a new address (the mail through the live worker),
+    then the profile step."""
+    sent = live.post("/store/auth/otp/send", json={"email": email})
+    assert sent.status_code == 200, sent.text
+    text = delivered_text(os.environ["MAIL_DIR"], to=email, subject="sign-in code")
+    code = re.search(r"code is (\d+)", text).group(1)
+    verified = live.post("/store/auth/otp/verify", json={"email": email, "code": code})
+    assert verified.status_code == 200, verified.text
+    return _profile_step(live, email, verified.json()["token"])
+
+
+SIGNUP_PATHS = {
+    "two_step": signup_here,
+    "one_step": signup_one_step,
+    "code": signup_by_code,
+}
+
+
+def _profile_step(live, email: str, token: str) -> SimpleNamespace:
     created = live.post("/store/customers", token=token, json={"email": email})
     assert created.status_code == 200, created.text
     refreshed = live.post("/auth/token/refresh", token=token)

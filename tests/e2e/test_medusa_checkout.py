@@ -13,15 +13,16 @@ from django.utils import timezone
 
 from accounts.tokens import access_token_issue
 from core.ids import new_auth_identity_id, new_customer_id
-from tests.e2e.medusa_server import signup_here
+from tests.e2e.medusa_server import SIGNUP_PATHS
 
 pytestmark = pytest.mark.medusa
 
 
-@pytest.fixture
-def shopper(live, medusa, email, password):
-    """Signed up here, and replicated into Medusa by the live worker."""
-    customer = signup_here(live, email, password)
+@pytest.fixture(params=sorted(SIGNUP_PATHS))
+def shopper(request, live, medusa, email, password):
+    """Signed up here, each way a storefront can, and replicated into
+    Medusa by the live worker."""
+    customer = SIGNUP_PATHS[request.param](live, email, password)
     row = medusa.customer_wait(customer.id)
     assert (row["email"], row["has_account"]) == (email, True)
     return customer
