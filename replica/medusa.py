@@ -194,7 +194,14 @@ class MedusaReplica:
 
     def connection(self) -> psycopg.Connection[Any]:
         if self._conn is not None and not self._conn.closed:
-            return self._conn
+            # A restart of Medusa's server leaves a dead connection here: one
+            # round trip finds out, and the write gets a new one instead of
+            # failing once more.
+            try:
+                self._conn.execute("SELECT 1")
+                return self._conn
+            except CONNECTION_ERRORS:
+                self.close()
         try:
             conn = psycopg.connect(self.url, connect_timeout=5, autocommit=True)
             # A write waits for Medusa's own locks at most this long.

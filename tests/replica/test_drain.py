@@ -229,3 +229,21 @@ def test_a_customer_another_drain_holds_is_left_for_later(
     assert medusa_customer(medusa_db, free.id) is not None
     assert medusa_customer(medusa_db, held.id) is None
     assert list(Change.objects.values_list("customer_id", flat=True)) == [held.id]
+
+
+def test_a_restart_of_medusas_server_costs_no_failed_drain(
+    db, replica, medusa_db, email, medusa_url
+):
+    customer_create(email=email)
+    drained(replica)  # the connection is open now
+    # What a restart does to it: the server ends the session.
+    medusa_db.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    other = customer_create(email="other." + email)
+
+    result = drained(replica)
+
+    assert result.applied == 1
+    assert medusa_customer(medusa_db, other.id) is not None
