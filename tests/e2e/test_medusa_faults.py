@@ -8,7 +8,6 @@ rows it had not deleted are applied."""
 
 import os
 import signal
-import time
 import uuid
 
 import psycopg
@@ -18,18 +17,11 @@ from replica.models import Change
 from tests.e2e.medusa_server import signup_here
 from tests.hardening.faults import LogTail, pool_children
 from tests.stack import ACTIONS
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.medusa
 
 LOST = "WorkerLostError"
-
-
-def wait_for(what: str, check, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while not (found := check()):
-        assert time.monotonic() < deadline, f"{what} within {timeout:.0f} s"
-        time.sleep(0.1)
-    return found
 
 
 def test_signups_while_medusas_database_is_down_all_arrive_once_back(

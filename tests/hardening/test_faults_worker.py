@@ -31,6 +31,7 @@ from tests.hardening.faults import (
     reset_token_in,
 )
 from tests.hardening.traffic import CallFailed, Traffic
+from tests.waiting import wait_for
 
 MAILS_PER_KIND = 120
 
@@ -39,11 +40,6 @@ LOST = "Task handler raised error: WorkerLostError"
 
 
 ENOUGH_LOST = 3
-
-
-# A kill is bound to hit a running task when each reset task waits, inside
-# its transaction, for the token table that the test holds locked.
-WAIT_FOR_TASK = 60.0
 
 
 @contextmanager
@@ -115,14 +111,6 @@ def sockets_of(pid: int) -> set[str]:
         }
     except FileNotFoundError:  # it exited meanwhile
         return set()
-
-
-def wait_for(what: str, check, timeout: float = WAIT_FOR_TASK):
-    deadline = time.monotonic() + timeout
-    while not (found := check()):
-        assert time.monotonic() < deadline, f"{what} within {timeout:.0f} s"
-        time.sleep(0.1)
-    return found
 
 
 def test_a_worker_killed_mid_mail_task_still_delivers_every_mail(live, mail_dir):

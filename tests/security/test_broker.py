@@ -26,6 +26,7 @@ import redis
 from core.emails import email_hash
 from tests.factories import customer_create
 from tests.mailbox import delivered_text, texts_by_recipient
+from tests.waiting import wait_for
 
 SEND = "/store/auth/otp/send"
 VERIFY = "/store/auth/otp/verify"
@@ -200,14 +201,6 @@ def test_the_search_finds_a_secret_in_a_celery_message():
 
 def reset_token_in(text: str) -> str:
     return re.search(r"token=([\w.\-]+)", text).group(1)
-
-
-def wait_for(what: str, check, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while not (found := check()):
-        assert time.monotonic() < deadline, f"{what} within {timeout:.0f} s"
-        time.sleep(0.1)
-    return found
 
 
 def test_queued_codes_and_emails_are_sealed_in_redis(live, email, mail_dir):
