@@ -60,7 +60,9 @@ class DatabaseGaugeCollector:
         )
         paused.add_metric([], 1 if paused_now else 0)
         yield paused
-        yield from _replica_gauges(replica_now)
+        # Standalone, the outbox only waits to be forgotten: no gauge, no alert.
+        if settings.MEDUSA_DATABASE_URL:
+            yield from _replica_gauges(replica_now)
 
 
 def _replica_gauges(now: Backlog) -> Iterator[GaugeMetricFamily]:

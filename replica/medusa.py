@@ -18,6 +18,7 @@ from functools import partial
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
@@ -111,8 +112,8 @@ DELETE FROM customer_address
 WHERE customer_id = ANY(%s) AND NOT (id = ANY(%s))
 """
 # Medusa allows one default of each kind per customer (a partial unique
-# index, checked per statement): drop the flags ours no longer has first,
-# so an upsert that moves a default never meets the old one.
+# index, checked row by row): drop the flags ours no longer has first, so
+# an upsert that moves a default never meets the old one.
 DEFAULTS_CLEAR = """
 UPDATE customer_address a
 SET is_default_shipping = a.is_default_shipping AND r.is_default_shipping,
@@ -168,9 +169,18 @@ def _json_default(value: object) -> str:
 
 _json = partial(Jsonb, dumps=partial(json.dumps, default=_json_default))
 CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
-# What one customer's data can make Medusa refuse (a unique email, a
-# check): that customer is retried later, the others are written.
-DATA_ERRORS = (psycopg.IntegrityError, psycopg.DataError)
+# What one customer can make Medusa refuse: its data (a unique email, a
+# check), or a row Medusa holds locked past lock_timeout (an admin's open
+# transaction), a deadlock, a statement past statement_timeout. That
+# customer is retried later with backoff; the others are written.
+DATA_ERRORS = (
+    psycopg.IntegrityError,
+    psycopg.DataError,
+    psycopg.errors.LockNotAvailable,
+    psycopg.errors.QueryCanceled,
+    psycopg.errors.DeadlockDetected,
+    psycopg.errors.SerializationFailure,
+)
 
 
 def error_describe(exc: psycopg.Error) -> str:
@@ -183,8 +193,9 @@ class MedusaReplica:
     """One connection to Medusa's database, opened on first use, checked
     for shape once, and reopened after a failure."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, *, lock_timeout: str = "10s"):
         self.url = url
+        self.lock_timeout = lock_timeout
         self._conn: psycopg.Connection[Any] | None = None
 
     def close(self) -> None:
@@ -206,7 +217,9 @@ class MedusaReplica:
             conn = psycopg.connect(self.url, connect_timeout=5, autocommit=True)
             # A write waits for Medusa's own locks at most this long.
             conn.execute("SET statement_timeout = '30s'")
-            conn.execute("SET lock_timeout = '10s'")
+            conn.execute(
+                sql.SQL("SET lock_timeout = {}").format(sql.Literal(self.lock_timeout))
+            )
         except CONNECTION_ERRORS as exc:
             raise MedusaUnavailable(
                 f"cannot connect to {url_masked(self.url)}: {type(exc).__name__}"
@@ -301,9 +314,12 @@ def _states_write(
     present = [state.customer for state in states.values() if state.customer]
     gone = [customer_id for customer_id, state in states.items() if not state.customer]
     addresses = [address for state in states.values() for address in state.addresses]
+    conn.execute(ADDRESSES_DELETE, [list(states), [a["id"] for a in addresses]])
+    # Erased first: a deleted customer's email may be a new customer's now.
+    if gone:
+        conn.execute(CUSTOMERS_ERASE, [gone])
     if present:
         conn.execute(CUSTOMERS_UPSERT, [_json(present)])
-    conn.execute(ADDRESSES_DELETE, [list(states), [a["id"] for a in addresses]])
     if addresses:
         flags = [
             {key: a[key] for key in ("id", "is_default_shipping", "is_default_billing")}
@@ -311,8 +327,6 @@ def _states_write(
         ]
         conn.execute(DEFAULTS_CLEAR, [_json(flags)])
         conn.execute(ADDRESSES_UPSERT, [_json(addresses)])
-    if gone:
-        conn.execute(CUSTOMERS_ERASE, [gone])
 
 
 def shape_check(conn: psycopg.Connection[Any]) -> None:

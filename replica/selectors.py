@@ -95,7 +95,7 @@ def sync_cursor(name: str) -> SyncCursor | None:
 class Backlog:
     pending: int
     parked: int
-    oldest_pending_at: datetime | None
+    oldest_pending_at: datetime | None  # of the changes not yet tried
 
 
 def backlog() -> Backlog:
@@ -103,7 +103,11 @@ def backlog() -> Backlog:
     row = Change.objects.aggregate(
         pending=Count("id", filter=Q(parked_at__isnull=True)),
         parked=Count("id", filter=Q(parked_at__isnull=False)),
-        oldest_pending_at=Min("created_at", filter=Q(parked_at__isnull=True)),
+        # Not yet tried: a change Medusa refused waits out its backoff (then
+        # is parked, ReplicaChangesParked) and is no sign the drain is stuck.
+        oldest_pending_at=Min(
+            "created_at", filter=Q(parked_at__isnull=True, attempts=0)
+        ),
     )
     return Backlog(**row)
 

@@ -1,14 +1,16 @@
 import logging
 from collections import defaultdict
+from datetime import timedelta
 from typing import Any
 
 from celery import Task, shared_task
 from celery.signals import worker_ready
 from django.conf import settings
+from django.utils import timezone
 
 from replica.medusa import MedusaReplica, MedusaUnavailable, ShapeError
-from replica.queued import queued_clear, queued_hold
-from replica.services.drain import drain
+from replica.queued import queued_forget, queued_keep
+from replica.services.drain import drain, standalone_forget
 from replica.services.kick import drain_kick
 from replica.services.sync import Drift, verify
 
@@ -17,6 +19,7 @@ logger = logging.getLogger(__name__)
 # One connection per worker process, kept between drains.
 _replica: MedusaReplica | None = None
 RETRY_MAX_SECONDS = 60
+STANDALONE_KEEP = timedelta(days=7)
 VERIFY_BATCH_SIZE = 1000
 VERIFY_SAMPLE = 20  # customer ids logged per kind of drift
 
@@ -35,8 +38,15 @@ def replica_for(url: str) -> MedusaReplica | None:
 # queues it every minute, for rows whose backoff ended and kicks lost.
 @shared_task(bind=True, ignore_result=True, acks_late=True, max_retries=None)
 def replica_drain_task(self: Task[..., Any]) -> None:
-    queued_clear()
+    if not self.request.retries:
+        queued_forget()  # a change committed from now on queues the next drain
     replica = replica_for(settings.MEDUSA_DATABASE_URL)
+    if replica is None:
+        # Queued by a process that has the URL: this worker lacks it. Keep
+        # every change for a worker that can apply it (the backlog grows
+        # and ReplicaLagging fires).
+        logger.error("replica_worker_without_medusa_database_url")
+        return
     try:
         result = drain(
             replica,
@@ -45,8 +55,9 @@ def replica_drain_task(self: Task[..., Any]) -> None:
         )
     except (MedusaUnavailable, ShapeError) as exc:
         # Nothing was applied. Medusa down: retry with backoff (1 s, 2 s, ...
-        # up to a minute) while kicks stay quiet. Wrong tables: say so, as
-        # loudly, each time, until an operator fixes them.
+        # up to a minute) while kicks stay quiet, so one chain retries, not
+        # one per sign-up. Wrong tables: say so, as loudly, each time, until
+        # an operator fixes them.
         countdown = min(2 ** min(self.request.retries, 6), RETRY_MAX_SECONDS)
         level = logging.CRITICAL if isinstance(exc, ShapeError) else logging.WARNING
         logger.log(
@@ -54,19 +65,29 @@ def replica_drain_task(self: Task[..., Any]) -> None:
             "replica_drain_failed",
             extra={"error": str(exc), "retry_in_seconds": countdown},
         )
-        queued_hold(countdown)
+        queued_keep(countdown)
         raise self.retry(countdown=countdown) from None
-    if result.applied or result.refused or result.discarded:
+    if self.request.retries:
+        queued_forget()  # the retry chain is over
+    if result.applied or result.refused:
         logger.info("replica_drained", extra=result.__dict__)
-    if result.more:
+    # Rows left by the time budget: go on. Customers another drain held and
+    # nothing else done: that drain is at work, beat looks again in a minute
+    # (queueing at once would spin while it holds them).
+    if result.more and (result.applied or result.refused):
         drain_kick()
 
 
 # Beat's minute: queue a drain unless one is queued or waiting to retry, so
-# an outage of Medusa never stacks drains.
+# an outage of Medusa never stacks drains. Standalone, forget what the
+# triggers recorded a week ago (a worker that lost its URL has that long to
+# be noticed: the backlog gauge and ReplicaLagging).
 @shared_task(ignore_result=True)
 def replica_drain_kick_task() -> None:
-    drain_kick()
+    if settings.MEDUSA_DATABASE_URL:
+        drain_kick()
+    else:
+        standalone_forget(older_than=timezone.now() - STANDALONE_KEEP)
 
 
 @worker_ready.connect

@@ -39,7 +39,6 @@ class DrainResult:
     applied: int = 0  # outbox rows applied
     refused: int = 0  # customers Medusa refused this time
     parked: int = 0  # of those, customers parked for staff
-    discarded: int = 0  # rows dropped: standalone, nothing to replicate to
     # Rows left due: the time budget ran out, or another drain held some of
     # their customers (its batch was read before these rows committed).
     more: bool = False
@@ -49,18 +48,12 @@ def backoff(attempts: int) -> timedelta:
     return min(timedelta(seconds=2**attempts), BACKOFF_MAX)
 
 
-def drain(
-    replica: MedusaReplica | None, *, seconds: float, batch_size: int
-) -> DrainResult:
+def drain(replica: MedusaReplica, *, seconds: float, batch_size: int) -> DrainResult:
     """Apply batches until the outbox has nothing due or `seconds` pass."""
     result = DrainResult()
     deadline = time.monotonic() + seconds
     while True:
-        if replica is None:
-            taken = _discard(batch_size)
-            result.discarded += taken
-        else:
-            taken = _batch_apply(replica, batch_size, result)
+        taken = _batch_apply(replica, batch_size, result)
         if taken < batch_size:
             return result
         if result.more or time.monotonic() > deadline:
@@ -68,16 +61,13 @@ def drain(
             return result
 
 
-def _discard(batch_size: int) -> int:
-    """Standalone: the triggers still record; forget what they recorded."""
-    with transaction.atomic():
-        ids = list(
-            Change.objects.select_for_update(skip_locked=True)
-            .order_by("id")
-            .values_list("id", flat=True)[:batch_size]
-        )
-        Change.objects.filter(id__in=ids).delete()
-    return len(ids)
+def standalone_forget(*, older_than: datetime) -> int:
+    """Standalone (no MEDUSA_DATABASE_URL), the triggers still record:
+    forget what is older than `older_than`, loudly."""
+    deleted, _ = Change.objects.filter(created_at__lt=older_than).delete()
+    if deleted:
+        logger.warning("replica_outbox_forgotten", extra={"changes": deleted})
+    return deleted
 
 
 def _batch_apply(replica: MedusaReplica, batch_size: int, result: DrainResult) -> int:

@@ -3,7 +3,7 @@ import logging
 from django.conf import settings
 
 from core.tasks import BROKER_ERRORS, BrokerUnavailable, publish
-from replica.queued import queued_clear, queued_mark
+from replica.queued import queued_forget, queued_mark
 
 logger = logging.getLogger(__name__)
 
@@ -20,7 +20,4 @@ def drain_kick() -> None:
             publish(replica_drain_task, kwargs={})
     except (BrokerUnavailable, *BROKER_ERRORS) as exc:
         logger.warning("replica_kick_failed", extra={"error": type(exc).__name__})
-        try:
-            queued_clear()
-        except BROKER_ERRORS:
-            pass  # Redis is down: the key expires on its own
+        queued_forget()

@@ -88,6 +88,7 @@ def test_the_dashboard_says_standalone(support, settings):
 
 def test_metrics_show_the_backlog(client, parked, settings):
     settings.METRICS_TOKEN = ""
+    settings.MEDUSA_DATABASE_URL = "postgres://medusa.invalid/medusa"
     Change.objects.create(customer_id="cus_pending")
 
     body = client.get("/metrics").content.decode()
@@ -103,3 +104,25 @@ def test_metrics_show_the_backlog(client, parked, settings):
         "replica_lag_seconds_bucket",
     ):
         assert series in body
+
+
+def test_a_refused_change_is_not_lag(client, parked, settings):
+    """Waiting out a backoff is ReplicaChangesParked's business, not lag's."""
+    settings.METRICS_TOKEN = ""
+    settings.MEDUSA_DATABASE_URL = "postgres://medusa.invalid/medusa"
+    Change.objects.create(customer_id="cus_refused", attempts=3)
+
+    body = client.get("/metrics").content.decode()
+
+    assert re.search(r"^replica_backlog 1\.0$", body, re.MULTILINE)
+    assert re.search(r"^replica_oldest_pending_seconds 0\.0$", body, re.MULTILINE)
+
+
+def test_standalone_exports_no_replica_gauge(client, parked, settings):
+    settings.METRICS_TOKEN = ""
+    settings.MEDUSA_DATABASE_URL = ""
+
+    body = client.get("/metrics").content.decode()
+
+    assert "replica_backlog" not in body
+    assert "replica_oldest_pending_seconds" not in body

@@ -197,13 +197,48 @@ def test_tables_of_another_shape_are_refused_by_name(db, medusa_url, email):
     assert Change.objects.count() == 1
 
 
-def test_standalone_forgets_the_changes(db, email):
+def test_standalone_forgets_only_week_old_changes(db, email):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from replica.services.drain import standalone_forget
+
     customer_create(email=email)
+    Change.objects.create(customer_id="cus_old")
+    Change.objects.filter(customer_id="cus_old").update(
+        created_at=timezone.now() - timedelta(days=8)
+    )
 
-    result = drained(None)
+    forgotten = standalone_forget(older_than=timezone.now() - timedelta(days=7))
 
-    assert result.discarded == 1
-    assert not Change.objects.exists()
+    assert forgotten == 1
+    assert Change.objects.count() == 1  # the fresh one stays
+
+
+def test_a_customer_row_medusa_holds_locked_is_retried_alone(
+    db, medusa_db, medusa_url, email
+):
+    """An open transaction in Medusa (an admin's psql) holds one customer's
+    row: that customer waits out lock_timeout and is retried later; the
+    rest of the batch is written."""
+    held = customer_create(email=email)
+    free = customer_create(email="free." + email)
+    writer = MedusaReplica(medusa_url, lock_timeout="200ms")
+    drained(writer)
+    Customer.objects.filter(pk__in=[held.pk, free.pk]).update(first_name="Ada")
+    with psycopg.connect(medusa_url) as admin:
+        admin.execute("SELECT 1 FROM customer WHERE id = %s FOR UPDATE", [held.id])
+        result = drained(writer)
+        admin.rollback()
+    writer.close()
+
+    assert result.refused == 1
+    assert medusa_customer(medusa_db, free.id)["first_name"] == "Ada"
+    assert medusa_customer(medusa_db, held.id)["first_name"] is None
+    change = Change.objects.get()
+    assert change.customer_id == held.id
+    assert "LockNotAvailable" in change.last_error
 
 
 def test_a_customer_another_drain_holds_is_left_for_later(

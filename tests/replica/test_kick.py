@@ -48,6 +48,21 @@ def test_standalone_queues_nothing(transactional_db, api, email, settings, caplo
         answer = profile_create(api, token, email)
 
     assert answer.status_code == 200
-    # Recorded, and forgotten by beat's next drain (test_drain.py).
+    # Recorded, and forgotten by beat a week later (test_drain.py).
     assert Change.objects.count() == 1
     assert "replica_drained" not in caplog.text
+
+
+def test_a_worker_without_the_url_keeps_every_change(
+    transactional_db, email, settings, caplog
+):
+    from replica.tasks import replica_drain_task
+    from tests.factories import customer_create
+
+    settings.MEDUSA_DATABASE_URL = ""
+    customer = customer_create(email=email)
+    with caplog.at_level(logging.ERROR, logger="replica"):
+        replica_drain_task.apply()
+
+    assert list(Change.objects.values_list("customer_id", flat=True)) == [customer.id]
+    assert "replica_worker_without_medusa_database_url" in caplog.text
