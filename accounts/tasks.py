@@ -1,3 +1,4 @@
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from celery import shared_task
@@ -56,3 +57,22 @@ def expired_credentials_purge_task() -> None:
     from accounts.services import expired_credentials_purge
 
     expired_credentials_purge(now=timezone.now())
+
+
+@shared_task(base=SealedTask, ignore_result=True)
+def password_changed_email_send_task(
+    *, email: str, changed_at: str, client: dict[str, str]
+) -> None:
+    """The notice after a password change: the address crosses the broker
+    sealed, the worker logs only the masked kwargsrepr."""
+    when = datetime.fromisoformat(changed_at).astimezone(UTC)
+    templated_mail_send(
+        templates="accounts/email/password_changed/",
+        context={
+            "changed_at": when.strftime("%Y-%m-%d %H:%M UTC"),
+            "ip_prefix": client.get("ip_prefix", ""),
+            "user_agent": client.get("user_agent", ""),
+            "reset_url": settings.PASSWORD_RESET_URL,
+        },
+        to=email,
+    )

@@ -283,3 +283,24 @@ class AddressSerializer(StrictSerializer):
     address_name = AddressTextField()
     is_default_shipping = StrictBooleanField(required=False)
     is_default_billing = StrictBooleanField(required=False)
+
+
+@extend_schema_serializer(component_name="PasswordChange")
+class PasswordChangeSerializer(StrictSerializer):
+    """`{current_password, new_password}`, or `{code, new_password}` for an
+    account without a password (the code from POST /store/auth/otp/send to
+    the account's own address). Exactly one of the two confirmations."""
+
+    current_password = StrictCharField(
+        required=False, allow_blank=False, max_length=1024
+    )
+    code = CodeField(required=False)
+    new_password = NewPasswordField()
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("current_password" in attrs) == ("code" in attrs):
+            raise InvalidData(
+                "Send either current_password or code (for an account "
+                "without a password), not both"
+            )
+        return attrs

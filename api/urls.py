@@ -14,6 +14,7 @@ from api.views.auth import (
 )
 from api.views.customers import CustomerCreateApi, CustomerMeApi
 from api.views.otp import OtpSendApi, OtpVerifyApi
+from api.views.password_change import PasswordChangeApi
 from api.views.passwords import PasswordResetRequestApi, PasswordUpdateApi
 from api.views.signup import SignupApi
 
@@ -46,6 +47,9 @@ auth_urlpatterns = [
 store_urlpatterns = [
     path("customers", CustomerCreateApi.as_view(), name="customer-create"),
     path("customers/me", CustomerMeApi.as_view(), name="customer-me"),
+    path(
+        "customers/me/password", PasswordChangeApi.as_view(), name="customer-password"
+    ),
     path("customers/me/addresses", AddressListApi.as_view(), name="customer-addresses"),
     path(
         "customers/me/addresses/<str:address_id>",

@@ -19,7 +19,14 @@ from accounts.services.identities import (
     identity_email_proven,
     identity_for_email_get_or_create,
     identity_register_emailpass,
+    password_policy_check,
     provider_identity_get_or_create,
+)
+from accounts.services.password_change import (
+    code_confirmation_allowed_check,
+    current_password_check,
+    password_change,
+    password_changed_notice_queue,
 )
 from accounts.services.passwords import (
     expired_credentials_purge,
@@ -34,6 +41,8 @@ __all__ = [
     "address_create",
     "address_delete",
     "address_update",
+    "code_confirmation_allowed_check",
+    "current_password_check",
     "customer_create_for_identity",
     "customer_signup",
     "customer_update",
@@ -42,6 +51,9 @@ __all__ = [
     "identity_email_proven",
     "identity_for_email_get_or_create",
     "identity_register_emailpass",
+    "password_change",
+    "password_changed_notice_queue",
+    "password_policy_check",
     "password_reset_request",
     "password_reset_token_issue",
     "password_update_with_reset_token",

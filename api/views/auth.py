@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 
 from accounts import services
 from accounts.models import Provider
-from accounts.sessions import customer_session_create, customer_session_delete
+from accounts.sessions import customer_session_delete
 from api.authentication import (
     CustomerAuthentication,
     IsAuthIdentity,
@@ -35,6 +35,7 @@ from api.schema import (
     RETRY_AFTER_HEADER,
     errors,
 )
+from api.session_cookie import session_cookie_set
 from api.shapes import (
     CLAIMS_SCHEMA,
     CUSTOMER_TOKEN,
@@ -222,14 +223,7 @@ class AuthSessionApi(APIView):
             raise _unauthorized()
         claims = auth.claims
         response = Response({"user": claims.raw})
-        response.set_cookie(
-            settings.CUSTOMER_SESSION_COOKIE_NAME,
-            customer_session_create(claims=claims.raw),
-            max_age=int(settings.CUSTOMER_SESSION_TTL.total_seconds()),
-            httponly=True,
-            secure=settings.CUSTOMER_SESSION_COOKIE_SECURE,
-            samesite="Lax",
-        )
+        session_cookie_set(response, claims=claims.raw)
         return response
 
     @extend_schema(

@@ -48,6 +48,7 @@ def test_the_schema_documents_every_route(schema):
         "POST /store/customers",
         "GET /store/customers/me",
         "POST /store/customers/me",
+        "POST /store/customers/me/password",
         "GET /store/customers/me/addresses",
         "POST /store/customers/me/addresses",
         "GET /store/customers/me/addresses/{address_id}",
@@ -92,6 +93,10 @@ def test_protected_routes_name_their_credentials(schema):
         "POST /store/customers": [{"registrationToken": []}, {"sessionCookie": []}],
         "GET /store/customers/me": [{"customerToken": []}, {"sessionCookie": []}],
         "POST /store/customers/me": [{"customerToken": []}, {"sessionCookie": []}],
+        "POST /store/customers/me/password": [
+            {"customerToken": []},
+            {"sessionCookie": []},
+        ],
         **{
             f"{method} /store/customers/me/addresses{tail}": [
                 {"customerToken": []},

@@ -380,6 +380,7 @@ def _credential_headers(operation, credentials: Credentials) -> dict[str, str]:
         "/auth/customer/{provider}/update": credentials.new_reset_token,
         "/store/customers": lambda: credentials.registration_token,
         "/store/customers/me": lambda: credentials.customer_token,
+        "/store/customers/me/password": lambda: credentials.customer_token,
         "/store/customers/me/addresses": lambda: credentials.customer_token,
         "/store/customers/me/addresses/{address_id}": (
             lambda: credentials.customer_token
