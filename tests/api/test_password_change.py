@@ -12,7 +12,13 @@ from rest_framework.test import APIClient
 
 from accounts import services
 from accounts.models import AuthIdentity, Provider, ProviderIdentity
-from tests.factories import PASSWORD, customer_create, identity_create, token_for
+from tests.factories import (
+    PASSWORD,
+    customer_create,
+    identity_create,
+    profile_create,
+    token_for,
+)
 from tests.otp.conftest import mailed_code, time_passes, wrong
 
 pytestmark = pytest.mark.django_db
@@ -313,12 +319,7 @@ def code_only_customer(api, email: str) -> str:
         format="json",
     )
     registration = verified.json()["token"]
-    created = api.post(
-        "/store/customers",
-        {"email": email},
-        format="json",
-        HTTP_AUTHORIZATION=f"Bearer {registration}",
-    )
+    created = profile_create(api, registration, email)
     assert created.status_code == 200, created.content
     refreshed = api.post(
         "/auth/token/refresh", HTTP_AUTHORIZATION=f"Bearer {registration}"
