@@ -15,9 +15,9 @@ from tests.security.test_broker import (
     queued_messages,
     redis_contents,
     redis_monitor,
-    wait_for,
     worker_not_consuming,
 )
+from tests.waiting import wait_for
 
 CHANGE = "/store/customers/me/password"
 LOGIN = "/auth/customer/emailpass"
