@@ -107,9 +107,12 @@ class CustomerAdmin(LargeTableAdmin, ReadOnlyAdmin):
         "first_name",
         "last_name",
         "has_account",
+        "email_verified",
         "created_at",
     )
     list_filter = ("has_account",)
+    # The identity's proof of the mailbox comes in the list's one query.
+    list_select_related = ("auth_identity",)
     search_fields = ("id", "email")
     ordering = NEWEST_FIRST
     fields = (
@@ -120,6 +123,7 @@ class CustomerAdmin(LargeTableAdmin, ReadOnlyAdmin):
         "company_name",
         "phone",
         "has_account",
+        "email_verified",
         "metadata",
         "created_at",
         "updated_at",
@@ -127,6 +131,12 @@ class CustomerAdmin(LargeTableAdmin, ReadOnlyAdmin):
     )
     readonly_fields = fields
     inlines = [CustomerAddressInline]
+
+    @admin.display(boolean=True, description="email verified")
+    def email_verified(self, obj: Customer) -> bool:
+        """The customer's identity proved the mailbox (docs/account.md)."""
+        identity = getattr(obj, "auth_identity", None)
+        return identity is not None and identity.email_verified_at is not None
 
     def search_q(self, term: str) -> Q:
         by_email = customers_by_email(email=term).values_list("pk", flat=True)
@@ -176,7 +186,7 @@ class AuthIdentitySearch(LargeTableAdmin):
 
 @admin.register(AuthIdentity)
 class AuthIdentityAdmin(AuthIdentitySearch, ReadOnlyAdmin):
-    list_display = ("id", "customer", "created_at")
+    list_display = ("id", "customer", "email_verified", "created_at")
     search_fields = ("id", "provider_identities__entity_id", "customer__email")
     ordering = NEWEST_FIRST
     fields = (
@@ -192,6 +202,10 @@ class AuthIdentityAdmin(AuthIdentitySearch, ReadOnlyAdmin):
     readonly_fields = fields
     inlines = [ProviderIdentityInline]
     list_select_related = ("customer",)
+
+    @admin.display(boolean=True, description="email verified")
+    def email_verified(self, obj: AuthIdentity) -> bool:
+        return obj.email_verified_at is not None
 
 
 @admin.register(ProviderIdentity)

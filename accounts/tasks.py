@@ -52,6 +52,22 @@ def password_reset_email_send_task(
     )
 
 
+# The address verification mail carries a code and a link token, and goes
+# to an email: sealed (SealedTask), masked kwargsrepr from the caller, no
+# result, and the message expires with the code (`expires` = OTP_TTL_SECONDS).
+@shared_task(base=SealedTask, ignore_result=True, acks_late=True)
+def email_verification_send_task(*, email: str, code: str, token: str) -> None:
+    templated_mail_send(
+        templates="accounts/email/verify_email/",
+        context={
+            "code": code,
+            "verify_url": f"{settings.EMAIL_VERIFY_URL}?{urlencode({'token': token})}",
+            "minutes": settings.OTP_TTL_SECONDS // 60,
+        },
+        to=email,
+    )
+
+
 @shared_task(ignore_result=True)
 def expired_credentials_purge_task() -> None:
     from accounts.services import expired_credentials_purge

@@ -198,6 +198,20 @@ class OtpVerifySerializer(StrictSerializer):
     code = CodeField()
 
 
+@extend_schema_serializer(component_name="EmailVerify")
+class EmailVerifySerializer(StrictSerializer):
+    """Exactly one of: the mailed code (in a session of the account), or the
+    mailed link's token (no login needed)."""
+
+    code = CodeField(required=False)
+    token = StrictCharField(required=False, allow_blank=False, max_length=512)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("code" in attrs) == ("token" in attrs):
+            raise InvalidData("Provide either 'code' or 'token'")
+        return attrs
+
+
 @extend_schema_serializer(component_name="OtpLogin")
 class OtpLoginSerializer(serializers.Serializer):
     # `sdk.auth.login("customer", "email-otp", {email, code})`: Medusa's

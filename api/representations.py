@@ -22,8 +22,11 @@ DEFAULT_FIELDS = (
     "updated_at",
     "addresses",
 )
+# Ours, after Medusa's keys (the SDK ignores keys it does not know): in the
+# answers by default, and selectable by `?fields=` like Medusa's.
+OWN_FIELDS = ("email_verified",)
 # Orders live in the commerce backend: accepted, and always an empty list.
-ALLOWED_FIELDS = DEFAULT_FIELDS + ("orders",)
+ALLOWED_FIELDS = DEFAULT_FIELDS + ("orders",) + OWN_FIELDS
 # Medusa's `defaultStoreCustomerAddressFields`, in its order: the address
 # routes' defaults and what `*addresses` gives in a customer.
 ADDRESS_FIELDS = (
@@ -100,7 +103,7 @@ CUSTOMER_ALLOWED = frozenset(
 
 
 def fields_select(fields_param: str | None) -> CustomerFields:
-    selected = fields_parse(fields_param, DEFAULT_FIELDS, CUSTOMER_ALLOWED)
+    selected = fields_parse(fields_param, DEFAULT_FIELDS + OWN_FIELDS, CUSTOMER_ALLOWED)
     nested = {name.split(".", 1)[1] for name in selected if "." in name}
     whole = "addresses" in selected
     if nested and not whole:
@@ -161,10 +164,13 @@ def customer_representation(
     fields: CustomerFields,
     *,
     addresses: Sequence[CustomerAddress] | None,
+    email_verified: bool | None = None,
 ) -> dict[str, Any]:
     """`addresses`: the customer's, read by the caller (in its transaction,
     or none for a customer just created) when `fields` selects them; None
-    when it does not. This reads nothing from the database."""
+    when it does not. `email_verified`: whether the customer's identity
+    proved its mailbox, when the caller knows (None leaves the key out).
+    This reads nothing from the database."""
     values: dict[str, Any] = {
         "id": customer.id,
         "email": customer.email,
@@ -179,6 +185,8 @@ def customer_representation(
         "updated_at": timestamp(customer.updated_at),
         "orders": [],
     }
+    if email_verified is not None:
+        values["email_verified"] = email_verified
     if fields.with_addresses:
         if addresses is None:
             raise ValueError("the fields select addresses: pass the customer's")

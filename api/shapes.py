@@ -119,6 +119,12 @@ CUSTOMER_SCHEMA = {
         "updated_at": {"type": "string", "format": "date-time"},
         "addresses": {"type": "array", "items": ADDRESS_SCHEMA},
         "orders": {"type": "array", "items": {"type": "object"}},
+        "email_verified": {
+            "type": "boolean",
+            "description": "Ours, after Medusa's keys: the customer proved "
+            "the mailbox (the sign-up mail's code or link, a code login, a "
+            "reset link)",
+        },
     },
     "additionalProperties": False,
 }

@@ -13,6 +13,7 @@ from api.views.auth import (
     AuthTokenRefreshApi,
 )
 from api.views.customers import CustomerCreateApi, CustomerMeApi
+from api.views.email_verify import EmailVerifyApi, EmailVerifySendApi
 from api.views.otp import OtpSendApi, OtpVerifyApi
 from api.views.password_change import PasswordChangeApi
 from api.views.passwords import PasswordResetRequestApi, PasswordUpdateApi
@@ -59,4 +60,8 @@ store_urlpatterns = [
     path("auth/signup", SignupApi.as_view(), name="signup"),
     path("auth/otp/send", OtpSendApi.as_view(), name="otp-send"),
     path("auth/otp/verify", OtpVerifyApi.as_view(), name="otp-verify"),
+    path(
+        "auth/email/verify/send", EmailVerifySendApi.as_view(), name="email-verify-send"
+    ),
+    path("auth/email/verify", EmailVerifyApi.as_view(), name="email-verify"),
 ]

@@ -1,7 +1,12 @@
 """Sign-up: register (step 1 of two), the profile step with the seed-000
 event when it fails (an orphan is born), and the one-step sign-up. Each
 counts its outcome (core.metrics). Their request limits (per client, and
-refused registrations per address) are the views' (api/limits.py)."""
+refused registrations per address) are the views' (api/limits.py).
+
+The address verification mail (flows.email_verify) goes once per sign-up,
+when the account exists: from the profile step (an address already proven
+by a code login gets none) and from the one-step sign-up; register alone
+sends nothing (docs/account.md, "Verifying the address")."""
 
 from datetime import datetime
 
@@ -12,6 +17,7 @@ from accounts import services as accounts
 from accounts.models import AuthIdentity, Customer, Provider
 from core.errors import ApiError
 from core.metrics import signup_outcome
+from flows.email_verify import verification_send_after_signup
 from orphans.services import orphan_profile_failure_record
 
 
@@ -23,13 +29,15 @@ def register(*, email: str, password: str, now: datetime) -> AuthIdentity:
 
 
 def profile_create(
-    *, auth_identity_id: str, profile: accounts.Profile, now: datetime
+    *, auth_identity_id: str, profile: accounts.Profile, ip: str, now: datetime
 ) -> Customer:
-    """Step 2: the customer of a registration token's identity."""
+    """Step 2: the customer of a registration token's identity; the
+    verification mail after the commit, unless the address is proven."""
     customer = accounts.customer_create_for_identity(
         auth_identity_id=auth_identity_id, profile=profile, now=now
     )
     signup_outcome(flow="two_step")
+    verification_send_after_signup(identity_id=auth_identity_id, ip=ip)
     return customer
 
 
@@ -45,7 +53,7 @@ def profile_failed(*, auth_identity_id: str, error: Exception, now: datetime) ->
 
 @sensitive_variables("password")
 def signup(
-    *, password: str, profile: accounts.Profile, now: datetime
+    *, password: str, profile: accounts.Profile, ip: str, now: datetime
 ) -> tuple[Customer, str]:
     """One step: identity, login and customer commit together, or nothing,
     with the customer token signed in the same transaction: an answer of 503
@@ -62,4 +70,5 @@ def signup(
         signup_outcome(flow="one_step", error=error)
         raise
     signup_outcome(flow="one_step")
+    verification_send_after_signup(identity_id=identity.id, ip=ip)
     return customer, token

@@ -63,14 +63,23 @@ class ClearLockoutPermission:
 
 @admin.register(OtpChallenge)
 class OtpChallengeAdmin(ClearLockoutPermission, ReadOnlyAdmin):
-    list_display = ("id", "email", "state", "attempts", "created_at", "expires_at")
-    list_filter = (StateFilter,)
+    list_display = (
+        "id",
+        "email",
+        "purpose",
+        "state",
+        "attempts",
+        "created_at",
+        "expires_at",
+    )
+    list_filter = (StateFilter, "purpose")
     search_fields = ("email", "id")
     ordering = ("-created_at",)
     # Never the code hash.
     fields = (
         "id",
         "email",
+        "purpose",
         "attempts",
         "max_attempts",
         "created_at",

@@ -17,11 +17,28 @@ def new_challenge_id() -> str:
     return new_id("otp")
 
 
+class Purpose(models.TextChoices):
+    """What a right code does: log in (otp login), or prove the address of
+    an account that is already logged in (sign-up verification). Each
+    purpose has its own open challenge, cooldown and hourly budget, so a
+    verification mail never replaces a login code; the failure budget is
+    the address's, shared by both."""
+
+    LOGIN = "login", "login"
+    VERIFY = "verify", "verify the address"
+
+
 class OtpChallenge(models.Model):
     id = models.CharField(
         primary_key=True, max_length=64, default=new_challenge_id, editable=False
     )
     email = models.CharField(max_length=254)
+    purpose = models.CharField(
+        max_length=16,
+        choices=Purpose.choices,
+        default=Purpose.LOGIN,
+        db_default=Purpose.LOGIN,
+    )
     code_hash = models.CharField(max_length=64)
     attempts = models.PositiveSmallIntegerField(default=0)
     max_attempts = models.PositiveSmallIntegerField()
@@ -34,9 +51,12 @@ class OtpChallenge(models.Model):
     class Meta:
         verbose_name = "OTP challenge"
         indexes = [
-            # Verify reads the newest challenge of an email; send counts the
-            # last hour's challenges of an email.
-            models.Index(fields=["email", "-created_at"], name="otp_email_created_idx"),
+            # Verify reads the newest challenge of an email and purpose; send
+            # counts the last hour's challenges of an email and purpose.
+            models.Index(
+                fields=["email", "purpose", "-created_at"],
+                name="otp_email_purpose_created_idx",
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -47,14 +67,18 @@ class OtpChallenge(models.Model):
                 condition=Q(expires_at__gt=F("created_at")),
                 name="otp_expires_after_created",
             ),
+            models.CheckConstraint(
+                condition=Q(purpose__in=[purpose.value for purpose in Purpose]),
+                name="otp_purpose_known",
+            ),
             models.UniqueConstraint(
-                fields=["email"],
+                fields=["email", "purpose"],
                 condition=Q(
                     consumed_at__isnull=True,
                     locked_at__isnull=True,
                     replaced_at__isnull=True,
                 ),
-                name="otp_one_open_challenge_per_email",
+                name="otp_one_open_challenge_per_email_purpose",
             ),
         ]
 

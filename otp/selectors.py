@@ -1,12 +1,24 @@
-from otp.models import OtpChallenge, OtpFailureBudget
+from otp.models import OtpChallenge, OtpFailureBudget, Purpose
 
 
-def challenge_latest_for_update(*, email: str) -> OtpChallenge | None:
-    """The newest challenge of an email, row-locked (otp_email_created_idx)."""
+def challenge_latest_for_update(
+    *, email: str, purpose: str = Purpose.LOGIN
+) -> OtpChallenge | None:
+    """The newest challenge of an email for a purpose, row-locked
+    (otp_email_purpose_created_idx)."""
     return (
         OtpChallenge.objects.select_for_update()
-        .filter(email=email)
+        .filter(email=email, purpose=purpose)
         .order_by("-created_at")
+        .first()
+    )
+
+
+def challenge_for_update(*, challenge_id: str, purpose: str) -> OtpChallenge | None:
+    """One challenge by its id (the primary key), row-locked."""
+    return (
+        OtpChallenge.objects.select_for_update()
+        .filter(pk=challenge_id, purpose=purpose)
         .first()
     )
 

@@ -34,7 +34,7 @@ from core.errors import (
 from core.ratelimit import rate_limit
 from core.tasks import BrokerUnavailable, publish
 from otp import codes, selectors
-from otp.models import OtpChallenge, OtpFailureBudget
+from otp.models import OtpChallenge, OtpFailureBudget, Purpose
 
 logger = logging.getLogger("otp")
 
@@ -54,14 +54,12 @@ def _too_many(retry_after: float) -> TooManyRequests:
 
 
 def otp_send(*, email: str, ip: str, now: datetime) -> int:
-    """Open a challenge and mail its code; return its lifetime in seconds."""
+    """Open a login challenge and mail its code; return its lifetime in
+    seconds."""
     email = email_parse(email)
-    rate_limit(
-        ("otp-send-ip", ip, settings.OTP_SEND_LIMIT_PER_IP, HOUR),
-        ("otp-send-email", email, settings.OTP_SEND_LIMIT_PER_EMAIL, HOUR),
-        message=CODE_REQUESTS_TOO_MANY,
+    challenge, code = otp_challenge_open(
+        email=email, purpose=Purpose.LOGIN, ip=ip, now=now
     )
-    challenge, code = _challenge_open(email=email, now=now)
     from otp.tasks import otp_email_send_task
 
     try:
@@ -72,19 +70,47 @@ def otp_send(*, email: str, ip: str, now: datetime) -> int:
             expires=settings.OTP_TTL_SECONDS,
         )
     except BrokerUnavailable as exc:
-        # Nobody can receive this code: leave no live challenge behind.
-        OtpChallenge.objects.filter(pk=challenge.pk).delete()
-        logger.error(
-            "OTP e-mail could not be queued",
-            extra={"userId": email_hash(email), "error": str(exc)},
-        )
+        otp_challenge_discard(challenge=challenge, error=exc)
         raise Unavailable("The code could not be sent, please try again") from exc
     return settings.OTP_TTL_SECONDS
 
 
 @sensitive_variables("code")
+def otp_challenge_open(
+    *, email: str, purpose: str, ip: str, now: datetime
+) -> tuple[OtpChallenge, str]:
+    """Every limit of a send (Redis per client and per email, then the
+    cooldown, hourly budget and failure ceiling of the email and purpose in
+    PostgreSQL), then a new challenge replacing the open one; its code comes
+    back for the caller's mail, which must be queued or the challenge
+    discarded. `email` is in normal form."""
+    rate_limit(
+        ("otp-send-ip", ip, settings.OTP_SEND_LIMIT_PER_IP, HOUR),
+        ("otp-send-email", email, settings.OTP_SEND_LIMIT_PER_EMAIL, HOUR),
+        message=CODE_REQUESTS_TOO_MANY,
+    )
+    return _challenge_open(email=email, purpose=purpose, now=now)
+
+
+def otp_challenge_discard(*, challenge: OtpChallenge, error: Exception) -> None:
+    """Its mail could not be queued: nobody can receive this code, so no
+    live challenge is left behind."""
+    OtpChallenge.objects.filter(pk=challenge.pk).delete()
+    logger.error(
+        "OTP e-mail could not be queued",
+        extra={
+            "userId": email_hash(challenge.email),
+            "purpose": challenge.purpose,
+            "error": str(error),
+        },
+    )
+
+
+@sensitive_variables("code")
 @transaction.atomic
-def _challenge_open(*, email: str, now: datetime) -> tuple[OtpChallenge, str]:
+def _challenge_open(
+    *, email: str, purpose: str, now: datetime
+) -> tuple[OtpChallenge, str]:
     budget = selectors.failure_budget(email=email)
     if budget.consecutive_failures >= settings.OTP_FAILURE_CEILING:
         raise _too_many(HOUR)
@@ -92,7 +118,9 @@ def _challenge_open(*, email: str, now: datetime) -> tuple[OtpChallenge, str]:
         now - timedelta(hours=1), budget.cleared_at or now - timedelta(hours=1)
     )
     recent = list(
-        OtpChallenge.objects.filter(email=email, created_at__gt=counted_since)
+        OtpChallenge.objects.filter(
+            email=email, purpose=purpose, created_at__gt=counted_since
+        )
         .order_by("-created_at")
         .values_list("created_at", flat=True)
     )
@@ -105,7 +133,9 @@ def _challenge_open(*, email: str, now: datetime) -> tuple[OtpChallenge, str]:
     code = codes.code_generate()
     try:
         with transaction.atomic():
-            challenge = otp_challenge_replace(email=email, code=code, now=now)
+            challenge = otp_challenge_replace(
+                email=email, code=code, now=now, purpose=purpose
+            )
     except IntegrityError:
         # A parallel send opened this email's challenge a moment ago.
         raise _too_many(settings.OTP_RESEND_COOLDOWN_SECONDS) from None
@@ -113,17 +143,21 @@ def _challenge_open(*, email: str, now: datetime) -> tuple[OtpChallenge, str]:
 
 
 @sensitive_variables("code")
-def otp_challenge_replace(*, email: str, code: str, now: datetime) -> OtpChallenge:
-    """Close the email's open challenge and open one for `code` (no limits:
-    callers check them)."""
+def otp_challenge_replace(
+    *, email: str, code: str, now: datetime, purpose: str = Purpose.LOGIN
+) -> OtpChallenge:
+    """Close the email's open challenge of this purpose and open one for
+    `code` (no limits: callers check them)."""
     OtpChallenge.objects.filter(
         email=email,
+        purpose=purpose,
         consumed_at__isnull=True,
         locked_at__isnull=True,
         replaced_at__isnull=True,
     ).update(replaced_at=now)
     challenge = OtpChallenge(
         email=email,
+        purpose=purpose,
         max_attempts=settings.OTP_MAX_ATTEMPTS,
         created_at=now,
         expires_at=now + timedelta(seconds=settings.OTP_TTL_SECONDS),
@@ -161,7 +195,13 @@ def _refusal(challenge: OtpChallenge, *, email: str, now: datetime) -> ApiError 
 
 @sensitive_variables("code")
 def otp_verify(
-    *, email: str, code: str, ip: str, now: datetime, login: Callable[[str], T]
+    *,
+    email: str,
+    code: str,
+    ip: str,
+    now: datetime,
+    login: Callable[[str], T],
+    purpose: str = Purpose.LOGIN,
 ) -> T:
     """Check a code. A wrong code is counted in a transaction that commits
     before the error is raised; a right one is consumed in the transaction
@@ -171,7 +211,7 @@ def otp_verify(
     email = email_normalize(email)
     error: ApiError | None = None
     with transaction.atomic():
-        challenge = selectors.challenge_latest_for_update(email=email)
+        challenge = selectors.challenge_latest_for_update(email=email, purpose=purpose)
         if challenge is None:
             error = _not_found()
         else:
@@ -218,6 +258,34 @@ def _wrong_code(challenge: OtpChallenge, *, now: datetime) -> ApiError:
         code="otp_invalid",
         remainingAttempts=challenge.max_attempts - attempts,
     )
+
+
+@sensitive_variables("token")
+def otp_verify_link(
+    *, token: str, purpose: str, ip: str, now: datetime, login: Callable[[str], T]
+) -> T:
+    """Check a mailed link's token: it names its challenge (signed, so it
+    cannot be guessed: a wrong one is not counted against the address);
+    the challenge is consumed, under its row lock, in the transaction that
+    runs `login(email)`, with the same refusals as a code (used or replaced,
+    locked, expired)."""
+    rate_limit(("otp-verify-ip", ip, settings.OTP_VERIFY_LIMIT_PER_IP, 600))
+    challenge_id = codes.link_token_challenge_id(token)
+    with transaction.atomic():
+        challenge = (
+            selectors.challenge_for_update(challenge_id=challenge_id, purpose=purpose)
+            if challenge_id
+            else None
+        )
+        if challenge is None:
+            raise InvalidData("Invalid or unknown link", code="otp_not_found")
+        error = _refusal(challenge, email=challenge.email, now=now)
+        if error is None:
+            challenge.consumed_at = now
+            challenge.save(update_fields=["consumed_at"])
+            otp_failures_reset(email=challenge.email)
+            return login(challenge.email)
+    raise error
 
 
 def otp_failures_reset(*, email: str) -> None:

@@ -221,24 +221,37 @@ def identity_authenticate_emailpass(*, email: str, password: str) -> AuthIdentit
     return provider_identity.auth_identity
 
 
-def identity_email_proven(*, identity: AuthIdentity, now: datetime) -> None:
-    """The mailbox owner just proved the address (a code or a reset link).
-    If the identity's password was set before anyone proved the mailbox, it
-    may be a squatter's (pre-registration): disable it and refuse every
-    token issued until now. The owner can set a password by reset."""
+def identity_email_proven(
+    *, identity: AuthIdentity, now: datetime, keeps_password: bool = False
+) -> bool:
+    """The mailbox owner just proved the address: the one place that marks
+    an identity's email verified. Return whether this was the first proof.
+
+    `keeps_password=False` (a code login, a reset link): whoever proved the
+    mailbox may not be who set the password. If the identity's password was
+    set before anyone proved the mailbox, it may be a squatter's
+    (pre-registration): disable it and refuse every token issued until now.
+    The owner can set a password by reset.
+
+    `keeps_password=True` (the sign-up verification: a code typed in a
+    session of this identity, or the link mailed for it): the proof
+    confirms the account as it is, password and sessions included; nothing
+    is revoked."""
     if identity.email_verified_at is not None:
-        return
-    unproven = ProviderIdentity.objects.filter(
-        auth_identity=identity, provider=Provider.EMAILPASS
-    ).update(password_hash=make_password(None), updated_at=now)
+        return False
     changes: dict[str, Combinable | datetime] = {
         "email_verified_at": now,
         "updated_at": now,
     }
-    if unproven:
-        changes.update(tokens_revoked(now=now))
+    if not keeps_password:
+        unproven = ProviderIdentity.objects.filter(
+            auth_identity=identity, provider=Provider.EMAILPASS
+        ).update(password_hash=make_password(None), updated_at=now)
+        if unproven:
+            changes.update(tokens_revoked(now=now))
     AuthIdentity.objects.filter(pk=identity.pk).update(**changes)
     identity.refresh_from_db(fields=["email_verified_at", "token_generation"])
+    return True
 
 
 def tokens_revoked(*, now: datetime) -> dict[str, Combinable | datetime]:

@@ -38,6 +38,7 @@ from api.views.common import (
     FIELDS_PARAMETER,
     current_customer,
     customer_response,
+    email_verified,
     fields_only,
     query_fields,
     unrecognized_keys_refuse,
@@ -262,7 +263,12 @@ class AddressListApi(APIView):
             now=timezone.now(),
             read_addresses=fields.with_addresses,
         )
-        return customer_response(customer, fields, addresses=addresses)
+        return customer_response(
+            customer,
+            fields,
+            addresses=addresses,
+            email_verified=email_verified(request),
+        )
 
 
 class AddressDetailApi(APIView):
@@ -317,7 +323,12 @@ class AddressDetailApi(APIView):
             now=timezone.now(),
             read_addresses=fields.with_addresses,
         )
-        return customer_response(customer, fields, addresses=addresses)
+        return customer_response(
+            customer,
+            fields,
+            addresses=addresses,
+            email_verified=email_verified(request),
+        )
 
     @extend_schema(
         operation_id="store_customers_me_address_destroy",
@@ -339,7 +350,12 @@ class AddressDetailApi(APIView):
             address_id=_address_id(address_id),
             read_addresses=fields.with_addresses,
         )
-        parent = customer_representation(customer, fields, addresses=addresses)
+        parent = customer_representation(
+            customer,
+            fields,
+            addresses=addresses,
+            email_verified=email_verified(request),
+        )
         return Response(
             {"id": customer.id, "object": "address", "deleted": True, "parent": parent}
         )

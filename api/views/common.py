@@ -62,10 +62,21 @@ def query_fields(request) -> CustomerFields:
     return fields_select(fields_only(request))
 
 
-def customer_response(customer, fields: CustomerFields, *, addresses) -> Response:
+def customer_response(
+    customer, fields: CustomerFields, *, addresses, email_verified: bool | None = None
+) -> Response:
     return Response(
-        {"customer": customer_representation(customer, fields, addresses=addresses)}
+        {
+            "customer": customer_representation(
+                customer, fields, addresses=addresses, email_verified=email_verified
+            )
+        }
     )
+
+
+def email_verified(request) -> bool:
+    """Whether the request's identity proved its mailbox (loaded with it)."""
+    return request.user.identity.email_verified_at is not None
 
 
 def customer_addresses(

@@ -32,9 +32,11 @@ from api.views.common import (
     current_customer,
     customer_addresses,
     customer_response,
+    email_verified,
     query_fields,
 )
 from core.errors import ApiError, InvalidData
+from core.ratelimit import client_key
 from flows import signup
 
 
@@ -66,6 +68,7 @@ class CustomerCreateApi(APIView):
             customer = signup.profile_create(
                 auth_identity_id=auth.identity.id,
                 profile=services.Profile(**data),
+                ip=client_key(request),
                 now=now,
             )
         except (ValidationError, ApiError, DatabaseError) as error:
@@ -75,7 +78,9 @@ class CustomerCreateApi(APIView):
             raise
         # A new customer has no addresses: no read after the commit, whose
         # failure would answer 503 for a customer that exists.
-        return customer_response(customer, fields, addresses=())
+        return customer_response(
+            customer, fields, addresses=(), email_verified=email_verified(request)
+        )
 
 
 class CustomerMeApi(APIView):
@@ -95,7 +100,10 @@ class CustomerMeApi(APIView):
         customer = current_customer(request)
         fields = query_fields(request)
         return customer_response(
-            customer, fields, addresses=customer_addresses(customer, fields)
+            customer,
+            fields,
+            addresses=customer_addresses(customer, fields),
+            email_verified=email_verified(request),
         )
 
     @extend_schema(
@@ -117,5 +125,8 @@ class CustomerMeApi(APIView):
             customer_id=request.user.customer_id, changes=changes, now=timezone.now()
         )
         return customer_response(
-            customer, fields, addresses=customer_addresses(customer, fields)
+            customer,
+            fields,
+            addresses=customer_addresses(customer, fields),
+            email_verified=email_verified(request),
         )

@@ -50,6 +50,13 @@ OTP_REFUSAL = OpenApiResponse(
     "otp_invalid, otp_expired, otp_not_found, otp_locked)",
 )
 
+# A code was mailed: `expiresIn` seconds to use it (the address verification
+# send answers the same).
+CODE_SENT = inline_serializer(
+    "OtpSent",
+    {"success": serializers.BooleanField(), "expiresIn": serializers.IntegerField()},
+)
+
 
 class OtpSendApi(APIView):
     @extend_schema(
@@ -60,13 +67,7 @@ class OtpSendApi(APIView):
         parameters=[PUBLISHABLE_KEY_HEADER, RETRY_AFTER_HEADER],
         request=OtpSendSerializer,
         responses={
-            200: inline_serializer(
-                "OtpSent",
-                {
-                    "success": serializers.BooleanField(),
-                    "expiresIn": serializers.IntegerField(),
-                },
-            ),
+            200: CODE_SENT,
             **errors(429, *BODY_ERRORS),
         },
     )
@@ -132,7 +133,10 @@ class OtpVerifyApi(APIView):
             {
                 "token": login.token,
                 "customer": customer_representation(
-                    login.customer, fields_select(None), addresses=login.addresses
+                    login.customer,
+                    fields_select(None),
+                    addresses=login.addresses,
+                    email_verified=True,  # the code proved the mailbox
                 ),
                 "isNewUser": False,
             }

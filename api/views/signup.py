@@ -23,6 +23,7 @@ from api.schema import (
     errors,
 )
 from api.shapes import CUSTOMER_SCHEMA
+from core.ratelimit import client_key
 from flows.signup import signup
 from orphans.services import signups_open_check
 
@@ -58,14 +59,17 @@ class SignupApi(APIView):
         now = timezone.now()
         with signup_failures_limited(data["email"]):
             customer, token = signup(
-                password=password, profile=services.Profile(**data), now=now
+                password=password,
+                profile=services.Profile(**data),
+                ip=client_key(request),
+                now=now,
             )
         return Response(
             {
                 "token": token,
                 # A new customer: no addresses, and no read after the commit.
                 "customer": customer_representation(
-                    customer, fields_select(None), addresses=()
+                    customer, fields_select(None), addresses=(), email_verified=False
                 ),
             }
         )

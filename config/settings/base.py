@@ -175,6 +175,13 @@ RESET_TOKEN_EXPIRES_IN = timedelta(seconds=900)
 PASSWORD_RESET_URL = env.str(
     "PASSWORD_RESET_URL", default="http://localhost:8000/reset-password"
 )
+# The storefront page of the address verification link (`?token=…`): it
+# asks the customer to confirm and POSTs the token to
+# /store/auth/email/verify (a page that posted on load would let mail
+# scanners, which open links, confirm for the customer).
+EMAIL_VERIFY_URL = env.str(
+    "EMAIL_VERIFY_URL", default="http://localhost:8000/verify-email"
+)
 CUSTOMER_SESSION_COOKIE_NAME = "connect.sid"
 CUSTOMER_SESSION_TTL = timedelta(hours=10)
 CUSTOMER_SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)

@@ -61,9 +61,11 @@ def test_register_create_refresh_gives_an_actor_token(api, email, password):
         "created_at",
         "updated_at",
         "addresses",
+        "email_verified",  # ours, after Medusa's keys
     ]
     assert customer["email"] == email
     assert customer["has_account"] is True
+    assert customer["email_verified"] is False
     assert customer["metadata"] == {"a": 1}
     assert customer["addresses"] == []
     assert customer["created_at"].endswith("Z")

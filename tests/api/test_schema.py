@@ -44,6 +44,8 @@ def test_the_schema_documents_every_route(schema):
         "POST /auth/token/refresh",
         "POST /store/auth/otp/send",
         "POST /store/auth/otp/verify",
+        "POST /store/auth/email/verify/send",
+        "POST /store/auth/email/verify",
         "POST /store/auth/signup",
         "POST /store/customers",
         "GET /store/customers/me",
@@ -110,6 +112,16 @@ def test_protected_routes_name_their_credentials(schema):
                 ("DELETE", "/{address_id}"),
             ]
         },
+        "POST /store/auth/email/verify/send": [
+            {"customerToken": []},
+            {"sessionCookie": []},
+        ],
+        # A code needs the customer's login; the link's token none.
+        "POST /store/auth/email/verify": [
+            {"customerToken": []},
+            {"sessionCookie": []},
+            {},
+        ],
         "GET /metrics": [{"metricsToken": []}, {}],
     }
     assert set(schema["components"]["securitySchemes"]) == {

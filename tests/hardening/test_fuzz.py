@@ -49,9 +49,11 @@ from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 from schemathesis.config import SchemathesisConfig
 
-from accounts import services
+from accounts import selectors, services
 from accounts.models import AuthIdentity, Provider, ProviderIdentity
+from accounts.tokens import access_token_decode
 from core.emails import email_is_valid, email_normalize
+from otp.models import Purpose
 from otp.services import otp_challenge_replace
 from tests.factories import PASSWORD
 
@@ -149,6 +151,19 @@ class Credentials:
         return services.access_token_for_identity(
             identity=identity, provider=Provider.EMAILPASS, now=now
         )
+
+    def verification_code_mailed(self, code: str) -> None:
+        """Open the customer's address verification challenge whose code is
+        `code`, as if the sign-up mail had carried it, so a valid
+        POST /store/auth/email/verify body can succeed (once: then the
+        address is proven and every later one answers 200 as is)."""
+        entity_id = selectors.auth_identity_email(
+            auth_identity_id=access_token_decode(self.customer_token).auth_identity_id
+        )
+        if entity_id is not None:
+            otp_challenge_replace(
+                email=entity_id, code=code, now=timezone.now(), purpose=Purpose.VERIFY
+            )
 
     @staticmethod
     def code_mailed(email: str, code: str) -> None:
@@ -288,6 +303,13 @@ def _fresh_credentials(case, credentials: Credentials) -> None:
             token = credentials.new_registration_token(email)
             if token is not None:
                 case.headers["Authorization"] = f"Bearer {token}"
+    elif route == ("POST", "/store/auth/email/verify"):
+        if (
+            _is_positive(case)
+            and isinstance(code, str)
+            and _bearer(case) == credentials.customer_token
+        ):
+            credentials.verification_code_mailed(code)
     elif route in (
         ("POST", "/store/auth/otp/verify"),
         ("POST", "/auth/customer/email-otp"),
@@ -381,6 +403,8 @@ def _credential_headers(operation, credentials: Credentials) -> dict[str, str]:
         "/store/customers": lambda: credentials.registration_token,
         "/store/customers/me": lambda: credentials.customer_token,
         "/store/customers/me/password": lambda: credentials.customer_token,
+        "/store/auth/email/verify/send": lambda: credentials.customer_token,
+        "/store/auth/email/verify": lambda: credentials.customer_token,
         "/store/customers/me/addresses": lambda: credentials.customer_token,
         "/store/customers/me/addresses/{address_id}": (
             lambda: credentials.customer_token
