@@ -22,7 +22,7 @@ from accounts import selectors
 from accounts import services as accounts
 from accounts.models import AuthIdentity, Customer
 from core.emails import email_hash
-from core.errors import ApiError, NotAllowed, Unavailable
+from core.errors import InvalidData, NotAllowed, Unavailable
 from core.tasks import BrokerUnavailable, publish
 from otp import codes
 from otp.models import Purpose
@@ -85,9 +85,10 @@ def _mail_queue(*, email: str, code: str, challenge_id: str) -> None:
 
 def verification_send_after_signup(*, identity_id: str, ip: str) -> None:
     """Once the sign-up's transaction commits: the verification mail, if
-    the address is not proven yet. Never fails the sign-up: a limit, the
-    broker or the database down is logged, and the customer can ask again
-    (`POST /store/auth/email/verify/send`)."""
+    the address is not proven yet. The request opens the challenge (about
+    ten queries) and publishes the mail; the worker sends it. Never fails
+    the sign-up: a limit, the broker or the database down is logged, and
+    the customer can ask again (`POST /store/auth/email/verify/send`)."""
 
     def send() -> None:
         try:
@@ -95,7 +96,7 @@ def verification_send_after_signup(*, identity_id: str, ip: str) -> None:
             if identity is None:
                 return
             verification_send(identity=identity, ip=ip, now=timezone.now())
-        except (ApiError, Exception) as error:  # noqa: BLE001  (never fail the sign-up)
+        except Exception as error:  # noqa: BLE001  (never fail the sign-up)
             logger.warning(
                 "Verification mail not sent at sign-up",
                 extra={"authIdentityId": identity_id, "error": type(error).__name__},
@@ -121,8 +122,11 @@ def verify_by_code(
     *, identity: AuthIdentity, code: str, ip: str, now: datetime
 ) -> Verified:
     """A code typed in a session of the identity. Already proven: 200 as is
-    (the code is not looked at)."""
+    for any well-formed code (there is nothing left to prove), 400 for a
+    malformed one, as the schema states."""
     if identity.email_verified_at is not None:
+        if not codes.code_is_well_formed(code):
+            raise InvalidData("Invalid code", code="otp_invalid")
         return Verified(identity=identity, customer=selectors.customer_of(identity))
     return otp_verify(
         email=_address_of(identity),

@@ -298,11 +298,13 @@ def test_already_verified_is_idempotent_and_sends_nothing(api, email, token, sen
 
     sent = send(token)
     verified = api.post(VERIFY, {"code": "000000"}, format="json", **bearer(token))
+    malformed = api.post(VERIFY, {"code": "12345"}, format="json", **bearer(token))
 
     assert (sent.status_code, sent.json()) == (200, {"success": True, "expiresIn": 0})
     assert verification_mails(email) == []
     assert verified.status_code == 200
     assert verified.json()["customer"]["email_verified"] is True
+    assert (malformed.status_code, malformed.json()["code"]) == (400, "otp_invalid")
 
 
 def test_send_answers_503_and_leaves_no_challenge_when_the_broker_is_down(
