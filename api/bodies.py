@@ -229,6 +229,25 @@ class OtpLoginSerializer(serializers.Serializer):
         return {"email": email, "code": code}
 
 
+@extend_schema_serializer(component_name="CustomerDelete")
+class CustomerDeleteSerializer(StrictSerializer):
+    """Proof that the customer is at the keyboard: the password, or a code
+    e-mailed to their own address (POST /store/auth/otp/send). One of them,
+    never both."""
+
+    password = StrictCharField(required=False, allow_blank=False, max_length=1024)
+    code = CodeField(required=False)
+    schema_one_of = (("password",), ("code",))
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("password" in attrs) == ("code" in attrs):
+            raise InvalidData(
+                "Send your password or a code e-mailed to you "
+                "(POST /store/auth/otp/send): one of them"
+            )
+        return attrs
+
+
 ADDRESS_TEXT_MAX_LENGTH = 255
 
 

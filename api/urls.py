@@ -17,6 +17,7 @@ from api.views.email_verify import EmailVerifyApi, EmailVerifySendApi
 from api.views.otp import OtpSendApi, OtpVerifyApi
 from api.views.password_change import PasswordChangeApi
 from api.views.passwords import PasswordResetRequestApi, PasswordUpdateApi
+from api.views.privacy import CustomerExportApi
 from api.views.signup import SignupApi
 
 register_converter(PasswordProviderConverter, "password_provider")
@@ -51,6 +52,7 @@ store_urlpatterns = [
     path(
         "customers/me/password", PasswordChangeApi.as_view(), name="customer-password"
     ),
+    path("customers/me/export", CustomerExportApi.as_view(), name="customer-export"),
     path("customers/me/addresses", AddressListApi.as_view(), name="customer-addresses"),
     path(
         "customers/me/addresses/<str:address_id>",

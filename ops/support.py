@@ -29,6 +29,9 @@ SUPPORT_PERMISSIONS = [
     # See the Medusa replica's outbox, retry what Medusa refused.
     ("replica", "view_change"),
     ("replica", "retry_change"),
+    # See the erasure audit (erasing needs privacy.erase_customer, which
+    # Support does not have: see docs/account.md).
+    ("privacy", "view_erasure"),
     # See the beat schedule.
     ("django_celery_beat", "view_periodictask"),
 ]

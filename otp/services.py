@@ -313,3 +313,13 @@ def otp_challenges_purge(*, now: datetime) -> int:
         created_at__lt=now - timedelta(days=1)
     ).delete()
     return deleted
+
+
+def otp_address_forget(*, email: str) -> None:
+    """An erased account's address (flows/erasure.py): its challenges go.
+    Its failure budget goes too unless it counts wrong codes: a lockout in
+    progress is a defence of the address, not data about the account, and
+    outlives it (docs/account.md, "Deleting the account")."""
+    email = email_normalize(email)
+    OtpChallenge.objects.filter(email=email).delete()
+    OtpFailureBudget.objects.filter(email=email, consecutive_failures=0).delete()

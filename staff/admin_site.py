@@ -6,8 +6,10 @@ behind it, reaches the login page and nothing else."""
 from django.conf import settings
 from django.contrib import admin
 from django.db import DatabaseError
+from django.urls import path
 
 from replica.selectors import replica_state
+from staff.erasure import customer_erase_view
 from staff.forms import StaffOtpLoginForm
 
 
@@ -44,3 +46,17 @@ class StaffAdminSite(admin.AdminSite):
             except DatabaseError:
                 pass  # the rest of the page still helps during an outage
         return super().index(request, extra_context)
+
+    def get_urls(self):
+        """The customer's erasure page (staff/erasure.py), before the
+        ModelAdmin's catch-all `<object_id>/` patterns."""
+        erase = path(
+            "accounts/customer/<str:customer_id>/erase/",
+            self.admin_view(
+                lambda request, customer_id: customer_erase_view(
+                    self, request, customer_id
+                )
+            ),
+            name="accounts_customer_erase",
+        )
+        return [erase, *super().get_urls()]

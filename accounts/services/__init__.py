@@ -13,6 +13,7 @@ from accounts.services.customers import (
     customer_update,
     registered_customer_claim,
 )
+from accounts.services.erasure import ErasedCustomer, customer_erase
 from accounts.services.identities import (
     access_token_for_identity,
     identity_authenticate_emailpass,
@@ -36,6 +37,7 @@ from accounts.services.passwords import (
 )
 
 __all__ = [
+    "ErasedCustomer",
     "Profile",
     "access_token_for_identity",
     "address_create",
@@ -44,6 +46,7 @@ __all__ = [
     "code_confirmation_allowed_check",
     "current_password_check",
     "customer_create_for_identity",
+    "customer_erase",
     "customer_signup",
     "customer_update",
     "expired_credentials_purge",

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "orphans",
     "medusa_import",
     "replica",
+    "privacy",
     "api",
     "staff",
     "ops",  # after every app whose permissions the Support group gets

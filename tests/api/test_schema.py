@@ -51,6 +51,8 @@ def test_the_schema_documents_every_route(schema):
         "GET /store/customers/me",
         "POST /store/customers/me",
         "POST /store/customers/me/password",
+        "DELETE /store/customers/me",
+        "GET /store/customers/me/export",
         "GET /store/customers/me/addresses",
         "POST /store/customers/me/addresses",
         "GET /store/customers/me/addresses/{address_id}",
@@ -96,6 +98,11 @@ def test_protected_routes_name_their_credentials(schema):
         "GET /store/customers/me": [{"customerToken": []}, {"sessionCookie": []}],
         "POST /store/customers/me": [{"customerToken": []}, {"sessionCookie": []}],
         "POST /store/customers/me/password": [
+            {"customerToken": []},
+            {"sessionCookie": []},
+        ],
+        "DELETE /store/customers/me": [{"customerToken": []}, {"sessionCookie": []}],
+        "GET /store/customers/me/export": [
             {"customerToken": []},
             {"sessionCookie": []},
         ],
@@ -169,3 +176,18 @@ def test_docs_page_is_served(client):
 
     assert response.status_code == 200
     assert b"swagger" in response.content.lower()
+
+
+def test_deleting_the_account_takes_exactly_one_proof(schema):
+    body = schema["components"]["schemas"]["CustomerDeleteRequest"]
+    request_body = schema["paths"]["/store/customers/me"]["delete"]["requestBody"]
+    assert request_body["required"] is True
+
+    assert body["oneOf"] == [{"required": ["password"]}, {"required": ["code"]}]
+    assert body["additionalProperties"] is False
+
+
+def test_the_export_is_a_download(schema):
+    ok = schema["paths"]["/store/customers/me/export"]["get"]["responses"]["200"]
+
+    assert ok["headers"]["Content-Disposition"]["required"] is True

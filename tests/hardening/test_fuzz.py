@@ -13,9 +13,10 @@ schemathesis does not generate. A failure is a defect of the code or of the
 schema: fix it, never loosen the check.
 
 Nothing is excluded: DELETE /auth/session is fuzzed too (each case gets a
-session of its own). Not in the schema, so not fuzzed here: /admin/ (HTML
-for staff; the browser test drives it) and /api/schema/, /api/docs/ (the
-schema itself).
+session of its own), and so is DELETE /store/customers/me (each valid case
+erases a customer of its own, made with the case's password or code).
+Not in the schema, so not fuzzed here: /admin/ (HTML for staff; the
+browser test drives it) and /api/schema/, /api/docs/ (the schema itself).
 
 Credentials are real, so cases reach past the 400/401 walls: a publishable
 key, a customer token, and a fresh credential per case where a success
@@ -50,7 +51,7 @@ from django.utils import timezone
 from schemathesis.config import SchemathesisConfig
 
 from accounts import selectors, services
-from accounts.models import AuthIdentity, Provider, ProviderIdentity
+from accounts.models import AuthIdentity, Customer, Provider, ProviderIdentity
 from accounts.tokens import access_token_decode
 from core.emails import email_is_valid, email_normalize
 from otp.models import Purpose
@@ -76,6 +77,7 @@ ALWAYS_ACCEPTING = [
     "/auth/session",
     "/auth/token/refresh",
     "/store/customers/me",
+    "/store/customers/me/export",
     "/health",
     "/metrics",
 ]
@@ -164,6 +166,42 @@ class Credentials:
             otp_challenge_replace(
                 email=entity_id, code=code, now=timezone.now(), purpose=Purpose.VERIFY
             )
+
+    def new_customer(self, *, password: object, code: object) -> str:
+        """A customer of its own for a case that erases one: its password
+        is the case's, or a code mailed to it is; return its token."""
+        email = f"fuzz.erase.{uuid.uuid4().hex[:12]}@example.com"
+        now = timezone.now()
+        customer = Customer.objects.create(
+            email=email, has_account=True, created_at=now, updated_at=now
+        )
+        identity = AuthIdentity.objects.create(
+            customer=customer, created_at=now, updated_at=now
+        )
+        ProviderIdentity.objects.create(
+            auth_identity=identity,
+            provider=Provider.EMAILPASS,
+            entity_id=email,
+            password_hash=make_password(password)
+            if isinstance(password, str)
+            else self.password_hash,
+            created_at=now,
+            updated_at=now,
+        )
+        if isinstance(code, str):
+            self.code_mailed(email, code)
+        return services.access_token_for_identity(
+            identity=identity, provider=Provider.EMAILPASS, now=now
+        )
+
+    def new_session_of(self, token: str) -> str:
+        response = requests.post(
+            f"{self.live_url}/auth/session",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
+        return response.cookies[SESSION_COOKIE]
 
     @staticmethod
     def code_mailed(email: str, code: str) -> None:
@@ -310,6 +348,14 @@ def _fresh_credentials(case, credentials: Credentials) -> None:
             and _bearer(case) == credentials.customer_token
         ):
             credentials.verification_code_mailed(code)
+    elif route == ("DELETE", "/store/customers/me"):
+        # A valid body erases the account: never the shared customer's.
+        if _is_positive(case):
+            token = credentials.new_customer(password=body.get("password"), code=code)
+            if _bearer(case) == credentials.customer_token:
+                case.headers["Authorization"] = f"Bearer {token}"
+            if cookies.get(SESSION_COOKIE) == credentials.session_cookie:
+                case.cookies[SESSION_COOKIE] = credentials.new_session_of(token)
     elif route in (
         ("POST", "/store/auth/otp/verify"),
         ("POST", "/auth/customer/email-otp"),
@@ -405,6 +451,7 @@ def _credential_headers(operation, credentials: Credentials) -> dict[str, str]:
         "/store/customers/me/password": lambda: credentials.customer_token,
         "/store/auth/email/verify/send": lambda: credentials.customer_token,
         "/store/auth/email/verify": lambda: credentials.customer_token,
+        "/store/customers/me/export": lambda: credentials.customer_token,
         "/store/customers/me/addresses": lambda: credentials.customer_token,
         "/store/customers/me/addresses/{address_id}": (
             lambda: credentials.customer_token
