@@ -361,3 +361,18 @@ def test_deleting_costs_a_bounded_number_of_queries(api, email, password, accoun
     assert answer.status_code == 200
     print(f"DELETE /store/customers/me (password): {len(queries)} queries")  # noqa: T201
     assert len(queries) <= 25
+
+
+def test_deleting_with_a_code_costs_a_bounded_number_of_queries(
+    api, email, account, send_code
+):
+    from django.test.utils import CaptureQueriesContext
+
+    _, token = account
+    code = send_code(email)
+    with CaptureQueriesContext(connection) as queries:
+        answer = delete_me(api, {"code": code}, token)
+
+    assert answer.status_code == 200
+    print(f"DELETE /store/customers/me (code): {len(queries)} queries")  # noqa: T201
+    assert len(queries) <= 25
