@@ -23,6 +23,8 @@ from accounts.models import (
     PasswordResetToken,
     ProviderIdentity,
 )
+from accounts.services.addresses import ADDRESS_FIELDS, DEFAULT_FLAGS
+from accounts.services.customers import PROFILE_FIELDS
 from orphans.models import OrphanEvent, OrphanHold
 from otp.models import OtpChallenge, OtpFailureBudget
 from privacy.selectors import erasures_of_address
@@ -34,30 +36,16 @@ _ACTIONS = {ADDITION: "added", CHANGE: "changed", DELETION: "deleted"}
 CUSTOMER_FIELDS = (
     "id",
     "email",
-    "company_name",
-    "first_name",
-    "last_name",
-    "phone",
+    *PROFILE_FIELDS,
     "has_account",
     "metadata",
     "created_at",
     "updated_at",
 )
-ADDRESS_FIELDS = (
+ADDRESS_EXPORT_FIELDS = (
     "id",
-    "address_name",
-    "is_default_shipping",
-    "is_default_billing",
-    "company",
-    "first_name",
-    "last_name",
-    "address_1",
-    "address_2",
-    "city",
-    "country_code",
-    "province",
-    "postal_code",
-    "phone",
+    *ADDRESS_FIELDS,
+    *DEFAULT_FLAGS,
     "metadata",
     "created_at",
     "updated_at",
@@ -102,7 +90,7 @@ def account_export(
         "exported_at": now,
         "customer": _row(customer, CUSTOMER_FIELDS),
         "addresses": [
-            _row(address, ADDRESS_FIELDS)
+            _row(address, ADDRESS_EXPORT_FIELDS)
             for address in selectors.addresses_of(customer_id=customer.id)
         ],
         "auth_identity": {

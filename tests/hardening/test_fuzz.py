@@ -107,13 +107,7 @@ class Credentials:
 
     def new_session(self) -> str:
         """A fresh cookie session of the customer (DELETE spends one)."""
-        response = requests.post(
-            f"{self.live_url}/auth/session",
-            headers={"Authorization": f"Bearer {self.customer_token}"},
-            timeout=30,
-        )
-        assert response.status_code == 200, response.text
-        return response.cookies[SESSION_COOKIE]
+        return self.new_session_of(self.customer_token)
 
     def new_reset_token(self) -> str:
         """What the reset e-mail carries (a success spends it)."""
@@ -195,6 +189,7 @@ class Credentials:
         )
 
     def new_session_of(self, token: str) -> str:
+        """A cookie session opened with `token`."""
         response = requests.post(
             f"{self.live_url}/auth/session",
             headers={"Authorization": f"Bearer {token}"},
