@@ -360,7 +360,7 @@ def test_deleting_costs_a_bounded_number_of_queries(api, email, password, accoun
 
     assert answer.status_code == 200
     print(f"DELETE /store/customers/me (password): {len(queries)} queries")  # noqa: T201
-    assert len(queries) <= 25
+    assert len(queries) <= 30
 
 
 def test_deleting_with_a_code_costs_a_bounded_number_of_queries(
@@ -375,4 +375,4 @@ def test_deleting_with_a_code_costs_a_bounded_number_of_queries(
 
     assert answer.status_code == 200
     print(f"DELETE /store/customers/me (code): {len(queries)} queries")  # noqa: T201
-    assert len(queries) <= 25
+    assert len(queries) <= 30
