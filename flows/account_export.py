@@ -123,6 +123,7 @@ def account_export(
         "one_time_codes": [
             {
                 "id": challenge.id,
+                "purpose": challenge.purpose,
                 "state": challenge.state,
                 "attempts": challenge.attempts,
                 "created_at": challenge.created_at,
