@@ -13,6 +13,10 @@ from django.utils import timezone
 from core import ids
 from core.emails import PRINTABLE_ASCII
 
+# The codes of settings.LANGUAGES, which Customer.locale may hold; a test
+# keeps the two equal (a new language: both, and a migration).
+MAIL_LANGUAGES = ("en", "zh-hans")
+
 
 class Provider(models.TextChoices):
     EMAILPASS = "emailpass", "Email and password"
@@ -33,6 +37,9 @@ class Customer(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now)
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # The language of the customer's mail (settings.LANGUAGES), remembered
+    # from their requests for mail the worker sends later; NULL: not known.
+    locale = models.CharField(max_length=16, null=True, blank=True)  # noqa: DJ001
 
     class Meta:
         indexes = [
@@ -58,6 +65,11 @@ class Customer(models.Model):
             models.CheckConstraint(
                 condition=Q(has_account=False) | Q(email__regex=PRINTABLE_ASCII),
                 name="customer_registered_email_printable_ascii",
+            ),
+            # One of settings.LANGUAGES; adding a language adds it here.
+            models.CheckConstraint(
+                condition=Q(locale__isnull=True) | Q(locale__in=MAIL_LANGUAGES),
+                name="customer_locale_supported",
             ),
         ]
 

@@ -17,6 +17,7 @@ from accounts.models import (
 )
 from accounts.tokens import AccessClaims
 from core.emails import email_normalize
+from core.locale import mail_language
 
 
 def provider_identity_get(*, provider: str, entity_id: str) -> ProviderIdentity | None:
@@ -140,6 +141,21 @@ def auth_identity_for_email(*, email: str) -> AuthIdentity | None:
     if customer is None:
         return None
     return AuthIdentity.objects.filter(customer=customer).first()
+
+
+def mail_language_for_email(*, email: str, language: str | None) -> str:
+    """In the worker: the language a mail to `email` is written in, the
+    request's if it had one (`language`), else the one its registered
+    customer's requests left (Customer.locale), else the default."""
+    if language is None:
+        language = (
+            Customer.objects.filter(
+                email=email, has_account=True, deleted_at__isnull=True
+            )
+            .values_list("locale", flat=True)
+            .first()
+        )
+    return mail_language(language)
 
 
 def registered_customer_for_email(*, email: str) -> Customer | None:

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
 
+from accounts.selectors import mail_language_for_email
 from accounts.services import password_reset_token_issue
 from core.mail import templated_mail_send
 from core.tasks import SealedTask
@@ -27,7 +28,7 @@ RESET_RETRIES = 6
     max_retries=RESET_RETRIES,
 )
 def password_reset_email_send_task(
-    self: SealedTask, *, identifier: str, provider: str
+    self: SealedTask, *, identifier: str, provider: str, language: str | None = None
 ) -> None:
     try:
         token = password_reset_token_issue(
@@ -49,6 +50,7 @@ def password_reset_email_send_task(
             "minutes": int(settings.RESET_TOKEN_EXPIRES_IN.total_seconds() // 60),
         },
         to=identifier,
+        language=mail_language_for_email(email=identifier, language=language),
     )
 
 
@@ -56,7 +58,9 @@ def password_reset_email_send_task(
 # to an email: sealed (SealedTask), masked kwargsrepr from the caller, no
 # result, and the message expires with the code (`expires` = OTP_TTL_SECONDS).
 @shared_task(base=SealedTask, ignore_result=True, acks_late=True)
-def email_verification_send_task(*, email: str, code: str, token: str) -> None:
+def email_verification_send_task(
+    *, email: str, code: str, token: str, language: str | None = None
+) -> None:
     templated_mail_send(
         templates="accounts/email/verify_email/",
         context={
@@ -65,6 +69,7 @@ def email_verification_send_task(*, email: str, code: str, token: str) -> None:
             "minutes": settings.OTP_TTL_SECONDS // 60,
         },
         to=email,
+        language=mail_language_for_email(email=email, language=language),
     )
 
 
@@ -77,7 +82,11 @@ def expired_credentials_purge_task() -> None:
 
 @shared_task(base=SealedTask, ignore_result=True)
 def password_changed_email_send_task(
-    *, email: str, changed_at: str, client: dict[str, str]
+    *,
+    email: str,
+    changed_at: str,
+    client: dict[str, str],
+    language: str | None = None,
 ) -> None:
     """The notice after a password change: the address crosses the broker
     sealed, the worker logs only the masked kwargsrepr."""
@@ -91,4 +100,5 @@ def password_changed_email_send_task(
             "reset_url": settings.PASSWORD_RESET_URL,
         },
         to=email,
+        language=mail_language_for_email(email=email, language=language),
     )

@@ -26,6 +26,7 @@ from core.errors import (
     Unavailable,
     error_response,
 )
+from core.locale import language_from_headers, request_language_set
 
 logger = logging.getLogger("api")
 
@@ -67,3 +68,19 @@ class PublishableKeyMiddleware:
                 time.monotonic() + settings.PUBLISHABLE_KEY_CACHE_SECONDS
             )
         return None
+
+
+class RequestLanguageMiddleware:
+    """The language of a storefront request (`x-medusa-locale`, then
+    `Accept-Language`, core/locale.py) for the mails it queues and the
+    customer it touches. Only /store/* and /auth/*: a staff member's browser
+    language is not the customer's."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        if not request.path.startswith(("/store/", "/auth/")):
+            return self.get_response(request)
+        with request_language_set(language_from_headers(request.headers)):
+            return self.get_response(request)

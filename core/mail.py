@@ -10,8 +10,10 @@ from typing import Any
 from django.core.mail import EmailMessage, EmailMultiAlternatives
 from django.core.mail.backends import filebased
 from django.template.loader import render_to_string
+from django.utils import translation
 
 from core.emails import email_hash
+from core.locale import mail_language
 
 
 class MailNotDelivered(Exception):
@@ -19,17 +21,23 @@ class MailNotDelivered(Exception):
     the worker logs a task's exception, and plain emails never reach logs."""
 
 
-def templated_mail_send(*, templates: str, context: dict[str, Any], to: str) -> None:
-    """Send `<templates>subject.txt`, `body.txt` and `body.html` to one address."""
-    subject = render_to_string(f"{templates}subject.txt", context)
+def templated_mail_send(
+    *,
+    templates: str,
+    context: dict[str, Any],
+    to: str,
+    language: str | None = None,
+) -> None:
+    """Send `<templates>subject.txt`, `body.txt` and `body.html` to one
+    address, rendered in `language` (core/locale.py; the default if None)."""
+    with translation.override(mail_language(language)):
+        subject = render_to_string(f"{templates}subject.txt", context)
+        body = render_to_string(f"{templates}body.txt", context)
+        html = render_to_string(f"{templates}body.html", context)
     message = EmailMultiAlternatives(
-        subject=" ".join(subject.split()),
-        body=render_to_string(f"{templates}body.txt", context),
-        to=[to],
+        subject=" ".join(subject.split()), body=body, to=[to]
     )
-    message.attach_alternative(
-        render_to_string(f"{templates}body.html", context), "text/html"
-    )
+    message.attach_alternative(html, "text/html")
     try:
         message.send()
     except (smtplib.SMTPException, OSError) as exc:

@@ -23,6 +23,7 @@ from accounts import services as accounts
 from accounts.models import AuthIdentity, Customer
 from core.emails import email_hash
 from core.errors import InvalidData, NotAllowed, Unavailable
+from core.locale import request_language
 from core.tasks import BrokerUnavailable, publish
 from otp import codes
 from otp.models import Purpose
@@ -77,7 +78,12 @@ def _mail_queue(*, email: str, code: str, challenge_id: str) -> None:
     token = codes.link_token_issue(challenge_id=challenge_id)
     publish(
         email_verification_send_task,
-        kwargs={"email": email, "code": code, "token": token},
+        kwargs={
+            "email": email,
+            "code": code,
+            "token": token,
+            "language": request_language(),
+        },
         kwargsrepr={"email": email_hash(email), "code": "******", "token": "******"},
         expires=settings.OTP_TTL_SECONDS,
     )

@@ -43,7 +43,7 @@ def _erase(
         now=now,
     )
     if erased.email:
-        erasure_notice_after_commit(email=erased.email)
+        erasure_notice_after_commit(email=erased.email, locale=erased.locale)
     return erased
 
 

@@ -68,5 +68,6 @@ def _login(*, email: str, now: datetime) -> OtpLogin:
     if identity.customer_id is None:
         return OtpLogin(token=token, customer=None)
     logger.info("Existing user logged in via OTP", extra={"userId": email_hash(email)})
+    accounts.customer_locale_remember(customer_id=identity.customer_id)
     addresses = selectors.addresses_of(customer_id=identity.customer_id)
     return OtpLogin(token=token, customer=identity.customer, addresses=tuple(addresses))

@@ -18,6 +18,7 @@ from otp.services import otp_failures_reset
 @sensitive_variables("password")
 def password_login(*, email: str, password: str) -> AuthIdentity:
     identity = accounts.identity_authenticate_emailpass(email=email, password=password)
+    accounts.customer_locale_remember(customer_id=identity.customer_id)
     if identity.email_verified_at is not None:
         otp_failures_reset(email=email)
     return identity

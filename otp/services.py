@@ -31,6 +31,7 @@ from core.errors import (
     TooManyRequests,
     Unavailable,
 )
+from core.locale import request_language
 from core.ratelimit import rate_limit
 from core.tasks import BrokerUnavailable, publish
 from otp import codes, selectors
@@ -65,7 +66,7 @@ def otp_send(*, email: str, ip: str, now: datetime) -> int:
     try:
         publish(
             otp_email_send_task,
-            kwargs={"email": email, "code": code},
+            kwargs={"email": email, "code": code, "language": request_language()},
             kwargsrepr={"email": email_hash(email), "code": "******"},
             expires=settings.OTP_TTL_SECONDS,
         )

@@ -1,6 +1,7 @@
 from celery import shared_task
 from django.conf import settings
 
+from accounts.selectors import mail_language_for_email
 from core.mail import templated_mail_send
 from core.tasks import SealedTask
 
@@ -11,11 +12,12 @@ from core.tasks import SealedTask
 # and the message and its seal expire with the code (`expires` =
 # OTP_TTL_SECONDS at publish time).
 @shared_task(base=SealedTask, ignore_result=True, acks_late=True)
-def otp_email_send_task(*, email: str, code: str) -> None:
+def otp_email_send_task(*, email: str, code: str, language: str | None = None) -> None:
     templated_mail_send(
         templates="otp/email/",
         context={"code": code, "minutes": settings.OTP_TTL_SECONDS // 60},
         to=email,
+        language=mail_language_for_email(email=email, language=language),
     )
 
 

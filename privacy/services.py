@@ -8,6 +8,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from core.emails import email_hash
+from core.locale import mail_language, request_language
 from core.tasks import BrokerUnavailable, publish
 from privacy.models import Erasure
 
@@ -38,19 +39,22 @@ def erasure_record(
     )
 
 
-def erasure_notice_after_commit(*, email: str) -> None:
-    """Mail "your account was deleted" once the transaction commits; a
-    broker outage is logged and never fails (or undoes) the erasure."""
-    transaction.on_commit(lambda: erasure_notice_queue(email=email))
+def erasure_notice_after_commit(*, email: str, locale: str | None) -> None:
+    """Mail "your account was deleted" once the transaction commits, in the
+    request's language, else the customer's (`locale`, read before the row
+    went); a broker outage is logged and never fails (or undoes) the
+    erasure."""
+    language = mail_language(request_language(), locale)
+    transaction.on_commit(lambda: erasure_notice_queue(email=email, language=language))
 
 
-def erasure_notice_queue(*, email: str) -> None:
+def erasure_notice_queue(*, email: str, language: str | None = None) -> None:
     from privacy.tasks import account_deleted_email_send_task
 
     try:
         publish(
             account_deleted_email_send_task,
-            kwargs={"email": email},
+            kwargs={"email": email, "language": language},
             kwargsrepr={"email": email_hash(email)},
             expires=NOTICE_EXPIRES_SECONDS,
         )

@@ -8,7 +8,12 @@ from core.tasks import SealedTask
 # masked kwargsrepr the caller passes, no result is stored. The account is
 # gone when this runs: the mail says so and links nowhere.
 @shared_task(base=SealedTask, ignore_result=True, acks_late=True)
-def account_deleted_email_send_task(*, email: str) -> None:
+# The customer row is gone by then: the caller passes the language (the
+# request's, else the one the customer had), never None.
+def account_deleted_email_send_task(*, email: str, language: str | None = None) -> None:
     templated_mail_send(
-        templates="accounts/email/account_deleted/", context={}, to=email
+        templates="accounts/email/account_deleted/",
+        context={},
+        to=email,
+        language=language,
     )

@@ -9,6 +9,7 @@ from accounts.services.addresses import (
 from accounts.services.customers import (
     Profile,
     customer_create_for_identity,
+    customer_locale_remember,
     customer_signup,
     customer_update,
     registered_customer_claim,
@@ -47,6 +48,7 @@ __all__ = [
     "current_password_check",
     "customer_create_for_identity",
     "customer_erase",
+    "customer_locale_remember",
     "customer_signup",
     "customer_update",
     "expired_credentials_purge",

@@ -17,6 +17,7 @@ from accounts.models import AuthIdentity, Customer
 from accounts.services.identities import email_identity_lock, identity_for_signup
 from core.emails import email_normalize, email_parse
 from core.errors import DuplicateError, InvalidData, NotFound
+from core.locale import request_language
 
 CUSTOMER_EXISTS = "Customer with this email already has an account"
 PROFILE_FIELDS = ("company_name", "first_name", "last_name", "phone")
@@ -43,6 +44,7 @@ def _customer_insert(*, profile: Profile, email: str, now: datetime) -> Customer
                 phone=profile.phone,
                 metadata=profile.metadata,
                 has_account=True,
+                locale=request_language(),
                 created_at=now,
                 updated_at=now,
             )
@@ -133,6 +135,7 @@ def customer_update(
             setattr(customer, field, changes[field])
     if "metadata" in changes:
         customer.metadata = metadata_merge(customer.metadata, changes["metadata"])
+    customer.locale = request_language() or customer.locale
     customer.updated_at = now
     customer.save()
     return customer
@@ -150,3 +153,15 @@ def registered_customer_claim(
     if customer is None or AuthIdentity.objects.filter(customer=customer).exists():
         return
     identity_link(identity=identity, customer=customer, now=now)
+
+
+def customer_locale_remember(*, customer_id: str | None) -> None:
+    """Remember the request's language on its customer, for the mail the
+    worker sends later (core/locale.py). One UPDATE, and only when the
+    language changes: a login in the same language writes nothing."""
+    language = request_language()
+    if language is None or customer_id is None:
+        return
+    Customer.objects.filter(pk=customer_id).exclude(locale=language).update(
+        locale=language
+    )

@@ -25,6 +25,8 @@ class ErasedCustomer:
     # the OTP records are keyed by, and the notice goes to.
     email: str
     auth_identity_id: str | None
+    # The language of the customer's mail, for the notice (Customer.locale).
+    locale: str | None = None
 
 
 def customer_erase(*, customer_id: str) -> ErasedCustomer:
@@ -52,4 +54,5 @@ def customer_erase(*, customer_id: str) -> ErasedCustomer:
         customer_id=customer.id,
         email=customer.email or "",
         auth_identity_id=identity_id,
+        locale=customer.locale,
     )

@@ -26,6 +26,7 @@ from accounts.services.identities import (
 )
 from core.emails import email_hash
 from core.errors import NotAllowed, Unauthorized
+from core.locale import request_language
 from core.tasks import BrokerUnavailable, publish
 
 logger = logging.getLogger("accounts")
@@ -122,6 +123,7 @@ def password_changed_notice_queue(
                 "email": email,
                 "changed_at": changed_at.isoformat(),
                 "client": client,
+                "language": request_language(),
             },
             kwargsrepr={"email": email_hash(email), "changed_at": "*", "client": "*"},
             expires=NOTICE_EXPIRES,

@@ -22,6 +22,7 @@ from accounts.services.identities import password_policy_check, tokens_revoked
 from accounts.tokens import InvalidToken, reset_token_decode, reset_token_issue
 from core.emails import email_hash, email_normalize
 from core.errors import Unauthorized
+from core.locale import request_language
 from core.tasks import BrokerUnavailable, publish
 
 logger = logging.getLogger("accounts")
@@ -41,7 +42,11 @@ def password_reset_request(*, identifier: str, provider: str) -> None:
     try:
         publish(
             password_reset_email_send_task,
-            kwargs={"identifier": email, "provider": provider},
+            kwargs={
+                "identifier": email,
+                "provider": provider,
+                "language": request_language(),
+            },
             kwargsrepr={"identifier": email_hash(email), "provider": provider},
             expires=settings.RESET_TOKEN_EXPIRES_IN.total_seconds(),
         )

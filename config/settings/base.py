@@ -55,6 +55,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "api.cors.MedusaCorsMiddleware",
     "api.middleware.PublishableKeyMiddleware",
+    "api.middleware.RequestLanguageMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -141,6 +142,11 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
+# The languages customer mail is written in (docs/account.md, "Mail in the
+# customer's language"); Customer.locale holds one of these codes or NULL.
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+MAIL_LANGUAGE_DEFAULT = "en"
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
