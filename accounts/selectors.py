@@ -148,14 +148,19 @@ def mail_language_for_email(*, email: str, language: str | None) -> str:
     request's if it had one (`language`), else the one its registered
     customer's requests left (Customer.locale), else the default."""
     if language is None:
-        language = (
-            Customer.objects.filter(
-                email=email, has_account=True, deleted_at__isnull=True
-            )
-            .values_list("locale", flat=True)
-            .first()
-        )
+        customer = registered_customer_for_email(email=email)
+        language = customer.locale if customer is not None else None
     return mail_language(language)
+
+
+def customer_locale_loaded(identity: AuthIdentity) -> str | None:
+    """The stored language of the identity's customer when the identity
+    came with it (a token's identity does: no query), else None: the
+    worker then looks it up (mail_language_for_email)."""
+    if identity.customer_id is None or not AuthIdentity.customer.is_cached(identity):
+        return None
+    customer = identity.customer
+    return customer.locale if customer is not None else None
 
 
 def registered_customer_for_email(*, email: str) -> Customer | None:

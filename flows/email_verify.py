@@ -23,7 +23,7 @@ from accounts import services as accounts
 from accounts.models import AuthIdentity, Customer
 from core.emails import email_hash
 from core.errors import InvalidData, NotAllowed, Unavailable
-from core.locale import request_language
+from core.locale import mail_language, request_language
 from core.tasks import BrokerUnavailable, publish
 from otp import codes
 from otp.models import Purpose
@@ -62,7 +62,14 @@ def verification_send(*, identity: AuthIdentity, ip: str, now: datetime) -> int:
         email=email, purpose=Purpose.VERIFY, ip=ip, now=now
     )
     try:
-        _mail_queue(email=email, code=code, challenge_id=challenge.id)
+        _mail_queue(
+            email=email,
+            code=code,
+            challenge_id=challenge.id,
+            language=mail_language(
+                request_language(), selectors.customer_locale_loaded(identity)
+            ),
+        )
     except BrokerUnavailable as exc:
         otp_challenge_discard(challenge=challenge, error=exc)
         raise Unavailable(
@@ -72,7 +79,7 @@ def verification_send(*, identity: AuthIdentity, ip: str, now: datetime) -> int:
 
 
 @sensitive_variables("code", "token")
-def _mail_queue(*, email: str, code: str, challenge_id: str) -> None:
+def _mail_queue(*, email: str, code: str, challenge_id: str, language: str) -> None:
     from accounts.tasks import email_verification_send_task
 
     token = codes.link_token_issue(challenge_id=challenge_id)
@@ -82,7 +89,7 @@ def _mail_queue(*, email: str, code: str, challenge_id: str) -> None:
             "email": email,
             "code": code,
             "token": token,
-            "language": request_language(),
+            "language": language,
         },
         kwargsrepr={"email": email_hash(email), "code": "******", "token": "******"},
         expires=settings.OTP_TTL_SECONDS,
@@ -98,7 +105,11 @@ def verification_send_after_signup(*, identity_id: str, ip: str) -> None:
 
     def send() -> None:
         try:
-            identity = AuthIdentity.objects.filter(pk=identity_id).first()
+            identity = (
+                AuthIdentity.objects.select_related("customer")
+                .filter(pk=identity_id)
+                .first()
+            )
             if identity is None:
                 return
             verification_send(identity=identity, ip=ip, now=timezone.now())

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from django.views.decorators.debug import sensitive_variables
 
+from accounts import selectors
 from accounts import services as accounts
 from accounts.models import AuthIdentity
 from core.client_info import ClientInfo
@@ -56,6 +57,9 @@ def password_change(
             email=email, code=change.code, ip=ip, now=now, login=confirmed
         )
     accounts.password_changed_notice_queue(
-        email=email, changed_at=now, client=client.as_dict()
+        email=email,
+        changed_at=now,
+        client=client.as_dict(),
+        locale=selectors.customer_locale_loaded(identity),
     )
     return changed

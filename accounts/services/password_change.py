@@ -26,7 +26,7 @@ from accounts.services.identities import (
 )
 from core.emails import email_hash
 from core.errors import NotAllowed, Unauthorized
-from core.locale import request_language
+from core.locale import mail_language, request_language
 from core.tasks import BrokerUnavailable, publish
 
 logger = logging.getLogger("accounts")
@@ -109,7 +109,11 @@ NOTICE_EXPIRES = 24 * 3600  # a notice a day late is still worth sending
 
 
 def password_changed_notice_queue(
-    *, email: str, changed_at: datetime, client: dict[str, str]
+    *,
+    email: str,
+    changed_at: datetime,
+    client: dict[str, str],
+    locale: str | None = None,
 ) -> None:
     """Queue the "your password was changed" mail. The change has committed:
     a broker outage is logged, never raised (the customer keeps the new
@@ -123,7 +127,7 @@ def password_changed_notice_queue(
                 "email": email,
                 "changed_at": changed_at.isoformat(),
                 "client": client,
-                "language": request_language(),
+                "language": mail_language(request_language(), locale),
             },
             kwargsrepr={"email": email_hash(email), "changed_at": "*", "client": "*"},
             expires=NOTICE_EXPIRES,
