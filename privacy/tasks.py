@@ -6,10 +6,10 @@ from core.tasks import SealedTask
 
 # The address crosses the broker sealed (SealedTask), the worker logs the
 # masked kwargsrepr the caller passes, no result is stored. The account is
-# gone when this runs: the mail says so and links nowhere.
+# gone when this runs: the mail says so and links nowhere, and its language
+# comes from the caller (the request's, else the one the customer had; None
+# only in a message queued before the argument existed: the default).
 @shared_task(base=SealedTask, ignore_result=True, acks_late=True)
-# The customer row is gone by then: the caller passes the language (the
-# request's, else the one the customer had), never None.
 def account_deleted_email_send_task(*, email: str, language: str | None = None) -> None:
     templated_mail_send(
         templates="accounts/email/account_deleted/",
