@@ -102,3 +102,39 @@ def password_changed_email_send_task(
         to=email,
         language=mail_language_for_email(email=email, language=language),
     )
+
+
+# The e-mail change's mails: the code to the new address (expires with the
+# code), the notice with the undo link to the old one, and the notice after
+# an undo. Sealed, masked kwargsrepr from the caller, no result.
+@shared_task(base=SealedTask, ignore_result=True, acks_late=True)
+def email_change_code_send_task(*, email: str, code: str) -> None:
+    templated_mail_send(
+        templates="accounts/email/email_change_code/",
+        context={"code": code, "minutes": settings.OTP_TTL_SECONDS // 60},
+        to=email,
+    )
+
+
+@shared_task(base=SealedTask, ignore_result=True)
+def email_changed_email_send_task(*, email: str, changed_at: str, token: str) -> None:
+    when = datetime.fromisoformat(changed_at).astimezone(UTC)
+    query = urlencode({"token": token})
+    templated_mail_send(
+        templates="accounts/email/email_changed/",
+        context={
+            "changed_at": when.strftime("%Y-%m-%d %H:%M UTC"),
+            "undo_url": f"{settings.EMAIL_CHANGE_UNDO_URL}?{query}",
+            "hours": int(settings.EMAIL_CHANGE_UNDO_TTL.total_seconds() // 3600),
+        },
+        to=email,
+    )
+
+
+@shared_task(base=SealedTask, ignore_result=True)
+def email_change_undone_email_send_task(*, email: str) -> None:
+    templated_mail_send(
+        templates="accounts/email/email_change_undone/",
+        context={"reset_url": settings.PASSWORD_RESET_URL},
+        to=email,
+    )

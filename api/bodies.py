@@ -212,6 +212,27 @@ class EmailVerifySerializer(StrictSerializer):
         return attrs
 
 
+@extend_schema_serializer(component_name="EmailChange")
+class EmailChangeSerializer(StrictSerializer):
+    """The new address, as typed (normalized and checked by the flow)."""
+
+    email = EmailInputField()
+
+
+@extend_schema_serializer(component_name="EmailChangeConfirm")
+class EmailChangeConfirmSerializer(StrictSerializer):
+    """The code mailed to the new address."""
+
+    code = CodeField()
+
+
+@extend_schema_serializer(component_name="EmailChangeUndo")
+class EmailChangeUndoSerializer(StrictSerializer):
+    """The undo link's token, from the notice to the old address."""
+
+    token = StrictCharField(allow_blank=False, max_length=1024)
+
+
 @extend_schema_serializer(component_name="OtpLogin")
 class OtpLoginSerializer(serializers.Serializer):
     # `sdk.auth.login("customer", "email-otp", {email, code})`: Medusa's

@@ -13,6 +13,11 @@ from api.views.auth import (
     AuthTokenRefreshApi,
 )
 from api.views.customers import CustomerCreateApi, CustomerMeApi
+from api.views.email_change import (
+    EmailChangeApi,
+    EmailChangeConfirmApi,
+    EmailChangeUndoApi,
+)
 from api.views.email_verify import EmailVerifyApi, EmailVerifySendApi
 from api.views.otp import OtpSendApi, OtpVerifyApi
 from api.views.password_change import PasswordChangeApi
@@ -52,6 +57,13 @@ store_urlpatterns = [
     path(
         "customers/me/password", PasswordChangeApi.as_view(), name="customer-password"
     ),
+    path("customers/me/email", EmailChangeApi.as_view(), name="customer-email"),
+    path(
+        "customers/me/email/confirm",
+        EmailChangeConfirmApi.as_view(),
+        name="customer-email-confirm",
+    ),
+    path("auth/email/undo", EmailChangeUndoApi.as_view(), name="email-change-undo"),
     path("customers/me/export", CustomerExportApi.as_view(), name="customer-export"),
     path("customers/me/addresses", AddressListApi.as_view(), name="customer-addresses"),
     path(

@@ -26,6 +26,7 @@ class Purpose(models.TextChoices):
 
     LOGIN = "login", "login"
     VERIFY = "verify", "verify the address"
+    EMAIL_CHANGE = "email_change", "change the address"
 
 
 class OtpChallenge(models.Model):
@@ -39,6 +40,9 @@ class OtpChallenge(models.Model):
         default=Purpose.LOGIN,
         db_default=Purpose.LOGIN,
     )
+    # Whose challenge it is, when the address is not the account's yet (an
+    # e-mail change: the account's identity id); empty otherwise.
+    subject = models.CharField(max_length=64, blank=True, default="", db_default="")
     code_hash = models.CharField(max_length=64)
     attempts = models.PositiveSmallIntegerField(default=0)
     max_attempts = models.PositiveSmallIntegerField()
@@ -56,6 +60,13 @@ class OtpChallenge(models.Model):
             models.Index(
                 fields=["email", "purpose", "-created_at"],
                 name="otp_email_purpose_created_idx",
+            ),
+            # An e-mail change's confirmation finds its identity's newest
+            # challenge (and so the new address) by subject.
+            models.Index(
+                fields=["subject", "purpose", "-created_at"],
+                name="otp_subject_purpose_idx",
+                condition=~Q(subject=""),
             ),
         ]
         constraints = [

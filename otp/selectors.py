@@ -14,6 +14,17 @@ def challenge_latest_for_update(
     )
 
 
+def challenge_latest_for_subject(*, subject: str, purpose: str) -> OtpChallenge | None:
+    """The newest challenge opened for a subject (an identity changing its
+    address) and purpose (otp_subject_purpose_idx)."""
+    return (
+        OtpChallenge.objects.filter(subject=subject, purpose=purpose)
+        .exclude(subject="")
+        .order_by("-created_at")
+        .first()
+    )
+
+
 def challenge_for_update(*, challenge_id: str, purpose: str) -> OtpChallenge | None:
     """One challenge by its id (the primary key), row-locked."""
     return (

@@ -78,19 +78,20 @@ def otp_send(*, email: str, ip: str, now: datetime) -> int:
 
 @sensitive_variables("code")
 def otp_challenge_open(
-    *, email: str, purpose: str, ip: str, now: datetime
+    *, email: str, purpose: str, ip: str, now: datetime, subject: str = ""
 ) -> tuple[OtpChallenge, str]:
     """Every limit of a send (Redis per client and per email, then the
     cooldown, hourly budget and failure ceiling of the email and purpose in
     PostgreSQL), then a new challenge replacing the open one; its code comes
     back for the caller's mail, which must be queued or the challenge
-    discarded. `email` is in normal form."""
+    discarded. `email` is in normal form; `subject` names whose challenge
+    it is when the address is not the account's yet (an e-mail change)."""
     rate_limit(
         ("otp-send-ip", ip, settings.OTP_SEND_LIMIT_PER_IP, HOUR),
         ("otp-send-email", email, settings.OTP_SEND_LIMIT_PER_EMAIL, HOUR),
         message=CODE_REQUESTS_TOO_MANY,
     )
-    return _challenge_open(email=email, purpose=purpose, now=now)
+    return _challenge_open(email=email, purpose=purpose, now=now, subject=subject)
 
 
 def otp_challenge_discard(*, challenge: OtpChallenge, error: Exception) -> None:
@@ -110,7 +111,7 @@ def otp_challenge_discard(*, challenge: OtpChallenge, error: Exception) -> None:
 @sensitive_variables("code")
 @transaction.atomic
 def _challenge_open(
-    *, email: str, purpose: str, now: datetime
+    *, email: str, purpose: str, now: datetime, subject: str = ""
 ) -> tuple[OtpChallenge, str]:
     budget = selectors.failure_budget(email=email)
     if budget.consecutive_failures >= settings.OTP_FAILURE_CEILING:
@@ -135,7 +136,7 @@ def _challenge_open(
     try:
         with transaction.atomic():
             challenge = otp_challenge_replace(
-                email=email, code=code, now=now, purpose=purpose
+                email=email, code=code, now=now, purpose=purpose, subject=subject
             )
     except IntegrityError:
         # A parallel send opened this email's challenge a moment ago.
@@ -145,7 +146,12 @@ def _challenge_open(
 
 @sensitive_variables("code")
 def otp_challenge_replace(
-    *, email: str, code: str, now: datetime, purpose: str = Purpose.LOGIN
+    *,
+    email: str,
+    code: str,
+    now: datetime,
+    purpose: str = Purpose.LOGIN,
+    subject: str = "",
 ) -> OtpChallenge:
     """Close the email's open challenge of this purpose and open one for
     `code` (no limits: callers check them)."""
@@ -159,6 +165,7 @@ def otp_challenge_replace(
     challenge = OtpChallenge(
         email=email,
         purpose=purpose,
+        subject=subject,
         max_attempts=settings.OTP_MAX_ATTEMPTS,
         created_at=now,
         expires_at=now + timedelta(seconds=settings.OTP_TTL_SECONDS),
@@ -203,17 +210,19 @@ def otp_verify(
     now: datetime,
     login: Callable[[str], T],
     purpose: str = Purpose.LOGIN,
+    subject: str | None = None,
 ) -> T:
     """Check a code. A wrong code is counted in a transaction that commits
     before the error is raised; a right one is consumed in the transaction
     that runs `login(email)` (the caller's: find the account, sign a token),
-    so a failure there leaves the code usable."""
+    so a failure there leaves the code usable. With `subject`, the newest
+    challenge must be that subject's (another's replaced it: not found)."""
     rate_limit(("otp-verify-ip", ip, settings.OTP_VERIFY_LIMIT_PER_IP, 600))
     email = email_normalize(email)
     error: ApiError | None = None
     with transaction.atomic():
         challenge = selectors.challenge_latest_for_update(email=email, purpose=purpose)
-        if challenge is None:
+        if challenge is None or (subject is not None and challenge.subject != subject):
             error = _not_found()
         else:
             error = _refusal(challenge, email=email, now=now)

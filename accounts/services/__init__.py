@@ -14,6 +14,14 @@ from accounts.services.customers import (
     customer_update,
     registered_customer_claim,
 )
+from accounts.services.email_change import (
+    EmailChangeUndone,
+    email_change,
+    email_change_allowed_check,
+    email_change_undo,
+    email_change_undone_notice_queue,
+    email_changed_notice_queue,
+)
 from accounts.services.erasure import ErasedCustomer, customer_erase
 from accounts.services.identities import (
     access_token_for_identity,
@@ -38,6 +46,7 @@ from accounts.services.passwords import (
 )
 
 __all__ = [
+    "EmailChangeUndone",
     "ErasedCustomer",
     "Profile",
     "access_token_for_identity",
@@ -51,6 +60,11 @@ __all__ = [
     "customer_locale_remember",
     "customer_signup",
     "customer_update",
+    "email_change",
+    "email_change_allowed_check",
+    "email_change_undo",
+    "email_change_undone_notice_queue",
+    "email_changed_notice_queue",
     "expired_credentials_purge",
     "identity_authenticate_emailpass",
     "identity_email_proven",

@@ -189,6 +189,13 @@ PASSWORD_RESET_URL = env.str(
 EMAIL_VERIFY_URL = env.str(
     "EMAIL_VERIFY_URL", default="http://localhost:8000/verify-email"
 )
+# The storefront page an e-mail change's undo link opens (the notice to the
+# old address); like the verify page, it asks for a click and POSTs the
+# token to /store/auth/email/undo.
+EMAIL_CHANGE_UNDO_URL = env.str(
+    "EMAIL_CHANGE_UNDO_URL", default="http://localhost:8000/undo-email-change"
+)
+EMAIL_CHANGE_UNDO_TTL = timedelta(hours=72)
 CUSTOMER_SESSION_COOKIE_NAME = "connect.sid"
 CUSTOMER_SESSION_TTL = timedelta(hours=10)
 CUSTOMER_SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)

@@ -51,6 +51,9 @@ def test_the_schema_documents_every_route(schema):
         "GET /store/customers/me",
         "POST /store/customers/me",
         "POST /store/customers/me/password",
+        "POST /store/customers/me/email",
+        "POST /store/customers/me/email/confirm",
+        "POST /store/auth/email/undo",
         "DELETE /store/customers/me",
         "GET /store/customers/me/export",
         "GET /store/customers/me/addresses",
@@ -102,6 +105,13 @@ def test_protected_routes_name_their_credentials(schema):
             {"sessionCookie": []},
         ],
         "DELETE /store/customers/me": [{"customerToken": []}, {"sessionCookie": []}],
+        **{
+            f"POST /store/customers/me/email{tail}": [
+                {"customerToken": []},
+                {"sessionCookie": []},
+            ]
+            for tail in ("", "/confirm")
+        },
         "GET /store/customers/me/export": [
             {"customerToken": []},
             {"sessionCookie": []},

@@ -444,6 +444,8 @@ def _credential_headers(operation, credentials: Credentials) -> dict[str, str]:
         "/store/customers": lambda: credentials.registration_token,
         "/store/customers/me": lambda: credentials.customer_token,
         "/store/customers/me/password": lambda: credentials.customer_token,
+        "/store/customers/me/email": lambda: credentials.customer_token,
+        "/store/customers/me/email/confirm": lambda: credentials.customer_token,
         "/store/auth/email/verify/send": lambda: credentials.customer_token,
         "/store/auth/email/verify": lambda: credentials.customer_token,
         "/store/customers/me/export": lambda: credentials.customer_token,

@@ -1,0 +1,179 @@
+"""Changing the address of a logged-in identity (docs/account.md, "Changing
+the email"): its logins (emailpass and email-otp entity ids), its
+customer's email and its proof of the mailbox move together, in one
+transaction; every token issued before is refused. The old address gets a
+signed undo token, valid EMAIL_CHANGE_UNDO_TTL.
+
+One account per address holds through the unique constraints
+(provid_provider_entity_uniq, the registered customers' lower(email)
+index): a race lost to another sign-up of the new address is a
+`duplicate_error` and rolls everything back."""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from celery import Task
+from django.conf import settings
+from django.core import signing
+from django.db import IntegrityError, transaction
+from django.views.decorators.debug import sensitive_variables
+
+from accounts import selectors
+from accounts.models import AuthIdentity, Customer, Provider, ProviderIdentity
+from accounts.services.identities import (
+    IDENTITY_EXISTS,
+    email_identity_lock,
+    tokens_revoked,
+)
+from core.emails import email_hash
+from core.errors import DuplicateError, InvalidData
+from core.tasks import BrokerUnavailable, publish
+
+logger = logging.getLogger("accounts")
+
+SAME_ADDRESS = "The new email address is the account's address already"
+UNDO_SALT = "accounts.email_change.undo"
+UNDO_INVALID = "This link is invalid or has expired"
+NOTICE_EXPIRES = 24 * 3600
+MOVED_PROVIDERS = (Provider.EMAILPASS, Provider.EMAIL_OTP)
+
+
+def email_taken(*, email: str, identity_id: str) -> bool:
+    """Whether another account has the address: a login of another identity
+    (either provider), or a registered customer not this identity's."""
+    if (
+        ProviderIdentity.objects.filter(entity_id=email)
+        .exclude(auth_identity_id=identity_id)
+        .exists()
+    ):
+        return True
+    customer = selectors.registered_customer_for_email(email=email)
+    return (
+        customer is not None
+        and not AuthIdentity.objects.filter(pk=identity_id, customer=customer).exists()
+    )
+
+
+def email_change_allowed_check(*, identity_id: str, current: str, new: str) -> None:
+    """400 for the account's own address, 422 `duplicate_error` with
+    register's wording for a taken one (no more than register tells)."""
+    if new == current:
+        raise InvalidData(SAME_ADDRESS)
+    if email_taken(email=new, identity_id=identity_id):
+        raise DuplicateError(IDENTITY_EXISTS)
+
+
+def _email_move(*, identity_id: str, new: str, now: datetime) -> AuthIdentity:
+    """Inside a transaction: lock the new address and the identity, move its
+    logins and customer to `new`, mark the mailbox proven, revoke tokens."""
+    email_identity_lock(email=new)
+    identity = AuthIdentity.objects.select_for_update().get(pk=identity_id)
+    if email_taken(email=new, identity_id=identity_id):
+        raise DuplicateError(IDENTITY_EXISTS)
+    try:
+        with transaction.atomic():
+            ProviderIdentity.objects.filter(
+                auth_identity_id=identity_id, provider__in=MOVED_PROVIDERS
+            ).update(entity_id=new, updated_at=now)
+            if identity.customer_id is not None:
+                customer = Customer.objects.select_for_update().get(
+                    pk=identity.customer_id
+                )
+                customer.email = new
+                customer.updated_at = now
+                customer.save(update_fields=["email", "updated_at"])
+    except IntegrityError as exc:
+        raise DuplicateError(IDENTITY_EXISTS) from exc
+    AuthIdentity.objects.filter(pk=identity_id).update(
+        email_verified_at=now, updated_at=now, **tokens_revoked(now=now)
+    )
+    identity.refresh_from_db()
+    return identity
+
+
+def email_change(*, identity_id: str, new: str, now: datetime) -> AuthIdentity:
+    """Move the identity to `new` (proven by the caller's code); return it
+    with its new token generation."""
+    with transaction.atomic():
+        return _email_move(identity_id=identity_id, new=new, now=now)
+
+
+@dataclass(frozen=True)
+class EmailChangeUndone:
+    identity: AuthIdentity
+    restored: str
+
+
+def email_change_undo_token(*, identity_id: str, old: str, new: str) -> str:
+    """The old address's way back: signed (SECRET_KEY, its own salt) and
+    timestamped; `email_change_undo` refuses it after EMAIL_CHANGE_UNDO_TTL."""
+    return signing.dumps({"i": identity_id, "o": old, "n": new}, salt=UNDO_SALT)
+
+
+@sensitive_variables("token")
+def email_change_undo(*, token: str, now: datetime) -> EmailChangeUndone:
+    """Restore the old address if the account still has the new one and the
+    old one is still free; every token is refused (the customer is told to
+    reset the password). A forged, expired or spent token is 400."""
+    try:
+        data = signing.loads(
+            token,
+            salt=UNDO_SALT,
+            max_age=settings.EMAIL_CHANGE_UNDO_TTL,
+        )
+        identity_id, old, new = str(data["i"]), str(data["o"]), str(data["n"])
+    except (signing.BadSignature, KeyError, TypeError):
+        raise InvalidData(UNDO_INVALID, code="undo_invalid") from None
+    with transaction.atomic():
+        if selectors.auth_identity_email(auth_identity_id=identity_id) != new:
+            raise InvalidData(UNDO_INVALID, code="undo_invalid")
+        try:
+            identity = _email_move(identity_id=identity_id, new=old, now=now)
+        except DuplicateError:
+            raise DuplicateError(
+                "The previous address belongs to another account now"
+            ) from None
+    return EmailChangeUndone(identity=identity, restored=old)
+
+
+def _queue(
+    task: "Task[..., Any]", *, kwargs: dict[str, str], kwargsrepr: dict[str, str]
+) -> None:
+    try:
+        publish(task, kwargs=kwargs, kwargsrepr=kwargsrepr, expires=NOTICE_EXPIRES)
+    except BrokerUnavailable as exc:
+        logger.error(
+            "Email change notice could not be queued",
+            extra={"userId": kwargsrepr["email"], "error": str(exc)},
+        )
+
+
+def email_changed_notice_queue(
+    *, identity_id: str, old: str, new: str, changed_at: datetime
+) -> None:
+    """After the commit: the notice with the undo link to the old address.
+    A broker outage is logged, never raised (the change has committed)."""
+    from accounts.tasks import email_changed_email_send_task
+
+    _queue(
+        email_changed_email_send_task,
+        kwargs={
+            "email": old,
+            "changed_at": changed_at.isoformat(),
+            "token": email_change_undo_token(identity_id=identity_id, old=old, new=new),
+        },
+        kwargsrepr={"email": email_hash(old), "changed_at": "*", "token": "******"},
+    )
+
+
+def email_change_undone_notice_queue(*, email: str) -> None:
+    """After an undo: tell the restored address to reset the password."""
+    from accounts.tasks import email_change_undone_email_send_task
+
+    _queue(
+        email_change_undone_email_send_task,
+        kwargs={"email": email},
+        kwargsrepr={"email": email_hash(email)},
+    )

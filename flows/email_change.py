@@ -1,0 +1,104 @@
+"""Changing the address of a logged-in account (docs/account.md, "Changing
+the email"): a code to the new address (otp's challenges, purpose
+`email_change`, the identity as the challenge's subject), then, on the
+right code, accounts' move of the logins, the customer and the proof in
+the transaction that consumes it; the notice with the undo link to the old
+address after the commit. The replica follows the customer row by itself
+(replica's triggers)."""
+
+from datetime import datetime
+
+from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
+
+from accounts import selectors
+from accounts import services as accounts
+from accounts.models import AuthIdentity
+from core.emails import email_hash, email_parse
+from core.errors import InvalidData, NotFound, Unavailable
+from core.tasks import BrokerUnavailable, publish
+from otp import selectors as otp_selectors
+from otp.models import Purpose
+from otp.services import otp_challenge_discard, otp_challenge_open, otp_verify
+
+
+def _address_of(identity: AuthIdentity) -> str:
+    email = selectors.auth_identity_email(auth_identity_id=identity.id)
+    if email is None:  # a login-less identity cannot hold a token
+        raise NotFound("The account has no login address")
+    return email
+
+
+def email_change_request(
+    *, identity: AuthIdentity, email: str, ip: str, now: datetime
+) -> int:
+    """Mail a code to the new address; return its lifetime in seconds. The
+    address is normalized and validated as at registration (400), the
+    account's own is 400, a taken one 422; the OTP send limits apply (429);
+    the broker down is 503 and leaves no live challenge."""
+    new = email_parse(email)
+    accounts.email_change_allowed_check(
+        identity_id=identity.id, current=_address_of(identity), new=new
+    )
+    challenge, code = otp_challenge_open(
+        email=new, purpose=Purpose.EMAIL_CHANGE, ip=ip, now=now, subject=identity.id
+    )
+    try:
+        _code_queue(email=new, code=code)
+    except BrokerUnavailable as exc:
+        otp_challenge_discard(challenge=challenge, error=exc)
+        raise Unavailable("The code could not be sent, please try again") from exc
+    return int(settings.OTP_TTL_SECONDS)
+
+
+@sensitive_variables("code")
+def _code_queue(*, email: str, code: str) -> None:
+    from accounts.tasks import email_change_code_send_task
+
+    publish(
+        email_change_code_send_task,
+        kwargs={"email": email, "code": code},
+        kwargsrepr={"email": email_hash(email), "code": "******"},
+        expires=settings.OTP_TTL_SECONDS,
+    )
+
+
+@sensitive_variables("code")
+def email_change_confirm(
+    *, identity: AuthIdentity, code: str, ip: str, now: datetime
+) -> AuthIdentity:
+    """The code of the identity's newest change request: the move, in the
+    transaction that consumes it (a taken address rolls both back: 422,
+    the code still usable); return the identity with its new generation."""
+    challenge = otp_selectors.challenge_latest_for_subject(
+        subject=identity.id, purpose=Purpose.EMAIL_CHANGE
+    )
+    if challenge is None:
+        raise InvalidData(
+            "No active code for this email; request a new one", code="otp_not_found"
+        )
+    old = _address_of(identity)
+    changed = otp_verify(
+        email=challenge.email,
+        code=code,
+        ip=ip,
+        now=now,
+        purpose=Purpose.EMAIL_CHANGE,
+        subject=identity.id,
+        login=lambda new: accounts.email_change(
+            identity_id=identity.id, new=new, now=now
+        ),
+    )
+    accounts.email_changed_notice_queue(
+        identity_id=identity.id, old=old, new=challenge.email, changed_at=now
+    )
+    return changed
+
+
+@sensitive_variables("token")
+def email_change_undo(*, token: str, now: datetime) -> AuthIdentity:
+    """The old address's link: the account back, every token refused, and a
+    mail telling the customer to choose a new password."""
+    undone = accounts.email_change_undo(token=token, now=now)
+    accounts.email_change_undone_notice_queue(email=undone.restored)
+    return undone.identity
