@@ -2,7 +2,6 @@
 docs/account.md, "Changing the email"): ask for a code at the new address,
 confirm it, and, from the notice to the old address, undo."""
 
-from django.conf import settings
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
@@ -12,8 +11,6 @@ from rest_framework.views import APIView
 
 from accounts import selectors, services
 from accounts.models import Provider
-from accounts.sessions import customer_session_delete
-from accounts.tokens import access_token_decode
 from api.authentication import CustomerAuthentication, IsCustomer
 from api.bodies import (
     EmailChangeConfirmSerializer,
@@ -23,7 +20,7 @@ from api.bodies import (
 from api.fields import validated
 from api.representations import customer_representation, fields_select
 from api.schema import PUBLISHABLE_KEY_HEADER, RETRY_AFTER_HEADER, errors
-from api.session_cookie import session_cookie_set
+from api.session_cookie import session_renew
 from api.shapes import CUSTOMER_SCHEMA, CUSTOMER_TOKEN, SESSION_COOKIE, requirement
 from api.views.auth import SET_COOKIE_HEADER
 from api.views.common import customer_addresses
@@ -138,9 +135,7 @@ class EmailChangeConfirmApi(APIView):
             }
         )
         if auth.via_session:
-            cookie = request.COOKIES.get(settings.CUSTOMER_SESSION_COOKIE_NAME, "")
-            customer_session_delete(cookie_value=cookie)
-            session_cookie_set(response, claims=access_token_decode(token).raw)
+            session_renew(request, response, token)
         return response
 
 

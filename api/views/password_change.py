@@ -1,7 +1,6 @@
 """POST /store/customers/me/password: change the password while logged in
 (flows/password_change.py; docs/account.md, "Changing the password")."""
 
-from django.conf import settings
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
@@ -11,8 +10,6 @@ from rest_framework.views import APIView
 
 from accounts import selectors, services
 from accounts.models import Provider
-from accounts.sessions import customer_session_delete
-from accounts.tokens import access_token_decode
 from api.authentication import CustomerAuthentication, IsCustomer
 from api.bodies import PasswordChangeSerializer
 from api.fields import validated
@@ -24,7 +21,7 @@ from api.schema import (
     error_schema,
     errors,
 )
-from api.session_cookie import session_cookie_set
+from api.session_cookie import session_renew
 from api.shapes import CUSTOMER_TOKEN, SESSION_COOKIE, TokenSerializer, requirement
 from api.views.auth import SET_COOKIE_HEADER
 from core.client_info import client_info
@@ -109,13 +106,5 @@ class PasswordChangeApi(APIView):
         )
         response = Response({"token": token})
         if auth.via_session:
-            self._session_renew(request, response, token)
+            session_renew(request, response, token)
         return response
-
-    @staticmethod
-    def _session_renew(request, response: Response, token: str) -> None:
-        """The old session's claims are refused now: end it, and open one
-        with the new token's, so this browser stays logged in."""
-        cookie = request.COOKIES.get(settings.CUSTOMER_SESSION_COOKIE_NAME, "")
-        customer_session_delete(cookie_value=cookie)
-        session_cookie_set(response, claims=access_token_decode(token).raw)

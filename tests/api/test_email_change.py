@@ -14,13 +14,13 @@ from django.test.utils import CaptureQueriesContext
 from accounts.models import AuthIdentity, Customer, ProviderIdentity
 from accounts.services.email_change import UNDO_SALT
 from otp.models import OtpChallenge, Purpose
-from tests.api.test_email_verify import counted, whole_requests
+from tests.api.test_email_verify import counted, customer, token, whole_requests
 from tests.factories import PASSWORD, customer_create, identity_create, token_for
 from tests.otp.conftest import time_passes
 
 pytestmark = pytest.mark.django_db
 
-__all__ = ["whole_requests"]  # a fixture
+__all__ = ["customer", "token", "whole_requests"]  # fixtures
 
 REQUEST = "/store/customers/me/email"
 CONFIRM = "/store/customers/me/email/confirm"
@@ -56,16 +56,6 @@ def undo_token(to: str) -> str:
 @pytest.fixture
 def new_email(email):
     return "new." + email
-
-
-@pytest.fixture
-def customer(email):
-    return customer_create(email=email)
-
-
-@pytest.fixture
-def token(customer):
-    return token_for(customer)
 
 
 @pytest.fixture
