@@ -15,6 +15,7 @@ from accounts.models import AuthIdentity, Customer, ProviderIdentity
 from accounts.services.email_change import UNDO_SALT
 from otp.models import OtpChallenge, Purpose
 from tests.api.test_email_verify import counted, customer, token, whole_requests
+from tests.api.test_password_change import COOKIE, fresh_client
 from tests.factories import PASSWORD, customer_create, identity_create, token_for
 from tests.otp.conftest import time_passes
 
@@ -305,3 +306,26 @@ def test_queries_per_request(post, email, new_email, token, whole_requests):
     counts = (counted(request_queries), counted(confirm_queries), counted(undo_queries))
     print("queries per request, confirm, undo:", counts)  # noqa: T201
     assert counts == (13, 25, 14)
+
+
+def test_a_cookie_session_confirms_and_gets_a_new_cookie(
+    email, new_email, customer, publishable_key, django_capture_on_commit_callbacks
+):
+    browser = fresh_client(publishable_key)
+    browser.post("/auth/session", **bearer(token_for(customer)))
+    old_cookie = browser.cookies[COOKIE].value
+    with django_capture_on_commit_callbacks(execute=True):
+        asked = browser.post(REQUEST, {"email": new_email}, format="json")
+    assert asked.status_code == 200
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = browser.post(
+            CONFIRM, {"code": mailed_code(new_email)}, format="json"
+        )
+
+    assert response.status_code == 200, response.content
+    assert response.cookies[COOKIE].value != old_cookie
+    assert browser.get(ME).json()["customer"]["email"] == new_email
+    stale = fresh_client(publishable_key)
+    stale.cookies[COOKIE] = old_cookie
+    assert stale.get(ME).status_code == 401
