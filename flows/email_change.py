@@ -90,7 +90,7 @@ def email_change_confirm(
         ),
     )
     accounts.email_changed_notice_queue(
-        identity_id=identity.id, old=old, new=challenge.email, changed_at=now
+        identity_id=identity.id, old=old, changed_at=now
     )
     return changed
 

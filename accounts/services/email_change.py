@@ -106,28 +106,33 @@ class EmailChangeUndone:
     restored: str
 
 
-def email_change_undo_token(*, identity_id: str, old: str, new: str) -> str:
+def email_change_undo_token(*, identity_id: str, old: str) -> str:
     """The old address's way back: signed (SECRET_KEY, its own salt) and
-    timestamped; `email_change_undo` refuses it after EMAIL_CHANGE_UNDO_TTL."""
-    return signing.dumps({"i": identity_id, "o": old, "n": new}, salt=UNDO_SALT)
+    timestamped; `email_change_undo` refuses it after EMAIL_CHANGE_UNDO_TTL.
+    Signed, not encrypted: it holds the old address (the mail's own) and
+    never the new one."""
+    return signing.dumps({"i": identity_id, "o": old}, salt=UNDO_SALT)
 
 
 @sensitive_variables("token")
 def email_change_undo(*, token: str, now: datetime) -> EmailChangeUndone:
-    """Restore the old address if the account still has the new one and the
-    old one is still free; every token is refused (the customer is told to
-    reset the password). A forged, expired or spent token is 400."""
+    """Restore the old address if it is still free, whatever address the
+    account has moved to since (a thief's second change must not void the
+    owner's way back); every token is refused (the customer is told to
+    reset the password). A forged or expired token, or one whose account
+    has the old address again (spent) or is gone, is 400."""
     try:
         data = signing.loads(
             token,
             salt=UNDO_SALT,
             max_age=settings.EMAIL_CHANGE_UNDO_TTL,
         )
-        identity_id, old, new = str(data["i"]), str(data["o"]), str(data["n"])
+        identity_id, old = str(data["i"]), str(data["o"])
     except (signing.BadSignature, KeyError, TypeError):
         raise InvalidData(UNDO_INVALID, code="undo_invalid") from None
     with transaction.atomic():
-        if selectors.auth_identity_email(auth_identity_id=identity_id) != new:
+        current = selectors.auth_identity_email(auth_identity_id=identity_id)
+        if current is None or current == old:  # gone, or restored already
             raise InvalidData(UNDO_INVALID, code="undo_invalid")
         try:
             identity = _email_move(identity_id=identity_id, new=old, now=now)
@@ -151,7 +156,7 @@ def _queue(
 
 
 def email_changed_notice_queue(
-    *, identity_id: str, old: str, new: str, changed_at: datetime
+    *, identity_id: str, old: str, changed_at: datetime
 ) -> None:
     """After the commit: the notice with the undo link to the old address.
     A broker outage is logged, never raised (the change has committed)."""
@@ -162,7 +167,7 @@ def email_changed_notice_queue(
         kwargs={
             "email": old,
             "changed_at": changed_at.isoformat(),
-            "token": email_change_undo_token(identity_id=identity_id, old=old, new=new),
+            "token": email_change_undo_token(identity_id=identity_id, old=old),
         },
         kwargsrepr={"email": email_hash(old), "changed_at": "*", "token": "******"},
     )
