@@ -108,16 +108,21 @@ def password_changed_email_send_task(
 # code), the notice with the undo link to the old one, and the notice after
 # an undo. Sealed, masked kwargsrepr from the caller, no result.
 @shared_task(base=SealedTask, ignore_result=True, acks_late=True)
-def email_change_code_send_task(*, email: str, code: str) -> None:
+def email_change_code_send_task(
+    *, email: str, code: str, language: str | None = None
+) -> None:
     templated_mail_send(
         templates="accounts/email/email_change_code/",
         context={"code": code, "minutes": settings.OTP_TTL_SECONDS // 60},
         to=email,
+        language=mail_language_for_email(email=email, language=language),
     )
 
 
 @shared_task(base=SealedTask, ignore_result=True)
-def email_changed_email_send_task(*, email: str, changed_at: str, token: str) -> None:
+def email_changed_email_send_task(
+    *, email: str, changed_at: str, token: str, language: str | None = None
+) -> None:
     when = datetime.fromisoformat(changed_at).astimezone(UTC)
     query = urlencode({"token": token})
     templated_mail_send(
@@ -128,13 +133,17 @@ def email_changed_email_send_task(*, email: str, changed_at: str, token: str) ->
             "hours": int(settings.EMAIL_CHANGE_UNDO_TTL.total_seconds() // 3600),
         },
         to=email,
+        language=mail_language_for_email(email=email, language=language),
     )
 
 
 @shared_task(base=SealedTask, ignore_result=True)
-def email_change_undone_email_send_task(*, email: str) -> None:
+def email_change_undone_email_send_task(
+    *, email: str, language: str | None = None
+) -> None:
     templated_mail_send(
         templates="accounts/email/email_change_undone/",
         context={"reset_url": settings.PASSWORD_RESET_URL},
         to=email,
+        language=mail_language_for_email(email=email, language=language),
     )

@@ -16,10 +16,17 @@ from accounts import services as accounts
 from accounts.models import AuthIdentity
 from core.emails import email_hash, email_parse
 from core.errors import InvalidData, NotFound, Unavailable
+from core.locale import mail_language, request_language
 from core.tasks import BrokerUnavailable, publish
 from otp import selectors as otp_selectors
 from otp.models import Purpose
 from otp.services import otp_challenge_discard, otp_challenge_open, otp_verify
+
+
+def _language(identity: AuthIdentity) -> str:
+    """The mails' language: the request's, else the customer's stored one
+    (docs/account.md, "Mail in the customer's language")."""
+    return mail_language(request_language(), selectors.customer_locale_loaded(identity))
 
 
 def _address_of(identity: AuthIdentity) -> str:
@@ -44,7 +51,7 @@ def email_change_request(
         email=new, purpose=Purpose.EMAIL_CHANGE, ip=ip, now=now, subject=identity.id
     )
     try:
-        _code_queue(email=new, code=code)
+        _code_queue(email=new, code=code, language=_language(identity))
     except BrokerUnavailable as exc:
         otp_challenge_discard(challenge=challenge, error=exc)
         raise Unavailable("The code could not be sent, please try again") from exc
@@ -52,12 +59,12 @@ def email_change_request(
 
 
 @sensitive_variables("code")
-def _code_queue(*, email: str, code: str) -> None:
+def _code_queue(*, email: str, code: str, language: str) -> None:
     from accounts.tasks import email_change_code_send_task
 
     publish(
         email_change_code_send_task,
-        kwargs={"email": email, "code": code},
+        kwargs={"email": email, "code": code, "language": language},
         kwargsrepr={"email": email_hash(email), "code": "******"},
         expires=settings.OTP_TTL_SECONDS,
     )
@@ -90,7 +97,7 @@ def email_change_confirm(
         ),
     )
     accounts.email_changed_notice_queue(
-        identity_id=identity.id, old=old, changed_at=now
+        identity_id=identity.id, old=old, changed_at=now, language=_language(identity)
     )
     return changed
 

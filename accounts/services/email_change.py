@@ -29,6 +29,7 @@ from accounts.services.identities import (
 )
 from core.emails import email_hash
 from core.errors import DuplicateError, InvalidData
+from core.locale import request_language
 from core.tasks import BrokerUnavailable, publish
 
 logger = logging.getLogger("accounts")
@@ -144,7 +145,10 @@ def email_change_undo(*, token: str, now: datetime) -> EmailChangeUndone:
 
 
 def _queue(
-    task: "Task[..., Any]", *, kwargs: dict[str, str], kwargsrepr: dict[str, str]
+    task: "Task[..., Any]",
+    *,
+    kwargs: dict[str, str | None],
+    kwargsrepr: dict[str, str],
 ) -> None:
     try:
         publish(task, kwargs=kwargs, kwargsrepr=kwargsrepr, expires=NOTICE_EXPIRES)
@@ -156,7 +160,7 @@ def _queue(
 
 
 def email_changed_notice_queue(
-    *, identity_id: str, old: str, changed_at: datetime
+    *, identity_id: str, old: str, changed_at: datetime, language: str | None = None
 ) -> None:
     """After the commit: the notice with the undo link to the old address.
     A broker outage is logged, never raised (the change has committed)."""
@@ -168,6 +172,7 @@ def email_changed_notice_queue(
             "email": old,
             "changed_at": changed_at.isoformat(),
             "token": email_change_undo_token(identity_id=identity_id, old=old),
+            "language": language,
         },
         kwargsrepr={"email": email_hash(old), "changed_at": "*", "token": "******"},
     )
@@ -179,6 +184,7 @@ def email_change_undone_notice_queue(*, email: str) -> None:
 
     _queue(
         email_change_undone_email_send_task,
-        kwargs={"email": email},
+        # The request's language, else (None) the worker reads the customer's.
+        kwargs={"email": email, "language": request_language()},
         kwargsrepr={"email": email_hash(email)},
     )
