@@ -19,13 +19,18 @@ reading it back, and a data set can grow from 10^3 to 10^6 by adding rows:
   real Argon2id hash of PASSWORD made once and shared by every row: any
   customer row logs in with PASSWORD, and lookups still walk the real indexes;
 - every OTP_EVERY-th customer also has an email-otp provider identity (a
-  returning OTP user; the OTP benchmark logs in as those).
+  returning OTP user; the OTP benchmark logs in as those);
+- with `addresses`, every customer has 1 to 3 addresses
+  (bench/load_addresses.py).
+
+The rows are the shop's existing data, like the importer's: loading them
+records no replication change (`storefront.replica = 'off'`, replica/).
 
 `scrypt_accounts_create` adds a few customers whose hash is a Medusa
 scrypt-kdf blob (imported users), `otp_challenges_create` opens challenges
 with a known code for the OTP verify benchmark.
 
-    python -m bench.load_data --n 100000 --orphan-share 0.1 [--reset]
+    python -m bench.load_data --n 100000 --orphan-share 0.1 [--addresses] [--reset]
 """
 
 import argparse
@@ -57,7 +62,9 @@ CREATE TABLE IF NOT EXISTS bench_dataset (
     n bigint NOT NULL,
     share_ppm int NOT NULL,
     otp_every int NOT NULL
-)
+);
+ALTER TABLE bench_dataset ADD COLUMN IF NOT EXISTS addresses boolean NOT NULL
+    DEFAULT false
 """
 
 # %(ppm)s: orphan share in parts per million. The same test in Python:
@@ -118,6 +125,7 @@ ANALYZED = (
     "accounts_customer",
     "accounts_authidentity",
     "accounts_provideridentity",
+    "accounts_customeraddress",
 )
 
 
@@ -126,6 +134,7 @@ class Dataset:
     n: int
     share_ppm: int
     otp_every: int
+    addresses: bool = False  # 1 to 3 per customer (bench/load_addresses.py)
 
     def is_orphan(self, i: int) -> bool:
         return is_orphan(i, self.share_ppm)
@@ -171,18 +180,21 @@ def share_ppm(share: float) -> int:
 
 def dataset_get(cursor) -> Dataset | None:
     cursor.execute(META_SQL)
-    cursor.execute("SELECT n, share_ppm, otp_every FROM bench_dataset WHERE id = 1")
+    cursor.execute(
+        "SELECT n, share_ppm, otp_every, addresses FROM bench_dataset WHERE id = 1"
+    )
     row = cursor.fetchone()
     return Dataset(*row) if row else None
 
 
 def _dataset_put(cursor, dataset: Dataset) -> None:
     cursor.execute(
-        """INSERT INTO bench_dataset (id, n, share_ppm, otp_every)
-        VALUES (1, %s, %s, %s)
+        """INSERT INTO bench_dataset (id, n, share_ppm, otp_every, addresses)
+        VALUES (1, %s, %s, %s, %s)
         ON CONFLICT (id) DO UPDATE SET n = EXCLUDED.n,
-            share_ppm = EXCLUDED.share_ppm, otp_every = EXCLUDED.otp_every""",
-        [dataset.n, dataset.share_ppm, dataset.otp_every],
+            share_ppm = EXCLUDED.share_ppm, otp_every = EXCLUDED.otp_every,
+            addresses = EXCLUDED.addresses""",
+        [dataset.n, dataset.share_ppm, dataset.otp_every, dataset.addresses],
     )
 
 
@@ -205,17 +217,20 @@ def ensure(
     *,
     orphan_share: float = 0.1,
     otp_every: int = 2,
+    addresses: bool = False,
     fresh: bool = False,
     progress=None,
     stats: dict | None = None,
 ) -> tuple[Dataset, float]:
-    """Make the database hold exactly the data set (n, share): grow it when
-    it holds a prefix of it, else start from empty. Returns the data set and
-    the seconds spent loading (0 when nothing was added). `stats`, if given,
-    receives the CPU seconds the PostgreSQL backend spent loading."""
+    """Make the database hold exactly the data set (n, share, addresses or
+    not): grow it when it holds a prefix of it, else start from empty.
+    Returns the data set and the seconds spent loading (0 when nothing was
+    added). `stats`, if given, receives the CPU seconds the PostgreSQL
+    backend spent loading."""
     from django.db import connection, transaction
 
     ppm = share_ppm(orphan_share)
+    wanted = Dataset(n, ppm, otp_every, addresses)
     with connection.cursor() as cursor:
         current = dataset_get(cursor)
         keep = (
@@ -223,11 +238,12 @@ def ensure(
             and current is not None
             and current.share_ppm == ppm
             and current.otp_every == otp_every
+            and current.addresses == addresses
             and current.n <= n
         )
         if not keep:
             reset(cursor)
-            current = Dataset(0, ppm, otp_every)
+            current = Dataset(0, ppm, otp_every, addresses)
         if current.n == n:
             return current, 0.0
         started = time.perf_counter()
@@ -246,8 +262,9 @@ def ensure(
                     share_ppm=ppm,
                     otp_every=otp_every,
                     password_hash=hashed,
+                    addresses=addresses,
                 )
-                _dataset_put(cursor, Dataset(hi, ppm, otp_every))
+                _dataset_put(cursor, Dataset(hi, ppm, otp_every, addresses))
             if progress is not None:
                 progress(hi, n)
             lo = hi
@@ -259,14 +276,25 @@ def ensure(
         cursor.execute("CHECKPOINT")
         if stats is not None and cpu_before is not None:
             stats["cpu_postgres_s"] = backend_cpu_seconds(backend) - cpu_before
-        return Dataset(n, ppm, otp_every), time.perf_counter() - started
+        return wanted, time.perf_counter() - started
 
 
 def insert_rows(
-    cursor, *, lo: int, hi: int, share_ppm: int, otp_every: int, password_hash: str
+    cursor,
+    *,
+    lo: int,
+    hi: int,
+    share_ppm: int,
+    otp_every: int,
+    password_hash: str,
+    addresses: bool = False,
 ) -> None:
-    """Rows lo+1..hi: customers, identities, provider identities (call in a
-    transaction: foreign keys are checked at its end)."""
+    """Rows lo+1..hi: customers, identities, provider identities, and the
+    customers' addresses if asked (call in a transaction: foreign keys are
+    checked at its end, and the replica's triggers are off until then)."""
+    from bench.load_addresses import insert_addresses
+
+    cursor.execute("SET LOCAL storefront.replica = 'off'")
     params = {
         "lo": lo,
         "hi": hi,
@@ -282,6 +310,8 @@ def insert_rows(
         INSERT_EMAIL_OTP,
     ):
         cursor.execute(statement, params)
+    if addresses:
+        insert_addresses(cursor, params)
 
 
 def scrypt_accounts_create(count: int) -> str:
@@ -402,6 +432,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, required=True, help="auth identities")
     parser.add_argument("--orphan-share", type=float, default=0.1)
     parser.add_argument("--otp-every", type=int, default=2)
+    parser.add_argument("--addresses", action="store_true", help="1 to 3 per customer")
     parser.add_argument("--reset", action="store_true", help="start from empty")
     args = parser.parse_args()
     django_setup()
@@ -410,6 +441,7 @@ def main() -> None:
         args.n,
         orphan_share=args.orphan_share,
         otp_every=args.otp_every,
+        addresses=args.addresses,
         fresh=args.reset,
         progress=lambda done, total: say(f"  {done:,} / {total:,}"),
         stats=stats,

@@ -1,15 +1,23 @@
 """The benchmark loader's rows are real rows: they pass every constraint,
-orphans are exactly the ones `is_orphan` names, and a loaded customer logs in
-by password and by code and reads its profile through the real API. (No
-timing here: the figures live in docs/performance.md.)"""
+orphans are exactly the ones `is_orphan` names, a loaded customer logs in
+by password and by code and reads its profile and its address book through
+the real API, and loading records nothing for Medusa's replica. (No timing
+here: the figures live in docs/performance.md.)"""
 
 import pytest
 from django.db import connection
 from django.utils import timezone
 
-from accounts.models import AuthIdentity, Customer, Provider, ProviderIdentity
-from bench import load_data, routes
+from accounts.models import (
+    AuthIdentity,
+    Customer,
+    CustomerAddress,
+    Provider,
+    ProviderIdentity,
+)
+from bench import load_addresses, load_data, routes
 from orphans.selectors import orphans_older_than
+from replica.models import Change
 
 pytestmark = pytest.mark.django_db
 
@@ -19,7 +27,8 @@ SHARE = load_data.share_ppm(0.1)
 
 @pytest.fixture
 def loaded():
-    """Rows 1..300 (inside the test's transaction, so they vanish after)."""
+    """Rows 1..300 with their addresses (inside the test's transaction, so
+    they vanish after)."""
     with connection.cursor() as cursor:
         load_data.insert_rows(
             cursor,
@@ -28,10 +37,11 @@ def loaded():
             share_ppm=SHARE,
             otp_every=2,
             password_hash=load_data.password_hash(),
+            addresses=True,
         )
         # Deferred foreign keys: checked now rather than at the rollback.
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-    return load_data.Dataset(ROWS, SHARE, 2)
+    return load_data.Dataset(ROWS, SHARE, 2, addresses=True)
 
 
 def _bench_identities():
@@ -109,3 +119,66 @@ def test_an_opened_challenge_verifies_with_the_known_code(api, loaded):
 
     assert response.status_code == 200, response.content
     assert response.json()["customer"]["id"] == load_data.customer_id(i)
+
+
+def _bench_addresses():
+    return CustomerAddress.objects.filter(
+        customer__id__startswith=f"cus_{load_data.ID_TAG}"
+    )
+
+
+def test_each_customer_has_the_addresses_address_ids_names(loaded):
+    found: dict[str, list[str]] = {}
+    for customer_id, address_id in (
+        _bench_addresses().order_by("id").values_list("customer_id", "id")
+    ):
+        found.setdefault(customer_id, []).append(address_id)
+    expected = {
+        load_data.customer_id(i): load_addresses.address_ids(i)
+        for i in range(1, ROWS + 1)
+        if not loaded.is_orphan(i)
+    }
+
+    assert found == expected
+    assert {len(ids) for ids in found.values()} == {1, 2, 3}
+    assert all(
+        len(a.removeprefix("cuaddr_")) == 26 for ids in found.values() for a in ids
+    )
+
+
+def test_loaded_addresses_pass_the_models_rules(loaded):
+    addresses = list(_bench_addresses())
+    for address in addresses[:30]:
+        address.full_clean()
+    # One default of each kind per customer: its first address.
+    defaults = {a.id for a in addresses if a.is_default_shipping}
+    assert defaults == {a.id for a in addresses if a.is_default_billing}
+    assert defaults == {
+        load_addresses.address_id(i, 1)
+        for i in range(1, ROWS + 1)
+        if not loaded.is_orphan(i)
+    }
+    assert {a.country_code for a in addresses} == set(load_addresses.COUNTRIES)
+
+
+def test_loading_records_no_change_for_the_replica(loaded):
+    assert _bench_addresses().exists()
+    assert not Change.objects.filter(
+        customer_id__startswith=f"cus_{load_data.ID_TAG}"
+    ).exists()
+
+
+def test_a_loaded_customer_reads_its_address_book(api, loaded):
+    i = next(i for i in range(3, ROWS) if load_addresses.address_count(i) == 3)
+    assert not loaded.is_orphan(i)
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {routes.token_for(i, timezone.now())}")
+
+    listed = api.get("/store/customers/me/addresses")
+    assert listed.status_code == 200, listed.content
+    assert listed.json()["count"] == 3
+    assert [a["id"] for a in listed.json()["addresses"]] == (
+        load_addresses.address_ids(i)
+    )
+    one = api.get(f"/store/customers/me/addresses/{load_addresses.address_id(i, 2)}")
+    assert one.status_code == 200, one.content
+    assert one.json()["address"]["city"] == load_addresses.address_city(i)
