@@ -24,13 +24,15 @@ CHUNK = 50  # requests prepared at a time (one COPY of challenges for verify)
 WARMUP = 10
 
 
-def _timed(sender, route, dataset, count, rng) -> tuple[list[float], Counter]:
+def _timed(
+    sender, route, dataset, count, rng, build=routes.requests_for
+) -> tuple[list[float], Counter]:
     from django.utils import timezone
 
     samples: list[float] = []
     statuses: Counter = Counter()
     while len(samples) < count:
-        batch = routes.requests_for(
+        batch = build(
             route,
             dataset,
             min(CHUNK, count - len(samples)),
@@ -45,8 +47,9 @@ def _timed(sender, route, dataset, count, rng) -> tuple[list[float], Counter]:
     return samples, statuses
 
 
-def queries_per_request(route, dataset, count, rng) -> dict:
-    """Queries of `count` in-process requests, with the SQL of the last."""
+def queries_per_request(route, dataset, count, rng, build=routes.requests_for) -> dict:
+    """Queries of `count` in-process requests, with the SQL of the last.
+    `build(route, dataset, count, rng=, now=)` makes the requests."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
@@ -54,9 +57,7 @@ def queries_per_request(route, dataset, count, rng) -> dict:
     client = routes.InProcess()
     counts: Counter = Counter()
     sql: list[str] = []
-    requests = routes.requests_for(
-        route, dataset, count + 1, rng=rng, now=timezone.now()
-    )
+    requests = build(route, dataset, count + 1, rng=rng, now=timezone.now())
     client.send(requests.pop())  # a warm process (the key check is cached)
     for request in requests:
         with CaptureQueriesContext(connection) as captured:
@@ -94,30 +95,58 @@ def scans_of(sql: list[str]) -> list[str]:
 
 
 def run(*, sizes, samples, base_url, orphan_share=0.1, seed=6) -> dict:
-    """Each size in order, then the smallest once more: the machine's speed
+    return measure(
+        routes.ROUTES,
+        routes.requests_for,
+        sizes=sizes,
+        samples=samples,
+        base_url=base_url,
+        orphan_share=orphan_share,
+        seed=seed,
+    )
+
+
+def measure(
+    names,
+    build,
+    *,
+    sizes,
+    samples,
+    base_url,
+    orphan_share=0.1,
+    addresses=False,
+    seed=6,
+    at_size=None,
+) -> dict:
+    """The routes `names` (requests made by `build`, as routes.requests_for)
+    at each size in order, then the smallest once more: the machine's speed
     drifts over minutes, so the ratios divide by the mean of the two
-    smallest-size runs, which bracket the others in time."""
+    smallest-size runs, which bracket the others in time. `at_size(n,
+    dataset, per_route)`, if given, runs after each size with its data
+    still loaded."""
     rng = random.Random(seed)  # noqa: S311  (sampling, not secrets)
     results: dict = {"sizes": sizes, "samples": samples, "by_size": {}}
     for n in [*sizes, sizes[0]]:
         repeat = str(n) in results["by_size"]
-        dataset, load_seconds = load_data.ensure(n, orphan_share=orphan_share)
+        dataset, load_seconds = load_data.ensure(
+            n, orphan_share=orphan_share, addresses=addresses
+        )
         label = f"N = {n:,}" + (" (again)" if repeat else "")
         say(f"\n{label}: loaded in {load_seconds:.1f} s; {load_note()}")
         per_route = {"load_seconds": round(load_seconds, 2), "routes": {}}
-        for route in routes.ROUTES:
+        for route in names:
             count = samples[route]
             senders = {"in_process": routes.InProcess()}
             if base_url:
                 senders["http"] = routes.OverHttp(base_url)
             figures: dict = {}
             for mode, sender in senders.items():
-                _timed(sender, route, dataset, WARMUP, rng)
-                timings, statuses = _timed(sender, route, dataset, count, rng)
+                _timed(sender, route, dataset, WARMUP, rng, build)
+                timings, statuses = _timed(sender, route, dataset, count, rng, build)
                 if set(statuses) != {200}:
                     raise RuntimeError(f"{route} {mode} answered {dict(statuses)}")
                 figures[mode] = summary_ms(timings)
-            figures["queries"] = queries_per_request(route, dataset, 5, rng)
+            figures["queries"] = queries_per_request(route, dataset, 5, rng, build)
             figures["load_average"] = [round(x, 2) for x in os.getloadavg()]
             per_route["routes"][route] = figures
         if repeat:
@@ -125,7 +154,9 @@ def run(*, sizes, samples, base_url, orphan_share=0.1, seed=6) -> dict:
         else:
             results["by_size"][str(n)] = per_route
         say(_size_table(label.removeprefix("N = "), per_route))
-    results["ratios"] = _ratios(results, sizes)
+        if at_size is not None and not repeat:
+            at_size(n, dataset, per_route)
+    results["ratios"] = _ratios(results, sizes, names)
     say("\n" + _ratio_table(results["ratios"], sizes))
     return results
 
@@ -159,13 +190,13 @@ def _size_table(label, per_route) -> str:
     )
 
 
-def _ratios(results, sizes) -> dict:
+def _ratios(results, sizes, names) -> dict:
     large = results["by_size"][str(sizes[-1])]["routes"]
     smalls = [results["by_size"][str(sizes[0])]["routes"]]
     if "smallest_again" in results:
         smalls.append(results["smallest_again"]["routes"])
     ratios: dict = {}
-    for route in routes.ROUTES:
+    for route in names:
         b = large[route]
         ratios[route] = {
             f"{mode}_{q}": round(

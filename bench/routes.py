@@ -44,6 +44,15 @@ def _store_headers() -> dict[str, str]:
     return {"x-publishable-api-key": settings.STORE_PUBLISHABLE_KEY}
 
 
+def customer_headers(i: int, now: datetime) -> dict[str, str]:
+    """A /store/customers/me* request's headers as customer row i (JSON)."""
+    return {
+        "authorization": f"Bearer {token_for(i, now)}",
+        "content-type": "application/json",
+        **_store_headers(),
+    }
+
+
 def customer_rows(
     dataset: load_data.Dataset,
     count: int,
@@ -168,6 +177,10 @@ class OverHttp:
         self.connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
 
     def send(self, request: Request) -> int:
+        return self.exchange(request)[0]
+
+    def exchange(self, request: Request) -> tuple[int, bytes]:
+        """The answer's status and body."""
         headers = {"host": f"{self.host}:{self.port}", **request.headers}
         try:
             self.connection.request(
@@ -181,8 +194,7 @@ class OverHttp:
                 request.method, request.path, body=request.body, headers=headers
             )
             response = self.connection.getresponse()
-        response.read()
-        return response.status
+        return response.status, response.read()
 
     def close(self) -> None:
         self.connection.close()
