@@ -1,8 +1,9 @@
 """Every benchmark in one run, as `./dev bench` starts it: latency and
 queries at each size, support's admin pages, throughput with wrk, password
-hashing, the sweep, a Medusa import, the replica's backfill; then a
-summary against the targets of docs/performance.md. Each part writes its
-JSON under var/bench/, the summary too (var/bench/summary.json).
+hashing, the sweep, a Medusa import, the replica's backfill, the address
+book routes, the replication lag to Medusa; then a summary against the
+targets of docs/performance.md. Each part writes its JSON under var/bench/,
+the summary too (var/bench/summary.json).
 
     python -m bench.run [--full] --url http://127.0.0.1:PORT
 
@@ -10,22 +11,53 @@ Quick (the default, a few minutes): N = 10^3 and 10^5, 2 x 10^4 orphans,
 a Medusa import of 10^4 customers, a backfill of 10^5 customers.
 Full: N = 10^3, 10^5 and 10^6, sweeps of 10^5 and 10^6 orphans, Medusa
 imports of 10^4 and 10^5 customers, a backfill of 10^5 customers.
+Replication (both): 100 then 300 changes per second for 60 s each, at
+N = 10^5; it needs MEDUSA_DATABASE_URL and a Celery worker, which
+`./dev bench` starts for that part alone (so it runs it on its own, after
+the others, with --merge-summary).
 """
 
 import argparse
+import json
 import os
 import time
 
 from bench import (
+    addresses,
     admin_pages,
     hashing,
     latency,
     medusa_import,
     replica_backfill,
+    replica_lag,
     sweep,
     throughput,
 )
-from bench.common import django_setup, load_note, say, table, write_result
+from bench.common import OUT_DIR, django_setup, load_note, say, table, write_result
+
+PARTS = (
+    "latency",
+    "admin",
+    "throughput",
+    "hashing",
+    "sweep",
+    "import",
+    "backfill",
+    "addresses",
+    "replication",
+)
+# The keys of the summary that hold a part's results.
+RESULT_KEYS = (
+    "latency",
+    "admin",
+    "throughput",
+    "hashing",
+    "sweeps",
+    "medusa_import",
+    "replica_backfill",
+    "addresses",
+    "replication",
+)
 
 PROFILES = {
     "quick": {
@@ -37,6 +69,14 @@ PROFILES = {
         "sweep_idle_seconds": 8.0,
         "imports": [10_000],
         "backfills": [100_000],
+        "address_samples": {
+            "list": 300,
+            "get": 300,
+            "create": 150,
+            "update": 150,
+            "delete": 150,
+        },
+        "replication": {"rates": [100, 300], "seconds": 60, "n": 100_000},
     },
     "full": {
         "sizes": [1_000, 100_000, 1_000_000],
@@ -47,6 +87,14 @@ PROFILES = {
         "sweep_idle_seconds": 20.0,
         "imports": [10_000, 100_000],
         "backfills": [100_000],
+        "address_samples": {
+            "list": 1000,
+            "get": 1000,
+            "create": 400,
+            "update": 400,
+            "delete": 400,
+        },
+        "replication": {"rates": [100, 300], "seconds": 60, "n": 100_000},
     },
 }
 
@@ -66,9 +114,12 @@ def main() -> None:
     parser.add_argument("--full", action="store_true")
     parser.add_argument("--url", default=os.environ.get("BENCH_URL", ""))
     parser.add_argument(
-        "--only",
-        default="latency,admin,throughput,hashing,sweep,import,backfill",
-        help="comma-separated parts to run",
+        "--only", default=",".join(PARTS), help="comma-separated parts to run"
+    )
+    parser.add_argument(
+        "--merge-summary",
+        action="store_true",
+        help="keep the parts' results of the summary a previous run wrote",
     )
     args = parser.parse_args()
     if not args.url:
@@ -80,6 +131,8 @@ def main() -> None:
     started = time.perf_counter()
     say(f"bench ({name}) against {args.url}; {load_note()}")
     results: dict = {"profile": name, "web": _web_config()}
+    if args.merge_summary:
+        results.update(_previous_results())
 
     if "latency" in parts:
         results["latency"] = latency.run(
@@ -125,6 +178,18 @@ def main() -> None:
     if "backfill" in parts:
         results["replica_backfill"] = replica_backfill.run(sizes=profile["backfills"])
         write_result("replica-backfill", results["replica_backfill"])
+    if "addresses" in parts:
+        results["addresses"] = addresses.run(
+            sizes=profile["sizes"],
+            samples=profile["address_samples"],
+            base_url=args.url,
+        )
+        write_result("addresses", results["addresses"])
+    if "replication" in parts:
+        results["replication"] = replica_lag.run(
+            base_url=args.url, **profile["replication"]
+        )
+        write_result("replication", results["replication"])
 
     results["verdicts"] = verdicts(results)
     results["elapsed_seconds"] = round(time.perf_counter() - started, 1)
@@ -132,6 +197,14 @@ def main() -> None:
         say("\n" + _verdict_table(results["verdicts"]))
     say(f"\n{name} run took {results['elapsed_seconds']:.0f} s; {load_note()}")
     say(f"wrote {write_result('summary', results)}")
+
+
+def _previous_results() -> dict:
+    try:
+        previous = json.loads((OUT_DIR / "summary.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return {key: previous[key] for key in RESULT_KEYS if key in previous}
 
 
 def _web_config() -> dict:
@@ -156,24 +229,34 @@ def verdicts(results: dict) -> list[dict]:
             }
         )
 
-    lat = results.get("latency")
-    if lat:
+    for key, prefix in (("latency", ""), ("addresses", "address ")):
+        lat = results.get(key)
+        if not lat:
+            continue
         sizes = lat["sizes"]
         for route, ratio in lat["ratios"].items():
             figure = ratio.get("http_p50_ms", ratio["in_process_p50_ms"])
             add(
-                f"{route} p50 N={sizes[-1]:,} / N={sizes[0]:,} (HTTP)",
+                f"{prefix}{route} p50 N={sizes[-1]:,} / N={sizes[0]:,} (HTTP)",
                 figure,
                 f"≤ {TARGETS['lookup_ratio']}",
                 figure <= TARGETS["lookup_ratio"],
                 f"in-process {ratio['in_process_p50_ms']}",
             )
             add(
-                f"{route} queries per request constant",
+                f"{prefix}{route} queries per request constant",
                 "yes" if ratio["queries_constant"] else "no",
                 "constant",
                 ratio["queries_constant"],
             )
+    for rate, r in (results.get("replication") or {}).get("steps", {}).items():
+        add(
+            f"replication lag p99 at {rate} changes/s, ms",
+            r["lag_ms"]["p99_ms"],
+            "report",
+            True,
+            f"p50 {r['lag_ms']['p50_ms']}, achieved {r['achieved_rate']}/s",
+        )
     tp = results.get("throughput")
     if tp and "me@32" in tp["runs"]:
         rps = round(tp["runs"]["me@32"]["rps"], 1)

@@ -192,10 +192,18 @@ def cmd_test(args: list[str]) -> int:
         stack.close()
 
 
-BENCH_USAGE = (
-    "usage: ./dev bench [--full]"
-    " [--only latency,admin,throughput,hashing,sweep,import,backfill]"
+BENCH_PARTS = (
+    "latency",
+    "admin",
+    "throughput",
+    "hashing",
+    "sweep",
+    "import",
+    "backfill",
+    "addresses",
+    "replication",
 )
+BENCH_USAGE = f"usage: ./dev bench [--full] [--only {','.join(BENCH_PARTS)}]"
 
 
 def bench_args(args: list[str]) -> list[str]:
@@ -206,29 +214,57 @@ def bench_args(args: list[str]) -> list[str]:
             out.append(arg)
         elif arg == "--quick":
             pass
-        elif arg == "--only" and rest:
+        elif arg == "--only" and rest and set(rest[0].split(",")) <= {*BENCH_PARTS}:
             out += [arg, rest.pop(0)]
         else:
             raise DevError(BENCH_USAGE)
     return out
 
 
+def bench_phases(run_args: list[str]) -> list[tuple[list[str], bool]]:
+    """bench.run's arguments for each run, and whether it is the
+    replication run: the other parts first, then replication on its own,
+    since it needs a worker and MEDUSA_DATABASE_URL (its summary keeps the
+    first run's results)."""
+    full = [arg for arg in run_args if arg == "--full"]
+    parts = (
+        run_args[run_args.index("--only") + 1].split(",")
+        if "--only" in run_args
+        else list(BENCH_PARTS)
+    )
+    others = [part for part in parts if part != "replication"]
+    phases = [([*full, "--only", ",".join(others)], False)] if others else []
+    if "replication" in parts:
+        merge = ["--merge-summary"] if others else []
+        phases.append(([*full, "--only", "replication", *merge], True))
+    return phases
+
+
 def cmd_bench(args: list[str]) -> int:
-    run_args = bench_args(args)
+    phases = bench_phases(bench_args(args))
     stack = ThrowawayStack("bench")
     signal.signal(signal.SIGTERM, raise_stop)
     signal.signal(signal.SIGHUP, raise_stop)
     try:
         stack.start_services()
-        stack.start_bench_web()
-        load = " ".join(open("/proc/loadavg").read().split()[:3])  # noqa: PTH123, SIM115
-        log(f"load average now: {load} (other programs skew the figures)")
-        return subprocess.run(
-            [python(), "-m", "bench.run", *run_args],
-            env=stack.env,
-            cwd=ROOT,  # noqa: S603
-            check=False,
-        ).returncode
+        status = 0
+        for run_args, replication in phases:
+            if replication:
+                stack.start_bench_replica()
+            elif not stack.web_url:
+                stack.start_bench_web()
+            load = " ".join(open("/proc/loadavg").read().split()[:3])  # noqa: PTH123, SIM115
+            log(f"load average now: {load} (other programs skew the figures)")
+            returncode = subprocess.run(
+                [python(), "-m", "bench.run", *run_args],
+                env=stack.env,
+                cwd=ROOT,  # noqa: S603
+                check=False,
+            ).returncode
+            status = status or returncode
+            if replication:
+                stack.stop_bench_replica()
+        return status
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -55,6 +55,8 @@ BENCH_LIMITS = (
     "RESET_LIMIT_PER_EMAIL",
     "OTP_SEND_LIMIT_PER_EMAIL",
 )
+# The replication benchmark's Medusa: a database of the bench stack's server.
+MEDUSA_BENCH_DATABASE = "bench_medusa_replica"
 
 
 def python() -> str:
@@ -389,7 +391,8 @@ class ThrowawayStack:
 
     def start_bench_web(self) -> None:
         """gunicorn alone: beat would fire sweeps of its own, and the
-        benchmarks need no worker (they open OTP challenges themselves)."""
+        benchmarks need no worker (they open OTP challenges themselves),
+        but for the replication benchmark (start_bench_replica)."""
         set_default(self.env, "BENCH_WEB_WORKERS", "4")
         set_default(self.env, "BENCH_WEB_THREADS", "2")
         workers, threads = (
@@ -406,12 +409,35 @@ class ThrowawayStack:
         self.children.start("web", argv, self.env, self.log_dir / "web.log")
         self.web_url = f"http://127.0.0.1:{self.web_port}"
         self.env["BENCH_URL"] = self.web_url
+        self.env["BENCH_LOG_DIR"] = str(self.log_dir)
         if not wait_for_health(
             f"{self.web_url}/health",
             HEALTH_TIMEOUT,
             lambda: self.children.check_alive("web"),
         ):
             raise DevError("gunicorn did not become healthy")
+
+    def start_bench_replica(self) -> None:
+        """For the replication benchmark alone: an empty database next to
+        ours for Medusa's tables (the benchmark makes them),
+        MEDUSA_DATABASE_URL naming it in the app env, gunicorn (re)started
+        with it (its commits kick the drains) and a Celery worker, started
+        as the test stack's, to run them. stop_bench_replica() stops the
+        worker; close() would too."""
+        if self.env.get("MEDUSA_DATABASE_URL"):
+            warn("the replication benchmark replaces MEDUSA_DATABASE_URL")
+        self.pg.psql(f"CREATE DATABASE {MEDUSA_BENCH_DATABASE}")
+        server = self.pg.url.rsplit("/", 1)[0]
+        self.env["MEDUSA_DATABASE_URL"] = f"{server}/{MEDUSA_BENCH_DATABASE}"
+        self.children.stop("web")
+        self.start_bench_web()
+        log(f"starting a Celery worker (log: {self.log_dir}/worker.log)")
+        self.children.start(
+            "worker", worker_argv(), self.env, self.log_dir / "worker.log"
+        )
+
+    def stop_bench_replica(self) -> None:
+        self.children.stop("worker")
 
     def test_env(self) -> dict[str, str]:
         """The environment of the pytest process: the servers' one without

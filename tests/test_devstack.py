@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from devstack import local, stack
-from devstack.__main__ import BENCH_USAGE, bench_args
+from devstack.__main__ import BENCH_USAGE, bench_args, bench_phases
 from devstack.medusa import Medusa
 from devstack.npm import npm_digest
 from devstack.postgres import Postgres
@@ -195,10 +195,27 @@ def test_bench_arguments():
     assert bench_args([]) == []
     assert bench_args(["--quick"]) == []
     assert bench_args(["--full", "--only", "sweep"]) == ["--full", "--only", "sweep"]
-    for wrong in (["--only"], ["--fast"]):
+    for wrong in (["--only"], ["--fast"], ["--only", "latency,nothing"]):
         with pytest.raises(DevError) as error:
             bench_args(wrong)
         assert str(error.value) == BENCH_USAGE
+
+
+def test_bench_runs_replication_alone_after_the_other_parts():
+    # It needs a worker and MEDUSA_DATABASE_URL; the others must not have them.
+    assert bench_phases(["--full", "--only", "replication,latency"]) == [
+        (["--full", "--only", "latency"], False),
+        (["--full", "--only", "replication", "--merge-summary"], True),
+    ]
+    assert bench_phases(["--only", "replication"]) == [
+        (["--only", "replication"], True)
+    ]
+    assert bench_phases(["--only", "sweep"]) == [(["--only", "sweep"], False)]
+    (others, _), (last, replication) = bench_phases([])
+    assert "replication" not in others[-1]
+    assert "addresses" in others[-1]
+    assert last == ["--only", "replication", "--merge-summary"]
+    assert replication
 
 
 # ------------------------------------------------------------ servers
