@@ -31,13 +31,11 @@ import argparse
 import json
 import os
 import random
-import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
@@ -53,6 +51,13 @@ from bench.common import (
     write_result,
 )
 from bench.medusa_import import SCHEMA_SQL
+from bench.replica_observe import (
+    StackCpu,
+    WorkerLog,
+    metrics_delta,
+    metrics_read,
+    outbox_backlog,
+)
 
 POLL_SECONDS = 0.01
 SENDERS = 64  # client threads, each with its own kept-alive connection
@@ -251,8 +256,8 @@ def step(
         customers.answered(change, body)
         poller.add(change)
 
-    worker_log = WorkerLog()
-    before = metrics_read(base_url)
+    worker_log, cpu = WorkerLog(), StackCpu()
+    before, cpu_before = metrics_read(base_url), cpu.read()
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=SENDERS) as pool:
         for k in range(int(rate * seconds)):
@@ -262,24 +267,25 @@ def step(
                 time.sleep(wait)
             pool.submit(send, due)
     ended = time.perf_counter()  # the last answer
+    cpu_sent = cpu.read()
     backlog_end = {**outbox_backlog(), "unseen": poller.waiting()}
     deadline = ended + SETTLE_SECONDS
     while poller.waiting() and time.perf_counter() < deadline:
         time.sleep(0.05)
     settled = time.perf_counter()
-    applied = _metrics_delta(before, metrics_read(base_url))
+    applied = metrics_delta(before, metrics_read(base_url))
+    ok = sum(c.status == 200 for c in changes)
     result = {
         "target_rate": rate,
         "seconds": seconds,
-        "achieved_rate": round(
-            sum(c.status == 200 for c in changes) / (ended - start), 1
-        ),
+        "achieved_rate": round(ok / (ended - start), 1),
         "dropped": len(dropped),
         **_lags(changes, start),
         "backlog_end": backlog_end,
         "settle_seconds": round(settled - ended, 2),
         "metrics": applied,
         "drains": worker_log.drains(applied.get("changes_applied")),
+        "cpu": _cpu(StackCpu.delta(cpu_before, cpu_sent), ok, ended - start),
         "load_average": [round(x, 2) for x in os.getloadavg()],
     }
     raw = [
@@ -293,6 +299,20 @@ def step(
         for c in changes
     ]
     return result, raw
+
+
+def _cpu(spent: dict, changes: int, wall: float) -> dict:
+    """CPU seconds of each part of the stack while the step sent, per
+    change, and the cores they kept busy."""
+    total = sum(spent.values())
+    return {
+        "seconds": spent,
+        "ms_per_change": {
+            part: round(1000 * s / changes, 2) if changes else None
+            for part, s in {**spent, "total": total}.items()
+        },
+        "cores": round(total / wall, 2),
+    }
 
 
 def _lags(changes: list[Change], start: float) -> dict:
@@ -319,99 +339,6 @@ def _lags(changes: list[Change], start: float) -> dict:
             for window, group in windows.items()
         },
         "never_seen": len(ok) - len(seen),
-    }
-
-
-class WorkerLog:
-    """The drains the worker finished since this was made, from its log
-    (BENCH_LOG_DIR/worker.log: ./dev bench's stack)."""
-
-    PATTERN = re.compile(r"replica_drain_task\[[^\]]+\] succeeded in ([0-9.e-]+)s")
-
-    def __init__(self) -> None:
-        directory = os.environ.get("BENCH_LOG_DIR")
-        self.path = Path(directory) / "worker.log" if directory else None
-        self.offset = self.path.stat().st_size if self.path else 0
-
-    def drains(self, applied: float | None) -> dict:
-        if self.path is None:
-            return {}
-        with self.path.open("rb") as log:
-            log.seek(self.offset)
-            text = log.read().decode(errors="replace")
-        seconds = [float(x) for x in self.PATTERN.findall(text)]
-        return {
-            "count": len(seconds),
-            "task_ms": summary_ms(seconds),
-            "changes_per_drain": (
-                round(applied / len(seconds), 2) if applied and seconds else None
-            ),
-        }
-
-
-def outbox_backlog() -> dict:
-    from replica.selectors import backlog
-
-    now = backlog()
-    oldest = now.oldest_pending_at
-    return {
-        "pending": now.pending,
-        "parked": now.parked,
-        "oldest_pending_seconds": (
-            round((_now() - oldest).total_seconds(), 3) if oldest else None
-        ),
-    }
-
-
-def metrics_read(base_url: str) -> dict:
-    """replica_lag_seconds and replica_changes_applied from /metrics."""
-    from django.conf import settings
-    from prometheus_client.parser import text_string_to_metric_families
-
-    headers = {"authorization": f"Bearer {settings.METRICS_TOKEN}"}
-    status, body = routes.OverHttp(base_url).exchange(
-        routes.Request("GET", "/metrics", None, headers)
-    )
-    if status != 200:
-        return {}
-    out: dict = {"buckets": {}}
-    for family in text_string_to_metric_families(body.decode()):
-        for sample in family.samples:
-            if sample.name == "replica_lag_seconds_bucket":
-                out["buckets"][sample.labels["le"]] = sample.value
-            elif sample.name in (
-                "replica_lag_seconds_count",
-                "replica_lag_seconds_sum",
-            ):
-                out[sample.name.rsplit("_", 1)[1]] = sample.value
-            elif sample.name == "replica_changes_applied_total":
-                out["applied"] = sample.value
-    return out
-
-
-def _metrics_delta(before: dict, after: dict) -> dict:
-    """What the step added: the drain's lag histogram (per customer and
-    batch) as count, mean and the bucket bounds of its p50 and p99."""
-    if not before or not after:
-        return {}
-    count = after.get("count", 0) - before.get("count", 0)
-    buckets = {
-        le: after["buckets"][le] - before["buckets"].get(le, 0)
-        for le in after["buckets"]
-    }
-
-    def bound(q: float) -> str | None:
-        for le, seen in sorted(buckets.items(), key=lambda kv: float(kv[0])):
-            if count and seen >= q * count:
-                return le
-        return None
-
-    return {
-        "observations": count,
-        "mean_s": round((after["sum"] - before["sum"]) / count, 4) if count else None,
-        "p50_at_most_s": bound(0.5),
-        "p99_at_most_s": bound(0.99),
-        "changes_applied": after.get("applied", 0) - before.get("applied", 0),
     }
 
 
@@ -528,7 +455,8 @@ def _step_table(r: dict) -> str:
         f"{r['request_ms']['p50_ms']}/{r['request_ms']['p99_ms']} ms; "
         f"backlog at the end {r['backlog_end']}, cleared in "
         f"{r['settle_seconds']} s; drains {drains.get('count')}, "
-        f"{drains.get('changes_per_drain')} changes each"
+        f"{drains.get('changes_per_drain')} changes each; CPU ms per change "
+        f"{r['cpu']['ms_per_change']}, {r['cpu']['cores']} cores"
     )
     return table(
         ["kind", "changes", "lag p50 ms", "p90", "p99", "max"],
