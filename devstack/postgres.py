@@ -335,8 +335,9 @@ class Postgres:
             f"PostgreSQL on port {self.port} is not ready after {timeout:.0f}s"
         )
 
-    def _connection_args(self) -> list[str]:
-        """The superuser's connection to the maintenance database, over TCP."""
+    def _connection_args(self, database: str = "postgres") -> list[str]:
+        """The superuser's connection to the maintenance database (or
+        another), over TCP."""
         return [
             "-h",
             "127.0.0.1",
@@ -345,12 +346,12 @@ class Postgres:
             "-U",
             SUPERUSER,
             "-d",
-            "postgres",
+            database,
         ]
 
-    def psql(self, sql: str) -> str:
+    def psql(self, sql: str, database: str = "postgres") -> str:
         result = subprocess.run(  # noqa: S603
-            [str(self.bin / "psql"), *self._connection_args(), "-Atqc", sql],
+            [str(self.bin / "psql"), *self._connection_args(database), "-Atqc", sql],
             env={**os.environ, "PGCONNECT_TIMEOUT": "5"},
             capture_output=True,
             text=True,

@@ -418,8 +418,9 @@ class ThrowawayStack:
             raise DevError("gunicorn did not become healthy")
 
     def start_bench_replica(self) -> None:
-        """For the replication benchmark alone: an empty database next to
-        ours for Medusa's tables (the benchmark makes them),
+        """For the replication benchmark alone: a database next to ours
+        with Medusa's tables (tests/imports/medusa_schema.sql, so the
+        worker's check at its start passes; the benchmark fills them),
         MEDUSA_DATABASE_URL naming it in the app env, gunicorn (re)started
         with it (its commits kick the drains) and a Celery worker, started
         as the test stack's, to run them. stop_bench_replica() stops the
@@ -427,6 +428,8 @@ class ThrowawayStack:
         if self.env.get("MEDUSA_DATABASE_URL"):
             warn("the replication benchmark replaces MEDUSA_DATABASE_URL")
         self.pg.psql(f"CREATE DATABASE {MEDUSA_BENCH_DATABASE}")
+        schema = ROOT / "tests" / "imports" / "medusa_schema.sql"
+        self.pg.psql(schema.read_text(), database=MEDUSA_BENCH_DATABASE)
         server = self.pg.url.rsplit("/", 1)[0]
         self.env["MEDUSA_DATABASE_URL"] = f"{server}/{MEDUSA_BENCH_DATABASE}"
         self.children.stop("web")
