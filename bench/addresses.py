@@ -4,7 +4,9 @@ address, a create, an update and a delete, in-process and over HTTP, with
 the queries of each and the ratio of the largest size to the smallest, as
 bench/latency.py measures the login routes. At the largest size the list's
 queries are run once more under `EXPLAIN (ANALYZE, BUFFERS)`: they walk
-the (customer_id, id) index, whatever the size of the table.
+the (customer_id, id) index, whatever the size of the table. After each
+size, the WAL that 50 more of each write makes (bench/addresses.py
+`wal_per_write`).
 
 - `list`: GET /store/customers/me/addresses (the count and the first page);
 - `get`: GET /store/customers/me/addresses/{id}, one of the customer's own;
@@ -124,6 +126,37 @@ def explain_list(per_route: dict) -> str:
     return "\n".join(lines)
 
 
+def wal_per_write(dataset, rng: random.Random, count: int = 50) -> dict:
+    """WAL written per write request, in-process (this process's own
+    connection, nothing else writing): records, full-page images, bytes.
+    A page's first change after a checkpoint is logged whole, so writes
+    that land all over a large table cost more WAL than those that keep
+    to the few pages of a small one."""
+    from django.utils import timezone
+
+    client = routes.InProcess()
+    out = {}
+    for route in ("create", "update", "delete"):
+        requests = requests_for(route, dataset, count, rng=rng, now=timezone.now())
+        before = _wal_stats()
+        for request in requests:
+            client.send(request)
+        after = _wal_stats()
+        out[route] = {key: round((after[key] - before[key]) / count) for key in after}
+    return out
+
+
+def _wal_stats() -> dict:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        # This backend's counts reach pg_stat_wal when it next goes idle.
+        cursor.execute("SELECT pg_stat_force_next_flush()")
+        cursor.execute("SELECT wal_records, wal_fpi, wal_bytes FROM pg_stat_wal")
+        records, fpi, size = cursor.fetchone()
+    return {"records": records, "full_page_images": fpi, "bytes": int(size)}
+
+
 def table_rows() -> int:
     from django.db import connection
 
@@ -135,10 +168,14 @@ def table_rows() -> int:
 def run(*, sizes, samples, base_url, orphan_share=0.1, seed=7) -> dict:
     explained: dict = {}
     addresses_at: dict = {}
+    wal: dict = {}
+    rng = random.Random(seed + 1)  # noqa: S311  (sampling, not secrets)
 
     def at_size(n, dataset, per_route) -> None:
         addresses_at[str(n)] = table_rows()
+        wal[str(n)] = wal_per_write(dataset, rng)
         say(f"{addresses_at[str(n)]:,} addresses at N = {n:,}")
+        say(f"WAL per write request: {wal[str(n)]}")
         if n == max(sizes):
             explained["n"] = n
             explained["plan"] = explain_list(per_route)
@@ -157,6 +194,7 @@ def run(*, sizes, samples, base_url, orphan_share=0.1, seed=7) -> dict:
     )
     results["addresses_at_size"] = addresses_at
     results["explain_list"] = explained
+    results["wal_per_write"] = wal
     return results
 
 
