@@ -4,15 +4,20 @@ Each step sends changes at a fixed rate (open loop, for `seconds`) as real
 HTTP requests to gunicorn, each from a customer with no change still on
 its way: profile updates (POST /store/customers/me, 40 %), address updates
 (30 %), creates (15 %) and deletes (15 %) on /store/customers/me/addresses.
+A "direct" step makes the same changes through the services those routes
+call, in this process (same transactions, triggers and kick): the
+replica's side alone, without the web's CPU, which on 2 cores caps the
+HTTP steps below 100 changes per second.
 A Celery worker copies them into a Medusa database next to ours
 (MEDUSA_DATABASE_URL, which must name a database called `bench_...`: its
 tables are made anew), as in production: replica/signals.py kicks a drain
 after each commit, replica_drain_task copies the changed customers.
 
 The lag of a change is the time from its request's 200 (the client has
-the answer) to the first poll of Medusa's tables that shows it: the
-customer's `last_name` or the address's `address_2` carrying the change's
-own value, or the deleted address gone. A poller thread reads every change
+the answer; direct: the service's return, after its commit and kick) to
+the first poll of Medusa's tables that shows it: the customer's
+`last_name` or the address's `address_2` carrying the change's own value,
+or the deleted address gone. A poller thread reads every change
 still on its way (by primary key) every POLL_SECONDS, so each lag is late
 by up to one poll period plus the poll's query; a change already in Medusa
 when its answer arrives counts 0. The step also reports the rate reached,
@@ -24,7 +29,7 @@ row's creation to Medusa's commit) read from /metrics.
 Medusa's tables are filled first with a copy of our customers and their
 addresses (COPY), as an import would have left them.
 
-    python -m bench.replica_lag --rates 100,300 --seconds 60 [--n 100000]
+    python -m bench.replica_lag --rates 100 --direct-rates 100,300 --seconds 60
 """
 
 import argparse
@@ -61,6 +66,7 @@ from bench.replica_observe import (
 
 POLL_SECONDS = 0.01
 SENDERS = 64  # client threads, each with its own kept-alive connection
+DIRECT_SENDERS = 8  # threads calling the services, each its own connection
 SETTLE_SECONDS = 120  # how long a step's changes may take to show
 MIX = (("profile", 40), ("update", 30), ("create", 15), ("delete", 15))
 BOOK_MAX = 6  # creates stop at this many addresses; deletes keep one
@@ -78,6 +84,7 @@ class Change:
     key: str  # the row there
     marker: str | None  # the value that shows it; None: the row is gone
     due: float
+    body: dict | None = None  # the request's JSON, the service's changes
     answered: float = 0.0
     status: int = 0
     visible: float | None = None
@@ -94,7 +101,7 @@ class Customers:
         self.lock = threading.Lock()
         self.seq = 0
 
-    def take(self, due: float) -> tuple[Change, routes.Request]:
+    def take(self, due: float) -> Change:
         with self.lock:
             slot = self.rng.randrange(len(self.free))
             self.free[slot], self.free[-1] = self.free[-1], self.free[slot]
@@ -112,35 +119,69 @@ class Customers:
                 target = self.rng.choice(book)
         marker = f"bench change {seq}"
         if kind == "profile":
-            change = Change(kind, i, "customer", load_data.customer_id(i), marker, due)
-            body, method, path = {"last_name": marker}, "POST", PATH
+            key, table, body = (
+                load_data.customer_id(i),
+                "customer",
+                {"last_name": marker},
+            )
         elif kind == "create":
-            change = Change(kind, i, "customer_address", "", marker, due)
-            body, method = _address_body(marker), "POST"
-            path = f"{PATH}/addresses"
+            key, table, body = "", "customer_address", _address_body(marker)
         elif kind == "update":
-            change = Change(kind, i, "customer_address", target, marker, due)
-            body, method = {"address_2": marker}, "POST"
-            path = f"{PATH}/addresses/{target}"
+            key, table, body = target, "customer_address", {"address_2": marker}
         else:
-            change = Change(kind, i, "customer_address", target, None, due)
-            body, method, path = None, "DELETE", f"{PATH}/addresses/{target}"
-        headers = routes.customer_headers(i, _now())
-        data = json.dumps(body).encode() if body is not None else None
-        return change, routes.Request(method, path, data, headers)
+            key, table, body, marker = target, "customer_address", None, None
+        return Change(kind, i, table, key, marker, due, body)
 
-    def answered(self, change: Change, body: bytes) -> None:
-        """A create's new address (the one with its marker) joins the book."""
-        if change.kind != "create":
-            return
-        addresses = json.loads(body)["customer"]["addresses"]
-        change.key = next(a["id"] for a in addresses if a["address_2"] == change.marker)
+    def created(self, change: Change, address_id: str) -> None:
+        """A create's new address joins the book."""
+        change.key = address_id
         with self.lock:
-            self.books[change.row].append(change.key)
+            self.books[change.row].append(address_id)
 
     def release(self, change: Change) -> None:
         with self.lock:
             self.free.append(change.row)
+
+
+def over_http(change: Change, sender: routes.OverHttp) -> tuple[int, str | None]:
+    """The change as the storefront sends it; the answer's status."""
+    path = PATH if change.kind == "profile" else f"{PATH}/addresses"
+    if change.kind in ("update", "delete"):
+        path += f"/{change.key}"
+    method = "DELETE" if change.kind == "delete" else "POST"
+    data = json.dumps(change.body).encode() if change.body is not None else None
+    headers = routes.customer_headers(change.row, _now())
+    status, body = sender.exchange(routes.Request(method, path, data, headers))
+    if status == 200 and change.kind == "create":
+        addresses = json.loads(body)["customer"]["addresses"]
+        return status, next(
+            a["id"] for a in addresses if a["address_2"] == change.marker
+        )
+    return status, None
+
+
+def direct(change: Change, sender: None) -> tuple[int, str | None]:
+    """The change through the service the route calls, in this process:
+    the same transaction, triggers and kick after the commit, without
+    HTTP, middleware, DRF or gunicorn."""
+    from accounts import services
+
+    customer_id, now = load_data.customer_id(change.row), _now()
+    if change.kind == "profile":
+        services.customer_update(customer_id=customer_id, changes=change.body, now=now)
+    elif change.kind == "create":
+        body = {**change.body, "country_code": change.body["country_code"].lower()}
+        address = services.address_create(
+            customer_id=customer_id, changes=body, now=now
+        )
+        return 200, address.id
+    elif change.kind == "update":
+        services.address_update(
+            customer_id=customer_id, address_id=change.key, changes=change.body, now=now
+        )
+    else:
+        services.address_delete(customer_id=customer_id, address_id=change.key)
+    return 200, None
 
 
 def _now() -> datetime:
@@ -224,18 +265,25 @@ class Poller:
 
 
 def step(
-    base_url: str, customers: Customers, poller: Poller, rate: float, seconds: float
+    base_url: str,
+    customers: Customers,
+    poller: Poller,
+    rate: float,
+    seconds: float,
+    how: str = "http",
 ) -> tuple[dict, list[list]]:
-    """`rate` changes per second for `seconds`, then until all show. The
-    figures, and each change as [kind, due, answered, shown, status] in
-    seconds from the step's start."""
+    """`rate` changes per second for `seconds`, then until all show; `how`:
+    "http" through gunicorn, or "direct" through the services in this
+    process. The figures, and each change as [kind, due, answered, shown,
+    status] in seconds from the step's start."""
     changes: list[Change] = []
     dropped: list[float] = []
     local = threading.local()
+    apply = over_http if how == "http" else direct
 
     def send(due: float) -> None:
         sender = getattr(local, "sender", None)
-        if sender is None:
+        if sender is None and how == "http":
             sender = local.sender = routes.OverHttp(base_url)
         delay = due - time.perf_counter()
         if delay > 0:
@@ -243,23 +291,27 @@ def step(
         elif -delay > LATE_MAX:  # the server is saturated: not sent
             dropped.append(due)
             return
-        change, request = customers.take(due)
+        change = customers.take(due)
         try:
-            status, body = sender.exchange(request)
+            status, address_id = apply(change, sender)
         except OSError:  # counted as status 0
-            status, body = 0, b""
+            status, address_id = 0, None
+        except Exception:  # noqa: BLE001  (a failed direct change, counted)
+            status, address_id = 500, None
         change.answered, change.status = time.perf_counter(), status
         changes.append(change)
         if status != 200:
             customers.release(change)
             return
-        customers.answered(change, body)
+        if address_id is not None:
+            customers.created(change, address_id)
         poller.add(change)
 
     worker_log, cpu = WorkerLog(), StackCpu()
     before, cpu_before = metrics_read(base_url), cpu.read()
     start = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=SENDERS) as pool:
+    senders = SENDERS if how == "http" else DIRECT_SENDERS
+    with ThreadPoolExecutor(max_workers=senders) as pool:
         for k in range(int(rate * seconds)):
             due = start + k / rate
             wait = due - time.perf_counter() - 0.005
@@ -276,6 +328,7 @@ def step(
     applied = metrics_delta(before, metrics_read(base_url))
     ok = sum(c.status == 200 for c in changes)
     result = {
+        "how": how,
         "target_rate": rate,
         "seconds": seconds,
         "achieved_rate": round(ok / (ended - start), 1),
@@ -396,7 +449,17 @@ def books_read() -> dict[int, list[str]]:
     return books
 
 
-def run(*, base_url: str, rates: list[float], seconds: float, n: int) -> dict:
+def run(
+    *,
+    base_url: str,
+    rates: list[float],
+    seconds: float,
+    n: int,
+    direct_rates: list[float] = (),
+) -> dict:
+    """Steps at each rate over HTTP, then at each of `direct_rates` through
+    the services in this process (the replica's side alone, without the
+    web's cost: on 2 cores the web alone takes a core at 100 writes/s)."""
     from django.conf import settings
     from django.db import connection
 
@@ -426,12 +489,15 @@ def run(*, base_url: str, rates: list[float], seconds: float, n: int) -> dict:
                 "changes did not reach Medusa: is a Celery worker running with "
                 "MEDUSA_DATABASE_URL, and gunicorn with it (its kicks)?"
             )
-        for rate in rates:
-            say(f"\n{rate:g} changes/s for {seconds:g} s; {load_note()}")
-            result, raw[f"{rate:g}"] = step(
-                base_url, customers, poller, rate=rate, seconds=seconds
+        plan = [("http", rate) for rate in rates]
+        plan += [("direct", rate) for rate in direct_rates]
+        for how, rate in plan:
+            label = f"{how} {rate:g}"
+            say(f"\n{rate:g} changes/s for {seconds:g} s, {how}; {load_note()}")
+            result, raw[label] = step(
+                base_url, customers, poller, rate=rate, seconds=seconds, how=how
             )
-            results["steps"][f"{rate:g}"] = result
+            results["steps"][label] = result
             say(_step_table(result))
     finally:
         poller.close()
@@ -489,7 +555,7 @@ def summary_table(results: dict) -> str:
         )
     return table(
         [
-            "target/s",
+            "step (changes/s)",
             "achieved/s",
             "lag p50 ms",
             "p90",
@@ -507,7 +573,8 @@ def summary_table(results: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rates", default="100,300")
+    parser.add_argument("--rates", default="100", help="over HTTP")
+    parser.add_argument("--direct-rates", default="100", help="in-process")
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--url", default=os.environ.get("BENCH_URL", ""))
@@ -515,7 +582,8 @@ def main() -> None:
     django_setup()
     result = run(
         base_url=args.url,
-        rates=[float(x) for x in args.rates.split(",")],
+        rates=[float(x) for x in args.rates.split(",") if x],
+        direct_rates=[float(x) for x in args.direct_rates.split(",") if x],
         seconds=args.seconds,
         n=args.n,
     )

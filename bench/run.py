@@ -11,10 +11,11 @@ Quick (the default, a few minutes): N = 10^3 and 10^5, 2 x 10^4 orphans,
 a Medusa import of 10^4 customers, a backfill of 10^5 customers.
 Full: N = 10^3, 10^5 and 10^6, sweeps of 10^5 and 10^6 orphans, Medusa
 imports of 10^4 and 10^5 customers, a backfill of 10^5 customers.
-Replication: 100 changes per second for 60 s (full: then 300 per second),
-at N = 10^5; it needs MEDUSA_DATABASE_URL and a Celery worker, which
-`./dev bench` starts for that part alone (so it runs it on its own, after
-the others, with --merge-summary).
+Replication: 100 changes per second for 60 s over HTTP, then 100 through
+the services in-process (full: 100 and 300 each way), at N = 10^5; it
+needs MEDUSA_DATABASE_URL and a Celery worker, which `./dev bench` starts
+for that part alone (so it runs it on its own, after the others, with
+--merge-summary).
 """
 
 import argparse
@@ -76,7 +77,12 @@ PROFILES = {
             "update": 150,
             "delete": 150,
         },
-        "replication": {"rates": [100], "seconds": 60, "n": 100_000},
+        "replication": {
+            "rates": [100],
+            "direct_rates": [100],
+            "seconds": 60,
+            "n": 100_000,
+        },
     },
     "full": {
         "sizes": [1_000, 100_000, 1_000_000],
@@ -94,7 +100,12 @@ PROFILES = {
             "update": 400,
             "delete": 400,
         },
-        "replication": {"rates": [100, 300], "seconds": 60, "n": 100_000},
+        "replication": {
+            "rates": [100, 300],
+            "direct_rates": [100, 300],
+            "seconds": 60,
+            "n": 100_000,
+        },
     },
 }
 
@@ -251,7 +262,7 @@ def verdicts(results: dict) -> list[dict]:
             )
     for rate, r in (results.get("replication") or {}).get("steps", {}).items():
         add(
-            f"replication lag p99 at {rate} changes/s, ms",
+            f"replication lag p99, {rate} changes/s, ms",
             r["lag_ms"]["p99_ms"],
             "report",
             True,
