@@ -162,8 +162,9 @@ def over_http(change: Change, sender: routes.OverHttp) -> tuple[int, str | None]
 
 def direct(change: Change, sender: None) -> tuple[int, str | None]:
     """The change through the service the route calls, in this process:
-    the same transaction, triggers and kick after the commit, without
-    HTTP, middleware, DRF or gunicorn."""
+    the same transaction (the address book read in it, as the routes do),
+    triggers and kick after the commit, without HTTP, middleware, DRF or
+    gunicorn."""
     from accounts import services
 
     customer_id, now = load_data.customer_id(change.row), _now()
@@ -171,16 +172,22 @@ def direct(change: Change, sender: None) -> tuple[int, str | None]:
         services.customer_update(customer_id=customer_id, changes=change.body, now=now)
     elif change.kind == "create":
         body = {**change.body, "country_code": change.body["country_code"].lower()}
-        address = services.address_create(
-            customer_id=customer_id, changes=body, now=now
+        addresses = services.address_create(
+            customer_id=customer_id, changes=body, now=now, read_addresses=True
         )
-        return 200, address.id
+        return 200, next(a.id for a in addresses if a.address_2 == change.marker)
     elif change.kind == "update":
         services.address_update(
-            customer_id=customer_id, address_id=change.key, changes=change.body, now=now
+            customer_id=customer_id,
+            address_id=change.key,
+            changes=change.body,
+            now=now,
+            read_addresses=True,
         )
     else:
-        services.address_delete(customer_id=customer_id, address_id=change.key)
+        services.address_delete(
+            customer_id=customer_id, address_id=change.key, read_addresses=True
+        )
     return 200, None
 
 
@@ -278,6 +285,7 @@ def step(
     status] in seconds from the step's start."""
     changes: list[Change] = []
     dropped: list[float] = []
+    errors: list[str] = []
     local = threading.local()
     apply = over_http if how == "http" else direct
 
@@ -296,8 +304,9 @@ def step(
             status, address_id = apply(change, sender)
         except OSError:  # counted as status 0
             status, address_id = 0, None
-        except Exception:  # noqa: BLE001  (a failed direct change, counted)
+        except Exception as exc:  # noqa: BLE001  (a failed direct change, counted)
             status, address_id = 500, None
+            errors.append(f"{change.kind}: {type(exc).__name__}: {exc}"[:200])
         change.answered, change.status = time.perf_counter(), status
         changes.append(change)
         if status != 200:
@@ -333,6 +342,7 @@ def step(
         "seconds": seconds,
         "achieved_rate": round(ok / (ended - start), 1),
         "dropped": len(dropped),
+        "errors": sorted(set(errors))[:10],
         **_lags(changes, start),
         "backlog_end": backlog_end,
         "settle_seconds": round(settled - ended, 2),

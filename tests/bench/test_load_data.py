@@ -5,7 +5,6 @@ the real API, and loading records nothing for Medusa's replica. (No timing
 here: the figures live in docs/performance.md.)"""
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from accounts.models import (
@@ -21,28 +20,6 @@ from replica.models import Change
 
 pytestmark = pytest.mark.django_db
 
-ROWS = 300
-SHARE = load_data.share_ppm(0.1)
-
-
-@pytest.fixture
-def loaded():
-    """Rows 1..300 with their addresses (inside the test's transaction, so
-    they vanish after)."""
-    with connection.cursor() as cursor:
-        load_data.insert_rows(
-            cursor,
-            lo=0,
-            hi=ROWS,
-            share_ppm=SHARE,
-            otp_every=2,
-            password_hash=load_data.password_hash(),
-            addresses=True,
-        )
-        # Deferred foreign keys: checked now rather than at the rollback.
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-    return load_data.Dataset(ROWS, SHARE, 2, addresses=True)
-
 
 def _bench_identities():
     return AuthIdentity.objects.filter(id__startswith=f"authid_{load_data.ID_TAG}")
@@ -53,12 +30,12 @@ def test_orphans_are_the_rows_is_orphan_names(loaded):
         _bench_identities().filter(customer__isnull=True).values_list("id", flat=True)
     )
     expected = {
-        load_data.identity_id(i) for i in range(1, ROWS + 1) if loaded.is_orphan(i)
+        load_data.identity_id(i) for i in range(1, loaded.n + 1) if loaded.is_orphan(i)
     }
 
     assert orphan_ids == expected
-    assert len(expected) == loaded.orphans == ROWS // 10
-    assert _bench_identities().count() == ROWS
+    assert len(expected) == loaded.orphans == loaded.n // 10
+    assert _bench_identities().count() == loaded.n
 
 
 def test_rows_have_the_shapes_the_application_makes(loaded):
@@ -91,7 +68,7 @@ def test_loaded_orphans_are_sweepable(loaded):
 
 
 def test_a_loaded_customer_logs_in_and_reads_its_profile(api, loaded):
-    i = next(i for i in range(3, ROWS, 2) if not loaded.is_orphan(i))
+    i = next(i for i in range(3, loaded.n, 2) if not loaded.is_orphan(i))
     login = api.post(
         "/auth/customer/emailpass",
         {"email": load_data.customer_email(i), "password": load_data.PASSWORD},
@@ -108,7 +85,7 @@ def test_a_loaded_customer_logs_in_and_reads_its_profile(api, loaded):
 
 
 def test_an_opened_challenge_verifies_with_the_known_code(api, loaded):
-    i = next(i for i in range(2, ROWS, 2) if not loaded.is_orphan(i))
+    i = next(i for i in range(2, loaded.n, 2) if not loaded.is_orphan(i))
     load_data.otp_challenges_create([load_data.customer_email(i)], now=timezone.now())
 
     response = api.post(
@@ -135,7 +112,7 @@ def test_each_customer_has_the_addresses_address_ids_names(loaded):
         found.setdefault(customer_id, []).append(address_id)
     expected = {
         load_data.customer_id(i): load_addresses.address_ids(i)
-        for i in range(1, ROWS + 1)
+        for i in range(1, loaded.n + 1)
         if not loaded.is_orphan(i)
     }
 
@@ -155,7 +132,7 @@ def test_loaded_addresses_pass_the_models_rules(loaded):
     assert defaults == {a.id for a in addresses if a.is_default_billing}
     assert defaults == {
         load_addresses.address_id(i, 1)
-        for i in range(1, ROWS + 1)
+        for i in range(1, loaded.n + 1)
         if not loaded.is_orphan(i)
     }
     assert {a.country_code for a in addresses} == set(load_addresses.COUNTRIES)
@@ -169,7 +146,7 @@ def test_loading_records_no_change_for_the_replica(loaded):
 
 
 def test_a_loaded_customer_reads_its_address_book(api, loaded):
-    i = next(i for i in range(3, ROWS) if load_addresses.address_count(i) == 3)
+    i = next(i for i in range(3, loaded.n) if load_addresses.address_count(i) == 3)
     assert not loaded.is_orphan(i)
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {routes.token_for(i, timezone.now())}")
 
