@@ -22,14 +22,12 @@ its addresses, as Medusa does.
     python -m bench.addresses --sizes 1000,100000 [--samples 200] [--url URL]
 """
 
-import argparse
 import json
-import os
 import random
 from datetime import datetime
 
 from bench import latency, load_addresses, load_data, routes
-from bench.common import django_setup, say, write_result
+from bench.common import latency_args, say, write_result
 
 ROUTES = ("list", "get", "create", "update", "delete")
 PATH = "/store/customers/me/addresses"
@@ -199,15 +197,8 @@ def run(*, sizes, samples, base_url, orphan_share=0.1, seed=7) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="1000,100000")
-    parser.add_argument("--samples", type=int, default=200)
-    parser.add_argument("--url", default=os.environ.get("BENCH_URL", ""))
-    args = parser.parse_args()
-    django_setup()
-    sizes = [int(x) for x in args.sizes.split(",")]
-    samples = dict.fromkeys(ROUTES, args.samples)
-    result = run(sizes=sizes, samples=samples, base_url=args.url)
+    sizes, count, url = latency_args(__doc__)
+    result = run(sizes=sizes, samples=dict.fromkeys(ROUTES, count), base_url=url)
     say(f"\nwrote {write_result('addresses', result)}")
 
 

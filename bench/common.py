@@ -223,6 +223,21 @@ def sizes_main(doc: str, *, name: str, run, default_sizes: str) -> None:
     say(f"wrote {write_result(name, result)}; {load_note()}")
 
 
+def latency_args(doc: str) -> tuple[list[int], int, str]:
+    """`python -m bench.PART --sizes 1000,100000 --samples 200 --url URL`
+    of a one-client latency part: the sizes, the samples, gunicorn's URL
+    (BENCH_URL by default); Django set up."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1000,100000")
+    parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--url", default=os.environ.get("BENCH_URL", ""))
+    args = parser.parse_args()
+    django_setup()
+    return [int(x) for x in args.sizes.split(",")], args.samples, args.url
+
+
 def say(text: str = "") -> None:
     print(text, flush=True)  # noqa: T201  (benchmarks report on stdout)
 

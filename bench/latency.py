@@ -11,14 +11,13 @@ challenges are opened in bulk between timed requests, never inside one.
     python -m bench.latency --sizes 1000,100000 [--samples 200] [--url URL]
 """
 
-import argparse
 import os
 import random
 import time
 from collections import Counter
 
 from bench import load_data, routes
-from bench.common import django_setup, load_note, say, summary_ms, table, write_result
+from bench.common import latency_args, load_note, say, summary_ms, table, write_result
 
 CHUNK = 50  # requests prepared at a time (one COPY of challenges for verify)
 WARMUP = 10
@@ -243,19 +242,9 @@ def _ratio_table(ratios, sizes) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="1000,100000")
-    parser.add_argument("--samples", type=int, default=200)
-    parser.add_argument("--url", default=os.environ.get("BENCH_URL", ""))
-    args = parser.parse_args()
-    django_setup()
-    sizes = [int(x) for x in args.sizes.split(",")]
-    samples = {
-        "verify": args.samples,
-        "login": max(20, args.samples // 4),
-        "me": args.samples * 4,
-    }
-    result = run(sizes=sizes, samples=samples, base_url=args.url)
+    sizes, count, url = latency_args(__doc__)
+    samples = {"verify": count, "login": max(20, count // 4), "me": count * 4}
+    result = run(sizes=sizes, samples=samples, base_url=url)
     say(f"\nwrote {write_result('latency', result)}")
 
 

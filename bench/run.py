@@ -24,6 +24,7 @@ import os
 import time
 
 from bench import (
+    PARTS,
     addresses,
     admin_pages,
     hashing,
@@ -36,17 +37,6 @@ from bench import (
 )
 from bench.common import OUT_DIR, django_setup, load_note, say, table, write_result
 
-PARTS = (
-    "latency",
-    "admin",
-    "throughput",
-    "hashing",
-    "sweep",
-    "import",
-    "backfill",
-    "addresses",
-    "replication",
-)
 # The keys of the summary that hold a part's results.
 RESULT_KEYS = (
     "latency",

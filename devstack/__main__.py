@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 
+from bench import PARTS
 from devstack import credentials
 from devstack.local import LocalStack, check_web_port, stop_leftovers
 from devstack.npm import npm_install
@@ -192,17 +193,7 @@ def cmd_test(args: list[str]) -> int:
         stack.close()
 
 
-BENCH_PARTS = (
-    "latency",
-    "admin",
-    "throughput",
-    "hashing",
-    "sweep",
-    "import",
-    "backfill",
-    "addresses",
-    "replication",
-)
+BENCH_PARTS = PARTS
 BENCH_USAGE = f"usage: ./dev bench [--full] [--only {','.join(BENCH_PARTS)}]"
 
 
