@@ -2,19 +2,28 @@ import re
 
 from django import forms
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.db import transaction
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from accounts import services
 from accounts.models import (
     AuthIdentity,
     Customer,
     CustomerAddress,
+    LoginSession,
     ProviderIdentity,
     PublishableApiKey,
 )
-from accounts.selectors import auth_identity_ids_matching, customers_by_email
+from accounts.selectors import (
+    auth_identity_ids_matching,
+    customers_by_email,
+    login_sessions_live,
+)
 from accounts.services.addresses import (
     ADDRESS_FIELDS,
     DEFAULT_FLAGS,
@@ -37,6 +46,29 @@ class ProviderIdentityInline(admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class LoginSessionInline(admin.TabularInline):
+    """The identity's sessions, newest use first; staff end them all with
+    the customers list's action (never one by one: a customer reporting a
+    stranger in their account wants every device out)."""
+
+    model = LoginSession
+    fields = (
+        "id",
+        "auth_provider",
+        "created_at",
+        "last_used_at",
+        "ip_prefix",
+        "user_agent",
+    )
+    readonly_fields = fields
+    ordering = ("-last_used_at",)
+    extra = 0
+    can_delete = False
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -124,6 +156,7 @@ class CustomerAdmin(LargeTableAdmin, ReadOnlyAdmin):
         "phone",
         "has_account",
         "email_verified",
+        "login_sessions",
         "metadata",
         "created_at",
         "updated_at",
@@ -131,6 +164,7 @@ class CustomerAdmin(LargeTableAdmin, ReadOnlyAdmin):
     )
     readonly_fields = fields
     inlines = [CustomerAddressInline]
+    actions = ("end_sessions",)
 
     @admin.display(boolean=True, description="email verified")
     def email_verified(self, obj: Customer) -> bool:
@@ -141,6 +175,46 @@ class CustomerAdmin(LargeTableAdmin, ReadOnlyAdmin):
     def search_q(self, term: str) -> Q:
         by_email = customers_by_email(email=term).values_list("pk", flat=True)
         return Q(pk__in=[term, *by_email])
+
+    @admin.display(description="login sessions")
+    def login_sessions(self, obj: Customer) -> str:
+        identity = getattr(obj, "auth_identity", None)
+        if identity is None:
+            return "–"
+        live = login_sessions_live(auth_identity_id=identity.id, now=timezone.now())
+        url = reverse("admin:accounts_authidentity_change", args=[identity.id])
+        return format_html(
+            '{} open: <a href="{}">see them on the auth identity</a>', live.count(), url
+        )
+
+    def has_end_sessions_permission(self, request) -> bool:
+        return request.user.has_perm("accounts.end_sessions")
+
+    @admin.action(
+        description="End every session (sign out of every device)",
+        permissions=["end_sessions"],
+    )
+    def end_sessions(self, request, queryset):
+        """Every token and cookie of the selected customers is refused from
+        now on, Medusa's and ours from before sessions too; logged."""
+        now = timezone.now()
+        with transaction.atomic():
+            customers = list(queryset.select_related("auth_identity"))
+            for customer in customers:
+                identity = getattr(customer, "auth_identity", None)
+                if identity is not None:
+                    services.identity_tokens_revoke(identity_id=identity.id, now=now)
+            LogEntry.objects.log_actions(
+                user_id=request.user.pk,
+                queryset=customers,
+                action_flag=CHANGE,
+                change_message="Ended every session",
+            )
+        self.message_user(
+            request,
+            f"Every session of {len(customers)} customer(s) ended.",
+            messages.SUCCESS,
+        )
 
     def has_change_permission(self, request, obj=None) -> bool:
         # The customer's own fields stay read-only; a superuser's Save
@@ -200,7 +274,7 @@ class AuthIdentityAdmin(AuthIdentitySearch, ReadOnlyAdmin):
         "updated_at",
     )
     readonly_fields = fields
-    inlines = [ProviderIdentityInline]
+    inlines = [ProviderIdentityInline, LoginSessionInline]
     list_select_related = ("customer",)
 
     @admin.display(boolean=True, description="email verified")

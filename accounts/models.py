@@ -192,6 +192,54 @@ class ProviderIdentity(models.Model):
         return f"{self.provider}:{self.id}"
 
 
+class LoginSession(models.Model):
+    """One login (a password, a code, a provider) and every token refreshed
+    or cookie session opened from it: the `sid` claim names it, and a token
+    whose session is gone is refused (accounts/selectors.py). Ending a
+    session deletes its row. What is stored is coarse on purpose
+    (core/client_info.py): enough for the owner to recognise a device."""
+
+    id = models.CharField(
+        primary_key=True,
+        max_length=64,
+        default=ids.new_login_session_id,
+        editable=False,
+    )
+    auth_identity = models.ForeignKey(
+        AuthIdentity,
+        on_delete=models.CASCADE,
+        related_name="login_sessions",
+        db_index=False,  # loginsession_identity_used_idx leads with it
+    )
+    auth_provider = models.CharField(max_length=64)
+    user_agent = models.CharField(max_length=200, blank=True, default="")
+    ip_prefix = models.CharField(max_length=64, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Written at most once a minute per session (LAST_USED_RESOLUTION).
+    last_used_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            # The owner's list, newest use first; ending all but one.
+            models.Index(
+                fields=["auth_identity", "-last_used_at"],
+                name="loginsession_identity_used_idx",
+            ),
+            # The purge of sessions no token can use any more.
+            models.Index(fields=["last_used_at"], name="loginsession_used_idx"),
+        ]
+        permissions = [("end_sessions", "Can end a customer's login sessions")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(last_used_at__gte=F("created_at")),
+                name="loginsession_used_after_created",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.id
+
+
 class PasswordResetToken(models.Model):
     """A single-use reset token: only the SHA-256 of its `jti` is stored."""
 

@@ -2,8 +2,11 @@
 Python (seed 003's bug was exactly that)."""
 
 import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from django.db.models import Q, QuerySet
+from django.conf import settings
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Lower
 
 from accounts.hashers import MEDUSA_HASH_PREFIX
@@ -11,6 +14,7 @@ from accounts.models import (
     AuthIdentity,
     Customer,
     CustomerAddress,
+    LoginSession,
     Provider,
     ProviderIdentity,
     PublishableApiKey,
@@ -66,35 +70,88 @@ def customers_by_email(*, email: str) -> QuerySet[Customer]:
     )
 
 
-def auth_identity_for_claims(*, claims: AccessClaims) -> AuthIdentity | None:
+@dataclass(frozen=True)
+class TokenSubject:
+    identity: AuthIdentity
+    # When the token's login session was last marked used; None for a
+    # token without a session.
+    session_last_used_at: datetime | None
+
+
+def auth_identity_for_claims(*, claims: AccessClaims) -> TokenSubject | None:
     """The identity a token speaks for, or None if the token must be refused:
-    the identity is gone, its customer differs, or a revocation came after
-    the token (docs/api.md, "Revocation")."""
-    # The customer comes in the same query: GET /me needs nothing else.
-    identity = (
-        AuthIdentity.objects.select_related("customer")
-        .filter(id=claims.auth_identity_id)
-        .first()
+    the identity is gone, its customer differs, a revocation came after
+    the token, or its login session has ended (docs/api.md, "Revocation")."""
+    # The customer and the session come in the same query: GET /me needs
+    # nothing else.
+    identities = AuthIdentity.objects.select_related("customer").filter(
+        id=claims.auth_identity_id
     )
+    if claims.session_id is None:
+        identity = identities.first()
+        last_used_at = None
+    else:
+        row = identities.annotate(
+            session_last_used_at=Subquery(
+                LoginSession.objects.filter(
+                    id=claims.session_id, auth_identity=OuterRef("pk")
+                ).values("last_used_at")
+            )
+        ).first()
+        identity = row
+        last_used_at = row.session_last_used_at if row is not None else None
+        if identity is not None and last_used_at is None:
+            return None  # the session has ended
     if identity is None:
         return None
     if claims.actor_id and claims.actor_id != identity.customer_id:
         return None
     if not token_generation_is_current(claims=claims, identity=identity):
         return None
-    return identity
+    return TokenSubject(identity=identity, session_last_used_at=last_used_at)
 
 
 def token_generation_is_current(
     *, claims: AccessClaims, identity: AuthIdentity
 ) -> bool:
-    """Ours carry the generation they were signed at: exact. Medusa's (an
-    imported shop's, no `gen`) only have a whole-second `iat`, so they are
-    refused up to and including the second of the last revocation."""
-    if claims.generation is not None:
-        return claims.generation == identity.token_generation
+    """Ours carry the generation they were signed at: exact. A token
+    without a session (Medusa's, an imported shop's, and ours from before
+    sessions) only has a whole-second `iat`, so it is also refused up to
+    and including the second of the last revocation or of "end every other
+    session"."""
+    if claims.generation is not None and claims.generation != identity.token_generation:
+        return False
+    if claims.generation is not None and claims.session_id is not None:
+        return True
     valid_after = identity.tokens_valid_after
     return valid_after is None or claims.issued_at > int(valid_after.timestamp())
+
+
+def login_sessions_live(
+    *, auth_identity_id: str, now: datetime
+) -> QuerySet[LoginSession]:
+    """The identity's sessions some token or cookie may still use, the most
+    recently used first (loginsession_identity_used_idx)."""
+    return LoginSession.objects.filter(
+        auth_identity_id=auth_identity_id,
+        last_used_at__gt=now - login_session_lifetime(),
+    ).order_by("-last_used_at", "-id")
+
+
+# A session's last use is written at most this often: the list shows it to
+# the minute, and a busy token costs no write per request.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def login_session_lifetime() -> timedelta:
+    """How long after its last recorded use a session may still be used: a
+    token lives JWT_EXPIRES_IN from its signing, a cookie
+    CUSTOMER_SESSION_TTL from its opening, and both happen in a request
+    that marked the session used (to LAST_USED_RESOLUTION)."""
+    return (
+        max(settings.JWT_EXPIRES_IN, settings.CUSTOMER_SESSION_TTL)
+        + LAST_USED_RESOLUTION
+    )
 
 
 def customer_of(identity: AuthIdentity) -> Customer | None:

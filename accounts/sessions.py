@@ -27,23 +27,29 @@ def customer_session_create(*, claims: dict[str, Any]) -> str:
     return _signer().sign(store.session_key)
 
 
-def _store(cookie_value: str) -> SessionStore | None:
+def _load(cookie_value: str) -> tuple[SessionStore, dict[str, Any]] | None:
+    """The cookie's session and its claims, in one query; None for a forged
+    cookie, or a session gone or expired."""
     try:
         session_key = _signer().unsign(cookie_value)
     except signing.BadSignature:
         return None
     store = SessionStore(session_key=session_key)
-    return store if store.exists(session_key) else None
+    claims = store.load().get(_CLAIMS_KEY)  # {} when gone or expired
+    return (store, claims) if isinstance(claims, dict) else None
 
 
 def customer_session_claims(*, cookie_value: str) -> dict[str, Any] | None:
-    store = _store(cookie_value)
-    return store.get(_CLAIMS_KEY) if store is not None else None
+    loaded = _load(cookie_value)
+    return loaded[1] if loaded is not None else None
 
 
-def customer_session_delete(*, cookie_value: str) -> bool:
-    store = _store(cookie_value)
-    if store is None:
-        return False
+def customer_session_delete(*, cookie_value: str) -> dict[str, Any] | None:
+    """Delete the cookie's session; return the claims it held (None: no
+    such session)."""
+    loaded = _load(cookie_value)
+    if loaded is None:
+        return None
+    store, claims = loaded
     store.delete()
-    return True
+    return claims

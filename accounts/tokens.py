@@ -3,10 +3,12 @@
 Threat model: a token is a bearer credential. We defend against forged or
 altered tokens (HS256 with JWT_SECRET, algorithm pinned, `none` refused),
 expired ones, tokens for another actor type, reset tokens used as access
-tokens, and tokens issued before a revocation (a password reset, the first
+tokens, tokens issued before a revocation (a password reset, the first
 proof of the mailbox): each token carries its identity's revocation
 generation in the `gen` claim, and `accounts.selectors` refuses a token whose
-generation is not the identity's current one. We do not defend against a
+generation is not the identity's current one; and tokens of an ended
+session: each carries its login session in the `sid` claim, refused once
+the session's row is gone. We do not defend against a
 stolen, still-valid token that nothing revoked: keep lifetimes short and use
 HTTPS.
 """
@@ -23,6 +25,9 @@ ALGORITHM = "HS256"
 # Ours, after Medusa's claims: the identity's revocation generation when the
 # token was signed. Medusa's tokens (imported shops) have none.
 GENERATION_CLAIM = "gen"
+# Ours: the login session (accounts.models.LoginSession) the token belongs
+# to. Tokens signed before sessions existed, and Medusa's, have none.
+SESSION_CLAIM = "sid"
 
 
 class InvalidToken(Exception):
@@ -36,6 +41,7 @@ class AccessClaims:
     auth_provider: str | None
     issued_at: int
     generation: int | None
+    session_id: str | None
     raw: dict[str, Any]
 
 
@@ -47,8 +53,11 @@ def access_token_issue(
     app_metadata: dict[str, Any],
     user_metadata: dict[str, Any] | None,
     generation: int,
+    session_id: str | None,
     now: datetime,
 ) -> str:
+    """Medusa's claims, then ours; `session_id` None makes a token as they
+    were before sessions (tests of what such tokens may do)."""
     metadata = dict(app_metadata)
     if customer_id:
         metadata["customer_id"] = customer_id
@@ -66,6 +75,8 @@ def access_token_issue(
         "exp": issued_at + int(settings.JWT_EXPIRES_IN.total_seconds()),
         GENERATION_CLAIM: generation,
     }
+    if session_id is not None:
+        payload[SESSION_CLAIM] = session_id
     return jwt.encode(payload, settings.JWT_SECRET, algorithm=ALGORITHM)
 
 
@@ -79,6 +90,7 @@ def access_claims_parse(payload: dict[str, Any]) -> AccessClaims:
     provider = payload.get("auth_provider")
     issued_at = payload.get("iat")
     generation = payload.get(GENERATION_CLAIM)
+    session_id = payload.get(SESSION_CLAIM)
     if (
         payload.get("actor_type") != ACTOR_TYPE
         or "purpose" in payload  # a reset token is not an access token
@@ -88,6 +100,7 @@ def access_claims_parse(payload: dict[str, Any]) -> AccessClaims:
         or not isinstance(issued_at, int)
         or (provider is not None and not isinstance(provider, str))
         or not (generation is None or _is_int(generation))
+        or not (session_id is None or _text(session_id))
     ):
         raise InvalidToken("not a customer access token")
     return AccessClaims(
@@ -96,6 +109,7 @@ def access_claims_parse(payload: dict[str, Any]) -> AccessClaims:
         auth_provider=provider,
         issued_at=issued_at,
         generation=generation,
+        session_id=session_id,
         raw=payload,
     )
 

@@ -6,9 +6,10 @@ Unauthorized."""
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
 
-from accounts import selectors
+from accounts import selectors, services
 from accounts.models import AuthIdentity
 from accounts.sessions import customer_session_claims
 from accounts.tokens import (
@@ -65,10 +66,18 @@ def bearer_authenticate(request) -> CustomerAuth | None:
 
 
 def _resolve(claims: AccessClaims, *, via_session: bool) -> CustomerAuth:
-    identity = selectors.auth_identity_for_claims(claims=claims)
-    if identity is None:
+    subject = selectors.auth_identity_for_claims(claims=claims)
+    if subject is None:
         raise exceptions.AuthenticationFailed()
-    return CustomerAuth(claims=claims, identity=identity, via_session=via_session)
+    if claims.session_id is not None:
+        services.login_session_touch(
+            session_id=claims.session_id,
+            last_used_at=subject.session_last_used_at,
+            now=timezone.now(),
+        )
+    return CustomerAuth(
+        claims=claims, identity=subject.identity, via_session=via_session
+    )
 
 
 def _parse(payload) -> AccessClaims:

@@ -1,14 +1,35 @@
-"""The customer session cookie (`connect.sid`) on an answer: opened by
-POST /auth/session, and renewed by a change that refuses the old session's
-claims (POST /store/customers/me/password, /store/customers/me/email/confirm)."""
+"""The requesting client's login session: a token that continues it (a
+refresh, a change that refuses every older token), and the customer session
+cookie (`connect.sid`) on an answer: opened by POST /auth/session, and
+renewed by a change that refuses the old session's claims (POST
+/store/customers/me/password, /store/customers/me/email/confirm)."""
 
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from rest_framework.response import Response
 
+from accounts import services
+from accounts.models import AuthIdentity
 from accounts.sessions import customer_session_create, customer_session_delete
 from accounts.tokens import access_token_decode
+from core.client_info import client_info
+
+
+def client_token(
+    request: Any, *, identity: AuthIdentity, provider: str, now: datetime
+) -> str:
+    """A token of the request's login session; a token from before sessions
+    (which has none) gets a new session for this client."""
+    session_id = request.user.claims.session_id
+    if session_id is None:
+        return services.access_token_for_login(
+            identity=identity, provider=provider, client=client_info(request), now=now
+        )
+    return services.access_token_for_identity(
+        identity=identity, provider=provider, session_id=session_id, now=now
+    )
 
 
 def session_cookie_set(response: Response, *, claims: dict[str, Any]) -> None:

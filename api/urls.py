@@ -23,6 +23,7 @@ from api.views.otp import OtpSendApi, OtpVerifyApi
 from api.views.password_change import PasswordChangeApi
 from api.views.passwords import PasswordResetRequestApi, PasswordUpdateApi
 from api.views.privacy import CustomerExportApi
+from api.views.sessions import SessionDetailApi, SessionListApi
 from api.views.signup import SignupApi
 
 register_converter(PasswordProviderConverter, "password_provider")
@@ -65,6 +66,12 @@ store_urlpatterns = [
     ),
     path("auth/email/undo", EmailChangeUndoApi.as_view(), name="email-change-undo"),
     path("customers/me/export", CustomerExportApi.as_view(), name="customer-export"),
+    path("customers/me/sessions", SessionListApi.as_view(), name="customer-sessions"),
+    path(
+        "customers/me/sessions/<str:session_id>",
+        SessionDetailApi.as_view(),
+        name="customer-session",
+    ),
     path("customers/me/addresses", AddressListApi.as_view(), name="customer-addresses"),
     path(
         "customers/me/addresses/<str:address_id>",

@@ -30,3 +30,7 @@ def new_api_key_id() -> str:
 
 def new_customer_address_id() -> str:
     return new_id("cuaddr")
+
+
+def new_login_session_id() -> str:
+    return new_id("sess")

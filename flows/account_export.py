@@ -20,6 +20,7 @@ from accounts.models import (
     AuthIdentity,
     Customer,
     CustomerAddress,
+    LoginSession,
     PasswordResetToken,
     ProviderIdentity,
 )
@@ -49,6 +50,14 @@ ADDRESS_EXPORT_FIELDS = (
     "metadata",
     "created_at",
     "updated_at",
+)
+SESSION_EXPORT_FIELDS = (
+    "id",
+    "auth_provider",
+    "user_agent",
+    "ip_prefix",
+    "created_at",
+    "last_used_at",
 )
 
 
@@ -115,6 +124,14 @@ def account_export(
                 "updated_at": login.updated_at,
             }
             for login in logins
+        ],
+        # Every session still stored, the ones no token can use any more
+        # included (kept a while, accounts.services.login_sessions).
+        "sessions": [
+            _row(session, SESSION_EXPORT_FIELDS)
+            for session in LoginSession.objects.filter(
+                auth_identity_id=identity.id
+            ).order_by("-last_used_at", "-id")
         ],
         "password_reset_requests": [
             {"created_at": reset.created_at, "expires_at": reset.expires_at}

@@ -72,11 +72,17 @@ def _code_queue(*, email: str, code: str, language: str) -> None:
 
 @sensitive_variables("code")
 def email_change_confirm(
-    *, identity: AuthIdentity, code: str, ip: str, now: datetime
+    *,
+    identity: AuthIdentity,
+    code: str,
+    ip: str,
+    now: datetime,
+    session_id: str | None,
 ) -> AuthIdentity:
     """The code of the identity's newest change request: the move, in the
     transaction that consumes it (a taken address rolls both back: 422,
-    the code still usable); return the identity with its new generation."""
+    the code still usable); return the identity with its new generation.
+    Every login session but `session_id` (the caller's) ends."""
     challenge = otp_selectors.challenge_latest_for_subject(
         subject=identity.id, purpose=Purpose.EMAIL_CHANGE
     )
@@ -93,7 +99,7 @@ def email_change_confirm(
         purpose=Purpose.EMAIL_CHANGE,
         subject=identity.id,
         login=lambda new: accounts.email_change(
-            identity_id=identity.id, new=new, now=now
+            identity_id=identity.id, new=new, now=now, keep_session_id=session_id
         ),
     )
     accounts.email_changed_notice_queue(

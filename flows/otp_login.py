@@ -11,6 +11,7 @@ from django.views.decorators.debug import sensitive_variables
 from accounts import selectors
 from accounts import services as accounts
 from accounts.models import Customer, CustomerAddress, Provider
+from core.client_info import ClientInfo
 from core.emails import email_hash
 from core.errors import ApiError
 from core.metrics import otp_verifications
@@ -33,7 +34,9 @@ class OtpLogin:
 
 
 @sensitive_variables("code")
-def otp_login(*, email: str, code: str, ip: str, now: datetime) -> OtpLogin:
+def otp_login(
+    *, email: str, code: str, ip: str, client: ClientInfo, now: datetime
+) -> OtpLogin:
     """Log in with a code; every outcome is counted (core.metrics)."""
     try:
         login = otp_verify(
@@ -41,7 +44,7 @@ def otp_login(*, email: str, code: str, ip: str, now: datetime) -> OtpLogin:
             code=code,
             ip=ip,
             now=now,
-            login=lambda proven: _login(email=proven, now=now),
+            login=lambda proven: _login(email=proven, client=client, now=now),
         )
     except ApiError as error:
         otp_verifications.labels(outcome=error.code or error.type).inc()
@@ -51,7 +54,7 @@ def otp_login(*, email: str, code: str, ip: str, now: datetime) -> OtpLogin:
     return login
 
 
-def _login(*, email: str, now: datetime) -> OtpLogin:
+def _login(*, email: str, client: ClientInfo, now: datetime) -> OtpLogin:
     """The code proved `email`: its identity (or a new one), linked to the
     login-less registered customer of the address if there is one, with an
     email-otp login, the mailbox marked proven, and a token."""
@@ -62,8 +65,8 @@ def _login(*, email: str, now: datetime) -> OtpLogin:
         auth_identity=identity, provider=Provider.EMAIL_OTP, entity_id=email, now=now
     )
     accounts.identity_email_proven(identity=identity, now=now)
-    token = accounts.access_token_for_identity(
-        identity=identity, provider=Provider.EMAIL_OTP, now=now
+    token = accounts.access_token_for_login(
+        identity=identity, provider=Provider.EMAIL_OTP, client=client, now=now
     )
     if identity.customer_id is None:
         return OtpLogin(token=token, customer=None)

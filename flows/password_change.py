@@ -22,6 +22,9 @@ class PasswordChange:
     current_password: str | None
     code: str | None
     new_password: str
+    # The caller's login session, which stays open (None: a token from
+    # before sessions; every session ends).
+    session_id: str | None
 
 
 @sensitive_variables("change")
@@ -39,7 +42,11 @@ def password_change(
             identity=identity, password=change.current_password or ""
         )
         changed = accounts.password_change(
-            identity_id=identity.id, email=email, password=change.new_password, now=now
+            identity_id=identity.id,
+            email=email,
+            password=change.new_password,
+            now=now,
+            keep_session_id=change.session_id,
         )
     else:
         accounts.code_confirmation_allowed_check(identity=identity)
@@ -51,6 +58,7 @@ def password_change(
                 email=proven,
                 password=change.new_password,
                 now=now,
+                keep_session_id=change.session_id,
             )
 
         changed = otp_verify(

@@ -15,6 +15,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from accounts import services as accounts
 from accounts.models import AuthIdentity, Customer, Provider
+from core.client_info import ClientInfo
 from core.errors import ApiError
 from core.metrics import signup_outcome
 from flows.email_verify import verification_send_after_signup
@@ -53,7 +54,12 @@ def profile_failed(*, auth_identity_id: str, error: Exception, now: datetime) ->
 
 @sensitive_variables("password")
 def signup(
-    *, password: str, profile: accounts.Profile, ip: str, now: datetime
+    *,
+    password: str,
+    profile: accounts.Profile,
+    ip: str,
+    client: ClientInfo,
+    now: datetime,
 ) -> tuple[Customer, str]:
     """One step: identity, login and customer commit together, or nothing,
     with the customer token signed in the same transaction: an answer of 503
@@ -63,8 +69,8 @@ def signup(
             customer, identity = accounts.customer_signup(
                 password=password, profile=profile, now=now
             )
-            token = accounts.access_token_for_identity(
-                identity=identity, provider=Provider.EMAILPASS, now=now
+            token = accounts.access_token_for_login(
+                identity=identity, provider=Provider.EMAILPASS, client=client, now=now
             )
     except (ApiError, DatabaseError) as error:
         signup_outcome(flow="one_step", error=error)

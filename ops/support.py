@@ -9,6 +9,10 @@ SUPPORT_PERMISSIONS = [
     ("accounts", "view_provideridentity"),
     # Read the address book (a superuser edits it).
     ("accounts", "view_customeraddress"),
+    # See a customer's login sessions and end them all (a customer who
+    # reports a lost device or a stranger in their account).
+    ("accounts", "view_loginsession"),
+    ("accounts", "end_sessions"),
     # Review, hold and delete orphans; run the sweep; read its history.
     ("orphans", "view_orphan"),
     ("orphans", "delete_orphan"),

@@ -5,6 +5,11 @@ from django.utils import timezone
 
 from accounts import services
 from accounts.models import AuthIdentity, Customer, Provider, ProviderIdentity
+from accounts.tokens import access_token_issue
+from core.client_info import ClientInfo
+
+# The client a factory's login comes from (a session's coarse facts).
+TEST_CLIENT = ClientInfo(ip_prefix="127.0.0.0/24", user_agent="tests")
 
 PASSWORD = "correct horse battery staple"
 
@@ -57,8 +62,22 @@ def token_for(customer_or_identity, provider: str = Provider.EMAILPASS) -> str:
         else customer_or_identity
     )
     identity.refresh_from_db()
-    return services.access_token_for_identity(
-        identity=identity, provider=provider, now=timezone.now()
+    return services.access_token_for_login(
+        identity=identity, provider=provider, client=TEST_CLIENT, now=timezone.now()
+    )
+
+
+def token_without_session(identity: AuthIdentity, *, issued_at) -> str:
+    """A token as this server signed them before login sessions (no `sid`)."""
+    return access_token_issue(
+        auth_identity_id=identity.id,
+        customer_id=identity.customer_id,
+        auth_provider=Provider.EMAILPASS,
+        app_metadata={},
+        user_metadata=None,
+        generation=identity.token_generation,
+        session_id=None,
+        now=issued_at,
     )
 
 

@@ -24,13 +24,20 @@ from accounts.services.email_change import (
 )
 from accounts.services.erasure import ErasedCustomer, customer_erase
 from accounts.services.identities import (
-    access_token_for_identity,
     identity_authenticate_emailpass,
     identity_email_proven,
     identity_for_email_get_or_create,
     identity_register_emailpass,
     password_policy_check,
     provider_identity_get_or_create,
+)
+from accounts.services.login_sessions import (
+    access_token_for_identity,
+    access_token_for_login,
+    identity_tokens_revoke,
+    login_session_end,
+    login_session_touch,
+    login_sessions_end_others,
 )
 from accounts.services.password_change import (
     code_confirmation_allowed_check,
@@ -50,6 +57,7 @@ __all__ = [
     "ErasedCustomer",
     "Profile",
     "access_token_for_identity",
+    "access_token_for_login",
     "address_create",
     "address_delete",
     "address_update",
@@ -70,6 +78,10 @@ __all__ = [
     "identity_email_proven",
     "identity_for_email_get_or_create",
     "identity_register_emailpass",
+    "identity_tokens_revoke",
+    "login_session_end",
+    "login_session_touch",
+    "login_sessions_end_others",
     "password_change",
     "password_changed_notice_queue",
     "password_policy_check",

@@ -25,8 +25,8 @@ from accounts.models import AuthIdentity, Customer, Provider, ProviderIdentity
 from accounts.services.identities import (
     IDENTITY_EXISTS,
     email_identity_lock,
-    tokens_revoked,
 )
+from accounts.services.login_sessions import identity_tokens_revoke
 from core.emails import email_hash
 from core.errors import DuplicateError, InvalidData
 from core.locale import request_language
@@ -66,9 +66,12 @@ def email_change_allowed_check(*, identity_id: str, current: str, new: str) -> N
         raise DuplicateError(IDENTITY_EXISTS)
 
 
-def _email_move(*, identity_id: str, new: str, now: datetime) -> AuthIdentity:
+def _email_move(
+    *, identity_id: str, new: str, now: datetime, keep_session_id: str | None = None
+) -> AuthIdentity:
     """Inside a transaction: lock the new address and the identity, move its
-    logins and customer to `new`, mark the mailbox proven, revoke tokens."""
+    logins and customer to `new`, mark the mailbox proven, revoke tokens and
+    end the sessions but `keep_session_id`."""
     email_identity_lock(email=new)
     identity = AuthIdentity.objects.select_for_update().get(pk=identity_id)
     if email_taken(email=new, identity_id=identity_id):
@@ -87,18 +90,26 @@ def _email_move(*, identity_id: str, new: str, now: datetime) -> AuthIdentity:
                 customer.save(update_fields=["email", "updated_at"])
     except IntegrityError as exc:
         raise DuplicateError(IDENTITY_EXISTS) from exc
-    AuthIdentity.objects.filter(pk=identity_id).update(
-        email_verified_at=now, updated_at=now, **tokens_revoked(now=now)
+    identity_tokens_revoke(
+        identity_id=identity_id,
+        now=now,
+        keep_session_id=keep_session_id,
+        email_verified_at=now,
+        updated_at=now,
     )
     identity.refresh_from_db()
     return identity
 
 
-def email_change(*, identity_id: str, new: str, now: datetime) -> AuthIdentity:
+def email_change(
+    *, identity_id: str, new: str, now: datetime, keep_session_id: str | None
+) -> AuthIdentity:
     """Move the identity to `new` (proven by the caller's code); return it
-    with its new token generation."""
+    with its new token generation. Every session but the caller's ends."""
     with transaction.atomic():
-        return _email_move(identity_id=identity_id, new=new, now=now)
+        return _email_move(
+            identity_id=identity_id, new=new, now=now, keep_session_id=keep_session_id
+        )
 
 
 @dataclass(frozen=True)

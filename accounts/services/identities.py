@@ -14,14 +14,12 @@ from datetime import datetime
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
-from django.db.models.expressions import Combinable
 from django.views.decorators.debug import sensitive_variables
 
 from accounts import selectors
 from accounts.hashers import failed_login_work
 from accounts.models import AuthIdentity, Provider, ProviderIdentity
-from accounts.tokens import access_token_issue
+from accounts.services.login_sessions import identity_tokens_revoke
 from core.emails import email_normalize, email_parse
 from core.errors import InvalidData, Unauthorized
 
@@ -70,26 +68,6 @@ def password_matches(provider_identity: ProviderIdentity, password: str) -> bool
     if provider_identity.password_hash is None:
         return False  # as check_password answers for no hash
     return check_password(password, provider_identity.password_hash, setter=upgrade)
-
-
-def access_token_for_identity(
-    *, identity: AuthIdentity, provider: str, now: datetime
-) -> str:
-    provider_identity = identity.provider_identities.filter(provider=provider).first()
-    if identity.customer_id is None:
-        # A registration token keeps its identity from the sweep for as long
-        # as it lives: the sweep looks at updated_at, and the token lifetime
-        # never exceeds ORPHAN_MAX_AGE (checked at start-up).
-        AuthIdentity.objects.filter(pk=identity.pk).update(updated_at=now)
-    return access_token_issue(
-        auth_identity_id=identity.id,
-        customer_id=identity.customer_id,
-        auth_provider=provider,
-        app_metadata=identity.app_metadata or {},
-        user_metadata=provider_identity.user_metadata if provider_identity else None,
-        generation=identity.token_generation,
-        now=now,
-    )
 
 
 def email_identity_lock(*, email: str) -> None:
@@ -239,25 +217,19 @@ def identity_email_proven(
     is revoked."""
     if identity.email_verified_at is not None:
         return False
-    changes: dict[str, Combinable | datetime] = {
-        "email_verified_at": now,
-        "updated_at": now,
-    }
-    if not keeps_password:
-        unproven = ProviderIdentity.objects.filter(
-            auth_identity=identity, provider=Provider.EMAILPASS
-        ).update(password_hash=make_password(None), updated_at=now)
-        if unproven:
-            changes.update(tokens_revoked(now=now))
-    AuthIdentity.objects.filter(pk=identity.pk).update(**changes)
+    unproven = not keeps_password and ProviderIdentity.objects.filter(
+        auth_identity=identity, provider=Provider.EMAILPASS
+    ).update(password_hash=make_password(None), updated_at=now)
+    if unproven:
+        identity_tokens_revoke(
+            identity_id=identity.pk, now=now, email_verified_at=now, updated_at=now
+        )
+    else:
+        AuthIdentity.objects.filter(pk=identity.pk).update(
+            email_verified_at=now, updated_at=now
+        )
     identity.refresh_from_db(fields=["email_verified_at", "token_generation"])
     return True
-
-
-def tokens_revoked(*, now: datetime) -> dict[str, Combinable | datetime]:
-    """The identity changes that refuse every token issued so far: ours by
-    generation, Medusa's up to this second (selectors.token_generation_is_current)."""
-    return {"token_generation": F("token_generation") + 1, "tokens_valid_after": now}
 
 
 def identity_for_email_get_or_create(*, email: str, now: datetime) -> AuthIdentity:

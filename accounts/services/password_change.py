@@ -22,8 +22,8 @@ from accounts.models import AuthIdentity, Provider, ProviderIdentity
 from accounts.services.identities import (
     password_matches,
     password_policy_check,
-    tokens_revoked,
 )
+from accounts.services.login_sessions import identity_tokens_revoke
 from core.emails import email_hash
 from core.errors import NotAllowed, Unauthorized
 from core.locale import mail_language, request_language
@@ -74,11 +74,17 @@ def code_confirmation_allowed_check(*, identity: AuthIdentity) -> None:
 
 @sensitive_variables("password", "encoded")
 def password_change(
-    *, identity_id: str, email: str, password: str, now: datetime
+    *,
+    identity_id: str,
+    email: str,
+    password: str,
+    now: datetime,
+    keep_session_id: str | None,
 ) -> AuthIdentity:
-    """Store `password` (Argon2id; an imported Medusa hash goes) and refuse
-    every token issued so far, in one transaction under the identity's row
-    lock; return the identity with its new generation. An identity without
+    """Store `password` (Argon2id; an imported Medusa hash goes), refuse
+    every token issued so far and end every session but `keep_session_id`,
+    in one transaction under the identity's row lock; return the identity
+    with its new generation. An identity without
     an emailpass login gets one for `email`, which the caller has proven."""
     password_policy_check(password)
     encoded = make_password(password)  # hashed before the lock is taken
@@ -96,8 +102,11 @@ def password_change(
                 created_at=now,
                 updated_at=now,
             )
-        AuthIdentity.objects.filter(pk=identity.pk).update(
-            **tokens_revoked(now=now), updated_at=now
+        identity_tokens_revoke(
+            identity_id=identity.pk,
+            now=now,
+            keep_session_id=keep_session_id,
+            updated_at=now,
         )
         identity.refresh_from_db(
             fields=["token_generation", "tokens_valid_after", "updated_at"]

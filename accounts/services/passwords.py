@@ -17,8 +17,12 @@ from django.db import transaction
 from django.views.decorators.debug import sensitive_variables
 
 from accounts import selectors
-from accounts.models import AuthIdentity, PasswordResetToken, Provider
-from accounts.services.identities import password_policy_check, tokens_revoked
+from accounts.models import PasswordResetToken, Provider
+from accounts.services.identities import password_policy_check
+from accounts.services.login_sessions import (
+    identity_tokens_revoke,
+    login_sessions_purge,
+)
 from accounts.tokens import InvalidToken, reset_token_decode, reset_token_issue
 from core.emails import email_hash, email_normalize
 from core.errors import Unauthorized
@@ -117,16 +121,21 @@ def password_update_with_reset_token(
         provider_identity.password_hash = make_password(password)
         provider_identity.updated_at = now
         provider_identity.save(update_fields=["password_hash", "updated_at"])
-        AuthIdentity.objects.filter(pk=provider_identity.auth_identity_id).update(
-            **tokens_revoked(now=now), email_verified_at=now, updated_at=now
+        identity_tokens_revoke(
+            identity_id=provider_identity.auth_identity_id,
+            now=now,
+            email_verified_at=now,
+            updated_at=now,
         )
     return provider_identity.entity_id
 
 
 def expired_credentials_purge(*, now: datetime) -> int:
-    """Housekeeping: expired reset tokens and customer sessions."""
+    """Housekeeping: expired reset tokens, cookie sessions and login
+    sessions long unusable."""
     from django.contrib.sessions.backends.db import SessionStore
 
     SessionStore.clear_expired()
+    login_sessions_purge(now=now)
     deleted, _ = PasswordResetToken.objects.filter(expires_at__lte=now).delete()
     return deleted

@@ -35,7 +35,7 @@ from api.schema import (
     RETRY_AFTER_HEADER,
     errors,
 )
-from api.session_cookie import session_cookie_set
+from api.session_cookie import client_token, session_cookie_set
 from api.shapes import (
     CLAIMS_SCHEMA,
     CUSTOMER_TOKEN,
@@ -50,6 +50,7 @@ from api.views.common import (
     PROVIDER_PARAMETER,
     provider_check,
 )
+from core.client_info import client_info
 from core.errors import Unauthorized
 from core.ratelimit import rate_limit
 from flows import passwords, signup
@@ -88,8 +89,8 @@ class AuthRegisterApi(APIView):
         now = timezone.now()
         with signup_failures_limited(email):
             identity = signup.register(email=email, password=password, now=now)
-        token = services.access_token_for_identity(
-            identity=identity, provider=provider, now=now
+        token = services.access_token_for_login(
+            identity=identity, provider=provider, client=client_info(request), now=now
         )
         return Response({"token": token})
 
@@ -113,8 +114,11 @@ class AuthLoginApi(APIView):
         email, password = data["email"], data["password"]
         with login_failures_limited(request, email):
             identity = passwords.password_login(email=email, password=password)
-        token = services.access_token_for_identity(
-            identity=identity, provider=provider, now=timezone.now()
+        token = services.access_token_for_login(
+            identity=identity,
+            provider=provider,
+            client=client_info(request),
+            now=timezone.now(),
         )
         return Response({"token": token})
 
@@ -187,7 +191,8 @@ class AuthTokenRefreshApi(APIView):
                 600,
             )
         )
-        token = services.access_token_for_identity(
+        token = client_token(
+            request,
             identity=request.user.identity,
             provider=claims.auth_provider,
             now=timezone.now(),
@@ -237,8 +242,15 @@ class AuthSessionApi(APIView):
     )
     def delete(self, request):
         cookie = request.COOKIES.get(settings.CUSTOMER_SESSION_COOKIE_NAME)
-        if not cookie or not customer_session_delete(cookie_value=cookie):
+        claims = customer_session_delete(cookie_value=cookie) if cookie else None
+        if claims is None:
             raise _unauthorized()
+        # Logging out ends the login session: its tokens too.
+        identity_id, session_id = claims.get("auth_identity_id"), claims.get("sid")
+        if isinstance(identity_id, str) and isinstance(session_id, str):
+            services.login_session_end(
+                auth_identity_id=identity_id, session_id=session_id
+            )
         response = Response({"success": True})
         response.delete_cookie(settings.CUSTOMER_SESSION_COOKIE_NAME, samesite="Lax")
         return response

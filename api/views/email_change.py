@@ -9,7 +9,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import selectors, services
+from accounts import selectors
 from accounts.models import Provider
 from api.authentication import CustomerAuthentication, IsCustomer
 from api.bodies import (
@@ -20,7 +20,7 @@ from api.bodies import (
 from api.fields import validated
 from api.representations import customer_representation, fields_select
 from api.schema import PUBLISHABLE_KEY_HEADER, RETRY_AFTER_HEADER, errors
-from api.session_cookie import session_renew
+from api.session_cookie import client_token, session_renew
 from api.shapes import CUSTOMER_SCHEMA, CUSTOMER_TOKEN, SESSION_COOKIE, requirement
 from api.views.auth import SET_COOKIE_HEADER
 from api.views.common import customer_addresses
@@ -112,12 +112,17 @@ class EmailChangeConfirmApi(APIView):
         data = validated(EmailChangeConfirmSerializer, request.data)
         now = timezone.now()
         identity = email_change.email_change_confirm(
-            identity=auth.identity, code=data["code"], ip=client_key(request), now=now
+            identity=auth.identity,
+            code=data["code"],
+            ip=client_key(request),
+            now=now,
+            session_id=auth.claims.session_id,
         )
         customer = selectors.customer_of(identity)
         if customer is None:
             raise NotFound("The customer of this account was not found")
-        token = services.access_token_for_identity(
+        token = client_token(
+            request,
             identity=identity,
             provider=auth.claims.auth_provider or Provider.EMAILPASS,
             now=now,

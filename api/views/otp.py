@@ -23,6 +23,7 @@ from api.schema import (
     errors,
 )
 from api.shapes import CUSTOMER_SCHEMA, TokenSerializer
+from core.client_info import client_info
 from core.errors import ApiError, Unauthorized
 from core.ratelimit import client_key
 from flows.otp_login import otp_login
@@ -123,6 +124,7 @@ class OtpVerifyApi(APIView):
             email=data["email"],
             code=data["code"],
             ip=client_key(request),
+            client=client_info(request),
             now=timezone.now(),
         )
         if login.is_new_user:
@@ -158,7 +160,11 @@ class OtpMedusaLoginApi(APIView):
         email, code = data["email"], data["code"]
         try:
             login = otp_login(
-                email=email, code=code, ip=client_key(request), now=timezone.now()
+                email=email,
+                code=code,
+                ip=client_key(request),
+                client=client_info(request),
+                now=timezone.now(),
             )
         except ApiError as error:
             if error.status >= 500 or error.status == 429:

@@ -8,7 +8,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import selectors, services
+from accounts import selectors
 from accounts.models import Provider
 from api.authentication import CustomerAuthentication, IsCustomer
 from api.bodies import PasswordChangeSerializer
@@ -21,7 +21,7 @@ from api.schema import (
     error_schema,
     errors,
 )
-from api.session_cookie import session_renew
+from api.session_cookie import client_token, session_renew
 from api.shapes import CUSTOMER_TOKEN, SESSION_COOKIE, TokenSerializer, requirement
 from api.views.auth import SET_COOKIE_HEADER
 from core.client_info import client_info
@@ -90,6 +90,7 @@ class PasswordChangeApi(APIView):
             current_password=data.get("current_password"),
             code=data.get("code"),
             new_password=data["new_password"],
+            session_id=auth.claims.session_id,
         )
         now = timezone.now()
         arguments = {"client": client_info(request), "ip": client_key(request)}
@@ -99,7 +100,8 @@ class PasswordChangeApi(APIView):
                 identity = password_change(change, **arguments, now=now)
         else:
             identity = password_change(change, **arguments, now=now)
-        token = services.access_token_for_identity(
+        token = client_token(
+            request,
             identity=identity,
             provider=auth.claims.auth_provider or Provider.EMAILPASS,
             now=now,

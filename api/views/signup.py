@@ -23,6 +23,7 @@ from api.schema import (
     errors,
 )
 from api.shapes import CUSTOMER_SCHEMA
+from core.client_info import client_info
 from core.ratelimit import client_key
 from flows.signup import signup
 from orphans.services import signups_open_check
@@ -62,6 +63,7 @@ class SignupApi(APIView):
                 password=password,
                 profile=services.Profile(**data),
                 ip=client_key(request),
+                client=client_info(request),
                 now=now,
             )
         return Response(

@@ -10,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Customer, PasswordResetToken, ProviderIdentity
+from accounts.tokens import access_token_decode
 from otp.models import OtpChallenge
 from privacy.models import Erasure
 from tests.otp.conftest import send_code
@@ -97,6 +98,18 @@ def test_the_export_holds_everything_about_the_customer(api, email, account):
     assert sorted(
         (login["provider"], login["entity_id"]) for login in document["logins"]
     ) == [("email-otp", email), ("emailpass", email)]
+    # The sign-up's session ended when the code proved the mailbox.
+    (session,) = document["sessions"]
+    assert session["id"] == access_token_decode(token).session_id
+    assert session["auth_provider"] == "email-otp"
+    assert set(session) == {
+        "id",
+        "auth_provider",
+        "user_agent",
+        "ip_prefix",
+        "created_at",
+        "last_used_at",
+    }
     assert len(document["password_reset_requests"]) == 1
     assert [c["state"] for c in document["one_time_codes"]] == ["used"]
     assert [a["message"] for a in document["staff_actions"]] == [

@@ -425,7 +425,7 @@ def test_queries_per_change(api, email):
 
     assert response.status_code == 200
     print(f"queries per change by password: {len(queries)}")  # noqa: T201
-    assert len(queries) <= 11
+    assert len(queries) <= 12
 
 
 def test_queries_per_change_by_code(api, email):
@@ -438,4 +438,4 @@ def test_queries_per_change_by_code(api, email):
 
     assert response.status_code == 200
     print(f"queries per change by code: {len(queries)}")  # noqa: T201
-    assert len(queries) <= 17
+    assert len(queries) <= 18

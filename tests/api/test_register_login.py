@@ -23,6 +23,7 @@ CLAIM_ORDER = [
     "iat",
     "exp",
     "gen",  # ours, after Medusa's: the revocation generation
+    "sid",  # ours: the login session
 ]
 
 

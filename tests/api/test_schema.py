@@ -56,6 +56,9 @@ def test_the_schema_documents_every_route(schema):
         "POST /store/auth/email/undo",
         "DELETE /store/customers/me",
         "GET /store/customers/me/export",
+        "GET /store/customers/me/sessions",
+        "DELETE /store/customers/me/sessions",
+        "DELETE /store/customers/me/sessions/{session_id}",
         "GET /store/customers/me/addresses",
         "POST /store/customers/me/addresses",
         "GET /store/customers/me/addresses/{address_id}",
@@ -112,10 +115,15 @@ def test_protected_routes_name_their_credentials(schema):
             ]
             for tail in ("", "/confirm")
         },
-        "GET /store/customers/me/export": [
-            {"customerToken": []},
-            {"sessionCookie": []},
-        ],
+        **{
+            route: [{"customerToken": []}, {"sessionCookie": []}]
+            for route in (
+                "GET /store/customers/me/export",
+                "GET /store/customers/me/sessions",
+                "DELETE /store/customers/me/sessions",
+                "DELETE /store/customers/me/sessions/{session_id}",
+            )
+        },
         **{
             f"{method} /store/customers/me/addresses{tail}": [
                 {"customerToken": []},

@@ -114,6 +114,7 @@ def test_without_its_row_in_medusa_the_customer_gets_no_cart(medusa):
         app_metadata={},
         user_metadata=None,
         generation=0,
+        session_id="sess_none",
         now=timezone.now(),
     )
 

@@ -151,13 +151,13 @@ def test_a_database_failure_while_signing_the_token_writes_nothing(
     account and get 401 `Identity with email already exists`)."""
     from django.db import OperationalError
 
-    from accounts.services import identities
+    from accounts.services import login_sessions
 
     def connection_lost(**kwargs):
         raise OperationalError("the connection was lost")
 
     with monkeypatch.context() as patch:
-        patch.setattr(identities, "access_token_issue", connection_lost)
+        patch.setattr(login_sessions, "access_token_issue", connection_lost)
         failed = api.post(SIGNUP, {"email": email, "password": password}, format="json")
     retried = api.post(SIGNUP, {"email": email, "password": password}, format="json")
 

@@ -56,7 +56,7 @@ from accounts.tokens import access_token_decode
 from core.emails import email_is_valid, email_normalize
 from otp.models import Purpose
 from otp.services import otp_challenge_replace
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, TEST_CLIENT
 
 # schemathesis 4.32.5's `from_fixture` names each operation's subtest by
 # rewriting `Function._nodeid`, which pytest 9.2 replaced with a structured
@@ -106,8 +106,21 @@ class Credentials:
     password_hash: str
 
     def new_session(self) -> str:
-        """A fresh cookie session of the customer (DELETE spends one)."""
-        return self.new_session_of(self.customer_token)
+        """A fresh cookie session of the customer, of a login of its own
+        (DELETE spends one, and ends its login session)."""
+        return self.new_session_of(self.new_login())
+
+    def new_login(self) -> str:
+        """A token of a new login session of the shared customer."""
+        identity = AuthIdentity.objects.get(
+            pk=access_token_decode(self.customer_token).auth_identity_id
+        )
+        return services.access_token_for_login(
+            identity=identity,
+            provider=Provider.EMAILPASS,
+            client=TEST_CLIENT,
+            now=timezone.now(),
+        )
 
     def new_reset_token(self) -> str:
         """What the reset e-mail carries (a success spends it)."""
@@ -144,8 +157,8 @@ class Credentials:
                 created_at=now,
                 updated_at=now,
             )
-        return services.access_token_for_identity(
-            identity=identity, provider=Provider.EMAILPASS, now=now
+        return services.access_token_for_login(
+            identity=identity, provider=Provider.EMAILPASS, client=TEST_CLIENT, now=now
         )
 
     def verification_code_mailed(self, code: str) -> None:
@@ -184,8 +197,8 @@ class Credentials:
         )
         if isinstance(code, str):
             self.code_mailed(email, code)
-        return services.access_token_for_identity(
-            identity=identity, provider=Provider.EMAILPASS, now=now
+        return services.access_token_for_login(
+            identity=identity, provider=Provider.EMAILPASS, client=TEST_CLIENT, now=now
         )
 
     def new_session_of(self, token: str) -> str:
@@ -324,6 +337,14 @@ def _fresh_credentials(case, credentials: Credentials) -> None:
     if route == ("DELETE", "/auth/session"):
         if cookies.get(SESSION_COOKIE) == credentials.session_cookie:
             case.cookies[SESSION_COOKIE] = credentials.new_session()
+    elif route == ("DELETE", "/store/customers/me/sessions/{session_id}"):
+        # A session of the customer's to end, so cases reach the 200.
+        if _is_positive(case):
+            session_id = access_token_decode(credentials.new_login()).session_id
+            case.path_parameters = {
+                **(case.path_parameters or {}),
+                "session_id": session_id,
+            }
     elif route == ("POST", "/auth/customer/{provider}/update"):
         if _bearer(case) == credentials.reset_token:
             case.headers["Authorization"] = f"Bearer {credentials.new_reset_token()}"

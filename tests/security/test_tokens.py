@@ -11,9 +11,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import AuthIdentity
-from accounts.services.identities import tokens_revoked
-from accounts.tokens import access_token_issue, reset_token_issue
-from tests.factories import customer_create, token_for
+from accounts.services import identity_tokens_revoke
+from accounts.tokens import reset_token_issue
+from tests.factories import customer_create, token_for, token_without_session
 
 pytestmark = pytest.mark.django_db
 
@@ -100,17 +100,11 @@ def test_bad_tokens_are_refused(api, email, attack, method, path):
 def test_tokens_issued_before_a_password_change_are_revoked(api, email):
     customer = customer_create(email=email)
     identity = AuthIdentity.objects.get(customer=customer)
-    old = access_token_issue(
-        auth_identity_id=identity.id,
-        customer_id=customer.id,
-        auth_provider="emailpass",
-        app_metadata={},
-        user_metadata=None,
-        generation=identity.token_generation,
-        now=timezone.now() - timedelta(minutes=5),
+    old = token_without_session(
+        identity, issued_at=timezone.now() - timedelta(minutes=5)
     )
-    AuthIdentity.objects.filter(pk=identity.pk).update(
-        **tokens_revoked(now=timezone.now() - timedelta(minutes=1))
+    identity_tokens_revoke(
+        identity_id=identity.pk, now=timezone.now() - timedelta(minutes=1)
     )
 
     stale = api.get("/store/customers/me", HTTP_AUTHORIZATION=f"Bearer {old}")

@@ -1,0 +1,135 @@
+"""Login sessions: every login opens one, every token refreshed or cookie
+session opened from it carries its id (the `sid` claim), and ending one
+deletes its row, which refuses its tokens from then on
+(`selectors.auth_identity_for_claims`).
+
+A revocation (a new password, a moved address, the first proof of the
+mailbox, staff's "end every session") refuses every token by generation
+and ends the sessions with it, except the one that made the change."""
+
+from datetime import datetime, timedelta
+
+from django.db.models import F
+from django.db.models.expressions import Combinable
+
+from accounts import selectors
+from accounts.models import AuthIdentity, LoginSession
+from accounts.tokens import access_token_issue
+from core.client_info import ClientInfo
+
+# Sessions no token can use any more are kept this long, then purged.
+EXPIRED_SESSION_RETENTION = timedelta(days=30)
+
+
+def login_session_open(
+    *, identity: AuthIdentity, provider: str, client: ClientInfo, now: datetime
+) -> LoginSession:
+    return LoginSession.objects.create(
+        auth_identity=identity,
+        auth_provider=provider,
+        user_agent=client.user_agent,
+        ip_prefix=client.ip_prefix,
+        created_at=now,
+        last_used_at=now,
+    )
+
+
+def access_token_for_login(
+    *, identity: AuthIdentity, provider: str, client: ClientInfo, now: datetime
+) -> str:
+    """A new session for this login, and its first token."""
+    session = login_session_open(
+        identity=identity, provider=provider, client=client, now=now
+    )
+    return access_token_for_identity(
+        identity=identity, provider=provider, session_id=session.id, now=now
+    )
+
+
+def access_token_for_identity(
+    *, identity: AuthIdentity, provider: str, session_id: str, now: datetime
+) -> str:
+    """A token of an open session: the first one, a refresh, or the one a
+    password or address change gives the client that made it."""
+    provider_identity = identity.provider_identities.filter(provider=provider).first()
+    if identity.customer_id is None:
+        # A registration token keeps its identity from the sweep for as long
+        # as it lives: the sweep looks at updated_at, and the token lifetime
+        # never exceeds ORPHAN_MAX_AGE (checked at start-up).
+        AuthIdentity.objects.filter(pk=identity.pk).update(updated_at=now)
+    return access_token_issue(
+        auth_identity_id=identity.id,
+        customer_id=identity.customer_id,
+        auth_provider=provider,
+        app_metadata=identity.app_metadata or {},
+        user_metadata=provider_identity.user_metadata if provider_identity else None,
+        generation=identity.token_generation,
+        session_id=session_id,
+        now=now,
+    )
+
+
+def login_session_touch(
+    *, session_id: str, last_used_at: datetime | None, now: datetime
+) -> None:
+    """Mark the session used, at most once per selectors.LAST_USED_RESOLUTION (the
+    condition repeats the check, so parallel requests write once)."""
+    if last_used_at is None or now - last_used_at < selectors.LAST_USED_RESOLUTION:
+        return
+    LoginSession.objects.filter(
+        id=session_id, last_used_at__lt=now - selectors.LAST_USED_RESOLUTION
+    ).update(last_used_at=now)
+
+
+def login_session_end(*, auth_identity_id: str, session_id: str) -> bool:
+    """End one of the identity's sessions; False if it has none by that id."""
+    deleted, _ = LoginSession.objects.filter(
+        id=session_id, auth_identity_id=auth_identity_id
+    ).delete()
+    return deleted > 0
+
+
+def login_sessions_end_others(
+    *, auth_identity_id: str, keep_session_id: str | None, now: datetime
+) -> int:
+    """End every session but `keep_session_id`, and refuse every token
+    without a session issued up to now (Medusa's, ours from before
+    sessions: `selectors.token_generation_is_current`). Return how many
+    sessions ended."""
+    AuthIdentity.objects.filter(pk=auth_identity_id).update(tokens_valid_after=now)
+    return _sessions_end(auth_identity_id=auth_identity_id, keep=keep_session_id)
+
+
+def identity_tokens_revoke(
+    *,
+    identity_id: str,
+    now: datetime,
+    keep_session_id: str | None = None,
+    **changes: Combinable | datetime,
+) -> None:
+    """Refuse every token issued so far (ours by generation, the others up
+    to this second) and end every session but `keep_session_id`, whose
+    client gets a token of the new generation from the caller; `changes`
+    are further columns of the identity to set in the same UPDATE."""
+    AuthIdentity.objects.filter(pk=identity_id).update(
+        token_generation=F("token_generation") + 1,
+        tokens_valid_after=now,
+        **changes,
+    )
+    _sessions_end(auth_identity_id=identity_id, keep=keep_session_id)
+
+
+def _sessions_end(*, auth_identity_id: str, keep: str | None) -> int:
+    sessions = LoginSession.objects.filter(auth_identity_id=auth_identity_id)
+    if keep is not None:
+        sessions = sessions.exclude(id=keep)
+    deleted, _ = sessions.delete()
+    return deleted
+
+
+def login_sessions_purge(*, now: datetime) -> int:
+    """Forget sessions nothing can use, EXPIRED_SESSION_RETENTION after
+    their use ended (loginsession_used_idx)."""
+    cutoff = now - selectors.login_session_lifetime() - EXPIRED_SESSION_RETENTION
+    deleted, _ = LoginSession.objects.filter(last_used_at__lt=cutoff).delete()
+    return deleted
