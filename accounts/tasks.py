@@ -90,11 +90,52 @@ def password_changed_email_send_task(
 ) -> None:
     """The notice after a password change: the address crosses the broker
     sealed, the worker logs only the masked kwargsrepr."""
-    when = datetime.fromisoformat(changed_at).astimezone(UTC)
+    _client_notice_send(
+        "accounts/email/password_changed/",
+        email=email,
+        context={"changed_at": _minute(changed_at)},
+        client=client,
+        language=language,
+    )
+
+
+@shared_task(base=SealedTask, ignore_result=True)
+def new_device_email_send_task(
+    *,
+    email: str,
+    signed_in_at: str,
+    provider: str,
+    client: dict[str, str],
+    language: str | None = None,
+) -> None:
+    """The notice of a sign-in from a new device (NEW_DEVICE_NOTICE)."""
+    _client_notice_send(
+        "accounts/email/new_device/",
+        email=email,
+        context={"signed_in_at": _minute(signed_in_at), "provider": provider},
+        client=client,
+        language=language,
+    )
+
+
+def _minute(iso: str) -> str:
+    return datetime.fromisoformat(iso).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _client_notice_send(
+    templates: str,
+    *,
+    email: str,
+    context: dict[str, str],
+    client: dict[str, str],
+    language: str | None,
+) -> None:
+    """A notice naming the client that acted (core/client_info.py) and the
+    way to a new password."""
     templated_mail_send(
-        templates="accounts/email/password_changed/",
+        templates=templates,
         context={
-            "changed_at": when.strftime("%Y-%m-%d %H:%M UTC"),
+            **context,
             "ip_prefix": client.get("ip_prefix", ""),
             "user_agent": client.get("user_agent", ""),
             "reset_url": settings.PASSWORD_RESET_URL,

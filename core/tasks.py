@@ -120,3 +120,29 @@ def publish(
         )
     except BROKER_ERRORS as exc:
         raise BrokerUnavailable(type(exc).__name__) from exc
+
+
+# A security notice a day late is still worth sending; a message not
+# delivered within a day is dropped (the address may be someone else's by
+# then).
+NOTICE_EXPIRES = 24 * 3600
+
+
+def notice_publish(
+    task: Task[..., Any],
+    *,
+    kwargs: dict[str, Any],
+    kwargsrepr: dict[str, Any],
+    what: str,
+) -> None:
+    """Queue a notice mail about something that has already happened (and
+    committed): a broker outage is logged, never raised, since failing the
+    request would not undo the change. The log names `what` and the
+    address's HMAC (`kwargsrepr["email"]`), never the address."""
+    try:
+        publish(task, kwargs=kwargs, kwargsrepr=kwargsrepr, expires=NOTICE_EXPIRES)
+    except BrokerUnavailable as exc:
+        logger.error(
+            f"{what} notice could not be queued",
+            extra={"userId": kwargsrepr.get("email"), "error": str(exc)},
+        )

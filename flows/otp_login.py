@@ -66,7 +66,11 @@ def _login(*, email: str, client: ClientInfo, now: datetime) -> OtpLogin:
     )
     accounts.identity_email_proven(identity=identity, now=now)
     token = accounts.access_token_for_login(
-        identity=identity, provider=Provider.EMAIL_OTP, client=client, now=now
+        identity=identity,
+        provider=Provider.EMAIL_OTP,
+        client=client,
+        now=now,
+        announce=True,  # only an existing customer's login is announced
     )
     if identity.customer_id is None:
         return OtpLogin(token=token, customer=None)

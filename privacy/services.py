@@ -1,7 +1,6 @@
 """Writes: the erasure audit row, and the notice to the erased address,
 queued once the erasure has committed."""
 
-import logging
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -9,15 +8,8 @@ from django.db import transaction
 
 from core.emails import email_hash
 from core.locale import mail_language, request_language
-from core.tasks import BrokerUnavailable, publish
+from core.tasks import notice_publish
 from privacy.models import Erasure
-
-logger = logging.getLogger("privacy")
-
-# The notice names nothing the message could not be sent without: a
-# message not delivered within a day is dropped (the address may belong to
-# someone else by then).
-NOTICE_EXPIRES_SECONDS = 24 * 3600
 
 
 def erasure_record(
@@ -51,15 +43,9 @@ def erasure_notice_after_commit(*, email: str, locale: str | None) -> None:
 def erasure_notice_queue(*, email: str, language: str | None = None) -> None:
     from privacy.tasks import account_deleted_email_send_task
 
-    try:
-        publish(
-            account_deleted_email_send_task,
-            kwargs={"email": email, "language": language},
-            kwargsrepr={"email": email_hash(email)},
-            expires=NOTICE_EXPIRES_SECONDS,
-        )
-    except BrokerUnavailable as exc:
-        logger.error(
-            "Account deletion notice could not be queued",
-            extra={"userId": email_hash(email), "error": str(exc)},
-        )
+    notice_publish(
+        account_deleted_email_send_task,
+        kwargs={"email": email, "language": language},
+        kwargsrepr={"email": email_hash(email)},
+        what="Account deletion",
+    )

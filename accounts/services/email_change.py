@@ -30,14 +30,13 @@ from accounts.services.login_sessions import identity_tokens_revoke
 from core.emails import email_hash
 from core.errors import DuplicateError, InvalidData
 from core.locale import request_language
-from core.tasks import BrokerUnavailable, publish
+from core.tasks import notice_publish
 
 logger = logging.getLogger("accounts")
 
 SAME_ADDRESS = "The new email address is the account's address already"
 UNDO_SALT = "accounts.email_change.undo"
 UNDO_INVALID = "This link is invalid or has expired"
-NOTICE_EXPIRES = 24 * 3600
 MOVED_PROVIDERS = (Provider.EMAILPASS, Provider.EMAIL_OTP)
 
 
@@ -155,21 +154,6 @@ def email_change_undo(*, token: str, now: datetime) -> EmailChangeUndone:
     return EmailChangeUndone(identity=identity, restored=old)
 
 
-def _queue(
-    task: "Task[..., Any]",
-    *,
-    kwargs: dict[str, str | None],
-    kwargsrepr: dict[str, str],
-) -> None:
-    try:
-        publish(task, kwargs=kwargs, kwargsrepr=kwargsrepr, expires=NOTICE_EXPIRES)
-    except BrokerUnavailable as exc:
-        logger.error(
-            "Email change notice could not be queued",
-            extra={"userId": kwargsrepr["email"], "error": str(exc)},
-        )
-
-
 def email_changed_notice_queue(
     *, identity_id: str, old: str, changed_at: datetime, language: str | None = None
 ) -> None:
@@ -177,7 +161,7 @@ def email_changed_notice_queue(
     A broker outage is logged, never raised (the change has committed)."""
     from accounts.tasks import email_changed_email_send_task
 
-    _queue(
+    _notice_queue(
         email_changed_email_send_task,
         kwargs={
             "email": old,
@@ -193,9 +177,18 @@ def email_change_undone_notice_queue(*, email: str) -> None:
     """After an undo: tell the restored address to reset the password."""
     from accounts.tasks import email_change_undone_email_send_task
 
-    _queue(
+    _notice_queue(
         email_change_undone_email_send_task,
         # The request's language, else (None) the worker reads the customer's.
         kwargs={"email": email, "language": request_language()},
         kwargsrepr={"email": email_hash(email)},
     )
+
+
+def _notice_queue(
+    task: "Task[..., Any]",
+    *,
+    kwargs: dict[str, str | None],
+    kwargsrepr: dict[str, str],
+) -> None:
+    notice_publish(task, kwargs=kwargs, kwargsrepr=kwargsrepr, what="Email change")

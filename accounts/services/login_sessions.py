@@ -9,13 +9,18 @@ and ends the sessions with it, except the one that made the change."""
 
 from datetime import datetime, timedelta
 
-from django.db.models import F
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, F, Q
 from django.db.models.expressions import Combinable
 
 from accounts import selectors
 from accounts.models import AuthIdentity, LoginSession
 from accounts.tokens import access_token_issue
 from core.client_info import ClientInfo
+from core.emails import email_hash
+from core.locale import mail_language, request_language
+from core.tasks import notice_publish
 
 # Sessions no token can use any more are kept this long, then purged.
 EXPIRED_SESSION_RETENTION = timedelta(days=30)
@@ -35,14 +40,71 @@ def login_session_open(
 
 
 def access_token_for_login(
-    *, identity: AuthIdentity, provider: str, client: ClientInfo, now: datetime
+    *,
+    identity: AuthIdentity,
+    provider: str,
+    client: ClientInfo,
+    now: datetime,
+    announce: bool = False,
 ) -> str:
-    """A new session for this login, and its first token."""
+    """A new session for this login, and its first token. `announce`: a
+    login of an existing account (not a sign-up), which mails the new
+    device notice when NEW_DEVICE_NOTICE is on and the device is new."""
+    if announce and settings.NEW_DEVICE_NOTICE and identity.customer_id is not None:
+        _new_device_notice(identity=identity, provider=provider, client=client, now=now)
     session = login_session_open(
         identity=identity, provider=provider, client=client, now=now
     )
     return access_token_for_identity(
         identity=identity, provider=provider, session_id=session.id, now=now
+    )
+
+
+def _new_device_notice(
+    *, identity: AuthIdentity, provider: str, client: ClientInfo, now: datetime
+) -> None:
+    """New: the account has stored sessions (it has signed in before, as far
+    as the last EXPIRED_SESSION_RETENTION tells) and none with this user
+    agent. One query; the mail goes after the commit."""
+    seen = LoginSession.objects.filter(auth_identity_id=identity.id).aggregate(
+        sessions=Count("id"),
+        this_agent=Count("id", filter=Q(user_agent=client.user_agent)),
+    )
+    if not seen["sessions"] or seen["this_agent"]:
+        return
+    email = selectors.auth_identity_email(auth_identity_id=identity.id)
+    if email is None:
+        return
+    locale = selectors.customer_locale_loaded(identity)
+    language = mail_language(request_language(), locale)
+    transaction.on_commit(
+        lambda: new_device_notice_queue(
+            email=email, at=now, provider=provider, client=client, language=language
+        )
+    )
+
+
+def new_device_notice_queue(
+    *,
+    email: str,
+    at: datetime,
+    provider: str,
+    client: ClientInfo,
+    language: str | None,
+) -> None:
+    from accounts.tasks import new_device_email_send_task
+
+    notice_publish(
+        new_device_email_send_task,
+        kwargs={
+            "email": email,
+            "signed_in_at": at.isoformat(),
+            "provider": provider,
+            "client": client.as_dict(),
+            "language": language,
+        },
+        kwargsrepr={"email": email_hash(email), "signed_in_at": "*", "client": "*"},
+        what="New device",
     )
 
 

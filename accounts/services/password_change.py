@@ -9,7 +9,6 @@ costs what a failed login costs: the same hashing work (`failed_login_work`)
 and the same counted failures (api/limits.py, at the route).
 """
 
-import logging
 from datetime import datetime
 
 from django.contrib.auth.hashers import is_password_usable, make_password
@@ -27,9 +26,7 @@ from accounts.services.login_sessions import identity_tokens_revoke
 from core.emails import email_hash
 from core.errors import NotAllowed, Unauthorized
 from core.locale import mail_language, request_language
-from core.tasks import BrokerUnavailable, publish
-
-logger = logging.getLogger("accounts")
+from core.tasks import notice_publish
 
 # Messages, not secrets (S105).
 CURRENT_PASSWORD_WRONG = "Current password is incorrect"  # noqa: S105
@@ -114,9 +111,6 @@ def password_change(
     return identity
 
 
-NOTICE_EXPIRES = 24 * 3600  # a notice a day late is still worth sending
-
-
 def password_changed_notice_queue(
     *,
     email: str,
@@ -129,20 +123,14 @@ def password_changed_notice_queue(
     password; the mail is lost, and the log says so)."""
     from accounts.tasks import password_changed_email_send_task
 
-    try:
-        publish(
-            password_changed_email_send_task,
-            kwargs={
-                "email": email,
-                "changed_at": changed_at.isoformat(),
-                "client": client,
-                "language": mail_language(request_language(), locale),
-            },
-            kwargsrepr={"email": email_hash(email), "changed_at": "*", "client": "*"},
-            expires=NOTICE_EXPIRES,
-        )
-    except BrokerUnavailable as exc:
-        logger.error(
-            "Password change notice could not be queued",
-            extra={"userId": email_hash(email), "error": str(exc)},
-        )
+    notice_publish(
+        password_changed_email_send_task,
+        kwargs={
+            "email": email,
+            "changed_at": changed_at.isoformat(),
+            "client": client,
+            "language": mail_language(request_language(), locale),
+        },
+        kwargsrepr={"email": email_hash(email), "changed_at": "*", "client": "*"},
+        what="Password change",
+    )

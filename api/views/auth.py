@@ -119,6 +119,7 @@ class AuthLoginApi(APIView):
             provider=provider,
             client=client_info(request),
             now=timezone.now(),
+            announce=True,
         )
         return Response({"token": token})
 

@@ -198,6 +198,9 @@ EMAIL_CHANGE_UNDO_URL = env.str(
 EMAIL_CHANGE_UNDO_TTL = timedelta(hours=72)
 CUSTOMER_SESSION_COOKIE_NAME = "connect.sid"
 CUSTOMER_SESSION_TTL = timedelta(hours=10)
+# Mail the customer when a login comes from a browser or app none of the
+# account's stored sessions had (docs/account.md, "Sessions and devices").
+NEW_DEVICE_NOTICE = env.bool("NEW_DEVICE_NOTICE", default=False)
 CUSTOMER_SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
 
 STORE_PUBLISHABLE_KEY = env.str("STORE_PUBLISHABLE_KEY", default="")

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import User
+from django.core import mail
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -477,3 +478,74 @@ def test_queries_per_request(publishable_key, email):
 
     print("queries per me, list, end one, end others:", counts)  # noqa: T201
     assert counts == [2, 2, 2, 3]
+
+
+def notices(email: str) -> list:
+    return [m for m in mail.outbox if m.to == [email] and "new sign-in" in m.subject]
+
+
+@pytest.fixture
+def new_device_notice(settings, django_capture_on_commit_callbacks):
+    """The setting on; a call runs what its request queued after the commit."""
+    settings.NEW_DEVICE_NOTICE = True
+
+    def committed(call, *args, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return call(*args, **kwargs)
+
+    return committed
+
+
+def test_a_login_from_a_new_device_is_announced(
+    publishable_key, email, new_device_notice
+):
+    customer_create(email=email)
+    laptop = client_of(publishable_key)
+    # The first sign-in we know of (nothing to compare), then a browser the
+    # account has used.
+    new_device_notice(login, laptop, email)
+    new_device_notice(login, laptop, email)
+    assert notices(email) == []
+
+    phone = client_of(publishable_key, agent=PHONE, ip="198.51.100.23")
+    new_device_notice(login, phone, email)
+
+    (notice,) = notices(email)
+    assert PHONE in notice.body
+    assert "198.51.100.0/24" in notice.body
+    assert "198.51.100.23" not in notice.body
+
+
+def test_a_code_login_from_a_new_device_is_announced(
+    publishable_key, email, new_device_notice
+):
+    # A proven mailbox: the code login keeps the password and the sessions
+    # (an unproven one ends them, and the notice of that says more).
+    customer = customer_create(email=email)
+    AuthIdentity.objects.filter(customer=customer).update(
+        email_verified_at=timezone.now()
+    )
+    login(client_of(publishable_key), email)
+    phone = client_of(publishable_key, agent=PHONE)
+    phone.post("/store/auth/otp/send", {"email": email}, format="json")
+
+    verified = new_device_notice(
+        phone.post,
+        "/store/auth/otp/verify",
+        {"email": email, "code": mailed_code(email)},
+        format="json",
+    )
+
+    assert verified.status_code == 200, verified.content
+    assert len(notices(email)) == 1
+
+
+def test_no_notice_unless_the_setting_is_on(
+    publishable_key, email, django_capture_on_commit_callbacks
+):
+    customer_create(email=email)
+    with django_capture_on_commit_callbacks(execute=True):
+        login(client_of(publishable_key), email)
+        login(client_of(publishable_key, agent=PHONE), email)
+
+    assert notices(email) == []

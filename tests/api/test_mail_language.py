@@ -7,6 +7,7 @@ import pytest
 from django.conf import settings
 from django.core import mail
 from django.db import IntegrityError, transaction
+from django.test import override_settings
 
 from accounts.models import MAIL_LANGUAGES, Customer
 from tests.factories import PASSWORD, customer_create, registration_token, token_for
@@ -50,6 +51,10 @@ EXPECTED = {
     "changed": {
         "en": ("Your password was changed", "browser or app: Firefox", "network:"),
         "zh-hans": ("您的密码已更改", "浏览器或应用：Firefox", "网络："),
+    },
+    "new_device": {
+        "en": ("A new sign-in to your account", "browser or app: Firefox", "network:"),
+        "zh-hans": ("您的账户有新的登录", "浏览器或应用：Firefox", "网络："),
     },
     "deleted": {
         "en": ("Your account was deleted", "has been deleted, as was asked", "gone"),
@@ -114,6 +119,16 @@ def trigger(kind: str, api, email: str, headers: dict, capture) -> None:
                 **bearer(token_for(customer)),
                 **headers,
             )
+        elif kind == "new_device":
+            token_for(customer_create(email=email))  # a session on "tests"
+            with override_settings(NEW_DEVICE_NOTICE=True):
+                answer = api.post(
+                    LOGIN,
+                    {"email": email, "password": PASSWORD},
+                    format="json",
+                    HTTP_USER_AGENT="Firefox/140.0 (X11; Linux)",
+                    **headers,
+                )
         else:
             customer = customer_create(email=email)
             answer = api.delete(
