@@ -3,6 +3,8 @@ in English and Simplified Chinese, the language taken from the request
 (`x-medusa-locale`, then `Accept-Language`, unsupported ones ignored),
 remembered on the customer, and used for mail sent without a request."""
 
+from pathlib import Path
+
 import pytest
 from django.conf import settings
 from django.core import mail
@@ -10,8 +12,9 @@ from django.db import IntegrityError, transaction
 from django.test import override_settings
 
 from accounts.models import MAIL_LANGUAGES, Customer
+from tests.api.test_email_change import undo_token
 from tests.factories import PASSWORD, customer_create, registration_token, token_for
-from tests.otp.conftest import send_code
+from tests.otp.conftest import mailed_code, send_code
 
 pytestmark = pytest.mark.django_db
 
@@ -56,10 +59,35 @@ EXPECTED = {
         "en": ("A new sign-in to your account", "browser or app: Firefox", "network:"),
         "zh-hans": ("您的账户有新的登录", "浏览器或应用：Firefox", "网络："),
     },
+    "email_code": {
+        "en": ("Confirm your new e-mail address", "Your code is", "<strong>"),
+        "zh-hans": ("请确认您的新电子邮件地址", "您的验证码是", "<strong>"),
+    },
+    "email_changed": {
+        "en": ("Your e-mail address was changed", "undo the change within", "undo"),
+        "zh-hans": ("您的电子邮件地址已更改", "小时内通过以下链接撤销", "撤销此更改"),
+    },
+    "email_undone": {
+        "en": ("Your e-mail address was restored", "may know your password", "now</a>"),
+        "zh-hans": ("您的电子邮件地址已恢复", "可能知道您的密码", "立即设置新密码</a>"),
+    },
     "deleted": {
         "en": ("Your account was deleted", "has been deleted, as was asked", "gone"),
         "zh-hans": ("您的账户已删除", "账户已被删除", "均已删除"),
     },
+}
+
+# The templates of each kind: every mail the service sends is one of them.
+TEMPLATES = {
+    "otp": "otp/email",
+    "reset": "accounts/email/password_reset",
+    "verify": "accounts/email/verify_email",
+    "changed": "accounts/email/password_changed",
+    "new_device": "accounts/email/new_device",
+    "email_code": "accounts/email/email_change_code",
+    "email_changed": "accounts/email/email_changed",
+    "email_undone": "accounts/email/email_change_undone",
+    "deleted": "accounts/email/account_deleted",
 }
 
 CHINESE_BY_SDK = {"HTTP_X_MEDUSA_LOCALE": "zh-CN"}
@@ -129,6 +157,33 @@ def trigger(kind: str, api, email: str, headers: dict, capture) -> None:
                     HTTP_USER_AGENT="Firefox/140.0 (X11; Linux)",
                     **headers,
                 )
+        elif kind == "email_code":
+            customer = customer_create(email=f"old.{email}")
+            answer = api.post(
+                f"{ME}/email",
+                {"email": email},
+                format="json",
+                **bearer(token_for(customer)),
+                **headers,
+            )
+        elif kind in ("email_changed", "email_undone"):
+            token = token_for(customer_create(email=email))
+            api.post(
+                f"{ME}/email", {"email": f"new.{email}"}, format="json", **bearer(token)
+            )
+            answer = api.post(
+                f"{ME}/email/confirm",
+                {"code": mailed_code(f"new.{email}")},
+                format="json",
+                **bearer(token),
+                **(headers if kind == "email_changed" else {}),
+            )
+            if kind == "email_undone":
+                undo = undo_token(email)
+                mail.outbox.clear()
+                answer = api.post(
+                    "/store/auth/email/undo", {"token": undo}, format="json", **headers
+                )
         else:
             customer = customer_create(email=email)
             answer = api.delete(
@@ -149,6 +204,17 @@ def test_each_mail_is_written_in_the_language_of_the_request(
     trigger(kind, api, email, headers, django_capture_on_commit_callbacks)
 
     assert_written_in(the_mail(email), kind, language)
+
+
+def test_every_mail_is_tested_in_every_language():
+    """A new mail template fails here until EXPECTED (and so the test above)
+    covers it."""
+    root = Path(settings.BASE_DIR) / "templates"
+    mails = {
+        str(subject.parent.relative_to(root)) for subject in root.glob("**/subject.txt")
+    }
+    assert set(TEMPLATES) == set(EXPECTED)
+    assert set(TEMPLATES.values()) == mails
 
 
 def test_the_sdk_locale_wins_over_the_browser_language(
