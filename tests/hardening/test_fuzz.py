@@ -364,6 +364,18 @@ def _fresh_credentials(case, credentials: Credentials) -> None:
             and _bearer(case) == credentials.customer_token
         ):
             credentials.verification_code_mailed(code)
+    elif route == ("POST", "/store/customers/me/password"):
+        # A valid body revokes every other token of the account: a customer
+        # of its own, whose password (or mailed code) is the case's, so the
+        # case can reach the 200.
+        if _is_positive(case):
+            token = credentials.new_customer(
+                password=body.get("current_password"), code=code
+            )
+            if _bearer(case) == credentials.customer_token:
+                case.headers["Authorization"] = f"Bearer {token}"
+            if cookies.get(SESSION_COOKIE) == credentials.session_cookie:
+                case.cookies[SESSION_COOKIE] = credentials.new_session_of(token)
     elif route == ("DELETE", "/store/customers/me"):
         # A valid body erases the account: never the shared customer's.
         if _is_positive(case):
