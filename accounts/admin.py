@@ -29,7 +29,7 @@ from accounts.services.addresses import (
     DEFAULT_FLAGS,
     addresses_limit_message,
 )
-from core.admin import LargeTableAdmin, ReadOnlyAdmin
+from core.admin import LargeTableAdmin, ReadOnlyAdmin, whole_list_refused
 from core.emails import email_normalize
 
 # Lists show the newest first by id: ids are ULIDs, sortable by creation, so
@@ -197,6 +197,13 @@ class CustomerAdmin(LargeTableAdmin, ReadOnlyAdmin):
     def end_sessions(self, request, queryset):
         """Every token and cookie of the selected customers is refused from
         now on, Medusa's and ours from before sessions too; logged."""
+        if whole_list_refused(
+            self,
+            request,
+            "Select the customers on this page: ending every session of a "
+            "whole search's customers is not a support action.",
+        ):
+            return
         now = timezone.now()
         with transaction.atomic():
             customers = list(queryset.select_related("auth_identity"))

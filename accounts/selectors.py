@@ -127,15 +127,21 @@ def token_generation_is_current(
     return valid_after is None or claims.issued_at > int(valid_after.timestamp())
 
 
+# The most a list of one account's sessions shows (a script that logs in
+# in a loop makes one per login).
+SESSIONS_LISTED = 100
+
+
 def login_sessions_live(
     *, auth_identity_id: str, now: datetime
 ) -> QuerySet[LoginSession]:
     """The identity's sessions some token or cookie may still use, the most
-    recently used first (loginsession_identity_used_idx)."""
+    recently used first (loginsession_identity_used_idx), at most
+    SESSIONS_LISTED."""
     return LoginSession.objects.filter(
         auth_identity_id=auth_identity_id,
         last_used_at__gt=now - login_session_lifetime(),
-    ).order_by("-last_used_at", "-id")
+    ).order_by("-last_used_at", "-id")[:SESSIONS_LISTED]
 
 
 # A session's last use is written at most this often: the list shows it to

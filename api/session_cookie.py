@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from rest_framework import exceptions
 from rest_framework.response import Response
 
 from accounts import services
@@ -20,16 +21,19 @@ from core.client_info import client_info
 def client_token(
     request: Any, *, identity: AuthIdentity, provider: str, now: datetime
 ) -> str:
-    """A token of the request's login session; a token from before sessions
-    (which has none) gets a new session for this client."""
-    session_id = request.user.claims.session_id
-    if session_id is None:
-        return services.access_token_for_login(
-            identity=identity, provider=provider, client=client_info(request), now=now
-        )
-    return services.access_token_for_identity(
-        identity=identity, provider=provider, session_id=session_id, now=now
+    """A token of the request's login session (a token from before sessions
+    gets one: accounts.services.access_token_for_session); 401 if the
+    caller was signed out meanwhile."""
+    token = services.access_token_for_session(
+        identity=identity,
+        provider=provider,
+        claims=request.user.claims,
+        client=client_info(request),
+        now=now,
     )
+    if token is None:
+        raise exceptions.AuthenticationFailed()
+    return token
 
 
 def session_cookie_set(response: Response, *, claims: dict[str, Any]) -> None:

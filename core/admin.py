@@ -1,6 +1,6 @@
 from typing import TYPE_CHECKING, Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.paginator import Paginator
 from django.db import connections
 from django.db.models import Model, Q, QuerySet
@@ -97,3 +97,18 @@ class LargeTableAdmin(_ModelAdmin):
         if not term:
             return queryset, False
         return queryset.filter(self.search_q(term)), False
+
+
+def whole_list_refused(
+    model_admin: _ModelAdmin, request: HttpRequest, why: str
+) -> bool:
+    """True (and `why` shown as an error) when the action was asked for
+    every row of the list ("Select all N"), not the rows on the page: an
+    action that loads and changes each row has no business with millions."""
+    # As Django reads it (a BooleanField: "1", "on", "true" ... all say yes).
+    form = model_admin.action_form(request.POST, auto_id=None)
+    form.full_clean()
+    if not form.cleaned_data.get("select_across"):
+        return False
+    model_admin.message_user(request, why, messages.ERROR)
+    return True

@@ -37,7 +37,9 @@ def ip_prefix(address: str) -> str:
 
 
 def client_info(request: HttpRequest) -> ClientInfo:
-    agent = " ".join(request.headers.get("User-Agent", "").split())
+    # Printable only: it is stored (a login session) and mailed.
+    agent = "".join(c for c in request.headers.get("User-Agent", "") if c.isprintable())
+    agent = " ".join(agent.split())
     return ClientInfo(
         ip_prefix=ip_prefix(client_ip(request)),
         user_agent=agent[:USER_AGENT_MAX_LENGTH],

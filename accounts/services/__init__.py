@@ -34,6 +34,7 @@ from accounts.services.identities import (
 from accounts.services.login_sessions import (
     access_token_for_identity,
     access_token_for_login,
+    access_token_for_session,
     identity_tokens_revoke,
     login_session_end,
     login_session_touch,
@@ -58,6 +59,7 @@ __all__ = [
     "Profile",
     "access_token_for_identity",
     "access_token_for_login",
+    "access_token_for_session",
     "address_create",
     "address_delete",
     "address_update",

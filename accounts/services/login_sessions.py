@@ -7,16 +7,18 @@ A revocation (a new password, a moved address, the first proof of the
 mailbox, staff's "end every session") refuses every token by generation
 and ends the sessions with it, except the one that made the change."""
 
+import re
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F, Q
+from django.db.models import F, Value
 from django.db.models.expressions import Combinable
+from django.db.models.functions import Greatest
 
 from accounts import selectors
 from accounts.models import AuthIdentity, LoginSession
-from accounts.tokens import access_token_issue
+from accounts.tokens import AccessClaims, access_token_issue
 from core.client_info import ClientInfo
 from core.emails import email_hash
 from core.locale import mail_language, request_language
@@ -64,13 +66,18 @@ def _new_device_notice(
     *, identity: AuthIdentity, provider: str, client: ClientInfo, now: datetime
 ) -> None:
     """New: the account has stored sessions (it has signed in before, as far
-    as the last EXPIRED_SESSION_RETENTION tells) and none with this user
-    agent. One query; the mail goes after the commit."""
-    seen = LoginSession.objects.filter(auth_identity_id=identity.id).aggregate(
-        sessions=Count("id"),
-        this_agent=Count("id", filter=Q(user_agent=client.user_agent)),
+    as EXPIRED_SESSION_RETENTION tells) and none from this browser or app
+    (`device_of`: the user agent without its version numbers, so an update
+    is not a new device). One query for the most recent sessions' agents,
+    one for the address when the device is new; the mail goes after the
+    commit."""
+    agents = list(
+        LoginSession.objects.filter(auth_identity_id=identity.id)
+        .order_by("-last_used_at")
+        .values_list("user_agent", flat=True)[: selectors.SESSIONS_LISTED]
     )
-    if not seen["sessions"] or seen["this_agent"]:
+    device = device_of(client.user_agent)
+    if not agents or any(device_of(agent) == device for agent in agents):
         return
     email = selectors.auth_identity_email(auth_identity_id=identity.id)
     if email is None:
@@ -82,6 +89,15 @@ def _new_device_notice(
             email=email, at=now, provider=provider, client=client, language=language
         )
     )
+
+
+_VERSION = re.compile(r"\d+(?:[._]\d+)*")
+
+
+def device_of(user_agent: str) -> str:
+    """`Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Safari/604.1`
+    → `Mozilla/# (iPhone; CPU iPhone OS # like Mac OS X) Safari/#`."""
+    return _VERSION.sub("#", user_agent)
 
 
 def new_device_notice_queue(
@@ -105,6 +121,37 @@ def new_device_notice_queue(
         },
         kwargsrepr={"email": email_hash(email), "signed_in_at": "*", "client": "*"},
         what="New device",
+    )
+
+
+def access_token_for_session(
+    *,
+    identity: AuthIdentity,
+    provider: str,
+    claims: AccessClaims,
+    client: ClientInfo,
+    now: datetime,
+) -> str | None:
+    """A token that continues the caller's session (a refresh, a change that
+    keeps this client logged in). A caller whose token is from before
+    sessions gets a new session, unless a sign-out of such tokens (ending
+    a session, or every other) committed since its request was
+    authenticated: then None, and the new session is gone again."""
+    if claims.session_id is not None:
+        return access_token_for_identity(
+            identity=identity, provider=provider, session_id=claims.session_id, now=now
+        )
+    session = login_session_open(
+        identity=identity, provider=provider, client=client, now=now
+    )
+    current = AuthIdentity.objects.only("token_generation", "tokens_valid_after").get(
+        pk=identity.pk
+    )
+    if not selectors.token_generation_is_current(claims=claims, identity=current):
+        session.delete()
+        return None
+    return access_token_for_identity(
+        identity=identity, provider=provider, session_id=session.id, now=now
     )
 
 
@@ -143,11 +190,17 @@ def login_session_touch(
     ).update(last_used_at=now)
 
 
-def login_session_end(*, auth_identity_id: str, session_id: str) -> bool:
-    """End one of the identity's sessions; False if it has none by that id."""
-    deleted, _ = LoginSession.objects.filter(
-        id=session_id, auth_identity_id=auth_identity_id
-    ).delete()
+def login_session_end(*, auth_identity_id: str, session_id: str, now: datetime) -> bool:
+    """End one of the identity's sessions; False if it has none by that id.
+    Tokens without a session (Medusa's, ours from before sessions) issued up
+    to now are refused too: the session may be one a refresh opened for
+    such a token, which could otherwise open another."""
+    with transaction.atomic():
+        deleted, _ = LoginSession.objects.filter(
+            id=session_id, auth_identity_id=auth_identity_id
+        ).delete()
+        if deleted:
+            _sessionless_tokens_refuse(auth_identity_id=auth_identity_id, now=now)
     return deleted > 0
 
 
@@ -155,11 +208,19 @@ def login_sessions_end_others(
     *, auth_identity_id: str, keep_session_id: str | None, now: datetime
 ) -> int:
     """End every session but `keep_session_id`, and refuse every token
-    without a session issued up to now (Medusa's, ours from before
-    sessions: `selectors.token_generation_is_current`). Return how many
-    sessions ended."""
-    AuthIdentity.objects.filter(pk=auth_identity_id).update(tokens_valid_after=now)
-    return _sessions_end(auth_identity_id=auth_identity_id, keep=keep_session_id)
+    without a session issued up to now. Return how many sessions ended."""
+    with transaction.atomic():
+        _sessionless_tokens_refuse(auth_identity_id=auth_identity_id, now=now)
+        return _sessions_end(auth_identity_id=auth_identity_id, keep=keep_session_id)
+
+
+def _sessionless_tokens_refuse(*, auth_identity_id: str, now: datetime) -> None:
+    """`selectors.token_generation_is_current` refuses a token without a
+    session issued up to `tokens_valid_after`; never moved back (a
+    revocation on a host whose clock is ahead may have set it later)."""
+    AuthIdentity.objects.filter(pk=auth_identity_id).update(
+        tokens_valid_after=Greatest("tokens_valid_after", Value(now))
+    )
 
 
 def identity_tokens_revoke(

@@ -250,7 +250,7 @@ class AuthSessionApi(APIView):
         identity_id, session_id = claims.get("auth_identity_id"), claims.get("sid")
         if isinstance(identity_id, str) and isinstance(session_id, str):
             services.login_session_end(
-                auth_identity_id=identity_id, session_id=session_id
+                auth_identity_id=identity_id, session_id=session_id, now=timezone.now()
             )
         response = Response({"success": True})
         response.delete_cookie(settings.CUSTOMER_SESSION_COOKIE_NAME, samesite="Lax")

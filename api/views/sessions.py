@@ -106,9 +106,9 @@ class SessionListApi(APIView):
     @extend_schema(
         operation_id="store_customers_me_sessions_destroy_others",
         summary="End every session but this one",
-        description="Their tokens and cookies are refused from then on, and "
-        "so is every token from before sessions existed (this one too, if "
-        "it is one).",
+        description="Their tokens and cookies are refused here from then on "
+        "(Medusa's own routes check only a token's expiry), and so is every "
+        "token from before sessions existed (this one too, if it is one).",
         auth=AUTH,
         parameters=[PUBLISHABLE_KEY_HEADER],
         responses={
@@ -140,8 +140,10 @@ class SessionDetailApi(APIView):
     @extend_schema(
         operation_id="store_customers_me_sessions_destroy",
         summary="End one of the logged-in customer's sessions",
-        description="Its tokens and cookies are refused from then on; ending "
-        "the current one is logging out.",
+        description="Its tokens and cookies are refused here from then on "
+        "(Medusa's own routes check only a token's expiry), and so is every "
+        "token from before sessions existed; ending the current one is "
+        "logging out.",
         auth=AUTH,
         parameters=[PUBLISHABLE_KEY_HEADER, SESSION_ID_PARAMETER],
         responses={
@@ -162,7 +164,9 @@ class SessionDetailApi(APIView):
     )
     def delete(self, request, session_id: str):
         ended = text_is_safe(session_id) and services.login_session_end(
-            auth_identity_id=request.user.identity.id, session_id=session_id
+            auth_identity_id=request.user.identity.id,
+            session_id=session_id,
+            now=timezone.now(),
         )
         if not ended:
             # Another customer's session is not found either.

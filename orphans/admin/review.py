@@ -17,6 +17,7 @@ from django.utils.timesince import timesince
 
 from accounts.admin import AuthIdentitySearch
 from accounts.models import ProviderIdentity
+from core.admin import whole_list_refused
 from core.tasks import BrokerUnavailable, publish
 from orphans import selectors, services
 from orphans.models import (
@@ -157,18 +158,12 @@ class OrphanAdmin(AuthIdentitySearch):
     def _whole_list_refused(self, request) -> bool:
         """Selecting all N matches would load a backlog of up to millions of
         rows into one request: the sweep (Run sweep…) is the tool for those."""
-        # As Django reads it (a BooleanField: "1", "on", "true" ... all say yes).
-        form = self.action_form(request.POST, auto_id=None)
-        form.full_clean()
-        if not form.cleaned_data.get("select_across"):
-            return False
-        self.message_user(
+        return whole_list_refused(
+            self,
             request,
             "Select the orphans on this page; for a whole backlog use "
             "Run sweep…, which deletes in batches and audits each one.",
-            messages.ERROR,
         )
-        return True
 
     @admin.action(description="Delete selected orphans…", permissions=["delete"])
     def delete_orphans(self, request, queryset):

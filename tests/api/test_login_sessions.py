@@ -418,13 +418,100 @@ def test_staff_without_the_permission_cannot(client, publishable_key, email):
     viewer.user_permissions.add(Permission.objects.get(codename="view_customer"))
     client.force_login(viewer)
 
-    client.post(
+    listed = client.get("/admin/accounts/customer/")
+    refused = client.post(
         "/admin/accounts/customer/",
         {"action": "end_sessions", "_selected_action": [customer.id]},
     )
 
+    assert listed.status_code == 200
+    assert "end_sessions" not in listed.content.decode()
+    assert refused.status_code == 200  # "No action selected", nothing done
     assert api.get(ME, **bearer(token)).status_code == 200
     assert not LogEntry.objects.filter(object_id=customer.id).exists()
+
+
+def test_staff_cannot_end_every_session_of_a_whole_search(
+    client, publishable_key, email
+):
+    customer = customer_create(email=email)
+    api = client_of(publishable_key)
+    token = login(api, email)
+    client.force_login(User.objects.create_superuser("root", password="pw-x-tests"))
+
+    client.post(
+        "/admin/accounts/customer/",
+        {
+            "action": "end_sessions",
+            "select_across": "1",
+            "_selected_action": [customer.id],
+        },
+    )
+
+    assert api.get(ME, **bearer(token)).status_code == 200
+    assert not LogEntry.objects.filter(object_id=customer.id).exists()
+
+
+def legacy_token(email: str) -> str:
+    """A customer's token from before sessions, signed two seconds ago."""
+    identity = AuthIdentity.objects.get(customer=customer_create(email=email))
+    return token_without_session(
+        identity, issued_at=timezone.now() - timedelta(seconds=2)
+    )
+
+
+def test_a_token_from_before_sessions_is_refused_after_end_others(
+    publishable_key, email
+):
+    legacy = legacy_token(email)
+    client = client_of(publishable_key)
+
+    response = client.delete(SESSIONS, **bearer(legacy))
+
+    assert response.status_code == 200
+    # Its own too: it cannot be told apart from a stranger's.
+    assert client.get(ME, **bearer(legacy)).status_code == 401
+
+
+def test_ending_a_session_a_legacy_refresh_opened_refuses_the_legacy_token(
+    publishable_key, email
+):
+    legacy = legacy_token(email)
+    client = client_of(publishable_key)
+    opened = client.post("/auth/token/refresh", **bearer(legacy)).json()["token"]
+    mine = login(client, email)
+
+    ended = client.delete(
+        f"{SESSIONS}/{access_token_decode(opened).session_id}", **bearer(mine)
+    )
+
+    assert ended.status_code == 200
+    assert client.post("/auth/token/refresh", **bearer(legacy)).status_code == 401
+    assert client.get(ME, **bearer(opened)).status_code == 401
+    assert client.get(ME, **bearer(mine)).status_code == 200
+
+
+def test_an_ended_sessions_token_opens_no_cookie_session(publishable_key, email):
+    customer_create(email=email)
+    client = client_of(publishable_key)
+    token = login(client, email)
+    client.delete(
+        SESSIONS + "/" + access_token_decode(token).session_id, **bearer(token)
+    )
+
+    assert client.post("/auth/session", **bearer(token)).status_code == 401
+
+
+def test_a_session_used_within_the_token_lifetime_is_listed(publishable_key, email):
+    customer_create(email=email)
+    client = client_of(publishable_key)
+    mine = login(client, email)
+    login(client, email)
+    other = LoginSession.objects.exclude(id=access_token_decode(mine).session_id)
+    almost_a_day = timezone.now() - timedelta(hours=23, minutes=50)
+    other.update(created_at=almost_a_day, last_used_at=almost_a_day)
+
+    assert len(sessions(client, mine)) == 2
 
 
 def test_the_sweep_takes_an_orphans_sessions_along(publishable_key, email):
@@ -477,7 +564,7 @@ def test_queries_per_request(publishable_key, email):
         counts.append(len(queries))
 
     print("queries per me, list, end one, end others:", counts)  # noqa: T201
-    assert counts == [2, 2, 2, 3]
+    assert counts == [2, 2, 5, 5]
 
 
 def notices(email: str) -> list:
@@ -538,6 +625,18 @@ def test_a_code_login_from_a_new_device_is_announced(
 
     assert verified.status_code == 200, verified.content
     assert len(notices(email)) == 1
+
+
+def test_a_browser_update_is_not_a_new_device(
+    publishable_key, email, new_device_notice
+):
+    customer_create(email=email)
+    new_device_notice(login, client_of(publishable_key, agent=LAPTOP), email)
+    updated = LAPTOP.replace("132.0", "133.0.1")
+
+    new_device_notice(login, client_of(publishable_key, agent=updated), email)
+
+    assert notices(email) == []
 
 
 def test_no_notice_unless_the_setting_is_on(

@@ -12,6 +12,8 @@ CASCADING = [
     ("accounts_provideridentity", "auth_identity_id"),
     ("accounts_passwordresettoken", "provider_identity_id"),
     ("orphans_orphanhold", "auth_identity_id"),
+    # The sweep deletes no session itself: the cascade is its only way.
+    ("accounts_loginsession", "auth_identity_id"),
 ]
 
 
