@@ -164,13 +164,27 @@ def email_change_code_send_task(
 def email_changed_email_send_task(
     *, email: str, changed_at: str, token: str, language: str | None = None
 ) -> None:
-    when = datetime.fromisoformat(changed_at).astimezone(UTC)
     query = urlencode({"token": token})
     templated_mail_send(
         templates="accounts/email/email_changed/",
         context={
-            "changed_at": when.strftime("%Y-%m-%d %H:%M UTC"),
+            "changed_at": _minute(changed_at),
             "undo_url": f"{settings.EMAIL_CHANGE_UNDO_URL}?{query}",
+            "hours": int(settings.EMAIL_CHANGE_UNDO_TTL.total_seconds() // 3600),
+        },
+        to=email,
+        language=mail_language_for_email(email=email, language=language),
+    )
+
+
+@shared_task(base=SealedTask, ignore_result=True)
+def email_change_confirmed_email_send_task(
+    *, email: str, changed_at: str, language: str | None = None
+) -> None:
+    templated_mail_send(
+        templates="accounts/email/email_change_confirmed/",
+        context={
+            "changed_at": _minute(changed_at),
             "hours": int(settings.EMAIL_CHANGE_UNDO_TTL.total_seconds() // 3600),
         },
         to=email,

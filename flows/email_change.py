@@ -102,8 +102,12 @@ def email_change_confirm(
             identity_id=identity.id, new=new, now=now, keep_session_id=session_id
         ),
     )
+    language = _language(identity)
     accounts.email_changed_notice_queue(
-        identity_id=identity.id, old=old, changed_at=now, language=_language(identity)
+        identity_id=identity.id, old=old, changed_at=now, language=language
+    )
+    accounts.email_change_confirmed_notice_queue(
+        new=challenge.email, changed_at=now, language=language
     )
     return changed
 

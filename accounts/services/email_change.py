@@ -173,6 +173,24 @@ def email_changed_notice_queue(
     )
 
 
+def email_change_confirmed_notice_queue(
+    *, new: str, changed_at: datetime, language: str | None = None
+) -> None:
+    """After the commit: the new address is told it is the account's sign-in
+    address now, and that the old one may undo the change."""
+    from accounts.tasks import email_change_confirmed_email_send_task
+
+    _notice_queue(
+        email_change_confirmed_email_send_task,
+        kwargs={
+            "email": new,
+            "changed_at": changed_at.isoformat(),
+            "language": language,
+        },
+        kwargsrepr={"email": email_hash(new), "changed_at": "*"},
+    )
+
+
 def email_change_undone_notice_queue(*, email: str) -> None:
     """After an undo: tell the restored address to reset the password."""
     from accounts.tasks import email_change_undone_email_send_task

@@ -67,6 +67,18 @@ EXPECTED = {
         "en": ("Your e-mail address was changed", "undo the change within", "undo"),
         "zh-hans": ("您的电子邮件地址已更改", "小时内通过以下链接撤销", "撤销此更改"),
     },
+    "email_confirmed": {
+        "en": (
+            "This is now your account's e-mail address",
+            "the one you sign in",
+            "undo",
+        ),
+        "zh-hans": (
+            "这是您账户现在的电子邮件地址",
+            "您将使用此电子邮件地址登录",
+            "撤销",
+        ),
+    },
     "email_undone": {
         "en": ("Your e-mail address was restored", "may know your password", "now</a>"),
         "zh-hans": ("您的电子邮件地址已恢复", "可能知道您的密码", "立即设置新密码</a>"),
@@ -86,6 +98,7 @@ TEMPLATES = {
     "new_device": "accounts/email/new_device",
     "email_code": "accounts/email/email_change_code",
     "email_changed": "accounts/email/email_changed",
+    "email_confirmed": "accounts/email/email_change_confirmed",
     "email_undone": "accounts/email/email_change_undone",
     "deleted": "accounts/email/account_deleted",
 }
@@ -164,6 +177,18 @@ def trigger(kind: str, api, email: str, headers: dict, capture) -> None:
                 {"email": email},
                 format="json",
                 **bearer(token_for(customer)),
+                **headers,
+            )
+        elif kind == "email_confirmed":
+            token = token_for(customer_create(email=f"old.{email}"))
+            api.post(f"{ME}/email", {"email": email}, format="json", **bearer(token))
+            code = mailed_code(email)
+            mail.outbox.clear()
+            answer = api.post(
+                f"{ME}/email/confirm",
+                {"code": code},
+                format="json",
+                **bearer(token),
                 **headers,
             )
         elif kind in ("email_changed", "email_undone"):
