@@ -25,6 +25,7 @@ from accounts.services.email_change import (
 )
 from accounts.services.erasure import ErasedCustomer, customer_erase
 from accounts.services.identities import (
+    MailboxProof,
     identity_authenticate_emailpass,
     identity_email_proven,
     identity_for_email_get_or_create,
@@ -57,6 +58,7 @@ from accounts.services.passwords import (
 __all__ = [
     "EmailChangeUndone",
     "ErasedCustomer",
+    "MailboxProof",
     "Profile",
     "access_token_for_identity",
     "access_token_for_login",

@@ -9,6 +9,7 @@ never proved the mailbox is disabled when the owner proves it, see
 `identity_email_proven`). Request throttling is a separate layer.
 """
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
@@ -199,24 +200,37 @@ def identity_authenticate_emailpass(*, email: str, password: str) -> AuthIdentit
     return provider_identity.auth_identity
 
 
+@dataclass(frozen=True)
+class MailboxProof:
+    """What `identity_email_proven` did: whether this was the mailbox's first
+    proof, and whether it switched off a password (its owner is told:
+    flows/otp_login.py queues the notice)."""
+
+    first: bool
+    password_disabled: bool = False
+
+
 def identity_email_proven(
     *, identity: AuthIdentity, now: datetime, keeps_password: bool = False
-) -> bool:
+) -> MailboxProof:
     """The mailbox owner just proved the address: the one place that marks
-    an identity's email verified. Return whether this was the first proof.
+    an identity's email verified.
 
     `keeps_password=False` (a code login, a reset link): whoever proved the
     mailbox may not be who set the password. If the identity's password was
     set before anyone proved the mailbox, it may be a squatter's
-    (pre-registration): disable it and refuse every token issued until now.
-    The owner can set a password by reset.
+    (pre-registration): disable it and refuse every token issued until now
+    (`password_disabled`). The owner can set a password by reset.
 
     `keeps_password=True` (the sign-up verification: a code typed in a
     session of this identity, or the link mailed for it): the proof
     confirms the account as it is, password and sessions included; nothing
     is revoked."""
     if identity.email_verified_at is not None:
-        return False
+        return MailboxProof(first=False)
+    # Before the first proof an emailpass login's password is usable
+    # (register and the Medusa import require one), so a row updated here
+    # is a password switched off.
     unproven = not keeps_password and ProviderIdentity.objects.filter(
         auth_identity=identity, provider=Provider.EMAILPASS
     ).update(password_hash=make_password(None), updated_at=now)
@@ -229,7 +243,7 @@ def identity_email_proven(
             email_verified_at=now, updated_at=now
         )
     identity.refresh_from_db(fields=["email_verified_at", "token_generation"])
-    return True
+    return MailboxProof(first=True, password_disabled=bool(unproven))
 
 
 def identity_for_email_get_or_create(*, email: str, now: datetime) -> AuthIdentity:
