@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
 
+from accounts.models import Provider
 from accounts.selectors import mail_language_for_email
 from accounts.services import password_reset_token_issue
 from core.mail import templated_mail_send
@@ -30,22 +31,67 @@ RESET_RETRIES = 6
 def password_reset_email_send_task(
     self: SealedTask, *, identifier: str, provider: str, language: str | None = None
 ) -> None:
+    _reset_link_mail_send(
+        self,
+        templates="accounts/email/password_reset/",
+        identifier=identifier,
+        provider=provider,
+        language=language,
+    )
+
+
+# The notice after a code login switched off a password nobody had proven
+# (docs/account.md, "The password switched off by a code login"): it
+# carries a reset link like the reset mail, its token issued here, so it
+# is retried in the same way.
+@shared_task(
+    base=SealedTask,
+    bind=True,
+    ignore_result=True,
+    acks_late=True,
+    max_retries=RESET_RETRIES,
+)
+def password_disabled_email_send_task(
+    self: SealedTask, *, email: str, disabled_at: str, language: str | None = None
+) -> None:
+    _reset_link_mail_send(
+        self,
+        templates="accounts/email/password_disabled/",
+        identifier=email,
+        provider=Provider.EMAILPASS,
+        language=language,
+        context={"disabled_at": _minute(disabled_at)},
+    )
+
+
+def _reset_link_mail_send(
+    task: SealedTask,
+    *,
+    templates: str,
+    identifier: str,
+    provider: str,
+    language: str | None,
+    context: dict[str, str] | None = None,
+) -> None:
+    """Issue a reset token and mail its link with `templates`; nothing for
+    an address without an emailpass login. A database outage is retried."""
     try:
         token = password_reset_token_issue(
             identifier=identifier, provider=provider, now=timezone.now()
         )
     except DatabaseError as exc:
-        raise self.retry(
+        raise task.retry(
             exc=exc,
-            countdown=min(5 * 2**self.request.retries, 120),
+            countdown=min(5 * 2**task.request.retries, 120),
             # celery-types does not list `kwargsrepr`; Celery passes it on.
-            kwargsrepr=getattr(self.request, "kwargsrepr", None),  # type: ignore[call-arg]
+            kwargsrepr=getattr(task.request, "kwargsrepr", None),  # type: ignore[call-arg]
         ) from None
     if token is None:
         return  # unknown address: nothing to send, and nothing told the caller
     templated_mail_send(
-        templates="accounts/email/password_reset/",
+        templates=templates,
         context={
+            **(context or {}),
             "reset_url": f"{settings.PASSWORD_RESET_URL}?{urlencode({'token': token})}",
             "minutes": int(settings.RESET_TOKEN_EXPIRES_IN.total_seconds() // 60),
         },

@@ -57,14 +57,17 @@ def otp_login(
 def _login(*, email: str, client: ClientInfo, now: datetime) -> OtpLogin:
     """The code proved `email`: its identity (or a new one), linked to the
     login-less registered customer of the address if there is one, with an
-    email-otp login, the mailbox marked proven, and a token."""
+    email-otp login, the mailbox marked proven (a password nobody had proven
+    switched off, and its owner told by mail), and a token."""
     identity = accounts.identity_for_email_get_or_create(email=email, now=now)
     if identity.customer_id is None:
         accounts.registered_customer_claim(identity=identity, email=email, now=now)
     accounts.provider_identity_get_or_create(
         auth_identity=identity, provider=Provider.EMAIL_OTP, entity_id=email, now=now
     )
-    accounts.identity_email_proven(identity=identity, now=now)
+    proof = accounts.identity_email_proven(identity=identity, now=now)
+    if proof.password_disabled:
+        accounts.password_disabled_notice_after_commit(email=email, disabled_at=now)
     token = accounts.access_token_for_login(
         identity=identity,
         provider=Provider.EMAIL_OTP,

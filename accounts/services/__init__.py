@@ -50,6 +50,7 @@ from accounts.services.password_change import (
 )
 from accounts.services.passwords import (
     expired_credentials_purge,
+    password_disabled_notice_after_commit,
     password_reset_request,
     password_reset_token_issue,
     password_update_with_reset_token,
@@ -90,6 +91,7 @@ __all__ = [
     "login_sessions_end_others",
     "password_change",
     "password_changed_notice_queue",
+    "password_disabled_notice_after_commit",
     "password_policy_check",
     "password_reset_request",
     "password_reset_token_issue",

@@ -27,7 +27,7 @@ from accounts.tokens import InvalidToken, reset_token_decode, reset_token_issue
 from core.emails import email_hash, email_normalize
 from core.errors import Unauthorized
 from core.locale import request_language
-from core.tasks import BrokerUnavailable, publish
+from core.tasks import BrokerUnavailable, notice_publish, publish
 
 logger = logging.getLogger("accounts")
 
@@ -60,6 +60,38 @@ def password_reset_request(*, identifier: str, provider: str) -> None:
             "Password reset e-mail could not be queued",
             extra={"userId": email_hash(email), "error": str(exc)},
         )
+
+
+def password_disabled_notice_after_commit(*, email: str, disabled_at: datetime) -> None:
+    """A code login switched off a password nobody had proven
+    (identities.identity_email_proven): once the login commits (a rolled
+    back one disabled nothing), tell the address, with a reset link whose
+    token the worker issues when it sends the mail (its 15 minutes run from
+    then). In the request's language, else (None) the worker reads the
+    customer's. A broker outage is logged, never raised: the login stands."""
+    language = request_language()  # read now: the commit may come after the request
+    transaction.on_commit(
+        lambda: _password_disabled_notice_queue(
+            email=email, disabled_at=disabled_at, language=language
+        )
+    )
+
+
+def _password_disabled_notice_queue(
+    *, email: str, disabled_at: datetime, language: str | None
+) -> None:
+    from accounts.tasks import password_disabled_email_send_task
+
+    notice_publish(
+        password_disabled_email_send_task,
+        kwargs={
+            "email": email,
+            "disabled_at": disabled_at.isoformat(),
+            "language": language,
+        },
+        kwargsrepr={"email": email_hash(email), "disabled_at": "*"},
+        what="Password disabled",
+    )
 
 
 def password_reset_token_issue(

@@ -16,6 +16,7 @@ from otp.models import OtpChallenge, OtpFailureBudget, Purpose
 from tests.factories import PASSWORD, customer_create, profile_create, token_for
 from tests.otp.conftest import SEND as OTP_SEND
 from tests.otp.conftest import send_code, time_passes, verify, wrong
+from tests.security.test_broker import reset_token_in
 
 pytestmark = pytest.mark.django_db
 
@@ -405,7 +406,7 @@ def test_sign_up_answers_before_a_resend_is_allowed(api, email, signed_up):
 
 
 def test_a_customer_who_confirmed_keeps_the_password_after_a_code_login(
-    api, email, send_code, verify, signed_up
+    api, email, send_code, verify, signed_up, django_capture_on_commit_callbacks
 ):
     token = signed_up().json()["token"]
     code, _ = mailed(email)
@@ -414,25 +415,51 @@ def test_a_customer_who_confirmed_keeps_the_password_after_a_code_login(
         == 200
     )
 
-    code_login = verify(email, send_code(email))
+    with django_capture_on_commit_callbacks(execute=True):
+        code_login = verify(email, send_code(email))
     login = api.post(LOGIN, {"email": email, "password": PASSWORD}, format="json")
 
     assert code_login.status_code == 200
     assert login.status_code == 200
     assert api.get(ME, **bearer(token)).status_code == 200
+    assert password_disabled_notices(email) == []
 
 
 def test_a_customer_who_never_confirmed_loses_the_password_at_a_code_login(
-    api, email, send_code, verify, signed_up
+    api, email, send_code, verify, signed_up, django_capture_on_commit_callbacks
 ):
     token = signed_up().json()["token"]
 
-    code_login = verify(email, send_code(email))
+    with django_capture_on_commit_callbacks(execute=True):
+        code_login = verify(email, send_code(email))
     login = api.post(LOGIN, {"email": email, "password": PASSWORD}, format="json")
 
     assert code_login.status_code == 200
     assert login.status_code == 401
     assert api.get(ME, **bearer(token)).status_code == 401
+    # The notice tells them, with a link that sets a new password.
+    (notice,) = password_disabled_notices(email)
+    updated = api.post(
+        "/auth/customer/emailpass/update",
+        {"password": "a brand new passphrase"},
+        format="json",
+        **bearer(reset_token_in(notice.body)),
+    )
+    assert updated.status_code == 200, updated.content
+    assert (
+        api.post(
+            LOGIN, {"email": email, "password": "a brand new passphrase"}, format="json"
+        ).status_code
+        == 200
+    )
+
+
+def password_disabled_notices(to: str) -> list:
+    return [
+        m
+        for m in mail.outbox
+        if m.to == [to] and m.subject == "Your password was switched off"
+    ]
 
 
 # What it costs, and the schema.

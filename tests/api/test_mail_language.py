@@ -87,6 +87,18 @@ EXPECTED = {
         "en": ("Your account was deleted", "has been deleted, as was asked", "gone"),
         "zh-hans": ("您的账户已删除", "账户已被删除", "均已删除"),
     },
+    "disabled": {
+        "en": (
+            "Your password was switched off",
+            "choose a new one within 15 minutes",
+            "Choose a new password</a> to sign in with a password again",
+        ),
+        "zh-hans": (
+            "您的密码已停用",
+            "请在 15 分钟内设置新密码",
+            "设置新密码</a>，即可再次使用密码登录",
+        ),
+    },
 }
 
 # The templates of each kind: every mail the service sends is one of them.
@@ -101,6 +113,7 @@ TEMPLATES = {
     "email_confirmed": "accounts/email/email_change_confirmed",
     "email_undone": "accounts/email/email_change_undone",
     "deleted": "accounts/email/account_deleted",
+    "disabled": "accounts/email/password_disabled",
 }
 
 CHINESE_BY_SDK = {"HTTP_X_MEDUSA_LOCALE": "zh-CN"}
@@ -140,6 +153,12 @@ def assert_written_in(message, kind: str, language: str) -> None:
 
 def trigger(kind: str, api, email: str, headers: dict, capture) -> None:
     """Make the mail `kind` go to `email`, through HTTP with `headers`."""
+    code = ""
+    if kind == "disabled":  # a code login of a password nobody confirmed
+        customer_create(email=email)
+        assert api.post(OTP_SEND, {"email": email}, format="json").status_code == 200
+        code = mailed_code(email)
+        mail.outbox.clear()  # the code's mail: the notice is the one looked at
     with capture(execute=True):
         if kind == "otp":
             answer = api.post(OTP_SEND, {"email": email}, format="json", **headers)
@@ -209,6 +228,10 @@ def trigger(kind: str, api, email: str, headers: dict, capture) -> None:
                 answer = api.post(
                     "/store/auth/email/undo", {"token": undo}, format="json", **headers
                 )
+        elif kind == "disabled":
+            answer = api.post(
+                OTP_VERIFY, {"email": email, "code": code}, format="json", **headers
+            )
         else:
             customer = customer_create(email=email)
             answer = api.delete(
@@ -365,6 +388,21 @@ def test_the_deletion_notice_uses_the_remembered_language(
 
     assert answer.status_code == 200, answer.content
     assert_written_in(the_mail(email), "deleted", "zh-hans")
+
+
+def test_the_password_disabled_notice_uses_the_remembered_language(
+    api, email, send_code, django_capture_on_commit_callbacks
+):
+    customer_create(email=email)
+    code = send_code(email)
+    Customer.objects.filter(email=email).update(locale="zh-hans")
+    mail.outbox.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = api.post(OTP_VERIFY, {"email": email, "code": code}, format="json")
+
+    assert answer.status_code == 200, answer.content
+    assert_written_in(the_mail(email), "disabled", "zh-hans")
 
 
 def test_the_request_language_wins_over_the_remembered_one(api, email):
