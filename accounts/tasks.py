@@ -19,15 +19,18 @@ from core.tasks import SealedTask
 # request: it is retried (5 s, 10 s, ... 120 s; about 5 minutes in all, well
 # within the token's 15), sealed again and keeping the masked kwargsrepr.
 RESET_RETRIES = 6
-
-
-@shared_task(
+# The tasks that issue a reset token and mail its link (the reset, the
+# password disabled notice): sealed, retried alike.
+reset_link_task = shared_task(
     base=SealedTask,
     bind=True,
     ignore_result=True,
     acks_late=True,
     max_retries=RESET_RETRIES,
 )
+
+
+@reset_link_task
 def password_reset_email_send_task(
     self: SealedTask, *, identifier: str, provider: str, language: str | None = None
 ) -> None:
@@ -44,13 +47,7 @@ def password_reset_email_send_task(
 # (docs/account.md, "The password switched off by a code login"): it
 # carries a reset link like the reset mail, its token issued here, so it
 # is retried in the same way.
-@shared_task(
-    base=SealedTask,
-    bind=True,
-    ignore_result=True,
-    acks_late=True,
-    max_retries=RESET_RETRIES,
-)
+@reset_link_task
 def password_disabled_email_send_task(
     self: SealedTask, *, email: str, disabled_at: str, language: str | None = None
 ) -> None:

@@ -151,18 +151,16 @@ def test_code_logins_without_a_password_to_switch_off_send_no_notice(
     assert len(notices(other)) == 1  # once, at the first proof
 
 
-def test_a_rolled_back_code_login_sends_no_notice(
-    api,
-    email,
-    password,
-    send_code,
-    verify,
-    monkeypatch,
-    django_capture_on_commit_callbacks,
-):
+@pytest.fixture
+def code(email, password, send_code) -> str:
+    """A code for an account registered with a password, never confirmed."""
     customer_create(email=email, password=password)
-    code = send_code(email)
+    return send_code(email)
 
+
+def test_a_rolled_back_code_login_sends_no_notice(
+    api, email, password, code, verify, monkeypatch, django_capture_on_commit_callbacks
+):
     def database_gone(**_kwargs):
         raise OperationalError("the database went away mid-login")
 
@@ -182,18 +180,9 @@ def test_a_rolled_back_code_login_sends_no_notice(
 
 
 def test_a_broker_outage_does_not_fail_the_code_login(
-    api,
-    email,
-    password,
-    send_code,
-    verify,
-    request,
-    caplog,
-    django_capture_on_commit_callbacks,
+    email, code, verify, request, caplog, django_capture_on_commit_callbacks
 ):
-    customer_create(email=email, password=password)
-    code = send_code(email)
-    request.getfixturevalue("broker_down")
+    request.getfixturevalue("broker_down")  # after the code was sent
 
     with (
         caplog.at_level(logging.ERROR, logger="accounts"),
