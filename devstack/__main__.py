@@ -158,6 +158,7 @@ def run_test(stack: ThrowawayStack, pytest_args: list[str]) -> int:
     stack.start_services()
     stack.start_app()
     npm_install()
+    stack.wait_for_oidc()
     stack.wait_for_medusa()
     env = stack.test_env()
     failed = []

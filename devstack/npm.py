@@ -14,8 +14,14 @@ ROOT = Path(__file__).resolve().parents[1]
 VAR = ROOT / "var"
 # The node projects the tests drive: the JS SDK client, Medusa's own
 # migrations and hasher for the import tests, and the Medusa backend of the
-# end-to-end tests (devstack/medusa.py).
-NPM_PROJECTS = ("tests/e2e/sdk", "tests/imports/medusa", "tests/e2e/medusa")
+# end-to-end tests (devstack/medusa.py), and the OpenID Connect provider of
+# the social login tests (devstack/oidc.py).
+NPM_PROJECTS = (
+    "tests/e2e/sdk",
+    "tests/imports/medusa",
+    "tests/e2e/medusa",
+    "tests/e2e/oidc",
+)
 # In node_modules: the digest of what `npm ci` installed it from.
 NPM_STAMP = ".storefront-npm-stamp"
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import MutableMapping
 from pathlib import Path
 
-from devstack import credentials, medusa
+from devstack import credentials, medusa, oidc
 from devstack.postgres import Postgres, choose_user, find_bin, throwaway_root
 from devstack.redis import Redis
 from devstack.util import (
@@ -43,6 +43,7 @@ TEST_LIMITS = (
     "RESET_LIMIT_PER_IP",
     "OTP_SEND_LIMIT_PER_IP",
     "OTP_VERIFY_LIMIT_PER_IP",
+    "SOCIAL_LOGIN_LIMIT_PER_IP",
 )
 # One client address logs in as the same accounts over and over: every
 # request limit would answer 429 long before the figures mean anything.
@@ -254,6 +255,7 @@ class ThrowawayStack:
         self.redis: Redis | None = None
         self.children: Children | None = None
         self.medusa: medusa.Medusa | None = None
+        self.oidc: oidc.OidcProvider | None = None
         self.medusa_started = 0.0
         self.web_url = ""
 
@@ -272,7 +274,8 @@ class ThrowawayStack:
         user = choose_user(environ=self.env)
         pg_root = throwaway_root(user)
         self.tmp_dirs.append(pg_root)
-        pg_port, redis_port, web_port, medusa_pg_port, medusa_port = free_ports(5)
+        ports = free_ports(6)
+        pg_port, redis_port, web_port, medusa_pg_port, medusa_port, oidc_port = ports
         self.web_port = int(self.env.get("PORT") or web_port)
         if not port_is_free(self.web_port):
             raise DevError(f"PORT={self.web_port} is in use")
@@ -308,6 +311,7 @@ class ThrowawayStack:
                 self.env, name, "1000000000" if self.kind == "bench" else "1000000"
             )
         if self.kind == "test":
+            self.start_oidc(oidc_port)
             self.start_medusa(medusa_pg_port, medusa_port)
         log("preparing the database")
         prepare_database(self.env, disable_beat=True, quiet=True)
@@ -337,6 +341,35 @@ class ThrowawayStack:
             self.medusa.env(self.env),
             self.log_dir / "medusa.log",
         )
+
+    def start_oidc(self, port: int) -> None:
+        """The OpenID Connect provider of the social login tests
+        (devstack/oidc.py), in the background; our servers get it as their
+        `google`, over the caller's SOCIAL_* settings."""
+        self.oidc = oidc.OidcProvider(port)
+        for name, value in self.oidc.app_settings().items():
+            if self.env.get(name, value) != value:
+                warn(f"{name} from your environment replaced for the test stack")
+            self.env[name] = value
+        log(f"starting oidc-provider (log: {self.log_dir}/oidc.log)")
+        self.children.start(
+            "oidc",
+            [python(), "-m", "devstack.oidc"],
+            self.oidc.env(self.env),
+            self.log_dir / "oidc.log",
+        )
+
+    def wait_for_oidc(self) -> None:
+        """Until the provider serves its discovery document."""
+        if self.oidc is None:
+            return
+        if not wait_for_health(
+            self.oidc.discovery_url,
+            oidc.HEALTH_TIMEOUT,
+            lambda: self.children.check_alive("oidc"),
+        ):
+            raise DevError("oidc-provider did not start")
+        log(f"oidc-provider ready at {self.oidc.url}")
 
     def wait_for_medusa_tables(self) -> None:
         """Until Medusa's database is migrated: our worker checks its tables
@@ -462,6 +495,7 @@ class ThrowawayStack:
                 **self.pg.env(),
                 **self.redis.env(),
                 **(self.medusa.test_env() if self.medusa else {}),
+                **(self.oidc.test_env() if self.oidc else {}),
             }
         )
         return env
@@ -486,7 +520,7 @@ class ThrowawayStack:
     def close(self) -> None:
         try:
             if self.children:
-                self.children.stop("web", "worker", "beat", "medusa")
+                self.children.stop("web", "worker", "beat", "medusa", "oidc")
             if self.redis:
                 self.redis.shutdown()
             if self.medusa:

@@ -11,7 +11,7 @@ from devstack.postgres import Postgres
 from devstack.redis import Redis
 
 
-def _require(*names: str) -> None:
+def require_variables(*names: str) -> None:
     missing = [name for name in names if not os.environ.get(name)]
     if missing:
         pytest.fail(
@@ -21,12 +21,12 @@ def _require(*names: str) -> None:
 
 
 def postgres() -> Postgres:
-    _require("TEST_PG_BIN", "TEST_PG_LOG", "TEST_PG_USER", "TEST_PG_PORT")
+    require_variables("TEST_PG_BIN", "TEST_PG_LOG", "TEST_PG_USER", "TEST_PG_PORT")
     return Postgres.from_env()
 
 
 def medusa_postgres() -> Postgres:
-    _require(
+    require_variables(
         "TEST_MEDUSA_PG_BIN",
         "TEST_MEDUSA_PG_LOG",
         "TEST_MEDUSA_PG_USER",
@@ -38,7 +38,7 @@ def medusa_postgres() -> Postgres:
 
 
 def redis() -> Redis:
-    _require("TEST_REDIS_PORT", "TEST_REDIS_CONF")
+    require_variables("TEST_REDIS_PORT", "TEST_REDIS_CONF")
     return Redis.from_env()
 
 

@@ -1,0 +1,101 @@
+"""The real OpenID Connect provider of `./dev test` (tests/e2e/oidc: panva's
+oidc-provider, configured like Google), for the social login tests.
+
+One child process, `python -m devstack.oidc`, installs the npm project when
+its node_modules is stale, then becomes `node server.mjs` on a free port of
+127.0.0.1 (a fresh signing key and client secret each run). Our servers get
+the `google` provider pointed at it (SOCIAL_* below, over the caller's
+values: no test may reach the real Google), pytest gets OIDC_* to drive it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devstack.medusa import passed  # the same few variables as Medusa's
+from devstack.npm import npm_install
+from devstack.util import log
+
+ROOT = Path(__file__).resolve().parents[1]
+PROJECT = "tests/e2e/oidc"
+PROVIDER = "google"
+CLIENT_ID = "storefront-test.apps.example"
+# The storefront pages the provider sends the browser back to: the default
+# one, and another a request may name in `callback_url` (both allowed).
+CALLBACK_URL = "http://localhost:3000/auth/customer/google/callback"
+OTHER_CALLBACK_URL = "http://localhost:3000/account/google-return"
+HEALTH_TIMEOUT = 300  # a cold `npm ci` of its 40 packages
+
+
+@dataclass
+class OidcProvider:
+    port: int
+    client_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def discovery_url(self) -> str:
+        return f"{self.url}/.well-known/openid-configuration"
+
+    def env(self, app_env: Mapping[str, str]) -> dict[str, str]:
+        """The child's environment: none of our settings."""
+        env = {name: value for name, value in app_env.items() if passed(name)}
+        clients = [
+            {
+                "client_id": CLIENT_ID,
+                "client_secret": self.client_secret,
+                "redirect_uris": [CALLBACK_URL, OTHER_CALLBACK_URL],
+            }
+        ]
+        env.update(OIDC_PORT=str(self.port), OIDC_CLIENTS=json.dumps(clients))
+        return env
+
+    def app_settings(self) -> dict[str, str]:
+        """What our servers and pytest need to use it as `google`."""
+        return {
+            "SOCIAL_PROVIDERS": PROVIDER,
+            "SOCIAL_GOOGLE_ISSUER": self.url,
+            "SOCIAL_GOOGLE_CLIENT_ID": CLIENT_ID,
+            "SOCIAL_GOOGLE_CLIENT_SECRET": self.client_secret,
+            "SOCIAL_GOOGLE_CALLBACK_URL": CALLBACK_URL,
+            "SOCIAL_CALLBACK_URLS": OTHER_CALLBACK_URL,
+            # http://127.0.0.1: only the test stack may name a plain-http issuer.
+            "SOCIAL_ALLOW_HTTP_ISSUER": "1",
+        }
+
+    def test_env(self) -> dict[str, str]:
+        return {
+            "OIDC_URL": self.url,
+            "OIDC_PROVIDER": PROVIDER,
+            "OIDC_CLIENT_ID": CLIENT_ID,
+            "OIDC_CALLBACK_URL": CALLBACK_URL,
+            "OIDC_OTHER_CALLBACK_URL": OTHER_CALLBACK_URL,
+        }
+
+
+def main() -> None:
+    """The child: install, then become the server."""
+    directory = ROOT / PROJECT
+    node = shutil.which("node") or "node"
+    try:
+        npm_install(projects=(PROJECT,))
+    except Exception as error:  # noqa: BLE001 - any failure ends the child
+        log(f"error: {error}")
+        sys.exit(1)
+    log(f"oidc-provider on 127.0.0.1:{os.environ['OIDC_PORT']}")
+    os.chdir(directory)
+    os.execv(node, [node, str(directory / "server.mjs")])  # noqa: S606
+
+
+if __name__ == "__main__":
+    main()
