@@ -19,8 +19,16 @@ MAIL_LANGUAGES = ("en", "zh-hans")
 
 
 class Provider(models.TextChoices):
+    """The providers whose entity_id is the normalized email. Any other
+    provider is a social login (an OpenID Connect provider named in
+    settings.SOCIAL_PROVIDERS) whose entity_id is the provider's subject."""
+
     EMAILPASS = "emailpass", "Email and password"
     EMAIL_OTP = "email-otp", "Email one-time code"
+
+
+# A social provider's name (settings.SOCIAL_PROVIDERS checks the same).
+SOCIAL_PROVIDER_NAME = r"^[a-z][a-z0-9-]{1,30}$"
 
 
 class Customer(models.Model):
@@ -137,8 +145,10 @@ class ProviderIdentity(models.Model):
     auth_identity = models.ForeignKey(
         AuthIdentity, on_delete=models.CASCADE, related_name="provider_identities"
     )
-    provider = models.CharField(max_length=32, choices=Provider.choices)
-    entity_id = models.CharField(max_length=254)
+    provider = models.CharField(max_length=32)
+    # The normalized email (Provider's), or the OpenID Connect subject: at
+    # most 255 ASCII characters (OpenID Connect Core 1.0, 2).
+    entity_id = models.CharField(max_length=255)
     password_hash = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     provider_metadata = models.JSONField(null=True, blank=True)
     user_metadata = models.JSONField(null=True, blank=True)
@@ -166,13 +176,18 @@ class ProviderIdentity(models.Model):
                 name="provid_identity_provider_uniq",
             ),
             models.CheckConstraint(
-                condition=Q(provider__in=Provider.values),
-                name="provid_provider_known",
+                condition=Q(provider__in=Provider.values)
+                | Q(provider__regex=SOCIAL_PROVIDER_NAME),
+                name="provid_provider_name",
             ),
             models.CheckConstraint(
-                condition=Q(entity_id=Lower(Trim("entity_id")))
-                & Q(entity_id__contains="@"),
+                condition=~Q(provider__in=Provider.values)
+                | (Q(entity_id=Lower(Trim("entity_id"))) & Q(entity_id__contains="@")),
                 name="provid_entity_id_normalized_email",
+            ),
+            # A subject is never empty.
+            models.CheckConstraint(
+                condition=~Q(entity_id=""), name="provid_entity_id_not_empty"
             ),
             models.CheckConstraint(
                 condition=Q(entity_id__regex=PRINTABLE_ASCII),

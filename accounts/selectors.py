@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Lower
 
@@ -33,17 +34,43 @@ def provider_identity_get(*, provider: str, entity_id: str) -> ProviderIdentity 
 
 
 def provider_identity_exists_for_email(*, entity_id: str) -> bool:
-    # Uses the (entity_id, provider) unique index: entity_id is its first column.
-    return ProviderIdentity.objects.filter(entity_id=entity_id).exists()
+    # Uses the (entity_id, provider) unique index: entity_id is its first
+    # column. Email providers only: a social login's subject is no address.
+    return ProviderIdentity.objects.filter(
+        entity_id=entity_id, provider__in=Provider.values
+    ).exists()
 
 
 def auth_identity_email(*, auth_identity_id: str) -> str | None:
-    """The normalized email the identity proved (all its providers share it)."""
-    return (
-        ProviderIdentity.objects.filter(auth_identity_id=auth_identity_id)
-        .order_by("created_at")
+    """The normalized email of the identity: its email logins' (all share
+    it), else the one its first social login's provider gave
+    (`user_metadata.email`, docs/social-login.md)."""
+    logins = ProviderIdentity.objects.filter(
+        auth_identity_id=auth_identity_id
+    ).order_by("created_at")
+    email = (
+        logins.filter(provider__in=Provider.values)
         .values_list("entity_id", flat=True)
         .first()
+    )
+    if email is not None:
+        return email
+    for metadata in logins.values_list("user_metadata", flat=True)[:5]:
+        social_email = (metadata or {}).get("email")
+        if isinstance(social_email, str) and social_email:
+            return social_email
+    return None
+
+
+def identity_has_password(*, identity: AuthIdentity) -> bool:
+    """Whether a usable password opens the identity (a disabled one, set by
+    a squatter before the owner proved the mailbox, does not)."""
+    return (
+        ProviderIdentity.objects.filter(
+            auth_identity=identity, provider=Provider.EMAILPASS
+        )
+        .exclude(password_hash__startswith=UNUSABLE_PASSWORD_PREFIX)
+        .exists()
     )
 
 

@@ -358,3 +358,32 @@ class PasswordChangeSerializer(StrictSerializer):
                 "without a password), not both"
             )
         return attrs
+
+
+class SocialLoginStartSerializer(StrictSerializer):
+    """`sdk.auth.login("customer", provider, {callback_url})`: the storefront
+    page the provider returns to, one of the allowed ones (exact URLs:
+    each provider's SOCIAL_<NAME>_CALLBACK_URL and SOCIAL_CALLBACK_URLS);
+    missing, the provider's own."""
+
+    callback_url = StrictCharField(required=False, max_length=2048, allow_blank=False)
+
+    def to_internal_value(self, data):
+        # DRF reads a blank optional field of a form body as missing: a
+        # blank callback_url is refused in either media type.
+        if hasattr(data, "get") and data.get("callback_url") == "":
+            raise serializers.ValidationError(
+                {"callback_url": ["This field may not be blank."]}
+            )
+        return super().to_internal_value(data)
+
+
+class SocialLoginCallbackSerializer(serializers.Serializer):
+    """The provider's answer, as the storefront's callback page got it in
+    its query: `code` and `state`, and RFC 9207's `iss` when the provider
+    sends it. Providers add parameters of their own (Google: `scope`,
+    `authuser`, `prompt`), which are ignored."""
+
+    code = StrictCharField(required=False, max_length=2048)
+    state = StrictCharField(required=False, max_length=512)
+    iss = StrictCharField(required=False, max_length=2048)

@@ -28,6 +28,12 @@ def signup_rate_limit(request) -> None:
     rate_limit(("signup-ip", client_key(request), settings.SIGNUP_LIMIT_PER_IP, 3600))
 
 
+def social_login_rate_limit(request) -> None:
+    rate_limit(
+        ("social-ip", client_key(request), settings.SOCIAL_LOGIN_LIMIT_PER_IP, 600)
+    )
+
+
 def signup_failures_limited(email: str) -> AbstractContextManager[None]:
     """Refused registrations of an address (register and one-step signup):
     each tested a password against an unfinished signup, since register

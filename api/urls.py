@@ -3,7 +3,11 @@ under the namespaces `auth` and `store` (`reverse("auth:login", ...)`)."""
 
 from django.urls import path, register_converter
 
-from api.providers import OWN_LOGIN_VIEWS, PasswordProviderConverter
+from api.providers import (
+    OWN_LOGIN_VIEWS,
+    SOCIAL_PROVIDERS,
+    PasswordProviderConverter,
+)
 from api.views.addresses import AddressDetailApi, AddressListApi
 from api.views.auth import (
     AuthLoginApi,
@@ -25,6 +29,7 @@ from api.views.passwords import PasswordResetRequestApi, PasswordUpdateApi
 from api.views.privacy import CustomerExportApi
 from api.views.sessions import SessionDetailApi, SessionListApi
 from api.views.signup import SignupApi
+from api.views.social import SocialLoginCallbackApi, SocialLoginStartApi
 
 register_converter(PasswordProviderConverter, "password_provider")
 
@@ -49,6 +54,26 @@ auth_urlpatterns = [
     *(
         path(f"customer/{provider}", view.as_view(), name=f"login-{provider}")
         for provider, view in OWN_LOGIN_VIEWS.items()
+    ),
+    # Each social provider by name, as email-otp: their bodies differ from
+    # the password login's, so the schema lists them on paths of their own.
+    *(
+        route
+        for provider in SOCIAL_PROVIDERS
+        for route in (
+            path(
+                f"customer/{provider}",
+                SocialLoginStartApi.as_view(),
+                {"provider": provider},
+                name=f"social-start-{provider}",
+            ),
+            path(
+                f"customer/{provider}/callback",
+                SocialLoginCallbackApi.as_view(),
+                {"provider": provider},
+                name=f"social-callback-{provider}",
+            ),
+        )
     ),
 ]
 

@@ -30,6 +30,14 @@ otp_verifications = Counter(
     ["outcome"],
     registry=REGISTRY,
 )
+social_logins = Counter(
+    "social_logins",
+    "Provider (OpenID Connect) logins by provider and outcome: returning, "
+    "linked (a first login joined an account), new (a new identity), "
+    "refused (4xx), error (5xx)",
+    ["provider", "outcome"],
+    registry=REGISTRY,
+)
 
 replica_changes_applied = Counter(
     "replica_changes_applied",

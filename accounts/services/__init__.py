@@ -55,12 +55,19 @@ from accounts.services.passwords import (
     password_reset_token_issue,
     password_update_with_reset_token,
 )
+from accounts.services.social import (
+    ProviderAccount,
+    SocialLogin,
+    identity_for_social_login,
+)
 
 __all__ = [
     "EmailChangeUndone",
     "ErasedCustomer",
     "MailboxProof",
     "Profile",
+    "ProviderAccount",
+    "SocialLogin",
     "access_token_for_identity",
     "access_token_for_login",
     "access_token_for_session",
@@ -84,6 +91,7 @@ __all__ = [
     "identity_authenticate_emailpass",
     "identity_email_proven",
     "identity_for_email_get_or_create",
+    "identity_for_social_login",
     "identity_register_emailpass",
     "identity_tokens_revoke",
     "login_session_end",

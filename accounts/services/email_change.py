@@ -44,7 +44,7 @@ def email_taken(*, email: str, identity_id: str) -> bool:
     """Whether another account has the address: a login of another identity
     (either provider), or a registered customer not this identity's."""
     if (
-        ProviderIdentity.objects.filter(entity_id=email)
+        ProviderIdentity.objects.filter(entity_id=email, provider__in=Provider.values)
         .exclude(auth_identity_id=identity_id)
         .exists()
     ):

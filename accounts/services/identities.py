@@ -234,7 +234,16 @@ def identity_email_proven(
     unproven = not keeps_password and ProviderIdentity.objects.filter(
         auth_identity=identity, provider=Provider.EMAILPASS
     ).update(password_hash=make_password(None), updated_at=now)
-    if unproven:
+    # A social login whose provider never verified this address may be a
+    # squatter's too (docs/social-login.md): it goes.
+    unverified = (
+        not keeps_password
+        and ProviderIdentity.objects.filter(auth_identity=identity)
+        .exclude(provider__in=Provider.values)
+        .exclude(provider_metadata__email_verified=True)
+        .delete()[0]
+    )
+    if unproven or unverified:
         identity_tokens_revoke(
             identity_id=identity.pk, now=now, email_verified_at=now, updated_at=now
         )

@@ -55,6 +55,7 @@ from core.errors import Unauthorized
 from core.ratelimit import rate_limit
 from flows import passwords, signup
 from orphans.services import signups_open_check
+from social.services import display_names as social_display_names
 
 SET_COOKIE_HEADER = OpenApiParameter(
     "Set-Cookie",
@@ -159,7 +160,16 @@ class AuthProvidersListApi(APIView):
                 "identifier": Provider.EMAILPASS.value,
                 "display_name": "Email/Password Authentication",
                 "flow": "credentials",
-            }
+            },
+            *(
+                {
+                    "id": name,
+                    "identifier": name,
+                    "display_name": display_name,
+                    "flow": "redirect",
+                }
+                for name, display_name in social_display_names().items()
+            ),
         ]
         return Response({"providers": providers})
 

@@ -4,6 +4,7 @@ Secrets have no defaults: a process started without them refuses to start
 rather than run with a guessable key. `./dev` generates them under var/.
 """
 
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -307,8 +308,54 @@ LOGGING: dict[str, Any] = {
     "loggers": {
         # Django logs request lines with the path only; bodies never reach logs.
         "django.server": {"level": "WARNING"},
+        # Authlib logs PKCE verifiers and tokens at DEBUG: never let them out.
+        "authlib": {"level": "WARNING"},
     },
 }
+
+# Social login with OpenID Connect providers (docs/social-login.md).
+# SOCIAL_PROVIDERS names the enabled ones; each NAME reads SOCIAL_<NAME>_*
+# (NAME upper-cased, "-" as "_"): ISSUER (a preset's default, else
+# required), CLIENT_ID and CLIENT_SECRET (required, never defaulted),
+# CALLBACK_URL (the storefront page the provider returns to; required),
+# SCOPE and DISPLAY_NAME. The settings import no app, so the names are
+# checked here.
+SOCIAL_PRESETS = {
+    "google": {"issuer": "https://accounts.google.com", "display_name": "Google"},
+}
+SOCIAL_RESERVED_NAMES = ("emailpass", "email-otp", "apple")  # apple: not yet
+SOCIAL_LOGIN_PROVIDERS: dict[str, dict[str, str]] = {}
+for _name in env.list("SOCIAL_PROVIDERS", default=[]):
+    if not re.fullmatch(r"[a-z][a-z0-9-]{1,30}", _name) or (
+        _name in SOCIAL_RESERVED_NAMES
+    ):
+        raise ImproperlyConfigured(f"SOCIAL_PROVIDERS: {_name!r} cannot be a name")
+    _prefix = "SOCIAL_" + _name.upper().replace("-", "_") + "_"
+    _preset = SOCIAL_PRESETS.get(_name, {})
+    SOCIAL_LOGIN_PROVIDERS[_name] = {
+        "issuer": env.str(_prefix + "ISSUER", default=_preset.get("issuer", "")),
+        "client_id": env.str(_prefix + "CLIENT_ID"),
+        "client_secret": env.str(_prefix + "CLIENT_SECRET"),
+        "callback_url": env.str(_prefix + "CALLBACK_URL"),
+        "scope": env.str(_prefix + "SCOPE", default="openid email profile"),
+        "display_name": env.str(
+            _prefix + "DISPLAY_NAME", default=_preset.get("display_name", _name)
+        ),
+    }
+    if not SOCIAL_LOGIN_PROVIDERS[_name]["issuer"]:
+        raise ImproperlyConfigured(f"{_prefix}ISSUER is required")
+# Further storefront pages a start request may name in `callback_url`
+# (exact URLs; each provider's CALLBACK_URL is always allowed).
+SOCIAL_CALLBACK_URLS = env.list("SOCIAL_CALLBACK_URLS", default=[])
+# Only the test stack's provider runs on plain http://127.0.0.1.
+SOCIAL_ALLOW_HTTP_ISSUER = env.bool("SOCIAL_ALLOW_HTTP_ISSUER", default=False)
+# How long a started login (its state, nonce and PKCE verifier) may wait
+# for the provider's callback; Medusa's state lives 20 minutes.
+SOCIAL_STATE_TTL = timedelta(minutes=10)
+SOCIAL_HTTP_TIMEOUT = env.float("SOCIAL_HTTP_TIMEOUT", default=5.0)
+# Starts and callbacks per client (10 minutes): each start keeps an entry in
+# Redis for SOCIAL_STATE_TTL, each callback calls the provider.
+SOCIAL_LOGIN_LIMIT_PER_IP = env.int("SOCIAL_LOGIN_LIMIT_PER_IP", default=60)
 
 # One-time codes (limits explained in docs/otp.md).
 OTP_LENGTH = env.int("OTP_LENGTH", default=6)

@@ -75,12 +75,30 @@ def test_password_hash_present_only_for_emailpass(email, provider, password_hash
     )
 
 
-def test_unknown_provider_is_refused(email):
+@pytest.mark.parametrize("provider", ["", "Google", "a", "with space", "x" * 32])
+def test_a_provider_name_is_an_email_provider_or_a_social_name(email, provider):
     identity = AuthIdentity.objects.create()
     _rejected(
-        "provid_provider_known",
+        "provid_provider_name",
         lambda: ProviderIdentity.objects.create(
-            auth_identity=identity, provider="github", entity_id=email
+            auth_identity=identity, provider=provider, entity_id=email
+        ),
+    )
+
+
+def test_a_social_login_is_keyed_by_its_subject_as_given():
+    identity = AuthIdentity.objects.create()
+    ProviderIdentity.objects.create(
+        auth_identity=identity, provider="google", entity_id="10769150350006150715"
+    )
+    other = AuthIdentity.objects.create()
+    ProviderIdentity.objects.create(
+        auth_identity=other, provider="acme-id", entity_id="Case-Sensitive.Sub"
+    )
+    _rejected(
+        "provid_entity_id_not_empty",
+        lambda: ProviderIdentity.objects.create(
+            auth_identity=AuthIdentity.objects.create(), provider="acme", entity_id=""
         ),
     )
 

@@ -3,6 +3,7 @@ tests/hardening/test_fuzz.py fuzzes against), and the schema and docs pages
 served."""
 
 import pytest
+from django.conf import settings
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.validation import validate_schema
 
@@ -66,6 +67,13 @@ def test_the_schema_documents_every_route(schema):
         "DELETE /store/customers/me/addresses/{address_id}",
         "GET /health",
         "GET /metrics",
+        # Each social login provider the settings name (./dev test: google).
+        *(
+            f"{method} /auth/customer/{provider}{tail}"
+            for provider in settings.SOCIAL_LOGIN_PROVIDERS
+            for method in ("GET", "POST")
+            for tail in ("", "/callback")
+        ),
     }
 
 

@@ -1,0 +1,104 @@
+"""Social login (issue 18; docs/social-login.md): Medusa's
+`/auth/customer/{provider}` start and callback for OpenID Connect
+providers. The provider half (state, PKCE, nonce, the ID token) is
+social's; the linking rules are accounts' (accounts/services/social.py);
+this flow joins them, issues the token and counts every outcome by
+provider (core.metrics.social_logins).
+
+A token with `actor_id: ""` (outcome `new`, or a returning login that
+never finished its profile) is Medusa's documented next step:
+`POST /store/customers` with the token's `user_metadata.email`, then
+`POST /auth/token/refresh`. Neither the provider's tokens nor the user's
+email reach a log line: the log names the identity and the outcome."""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import DatabaseError, transaction
+
+from accounts import services as accounts
+from core.client_info import ClientInfo
+from core.emails import email_parse
+from core.errors import ApiError, InvalidData, Unauthorized
+from core.metrics import input_rejected, social_logins
+from social import services as social
+from social.oidc import IdTokenClaims
+
+logger = logging.getLogger("social")
+
+NO_EMAIL = "The provider did not share a valid email address"
+
+
+@dataclass(frozen=True)
+class SocialLoginResult:
+    token: str
+    login: accounts.SocialLogin
+
+
+def social_login_start(*, provider: str, callback_url: str | None) -> str:
+    """The provider's authorization URL (Medusa's `{location}`)."""
+    try:
+        return social.login_start(provider=provider, callback_url=callback_url)
+    except ApiError as error:
+        _count(provider, error)
+        raise
+
+
+def _account(provider: str, claims: IdTokenClaims) -> accounts.ProviderAccount:
+    if claims.email is None:
+        raise Unauthorized(NO_EMAIL)
+    try:
+        email = email_parse(claims.email)
+    except InvalidData:
+        raise Unauthorized(NO_EMAIL) from None
+    return accounts.ProviderAccount(
+        provider=provider,
+        subject=claims.subject,
+        email=email,
+        email_verified=claims.email_verified,
+        profile=claims.profile,
+    )
+
+
+def social_login_finish(
+    *,
+    provider: str,
+    code: str | None,
+    state: str | None,
+    issuer: str | None,
+    client: ClientInfo,
+    now: datetime,
+) -> SocialLoginResult:
+    """The provider's callback: verified claims, the identity they log in
+    as, and its token, committed together."""
+    try:
+        claims = social.login_finish(
+            provider=provider, code=code, state=state, issuer=issuer
+        )
+        account = _account(provider, claims)
+        with transaction.atomic():
+            login = accounts.identity_for_social_login(account=account, now=now)
+            # A session of its own (accounts.services.login_sessions).
+            token = accounts.access_token_for_login(
+                identity=login.identity, provider=provider, client=client, now=now
+            )
+    except (ApiError, DatabaseError) as error:
+        _count(provider, error)
+        raise
+    social_logins.labels(provider=provider, outcome=login.outcome).inc()
+    logger.info(
+        "Social login",
+        extra={
+            "provider": provider,
+            "outcome": login.outcome,
+            "authIdentityId": login.identity.id,
+        },
+    )
+    accounts.customer_locale_remember(customer_id=login.identity.customer_id)
+    return SocialLoginResult(token=token, login=login)
+
+
+def _count(provider: str, error: Exception) -> None:
+    outcome = "refused" if input_rejected(error) else "error"
+    social_logins.labels(provider=provider, outcome=outcome).inc()

@@ -1,0 +1,99 @@
+"""Starting and finishing a provider login: the two halves of the
+authorization code flow, with Medusa's messages for its failures
+(reference: medusa-commerce.md, "Social login").
+
+Threat model (with social/oidc.py and social/states.py): open redirects
+through `callback_url` (only the provider's own callback URL and
+SOCIAL_CALLBACK_URLS, compared exactly), login CSRF and code injection
+(state), code interception (PKCE), ID token replay (nonce) and mix-up
+between providers (the entry names its provider; RFC 9207's `iss`, when
+the provider sends it, must be the provider's issuer)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from core.errors import InvalidData, Unauthorized, Unavailable
+from social import oidc, states
+from social.oidc import IdTokenClaims
+
+NO_STATE = "No state provided, or session expired"
+NO_CODE = "No code provided"
+NOT_EXCHANGED = "Could not exchange token"
+CALLBACK_NOT_ALLOWED = "callback_url is not allowed"
+PROVIDER_UNAVAILABLE = "The login provider is unavailable, please try again"
+
+
+def _config(provider: str) -> oidc.ProviderConfig:
+    try:
+        config = oidc.provider_config(provider)
+    except oidc.ProviderUnavailable as error:
+        raise Unavailable(PROVIDER_UNAVAILABLE) from error
+    if config is None:
+        raise Unauthorized(f"Unable to retrieve the auth provider with id: {provider}")
+    return config
+
+
+def login_start(*, provider: str, callback_url: str | None) -> str:
+    """The provider's authorization URL for a new login; the login's
+    secrets stay here, keyed by its state."""
+    config = _config(provider)
+    redirect_uri = callback_url or config.callback_url
+    if redirect_uri not in {config.callback_url, *settings.SOCIAL_CALLBACK_URLS}:
+        raise InvalidData(CALLBACK_NOT_ALLOWED)
+    try:
+        request = oidc.authorization_request(config, redirect_uri=redirect_uri)
+        states.started_login_save(
+            state=request.state,
+            login=states.StartedLogin(
+                provider=provider,
+                redirect_uri=redirect_uri,
+                nonce=request.nonce,
+                code_verifier=request.code_verifier,
+            ),
+        )
+    except (oidc.ProviderUnavailable, states.StoreUnavailable) as error:
+        raise Unavailable(PROVIDER_UNAVAILABLE) from error
+    return request.url
+
+
+def login_finish(
+    *, provider: str, code: str | None, state: str | None, issuer: str | None
+) -> IdTokenClaims:
+    """The verified claims of the login `state` started, once: the state is
+    spent whatever happens next."""
+    config = _config(provider)
+    if not state:
+        raise Unauthorized(NO_STATE)
+    try:
+        started = states.started_login_take(state=state)
+    except states.StoreUnavailable as error:
+        raise Unavailable(PROVIDER_UNAVAILABLE) from error
+    if started is None or started.provider != provider:
+        raise Unauthorized(NO_STATE)
+    if issuer is not None and issuer != config.issuer:
+        raise Unauthorized(NO_STATE)  # RFC 9207: another issuer's answer
+    if not code:
+        raise Unauthorized(NO_CODE)
+    try:
+        return oidc.id_token_claims(
+            config,
+            code=code,
+            redirect_uri=started.redirect_uri,
+            code_verifier=started.code_verifier,
+            nonce=started.nonce,
+        )
+    except oidc.ProviderRefused as error:
+        raise Unauthorized(f"{NOT_EXCHANGED}, {error}") from None
+    except oidc.InvalidIdToken as error:
+        raise Unauthorized(f"Invalid ID token ({error})") from None
+    except oidc.ProviderUnavailable as error:
+        raise Unavailable(PROVIDER_UNAVAILABLE) from error
+
+
+def display_names() -> dict[str, str]:
+    """Each configured provider's name and display name, for the list."""
+    return {
+        name: values["display_name"]
+        for name, values in settings.SOCIAL_LOGIN_PROVIDERS.items()
+    }

@@ -1,0 +1,291 @@
+"""Social login through HTTP against a real OpenID Connect provider
+(panva's oidc-provider, configured like Google, as the live stack's
+`google`): Medusa's documented storefront flow, returning customers, the
+linking rules, and the refusals (wrong or replayed state, wrong nonce),
+each leaving nothing behind."""
+
+import uuid
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+
+import jwt
+import pytest
+from django.utils import timezone
+
+from accounts.models import AuthIdentity, Customer, Provider, ProviderIdentity
+from tests.factories import PASSWORD, customer_create
+
+pytestmark = [pytest.mark.live, pytest.mark.oidc]
+
+NO_STATE = {
+    "type": "unauthorized",
+    "message": "No state provided, or session expired",
+}
+
+
+def claims(token: str) -> dict:
+    return jwt.decode(token, options={"verify_signature": False})
+
+
+def start(live, oidc, **body) -> str:
+    response = live.post(f"/auth/customer/{oidc.provider}", json=body)
+    assert response.status_code == 200, response.text
+    assert list(response.json()) == ["location"]
+    return response.json()["location"]
+
+
+def callback(live, oidc, query: dict[str, str]):
+    params = {key: value for key, value in query.items() if key != "_page"}
+    return live.get(f"/auth/customer/{oidc.provider}/callback", params=params)
+
+
+def login(live, oidc, **account) -> str:
+    """The whole round trip: start, the provider, our callback; the token."""
+    query = oidc.authorize(start(live, oidc), **account)
+    response = callback(live, oidc, query)
+    assert response.status_code == 200, response.text
+    assert list(response.json()) == ["token"]
+    return response.json()["token"]
+
+
+def logins_of(oidc, sub: str):
+    return ProviderIdentity.objects.filter(provider=oidc.provider, entity_id=sub)
+
+
+def test_the_start_sends_the_browser_to_the_provider_with_state_nonce_and_pkce(
+    live, oidc
+):
+    location = start(live, oidc)
+
+    query = parse_qs(urlsplit(location).query)
+    assert location.startswith(f"{oidc.url}/auth?")
+    assert query["response_type"] == ["code"]
+    assert query["redirect_uri"] == [oidc.callback_url]
+    assert query["code_challenge_method"] == ["S256"]
+    assert set(query["scope"][0].split()) == {"openid", "email", "profile"}
+    for name in ("state", "nonce", "code_challenge", "client_id"):
+        assert query[name][0]
+    # GET starts too (Medusa's route takes both).
+    assert live.get(f"/auth/customer/{oidc.provider}").status_code == 200
+
+
+def test_a_new_customer_signs_in_then_creates_the_profile_and_refreshes(
+    live, oidc, email
+):
+    sub = uuid.uuid4().hex
+
+    token = login(
+        live, oidc, sub=sub, email=email, given_name="Ada", family_name="Lovelace"
+    )
+
+    registration = claims(token)
+    assert registration["actor_id"] == ""
+    assert registration["actor_type"] == "customer"
+    assert registration["auth_provider"] == oidc.provider
+    assert registration["user_metadata"]["email"] == email
+    assert registration["user_metadata"]["given_name"] == "Ada"
+    # Medusa's documented next steps: the customer, then a refresh.
+    created = live.post(
+        "/store/customers",
+        token=token,
+        json={"email": registration["user_metadata"]["email"], "first_name": "Ada"},
+    )
+    assert created.status_code == 200, created.text
+    customer_id = created.json()["customer"]["id"]
+    refreshed = live.post("/auth/token/refresh", token=token)
+    assert refreshed.status_code == 200, refreshed.text
+    customer_token = claims(refreshed.json()["token"])
+    assert customer_token["actor_id"] == customer_id
+    assert customer_token["auth_identity_id"] == registration["auth_identity_id"]
+    me = live.get("/store/customers/me", token=refreshed.json()["token"])
+    assert me.json()["customer"]["email"] == email
+    (login_row,) = logins_of(oidc, sub)
+    assert login_row.auth_identity_id == registration["auth_identity_id"]
+    assert login_row.provider_metadata == {"email": email, "email_verified": True}
+
+
+def test_a_returning_customer_lands_on_the_same_account(live, oidc, email):
+    sub = uuid.uuid4().hex
+    first = claims(login(live, oidc, sub=sub, email=email))
+    created = live.post(
+        "/store/customers",
+        token=login(live, oidc, sub=sub, email=email),
+        json={"email": email},
+    )
+    assert created.status_code == 200, created.text
+
+    again = claims(login(live, oidc, sub=sub, email=email))
+
+    assert again["auth_identity_id"] == first["auth_identity_id"]
+    assert again["actor_id"] == created.json()["customer"]["id"]
+    assert logins_of(oidc, sub).count() == 1
+
+
+def _password_account(email: str, *, proven: bool) -> Customer:
+    customer = customer_create(email=email)
+    if proven:
+        AuthIdentity.objects.filter(customer=customer).update(
+            email_verified_at=timezone.now()
+        )
+    return customer
+
+
+def _passwordless_account(email: str) -> Customer:
+    """A registered customer whose only login is a code login's, and whose
+    address nobody proved here (an imported one)."""
+    identity = AuthIdentity.objects.create()
+    ProviderIdentity.objects.create(
+        auth_identity=identity, provider=Provider.EMAIL_OTP, entity_id=email
+    )
+    customer = Customer.objects.create(email=email, has_account=True)
+    AuthIdentity.objects.filter(pk=identity.pk).update(customer=customer)
+    return customer
+
+
+@pytest.mark.parametrize(
+    ("provider_verified", "account", "lands_on_it"),
+    [
+        (True, "proven password account", True),
+        (True, "unproven password account", False),
+        (True, "passwordless account", True),
+        (False, "proven password account", False),
+        (False, "unproven password account", False),
+        (False, "passwordless account", False),
+    ],
+)
+def test_a_first_provider_login_joins_an_account_only_by_the_linking_rules(
+    live, oidc, email, provider_verified, account, lands_on_it
+):
+    customer = {
+        "proven password account": lambda: _password_account(email, proven=True),
+        "unproven password account": lambda: _password_account(email, proven=False),
+        "passwordless account": lambda: _passwordless_account(email),
+    }[account]()
+    identity_id = AuthIdentity.objects.get(customer=customer).id
+    sub = uuid.uuid4().hex
+
+    token = claims(
+        login(live, oidc, sub=sub, email=email, email_verified=provider_verified)
+    )
+
+    (login_row,) = logins_of(oidc, sub)
+    if lands_on_it:
+        assert token["actor_id"] == customer.id
+        assert token["auth_identity_id"] == identity_id
+        assert login_row.auth_identity_id == identity_id
+        return
+    # A new identity: its profile step meets the registered address, and
+    # the account keeps its logins and its password.
+    assert token["actor_id"] == ""
+    assert token["auth_identity_id"] != identity_id
+    assert login_row.auth_identity_id == token["auth_identity_id"]
+    duplicate = live.post(
+        "/store/customers",
+        token=login(live, oidc, sub=sub, email=email),
+        json={"email": email},
+    )
+    assert duplicate.status_code == 422, duplicate.text
+    assert not ProviderIdentity.objects.filter(
+        auth_identity_id=identity_id, provider=oidc.provider
+    ).exists()
+    if account != "passwordless account":
+        password_login = live.post(
+            "/auth/customer/emailpass", json={"email": email, "password": PASSWORD}
+        )
+        assert password_login.status_code == 200
+
+
+def test_a_state_we_did_not_hand_out_is_refused_and_creates_nothing(live, oidc, email):
+    sub = uuid.uuid4().hex
+    query = oidc.authorize(start(live, oidc), sub=sub, email=email)
+
+    response = callback(live, oidc, {**query, "state": uuid.uuid4().hex})
+
+    assert response.status_code == 401
+    assert response.json() == NO_STATE
+    assert not logins_of(oidc, sub).exists()
+    # A wrong state spends nothing of the real login.
+    assert callback(live, oidc, query).status_code == 200
+
+
+def test_a_state_is_good_once(live, oidc, email):
+    sub = uuid.uuid4().hex
+    query = oidc.authorize(start(live, oidc), sub=sub, email=email)
+    assert callback(live, oidc, query).status_code == 200
+
+    replayed = callback(live, oidc, query)
+
+    assert replayed.status_code == 401
+    assert replayed.json() == NO_STATE
+    assert logins_of(oidc, sub).count() == 1
+
+
+def test_a_callback_without_state_or_code_is_refused(live, oidc):
+    assert callback(live, oidc, {}).json() == NO_STATE
+    query = oidc.authorize(start(live, oidc), email="nobody@example.com")
+
+    response = callback(live, oidc, {"state": query["state"]})
+
+    assert response.status_code == 401
+    assert response.json() == {"type": "unauthorized", "message": "No code provided"}
+
+
+def test_an_id_token_with_another_nonce_is_refused_and_creates_nothing(
+    live, oidc, email
+):
+    """The browser's trip is tampered with: the provider is asked for
+    another nonce than the one our start stored with its state."""
+    sub = uuid.uuid4().hex
+    parts = urlsplit(start(live, oidc))
+    query = parse_qs(parts.query)
+    query["nonce"] = ["attacker-chosen-nonce"]
+    tampered = urlunsplit(parts._replace(query=urlencode(query, doseq=True)))
+
+    response = callback(live, oidc, oidc.authorize(tampered, sub=sub, email=email))
+
+    assert response.status_code == 401
+    assert response.json() == {
+        "type": "unauthorized",
+        "message": "Invalid ID token (invalid_claim)",
+    }
+    assert not logins_of(oidc, sub).exists()
+
+
+def test_a_callback_url_must_be_allowed(live, oidc, email):
+    refused = live.post(
+        f"/auth/customer/{oidc.provider}",
+        json={"callback_url": "https://attacker.example/steal"},
+    )
+    assert refused.status_code == 400
+    assert refused.json() == {
+        "type": "invalid_data",
+        "message": "callback_url is not allowed",
+    }
+    blank = live.post(f"/auth/customer/{oidc.provider}", data={"callback_url": ""})
+    assert blank.status_code == 400, blank.text
+
+    location = start(live, oidc, callback_url=oidc.other_callback_url)
+    query = oidc.authorize(location, email=email)
+
+    assert query["_page"] == oidc.other_callback_url
+    assert callback(live, oidc, query).status_code == 200
+
+
+def test_a_code_without_an_email_from_the_provider_is_refused(live, oidc):
+    sub = uuid.uuid4().hex
+    query = oidc.authorize(start(live, oidc), sub=sub, email="not an address")
+
+    response = callback(live, oidc, query)
+
+    assert response.status_code == 401
+    assert response.json()["message"] == (
+        "The provider did not share a valid email address"
+    )
+    assert not logins_of(oidc, sub).exists()
+
+
+def test_the_provider_list_names_the_social_providers(live, oidc):
+    providers = live.get("/auth/customer/providers").json()["providers"]
+
+    assert {"id": oidc.provider, "flow": "redirect"}.items() <= next(
+        p for p in providers if p["id"] == oidc.provider
+    ).items()
