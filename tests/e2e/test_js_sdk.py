@@ -25,36 +25,40 @@ def _claims(token: str) -> dict:
     return jwt.decode(token, options={"verify_signature": False})
 
 
-def _run_flow(live, email: str, password: str) -> dict:
-    if not (SDK_DIR / "node_modules" / "@medusajs" / "js-sdk").is_dir():
-        pytest.fail(
-            f"{SDK_DIR / 'node_modules'} has no @medusajs/js-sdk: "
-            "run `npm ci --prefix tests/e2e/sdk` (./dev test does)"
-        )
+def run_script(name: str, env: dict[str, str]) -> dict:
+    """Run one of tests/e2e/sdk's scripts with `env` over our environment;
+    the JSON it prints."""
     node = shutil.which("node")
-    if node is None:
-        pytest.fail("node is not on PATH: the JS SDK test needs Node 20+")
-    env = {
-        **os.environ,
-        "BASE_URL": live.url,
-        "PUBLISHABLE_KEY": live.publishable_key,
-        "EMAIL": email,
-        "PASSWORD": password,
-    }
+    if node is None or not (SDK_DIR / "node_modules" / "@medusajs" / "js-sdk").is_dir():
+        pytest.fail(
+            "node and tests/e2e/sdk/node_modules are needed (./dev test installs them)"
+        )
     proc = subprocess.run(  # noqa: S603 - fixed argv, no shell
-        [node, str(SCRIPT)],
+        [node, str(SDK_DIR / name)],
         cwd=REPO_ROOT,
-        env=env,
+        env={**os.environ, **env},
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
     assert proc.returncode == 0, (
-        f"storefront_flow.mjs exited {proc.returncode}\n"
+        f"{name} exited {proc.returncode}\n"
         f"stderr:\n{proc.stderr}\nstdout:\n{proc.stdout}"
     )
     return json.loads(proc.stdout)
+
+
+def _run_flow(live, email: str, password: str) -> dict:
+    return run_script(
+        SCRIPT.name,
+        {
+            "BASE_URL": live.url,
+            "PUBLISHABLE_KEY": live.publishable_key,
+            "EMAIL": email,
+            "PASSWORD": password,
+        },
+    )
 
 
 def test_js_sdk_storefront_flow(live, email, password):
@@ -224,31 +228,17 @@ def test_js_sdk_logs_in_with_an_emailed_code(live, email):
     customer = customer_create(email=email)
     otp_send(email=email, ip="198.51.100.9", now=timezone.now())
     code = mailed_code(email)
-    node = shutil.which("node")
-    if node is None or not (SDK_DIR / "node_modules" / "@medusajs" / "js-sdk").is_dir():
-        pytest.fail(
-            "node and tests/e2e/sdk/node_modules are needed (./dev test installs them)"
-        )
 
-    proc = subprocess.run(  # noqa: S603 - fixed argv, no shell
-        [node, str(SDK_DIR / "otp_login.mjs")],
-        cwd=REPO_ROOT,
-        env={
-            **os.environ,
+    result = run_script(
+        "otp_login.mjs",
+        {
             "BASE_URL": live.url,
             "PUBLISHABLE_KEY": live.publishable_key,
             "EMAIL": email,
             "CODE": code,
             "WRONG_CODE": wrong(code),
         },
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
     )
-
-    assert proc.returncode == 0, proc.stderr
-    result = json.loads(proc.stdout)
     assert result["wrong"] == {"thrown": True, "status": 401, "message": "Invalid code"}
     assert _claims(result["token"])["auth_provider"] == "email-otp"
     assert result["customer"]["id"] == customer.id

@@ -4,6 +4,7 @@
 linking rules, and the refusals (wrong or replayed state, wrong nonce),
 each leaving nothing behind."""
 
+import json
 import uuid
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
@@ -289,3 +290,109 @@ def test_the_provider_list_names_the_social_providers(live, oidc):
     assert {"id": oidc.provider, "flow": "redirect"}.items() <= next(
         p for p in providers if p["id"] == oidc.provider
     ).items()
+
+
+@pytest.mark.parametrize(
+    ("id_token", "failed_check"),
+    [
+        ("expired", "expired_token"),
+        ("foreign-audience", "invalid_claim"),
+        ("other-issuer", "invalid_claim"),
+        ("unknown-key", "invalid_key_id"),
+        ("alg-none", "unsupported_algorithm"),
+    ],
+)
+def test_an_id_token_that_fails_a_check_is_refused_and_creates_nothing(
+    live, oidc, email, id_token, failed_check
+):
+    sub = uuid.uuid4().hex
+    query = oidc.authorize(start(live, oidc), sub=sub, email=email, id_token=id_token)
+
+    response = callback(live, oidc, query)
+
+    assert response.status_code == 401, response.text
+    assert response.json() == {
+        "type": "unauthorized",
+        "message": f"Invalid ID token ({failed_check})",
+    }
+    assert not logins_of(oidc, sub).exists()
+
+
+def test_an_id_token_signed_with_a_newly_published_key_is_accepted(live, oidc, email):
+    sub = uuid.uuid4().hex
+
+    token = claims(login(live, oidc, sub=sub, email=email, id_token="rotated-key"))
+
+    assert token["auth_identity_id"] == logins_of(oidc, sub).get().auth_identity_id
+
+
+def test_a_key_rotation_fetches_the_jwks_again(oidc, email):
+    """In this process, where the cache is ours to see: a token signed
+    with a key the cached JWKS lacks makes Authlib fetch it again once."""
+    from social import oidc as client
+    from social import services
+
+    def verified(**account):
+        location = services.login_start(provider=oidc.provider, callback_url=None)
+        query = oidc.authorize(location, email=email, **account)
+        return services.login_finish(
+            provider=oidc.provider,
+            code=query["code"],
+            state=query["state"],
+            issuer=query.get("iss"),
+        )
+
+    def cached_key_ids() -> set[str]:
+        metadata = client._apps[oidc.provider].server_metadata
+        return {key["kid"] for key in metadata["jwks"]["keys"]}
+
+    client._apps.clear()
+    verified(sub=uuid.uuid4().hex)
+    before = cached_key_ids()
+    sub = uuid.uuid4().hex
+
+    rotated = verified(sub=sub, id_token="rotated-key")
+
+    assert rotated.subject == sub
+    assert cached_key_ids() > before
+
+
+def _sdk(live, oidc, **env: str) -> dict:
+    from tests.e2e.test_js_sdk import run_script
+
+    return run_script(
+        "social_login.mjs",
+        {
+            "BASE_URL": live.url,
+            "PUBLISHABLE_KEY": live.publishable_key,
+            "PROVIDER": oidc.provider,
+            **env,
+        },
+    )
+
+
+def test_the_js_sdk_signs_a_new_customer_in_and_a_returning_one_again(
+    live, oidc, email
+):
+    """sdk.auth.login → the provider → sdk.auth.callback, then Medusa's
+    documented profile step and refresh; the second time straight in."""
+    sub = uuid.uuid4().hex
+
+    def sdk_login() -> dict:
+        started = _sdk(live, oidc, STEP="start", CALLBACK_URL=oidc.callback_url)
+        assert list(started) == ["location"]
+        query = oidc.authorize(started["location"], sub=sub, email=email)
+        del query["_page"]
+        return _sdk(live, oidc, STEP="finish", QUERY=json.dumps(query))
+
+    first = sdk_login()
+    again = sdk_login()
+
+    assert claims(first["token"])["actor_id"] == ""
+    assert first["created"]["email"] == email
+    customer_id = first["created"]["id"]
+    assert claims(first["refreshed"]["token"])["actor_id"] == customer_id
+    assert first["customer"]["id"] == customer_id
+    assert claims(again["token"])["actor_id"] == customer_id
+    assert again["created"] is None
+    assert again["customer"]["id"] == customer_id

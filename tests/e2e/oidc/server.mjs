@@ -10,11 +10,28 @@
 // granted as a first-party client's would be), and the 303s that follow end
 // at the client's redirect_uri with ?code=…&state=…
 //
+// A login body may also carry `id_token`, to make the ID token the token
+// endpoint hands out for that account misbehave as a broken or hostile
+// provider's would (the relying party must refuse it, or, for a rotation,
+// fetch the JWKS again):
+//   "expired"          exp ten minutes ago
+//   "foreign-audience" aud another client's id
+//   "other-issuer"     iss another issuer
+//   "unknown-key"      signed with a key the JWKS never publishes
+//   "rotated-key"      signed with a new key (each time) that the JWKS
+//                      publishes from then on, beside the others
+//   "alg-none"         unsigned (alg "none")
+//
 // Environment (set by devstack/oidc.py):
 //   OIDC_PORT            port on 127.0.0.1; the issuer is http://127.0.0.1:PORT
 //   OIDC_CLIENTS         JSON: [{client_id, client_secret, redirect_uris}]
 
-import { generateKeyPairSync, randomBytes } from "node:crypto";
+import {
+  createPrivateKey,
+  generateKeyPairSync,
+  randomBytes,
+  sign,
+} from "node:crypto";
 import http from "node:http";
 
 import Provider, { errors } from "oidc-provider";
@@ -34,12 +51,16 @@ function signingKey() {
   return { ...jwk, kid: randomBytes(8).toString("hex"), alg: "RS256", use: "sig" };
 }
 
-// sub -> the claims the test logged in with.
+// sub -> the claims the test logged in with; sub -> its ID token behaviour.
 const accounts = new Map();
+const behaviours = new Map();
+const currentKey = signingKey();
+// The keys "rotated-key" logins brought in, published from then on.
+const rotatedKeys = [];
 
 const provider = new Provider(issuer, {
   clients,
-  jwks: { keys: [signingKey()] },
+  jwks: { keys: [currentKey] },
   cookies: { keys: [randomBytes(32).toString("hex")] },
   claims: {
     openid: ["sub"],
@@ -109,6 +130,82 @@ function json(res, status, body) {
   res.end(JSON.stringify(body));
 }
 
+// ---------------------------------------------------------- misbehaviour
+
+const b64url = (value) => Buffer.from(value).toString("base64url");
+
+function jws(header, payload, jwk) {
+  const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(payload))}`;
+  if (!jwk) return `${input}.`;
+  const key = createPrivateKey({ key: jwk, format: "jwk" });
+  return `${input}.${sign("sha256", Buffer.from(input), key).toString("base64url")}`;
+}
+
+function publicJwk(jwk) {
+  const { kty, n, e, kid, alg, use } = jwk;
+  return { kty, n, e, kid, alg, use };
+}
+
+// The ID token the provider signed, changed as the account's behaviour says.
+function misbehave(idToken) {
+  const [header, payload] = idToken
+    .split(".")
+    .slice(0, 2)
+    .map((part) => JSON.parse(Buffer.from(part, "base64url").toString()));
+  const behaviour = behaviours.get(payload.sub);
+  const now = Math.floor(Date.now() / 1000);
+  switch (behaviour) {
+    case "expired":
+      return jws(header, { ...payload, iat: now - 1200, exp: now - 600 }, currentKey);
+    case "foreign-audience":
+      return jws(header, { ...payload, aud: "another-client" }, currentKey);
+    case "other-issuer":
+      return jws(header, { ...payload, iss: "https://issuer.example" }, currentKey);
+    case "unknown-key": {
+      const key = signingKey();
+      return jws({ ...header, kid: key.kid }, payload, key);
+    }
+    case "rotated-key": {
+      const key = signingKey();
+      rotatedKeys.push(key);
+      return jws({ ...header, kid: key.kid }, payload, key);
+    }
+    case "alg-none":
+      return jws({ alg: "none", typ: header.typ }, payload, null);
+    default:
+      return idToken;
+  }
+}
+
+// Rewrite the JSON body a route answers (the whole body comes in one end()).
+function rewriteJson(res, change) {
+  const end = res.end.bind(res);
+  res.end = (chunk, ...rest) => {
+    if (chunk && res.statusCode === 200) {
+      const body = change(JSON.parse(chunk.toString()));
+      const text = JSON.stringify(body);
+      if (!res.headersSent) res.setHeader("Content-Length", Buffer.byteLength(text));
+      return end(text, ...rest);
+    }
+    return end(chunk, ...rest);
+  };
+}
+
+function misbehaving(req, res) {
+  const path = req.url.split("?")[0];
+  if (req.method === "POST" && path === "/token") {
+    rewriteJson(res, (body) =>
+      body.id_token ? { ...body, id_token: misbehave(body.id_token) } : body,
+    );
+  } else if (req.method === "GET" && path === "/jwks" && rotatedKeys.length) {
+    rewriteJson(res, (body) => ({
+      keys: [...body.keys, ...rotatedKeys.map(publicJwk)],
+    }));
+  }
+}
+
+// ----------------------------------------------------------- interaction
+
 async function interaction(req, res) {
   const details = await provider.interactionDetails(req, res);
   if (req.method === "GET") {
@@ -119,12 +216,13 @@ async function interaction(req, res) {
     json(res, 405, { error: "method not allowed" });
     return;
   }
-  const { sub, ...claims } = await readJson(req);
+  const { sub, id_token: behaviour, ...claims } = await readJson(req);
   if (typeof sub !== "string" || !sub) {
     json(res, 400, { error: "sub is required" });
     return;
   }
   accounts.set(sub, claims);
+  behaviours.set(sub, behaviour);
   await provider.interactionFinished(
     req,
     res,
@@ -144,6 +242,7 @@ const server = http.createServer(async (req, res) => {
     }
     return;
   }
+  misbehaving(req, res);
   handler(req, res);
 });
 server.listen(port, "127.0.0.1", () => {
