@@ -301,8 +301,16 @@ LOGGING: dict[str, Any] = {
             "rename_fields": {"asctime": "time", "levelname": "level"},
         },
     },
+    "filters": {
+        # No query string (a provider's code, an email) in a request's repr.
+        "request_without_query": {"()": "core.logs.RequestWithoutQuery"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "json"},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "filters": ["request_without_query"],
+        },
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {

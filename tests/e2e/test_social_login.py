@@ -5,7 +5,9 @@ linking rules, and the refusals (wrong or replayed state, wrong nonce),
 each leaving nothing behind."""
 
 import json
+import os
 import uuid
+from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import jwt
@@ -14,6 +16,7 @@ from django.utils import timezone
 
 from accounts.models import AuthIdentity, Customer, Provider, ProviderIdentity
 from tests.factories import PASSWORD, customer_create
+from tests.security.test_logs import wait_for_access_line
 
 pytestmark = [pytest.mark.live, pytest.mark.oidc]
 
@@ -396,3 +399,37 @@ def test_the_js_sdk_signs_a_new_customer_in_and_a_returning_one_again(
     assert claims(again["token"])["actor_id"] == customer_id
     assert again["created"] is None
     assert again["customer"]["id"] == customer_id
+
+
+def test_logins_are_counted_by_provider_and_outcome(live, oidc, email):
+    from tests.orphans.test_orphans_live import metric
+
+    def counted(outcome: str) -> float:
+        return metric(
+            live,
+            f'social_logins_total{{outcome="{outcome}",provider="{oidc.provider}"}}',
+        )
+
+    before = {outcome: counted(outcome) for outcome in ("new", "returning", "refused")}
+    sub = uuid.uuid4().hex
+    login(live, oidc, sub=sub, email=email)
+    login(live, oidc, sub=sub, email=email)
+    callback(live, oidc, {"state": "unknown", "code": "x"})
+
+    assert counted("new") == before["new"] + 1
+    assert counted("returning") == before["returning"] + 1
+    assert counted("refused") == before["refused"] + 1
+
+
+def test_the_providers_code_state_and_tokens_stay_out_of_our_logs(live, oidc, email):
+    log = Path(os.environ["TEST_LOG_DIR"], "web.log")
+    start_at = log.stat().st_size
+    query = oidc.authorize(start(live, oidc), email=email)
+    assert callback(live, oidc, query).status_code == 200
+    assert callback(live, oidc, query).status_code == 401  # a refusal logs too
+
+    written = wait_for_access_line(log, start_at, '"GET /auth/customer/google/callback')
+
+    for secret in (query["code"], query["state"]):
+        assert secret not in written
+    assert "eyJ" not in written
