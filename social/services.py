@@ -25,10 +25,7 @@ PROVIDER_UNAVAILABLE = "The login provider is unavailable, please try again"
 
 
 def _config(provider: str) -> oidc.ProviderConfig:
-    try:
-        config = oidc.provider_config(provider)
-    except oidc.ProviderUnavailable as error:
-        raise Unavailable(PROVIDER_UNAVAILABLE) from error
+    config = oidc.provider_config(provider)
     if config is None:
         raise Unauthorized(f"Unable to retrieve the auth provider with id: {provider}")
     return config

@@ -332,6 +332,8 @@ SOCIAL_PRESETS = {
     "google": {"issuer": "https://accounts.google.com", "display_name": "Google"},
 }
 SOCIAL_RESERVED_NAMES = ("emailpass", "email-otp", "apple")  # apple: not yet
+# Only the test stack's provider runs on plain http://127.0.0.1.
+SOCIAL_ALLOW_HTTP_ISSUER = env.bool("SOCIAL_ALLOW_HTTP_ISSUER", default=False)
 SOCIAL_LOGIN_PROVIDERS: dict[str, dict[str, str]] = {}
 for _name in env.list("SOCIAL_PROVIDERS", default=[]):
     if not re.fullmatch(r"[a-z][a-z0-9-]{1,30}", _name) or (
@@ -350,13 +352,14 @@ for _name in env.list("SOCIAL_PROVIDERS", default=[]):
             _prefix + "DISPLAY_NAME", default=_preset.get("display_name", _name)
         ),
     }
-    if not SOCIAL_LOGIN_PROVIDERS[_name]["issuer"]:
-        raise ImproperlyConfigured(f"{_prefix}ISSUER is required")
+    # The ID token's keys come from the issuer: only over TLS.
+    if not SOCIAL_LOGIN_PROVIDERS[_name]["issuer"].startswith("https://") and not (
+        SOCIAL_ALLOW_HTTP_ISSUER
+    ):
+        raise ImproperlyConfigured(f"{_prefix}ISSUER must be an https:// URL")
 # Further storefront pages a start request may name in `callback_url`
 # (exact URLs; each provider's CALLBACK_URL is always allowed).
 SOCIAL_CALLBACK_URLS = env.list("SOCIAL_CALLBACK_URLS", default=[])
-# Only the test stack's provider runs on plain http://127.0.0.1.
-SOCIAL_ALLOW_HTTP_ISSUER = env.bool("SOCIAL_ALLOW_HTTP_ISSUER", default=False)
 # How long a started login (its state, nonce and PKCE verifier) may wait
 # for the provider's callback; Medusa's state lives 20 minutes.
 SOCIAL_STATE_TTL = timedelta(minutes=10)
