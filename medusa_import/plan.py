@@ -3,10 +3,14 @@ reason. Pure functions over the source rows; nothing here touches a database.
 
 Policy (docs/migrate-from-medusa.md): emails are normalized as everywhere in
 this server; soft-deleted rows, admin users' identities and providers other
-than emailpass/email-otp are not imported; a customer link that points at
-no live customer makes the identity an orphan, as in Medusa.
+than emailpass, email-otp and google are not imported; a customer link that
+points at no live customer makes the identity an orphan, as in Medusa.
+Google logins come keyed by their subject, as Medusa keeps them, with the
+email of their `user_metadata` as the login's (docs/social-login.md).
 """
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -14,6 +18,7 @@ from typing import Any
 from accounts.hashers import medusa_scrypt_encoded, medusa_scrypt_key
 from accounts.models import Provider
 from core.emails import (
+    PRINTABLE_ASCII,
     email_hash,
     email_is_printable_ascii,
     email_is_valid,
@@ -67,6 +72,20 @@ class ProviderRow:
     user_metadata: dict[str, Any] | None
     created_at: datetime
     updated_at: datetime
+
+
+# Medusa's social providers that come across: Google's only asserted
+# verified addresses (Medusa's auth-google refuses others). GitHub's user
+# email is not known to be verified, and no GitHub login runs here.
+SOCIAL_IMPORTED = ("google",)
+
+
+def login_email(row: ProviderRow) -> str:
+    """The address a login speaks for: an email login's entity id, a
+    social login's `user_metadata.email` (normalized by the plan)."""
+    if row.provider in Provider.values:
+        return row.entity_id
+    return str((row.user_metadata or {})["email"])
 
 
 @dataclass
@@ -184,8 +203,8 @@ def _login_email_kept(customer: CustomerRow, unit: Unit) -> CustomerRow:
     """Here a registered customer's email is the one its identity logs in
     with (so an email code and a password reach the same customer); Medusa
     lets them differ. The login's email wins, and the change is noted."""
-    login_email = unit.providers[0].entity_id
-    if not customer.has_account or customer.email == login_email:
+    email = login_email(unit.providers[0])
+    if not customer.has_account or customer.email == email:
         return customer
     unit.problems.append(
         Problem(
@@ -195,7 +214,7 @@ def _login_email_kept(customer: CustomerRow, unit: Unit) -> CustomerRow:
             email_hash(customer.email) if customer.email else None,
         )
     )
-    return replace(customer, email=login_email)
+    return replace(customer, email=email)
 
 
 def _extra_logins_dropped(unit: Unit) -> None:
@@ -203,7 +222,7 @@ def _extra_logins_dropped(unit: Unit) -> None:
     (accounts.selectors); the first of each provider stays."""
     kept: list[ProviderRow] = []
     for row in unit.providers:
-        if kept and row.entity_id != kept[0].entity_id:
+        if kept and login_email(row) != login_email(kept[0]):
             unit.problems.append(Problem("provider_identity", row.id, "other_email"))
         elif any(k.provider == row.provider for k in kept):
             unit.problems.append(
@@ -266,6 +285,8 @@ def customer_row(row: Row) -> CustomerRow:
 
 
 def _provider_row(row: Row) -> ProviderRow:
+    if row["provider"] in SOCIAL_IMPORTED:
+        return _social_provider_row(row)
     problem = common_problem("provider_identity", row)
     entity_id = email_normalize(row["entity_id"] or "")
 
@@ -281,17 +302,11 @@ def _provider_row(row: Row) -> ProviderRow:
         )
     if problem is None and not email_is_valid(entity_id):
         problem = Problem("provider_identity", row["id"], "invalid_email", hashed())
-    metadata = row["provider_metadata"]
-    for column in ("provider_metadata", "user_metadata"):
-        if problem is None and too_deep(row[column]):
-            problem = too_deep_problem("provider_identity", row, column, hashed())
-    if problem is None and not (
-        object_or_null(metadata) and object_or_null(row["user_metadata"])
-    ):
-        problem = Problem("provider_identity", row["id"], "not_an_object", hashed())
+    if problem is None:
+        problem = _metadata_problem(row, hashed)
     if problem is not None:
         raise Rejected(problem)
-    metadata = dict(metadata or {})
+    metadata = dict(row["provider_metadata"] or {})
     blob = metadata.pop("password", None)
     password_hash = None
     if row["provider"] == Provider.EMAILPASS:
@@ -302,16 +317,66 @@ def _provider_row(row: Row) -> ProviderRow:
                 )
             )
         password_hash = medusa_scrypt_encoded(blob)
-    return ProviderRow(
-        id=row["id"],
-        auth_identity_id=row["auth_identity_id"],
-        provider=row["provider"],
+    return _kept(
+        row,
         entity_id=entity_id,
         password_hash=password_hash,
         provider_metadata=metadata or None,
         user_metadata=row["user_metadata"],
+    )
+
+
+def _metadata_problem(row: Row, hashed: Callable[[], str | None]) -> Problem | None:
+    for column in ("provider_metadata", "user_metadata"):
+        if too_deep(row[column]):
+            return too_deep_problem("provider_identity", row, column, hashed())
+    if not (
+        object_or_null(row["provider_metadata"])
+        and object_or_null(row["user_metadata"])
+    ):
+        return Problem("provider_identity", row["id"], "not_an_object", hashed())
+    return None
+
+
+def _kept(row: Row, **columns: Any) -> ProviderRow:
+    return ProviderRow(
+        id=row["id"],
+        auth_identity_id=row["auth_identity_id"],
+        provider=row["provider"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        **columns,
+    )
+
+
+def _social_provider_row(row: Row) -> ProviderRow:
+    """A Google login: keyed by the subject as Medusa keeps it; the address
+    its `user_metadata` holds, normalized, is the login's."""
+    problem = common_problem("provider_identity", row)
+    subject = row["entity_id"] or ""
+    user_metadata = row["user_metadata"]
+    raw_email = user_metadata.get("email") if isinstance(user_metadata, dict) else None
+    email = email_normalize(raw_email) if isinstance(raw_email, str) else ""
+
+    def hashed() -> str | None:
+        return email_hash(email) if email else None
+
+    if problem is None:
+        problem = _metadata_problem(row, hashed)
+    if problem is None and not (
+        0 < len(subject) <= 255 and re.fullmatch(PRINTABLE_ASCII, subject)
+    ):
+        problem = Problem("provider_identity", row["id"], "invalid_subject")
+    if problem is None and not email_is_valid(email):
+        problem = Problem("provider_identity", row["id"], "invalid_email", hashed())
+    if problem is not None:
+        raise Rejected(problem)
+    return _kept(
+        row,
+        entity_id=subject,
+        password_hash=None,
+        provider_metadata={"email": email, "email_verified": True},
+        user_metadata={**user_metadata, "email": email},
     )
 
 

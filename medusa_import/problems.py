@@ -23,9 +23,10 @@ JSON_MAX_DEPTH = 32
 REASONS = {
     "soft_deleted": "soft-deleted in Medusa",
     "admin_user_identity": "an admin user's identity (app_metadata.user_id)",
-    "unsupported_provider": "a provider this server does not run",
-    "no_login": "no live emailpass or email-otp provider identity",
+    "unsupported_provider": "a provider this server does not import",
+    "no_login": "no live emailpass, email-otp or google provider identity",
     "invalid_email": "the email is not a valid address",
+    "invalid_subject": "a social login's subject is empty, too long or not ASCII",
     "unusable_password_hash": "provider_metadata.password is no scrypt-kdf hash",
     "not_an_object": "a metadata column holds JSON that is not an object",
     "too_deeply_nested": "a metadata column nests JSON deeper than the API takes",

@@ -24,7 +24,13 @@ from django.db.models.functions import Lower
 from accounts.models import AuthIdentity, Customer, ProviderIdentity
 from core.emails import email_hash
 from medusa_import.address_plan import AddressRow
-from medusa_import.plan import CustomerRow, IdentityRow, ProviderRow, Unit
+from medusa_import.plan import (
+    CustomerRow,
+    IdentityRow,
+    ProviderRow,
+    Unit,
+    login_email,
+)
 from medusa_import.problems import Problem
 
 
@@ -212,7 +218,7 @@ def _email_holder(unit: Unit) -> tuple[str, str, str | None, str | None]:
             .first()
         )
         if holder:
-            return "provider_identity", row.id, holder, row.entity_id
+            return "provider_identity", row.id, holder, login_email(row)
     if unit.identity is None:
         return _no_holder(unit)
     return "auth_identity", unit.identity.id, None, None

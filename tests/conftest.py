@@ -143,6 +143,16 @@ class LiveServer:
         return self.request("GET", path, **kwargs)
 
 
+@pytest.fixture(scope="session")
+def oidc():
+    """The OpenID Connect provider that ./dev test starts, configured on
+    the live stack (and in this process) as `google`
+    (tests/e2e/oidc_provider.py)."""
+    from tests.e2e.oidc_provider import oidc_provider_from_env
+
+    return oidc_provider_from_env()
+
+
 @pytest.fixture
 def live_server_url():
     url = os.environ.get("LIVE_SERVER_URL")

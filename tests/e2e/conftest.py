@@ -11,12 +11,3 @@ def medusa():
     server = medusa_server_from_env()
     yield server
     server.close()
-
-
-@pytest.fixture(scope="session")
-def oidc():
-    """The OpenID Connect provider that ./dev test starts, configured on
-    the live stack as `google` (tests/e2e/oidc_provider.py)."""
-    from tests.e2e.oidc_provider import oidc_provider_from_env
-
-    return oidc_provider_from_env()

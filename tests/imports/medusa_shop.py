@@ -91,17 +91,37 @@ class MedusaShop:
         self.provider_add(identity_id, "emailpass", email, self.hasher(password), at)
         return identity_id
 
-    def provider_add(self, identity_id, provider, entity_id, blob, at=None) -> str:
+    def provider_add(
+        self, identity_id, provider, entity_id, blob, at=None, user_metadata=None
+    ) -> str:
         at = at or self.tick()
         provider_id = str(ULID())
         metadata = json.dumps({"password": blob}) if blob is not None else None
+        user = json.dumps(user_metadata) if user_metadata is not None else None
         self.execute(
             "INSERT INTO provider_identity (id, entity_id, provider, auth_identity_id, "
             "provider_metadata, user_metadata, created_at, updated_at) "
-            "VALUES (%s, %s, %s, %s, %s, NULL, %s, %s)",
-            [provider_id, entity_id, provider, identity_id, metadata, at, at],
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            [provider_id, entity_id, provider, identity_id, metadata, user, at, at],
         )
         return provider_id
+
+    def google_signup(self, sub: str, email: str) -> tuple[str, str]:
+        """A customer who signed up with Google (@medusajs/auth-google: the
+        subject as entity_id, the profile in user_metadata), then POST
+        /store/customers: (auth identity id, customer id)."""
+        at = self.tick()
+        identity_id = f"authid_{ULID()}"
+        self.execute(
+            "INSERT INTO auth_identity (id, app_metadata, created_at, updated_at) "
+            "VALUES (%s, NULL, %s, %s)",
+            [identity_id, at, at],
+        )
+        profile = {"name": "Gee User", "email": email, "given_name": "Gee"}
+        self.provider_add(identity_id, "google", sub, None, at, user_metadata=profile)
+        customer_id = self.customer_add(email)
+        self.link(identity_id, customer_id)
+        return identity_id, customer_id
 
     def customer_add(self, email, *, has_account=True, at=None, **profile) -> str:
         at = at or self.tick()
