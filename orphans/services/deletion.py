@@ -37,9 +37,14 @@ _TABLES = {
     "audit": OrphanDeletion._meta.db_table,
 }
 
+# The email: an email login's entity id, or a social login's
+# user_metadata.email (its entity id is the provider's subject).
 LOCK_BATCH_SQL = """
 SELECT ai.id,
-       (SELECT min(pi.entity_id) FROM {provider} pi
+       (SELECT min(CASE WHEN pi.provider IN ('emailpass', 'email-otp')
+                        THEN pi.entity_id
+                        ELSE pi.user_metadata ->> 'email' END)
+        FROM {provider} pi
         WHERE pi.auth_identity_id = ai.id)
 FROM (
     SELECT a.id, a.created_at

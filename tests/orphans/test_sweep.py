@@ -92,6 +92,31 @@ def test_every_deletion_is_audited_without_the_plain_email(world, email):
         assert email not in cursor.fetchone()[0]
 
 
+def test_an_abandoned_social_sign_up_is_audited_by_its_email(email):
+    """A provider login never followed by the profile step: swept as any
+    orphan, its audit hashing the provider's email, not its subject."""
+    from accounts import services as accounts
+
+    login = accounts.identity_for_social_login(
+        account=accounts.ProviderAccount(
+            provider="google",
+            subject="10769150350006150715",
+            email=email,
+            email_verified=True,
+        ),
+        now=timezone.now() - OLD,
+    )
+    AuthIdentity.objects.filter(pk=login.identity.pk).update(
+        created_at=timezone.now() - OLD
+    )
+
+    sweep()
+
+    row = OrphanDeletion.objects.get(auth_identity_id=login.identity.id)
+    assert row.email_hash == email_hash(email)
+    assert row.providers == ["google"]
+
+
 def test_the_same_email_can_register_again_after_the_sweep(api, email, password):
     orphan_create(email=email, age=OLD)
     refused = api.post(
