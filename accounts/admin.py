@@ -16,6 +16,7 @@ from accounts.models import (
     Customer,
     CustomerAddress,
     LoginSession,
+    Provider,
     ProviderIdentity,
     PublishableApiKey,
 )
@@ -38,10 +39,26 @@ from core.emails import email_normalize
 NEWEST_FIRST = ("-id",)
 
 
-class ProviderIdentityInline(admin.TabularInline):
+class ProviderEmailMixin:
+    @admin.display(description="provider's email")
+    def provider_email(self, obj: ProviderIdentity) -> str:
+        """A social login's address as its provider last said, and whether
+        the provider verified it (docs/social-login.md); "-" for email
+        logins, whose entity id is the address."""
+        if obj.provider in Provider.values:
+            return "-"
+        metadata = obj.provider_metadata or {}
+        email = metadata.get("email")
+        if not email:
+            return "-"
+        verified = "verified" if metadata.get("email_verified") else "not verified"
+        return f"{email} ({verified} by the provider)"
+
+
+class ProviderIdentityInline(ProviderEmailMixin, admin.TabularInline):
     model = ProviderIdentity
     # Never the password hash.
-    fields = ("id", "provider", "entity_id", "created_at")
+    fields = ("id", "provider", "entity_id", "provider_email", "created_at")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -290,7 +307,7 @@ class AuthIdentityAdmin(AuthIdentitySearch, ReadOnlyAdmin):
 
 
 @admin.register(ProviderIdentity)
-class ProviderIdentityAdmin(LargeTableAdmin, ReadOnlyAdmin):
+class ProviderIdentityAdmin(ProviderEmailMixin, LargeTableAdmin, ReadOnlyAdmin):
     list_display = ("id", "provider", "entity_id", "auth_identity", "created_at")
     list_filter = ("provider",)
     search_fields = ("id", "entity_id", "auth_identity__id")
@@ -299,6 +316,7 @@ class ProviderIdentityAdmin(LargeTableAdmin, ReadOnlyAdmin):
         "id",
         "provider",
         "entity_id",
+        "provider_email",
         "auth_identity",
         "created_at",
         "updated_at",
@@ -306,8 +324,12 @@ class ProviderIdentityAdmin(LargeTableAdmin, ReadOnlyAdmin):
     readonly_fields = fields
 
     def search_q(self, term: str) -> Q:
+        # A social login's subject is case-sensitive: as typed, too.
         return (
-            Q(pk=term) | Q(entity_id=email_normalize(term)) | Q(auth_identity_id=term)
+            Q(pk=term)
+            | Q(entity_id=email_normalize(term))
+            | Q(entity_id=term.strip())
+            | Q(auth_identity_id=term)
         )
 
 

@@ -26,3 +26,32 @@ def test_admin_finds_customers_by_email_and_never_shows_hashes(client, email):
     assert email in identity
     assert password_hash not in identity
     assert "argon2" not in identity
+
+
+def test_admin_shows_a_social_logins_provider_email_and_finds_it_by_subject(
+    client, email
+):
+    from django.contrib.auth.models import User
+    from django.utils import timezone
+
+    from accounts import services
+
+    sub = "Case-Sensitive.Subject.1"
+    login = services.identity_for_social_login(
+        account=services.ProviderAccount(
+            provider="google", subject=sub, email=email, email_verified=True
+        ),
+        now=timezone.now(),
+    )
+    client.force_login(
+        User.objects.create_superuser("root", password="pw-for-tests-only")
+    )
+
+    identity = client.get(
+        f"/admin/accounts/authidentity/{login.identity.id}/change/"
+    ).content.decode()
+    found = client.get("/admin/accounts/provideridentity/", {"q": sub}).content.decode()
+
+    assert "google" in identity
+    assert f"{email} (verified by the provider)" in identity
+    assert sub in found
