@@ -6,6 +6,7 @@ each leaving nothing behind."""
 
 import json
 import os
+import threading
 import uuid
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
@@ -15,6 +16,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import AuthIdentity, Customer, Provider, ProviderIdentity
+from tests.conftest import LiveServer
 from tests.factories import PASSWORD, customer_create
 from tests.security.test_logs import wait_for_access_line
 
@@ -433,3 +435,24 @@ def test_the_providers_code_state_and_tokens_stay_out_of_our_logs(live, oidc, em
     for secret in (query["code"], query["state"]):
         assert secret not in written
     assert "eyJ" not in written
+
+
+def test_a_state_sent_twice_at_once_logs_in_once(live, oidc, email):
+    """Real concurrency: the same callback from two clients at the same
+    instant; Redis' GETDEL hands the started login to one of them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    sub = uuid.uuid4().hex
+    query = oidc.authorize(start(live, oidc), sub=sub, email=email)
+    barrier = threading.Barrier(4)
+
+    def send(_: int) -> int:
+        client = LiveServer(live.url, live.publishable_key)
+        barrier.wait()
+        return callback(client, oidc, query).status_code
+
+    with ThreadPoolExecutor(4) as pool:
+        statuses = sorted(pool.map(send, range(4)))
+
+    assert statuses == [200, 401, 401, 401]
+    assert logins_of(oidc, sub).count() == 1
