@@ -62,6 +62,25 @@ def auth_identity_email(*, auth_identity_id: str) -> str | None:
     return None
 
 
+def logins_of(*, identity_id: str) -> list[ProviderIdentity]:
+    """The identity's logins, oldest first (through the index of
+    (auth_identity, provider))."""
+    return list(
+        ProviderIdentity.objects.filter(auth_identity_id=identity_id).order_by(
+            "created_at", "id"
+        )
+    )
+
+
+def login_email(login: ProviderIdentity) -> str | None:
+    """The address a login speaks for: an email login's entity id, a social
+    login's as its provider last said."""
+    if login.provider in Provider.values:
+        return login.entity_id
+    email = (login.provider_metadata or {}).get("email")
+    return email if isinstance(email, str) else None
+
+
 def identity_has_password(*, identity: AuthIdentity) -> bool:
     """Whether a usable password opens the identity (a disabled one, set by
     a squatter before the owner proved the mailbox, does not)."""

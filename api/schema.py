@@ -218,3 +218,12 @@ def add_plain_django_routes(result, generator, request, public):
         "description": "METRICS_TOKEN, when set",
     }
     return result
+
+
+def list_of(key: str, item: dict[str, Any]) -> dict[str, Any]:
+    """`{key: [item, ...]}`, the envelope of a list answer."""
+    return {
+        "type": "object",
+        "required": [key],
+        "properties": {key: {"type": "array", "items": item}},
+    }

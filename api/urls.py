@@ -29,7 +29,12 @@ from api.views.passwords import PasswordResetRequestApi, PasswordUpdateApi
 from api.views.privacy import CustomerExportApi
 from api.views.sessions import SessionDetailApi, SessionListApi
 from api.views.signup import SignupApi
-from api.views.social import SocialLoginCallbackApi, SocialLoginStartApi
+from api.views.social import (
+    SocialLinkApi,
+    SocialLoginCallbackApi,
+    SocialLoginsApi,
+    SocialLoginStartApi,
+)
 
 register_converter(PasswordProviderConverter, "password_provider")
 
@@ -96,6 +101,12 @@ store_urlpatterns = [
         "customers/me/sessions/<str:session_id>",
         SessionDetailApi.as_view(),
         name="customer-session",
+    ),
+    path("customers/me/providers", SocialLoginsApi.as_view(), name="customer-logins"),
+    path(
+        "customers/me/providers/<str:provider>",
+        SocialLinkApi.as_view(),
+        name="customer-provider",
     ),
     path("customers/me/addresses", AddressListApi.as_view(), name="customer-addresses"),
     path(

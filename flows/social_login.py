@@ -18,6 +18,7 @@ from datetime import datetime
 from django.db import DatabaseError, transaction
 
 from accounts import services as accounts
+from accounts.models import AuthIdentity
 from core.client_info import ClientInfo
 from core.emails import email_parse
 from core.errors import ApiError, InvalidData, Unauthorized
@@ -43,6 +44,30 @@ def social_login_start(*, provider: str, callback_url: str | None) -> str:
     except ApiError as error:
         _count(provider, error)
         raise
+
+
+def social_link_start(
+    *, identity: AuthIdentity, provider: str, callback_url: str | None
+) -> str:
+    """A logged-in customer links a provider account: the same
+    authorization URL, its state remembering the identity (and its
+    revocation generation); the callback then adds the login to it."""
+    return social.login_start(
+        provider=provider,
+        callback_url=callback_url,
+        link=social.LinkRequest(
+            identity_id=identity.id, generation=identity.token_generation
+        ),
+    )
+
+
+def social_unlink(*, identity: AuthIdentity, provider: str) -> None:
+    """Remove a provider login, never the last way to sign in."""
+    accounts.social_login_unlink(identity_id=identity.id, provider=provider)
+    logger.info(
+        "Social login unlinked",
+        extra={"provider": provider, "authIdentityId": identity.id},
+    )
 
 
 def _account(provider: str, claims: IdTokenClaims) -> accounts.ProviderAccount:
@@ -73,12 +98,23 @@ def social_login_finish(
     """The provider's callback: verified claims, the identity they log in
     as, and its token, committed together."""
     try:
-        claims = social.login_finish(
+        finished = social.login_finish(
             provider=provider, code=code, state=state, issuer=issuer
         )
-        account = _account(provider, claims)
+        account = _account(provider, finished.claims)
         with transaction.atomic():
-            login = accounts.identity_for_social_login(account=account, now=now)
+            if finished.link is None:
+                login = accounts.identity_for_social_login(account=account, now=now)
+            else:
+                login = accounts.SocialLogin(
+                    identity=accounts.social_login_link(
+                        identity_id=finished.link.identity_id,
+                        generation=finished.link.generation,
+                        account=account,
+                        now=now,
+                    ),
+                    outcome="linked",
+                )
             # A session of its own (accounts.services.login_sessions).
             token = accounts.access_token_for_login(
                 identity=login.identity, provider=provider, client=client, now=now

@@ -11,6 +11,8 @@ the provider sends it, must be the provider's issuer)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.conf import settings
 
 from core.errors import InvalidData, Unauthorized, Unavailable
@@ -31,9 +33,25 @@ def _config(provider: str) -> oidc.ProviderConfig:
     return config
 
 
-def login_start(*, provider: str, callback_url: str | None) -> str:
-    """The provider's authorization URL for a new login; the login's
-    secrets stay here, keyed by its state."""
+@dataclass(frozen=True)
+class LinkRequest:
+    """A logged-in customer's identity asking to add a provider login."""
+
+    identity_id: str
+    generation: int
+
+
+@dataclass(frozen=True)
+class FinishedLogin:
+    claims: IdTokenClaims
+    link: LinkRequest | None
+
+
+def login_start(
+    *, provider: str, callback_url: str | None, link: LinkRequest | None = None
+) -> str:
+    """The provider's authorization URL for a new login (or a link); the
+    login's secrets stay here, keyed by its state."""
     config = _config(provider)
     redirect_uri = callback_url or config.callback_url
     if redirect_uri not in {config.callback_url, *settings.SOCIAL_CALLBACK_URLS}:
@@ -47,6 +65,8 @@ def login_start(*, provider: str, callback_url: str | None) -> str:
                 redirect_uri=redirect_uri,
                 nonce=request.nonce,
                 code_verifier=request.code_verifier,
+                link_identity_id=link.identity_id if link else None,
+                link_generation=link.generation if link else None,
             ),
         )
     except (oidc.ProviderUnavailable, states.StoreUnavailable) as error:
@@ -56,9 +76,9 @@ def login_start(*, provider: str, callback_url: str | None) -> str:
 
 def login_finish(
     *, provider: str, code: str | None, state: str | None, issuer: str | None
-) -> IdTokenClaims:
+) -> FinishedLogin:
     """The verified claims of the login `state` started, once: the state is
-    spent whatever happens next."""
+    spent whatever happens next; and the link it started, if it did."""
     config = _config(provider)
     if not state:
         raise Unauthorized(NO_STATE)
@@ -73,7 +93,7 @@ def login_finish(
     if not code:
         raise Unauthorized(NO_CODE)
     try:
-        return oidc.id_token_claims(
+        claims = oidc.id_token_claims(
             config,
             code=code,
             redirect_uri=started.redirect_uri,
@@ -86,6 +106,12 @@ def login_finish(
         raise Unauthorized(f"Invalid ID token ({error})") from None
     except oidc.ProviderUnavailable as error:
         raise Unavailable(PROVIDER_UNAVAILABLE) from error
+    link = None
+    if started.link_identity_id is not None and started.link_generation is not None:
+        link = LinkRequest(
+            identity_id=started.link_identity_id, generation=started.link_generation
+        )
+    return FinishedLogin(claims=claims, link=link)
 
 
 def display_names() -> dict[str, str]:

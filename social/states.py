@@ -34,6 +34,10 @@ class StartedLogin:
     redirect_uri: str
     nonce: str
     code_verifier: str
+    # A link started by a logged-in customer: their identity, and its
+    # revocation generation then (a reset meanwhile voids the link).
+    link_identity_id: str | None = None
+    link_generation: int | None = None
 
 
 @cache

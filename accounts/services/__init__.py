@@ -59,6 +59,8 @@ from accounts.services.social import (
     ProviderAccount,
     SocialLogin,
     identity_for_social_login,
+    social_login_link,
+    social_login_unlink,
 )
 
 __all__ = [
@@ -106,4 +108,6 @@ __all__ = [
     "password_update_with_reset_token",
     "provider_identity_get_or_create",
     "registered_customer_claim",
+    "social_login_link",
+    "social_login_unlink",
 ]

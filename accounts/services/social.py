@@ -19,14 +19,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from django.contrib.auth.hashers import is_password_usable
 from django.db import IntegrityError, transaction
 
 from accounts import selectors
-from accounts.models import AuthIdentity, ProviderIdentity
+from accounts.models import AuthIdentity, Provider, ProviderIdentity
 from accounts.services.customers import registered_customer_claim
 from accounts.services.identities import email_identity_lock
+from core.errors import DuplicateError, NotAllowed, NotFound, Unauthorized
 
 Outcome = Literal["returning", "linked", "new"]
+
+LINK_EXPIRED = "The account's tokens were revoked since the link started"
+LINKED_ELSEWHERE = "This provider account is linked to another account"
+PROVIDER_TAKEN = "Another account of this provider is linked already"
+LAST_LOGIN = "The last way to sign in cannot be removed"
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,13 @@ def _first_login(*, account: ProviderAccount, now: datetime) -> SocialLogin:
             registered_customer_claim(identity=identity, email=account.email, now=now)
             if identity.customer_id is not None:
                 outcome = "linked"
+    _login_create(identity=identity, account=account, now=now)
+    return SocialLogin(identity=identity, outcome=outcome)
+
+
+def _login_create(
+    *, identity: AuthIdentity, account: ProviderAccount, now: datetime
+) -> None:
     ProviderIdentity.objects.create(
         auth_identity=identity,
         provider=account.provider,
@@ -93,7 +107,6 @@ def _first_login(*, account: ProviderAccount, now: datetime) -> SocialLogin:
         created_at=now,
         updated_at=now,
     )
-    return SocialLogin(identity=identity, outcome=outcome)
 
 
 def identity_for_social_login(
@@ -124,3 +137,53 @@ def identity_for_social_login(
             ):
                 raise  # another constraint refused the row
     raise RuntimeError("the provider login kept racing")  # pragma: no cover
+
+
+@transaction.atomic
+def social_login_link(
+    *, identity_id: str, generation: int, account: ProviderAccount, now: datetime
+) -> AuthIdentity:
+    """A logged-in customer adds a provider login to their identity (the
+    login started with their token; a revocation since voids it). The
+    provider account must be linked nowhere else, and the identity must
+    have no other account of the provider; its email need not match."""
+    identity = AuthIdentity.objects.select_for_update().filter(pk=identity_id).first()
+    if identity is None or identity.token_generation != generation:
+        raise Unauthorized(LINK_EXPIRED)
+    existing = selectors.provider_identity_get(
+        provider=account.provider, entity_id=account.subject
+    )
+    if existing is not None and existing.auth_identity_id != identity.id:
+        raise DuplicateError(LINKED_ELSEWHERE)
+    if existing is None:
+        if identity.provider_identities.filter(provider=account.provider).exists():
+            raise DuplicateError(PROVIDER_TAKEN)
+        try:
+            with transaction.atomic():
+                _login_create(identity=identity, account=account, now=now)
+        except IntegrityError:  # a parallel first login of the account won
+            raise DuplicateError(LINKED_ELSEWHERE) from None
+    return identity
+
+
+def _opens(login: ProviderIdentity) -> bool:
+    """Whether a login can sign in: a code login, a usable password, any
+    social login."""
+    if login.provider == Provider.EMAILPASS:
+        return is_password_usable(login.password_hash)
+    return True
+
+
+@transaction.atomic
+def social_login_unlink(*, identity_id: str, provider: str) -> None:
+    """Remove the identity's login of `provider` (a social one), unless it
+    is the last way to sign in (under the identity's row lock, so two
+    unlinks at once cannot remove both)."""
+    AuthIdentity.objects.select_for_update().filter(pk=identity_id).first()
+    logins = list(ProviderIdentity.objects.filter(auth_identity_id=identity_id))
+    removed = [login for login in logins if login.provider == provider]
+    if provider in Provider.values or not removed:
+        raise NotFound(f"No {provider} login is linked to this account")
+    if not any(_opens(login) for login in logins if login.provider != provider):
+        raise NotAllowed(LAST_LOGIN)
+    ProviderIdentity.objects.filter(pk=removed[0].pk).delete()

@@ -34,6 +34,7 @@ from api.schema import (
     BODY_ERRORS,
     RETRY_AFTER_HEADER,
     errors,
+    list_of,
 )
 from api.session_cookie import client_token, session_cookie_set
 from api.shapes import (
@@ -130,25 +131,19 @@ class AuthProvidersListApi(APIView):
         summary="List the customer auth providers",
         responses={
             200: OpenApiResponse(
-                {
-                    "type": "object",
-                    "required": ["providers"],
-                    "properties": {
-                        "providers": {
-                            "type": "array",
-                            "items": {
-                                "type": "object",
-                                "required": ["id", "identifier", "display_name"],
-                                "properties": {
-                                    "id": {"type": "string"},
-                                    "identifier": {"type": "string"},
-                                    "display_name": {"type": "string"},
-                                    "flow": {"type": "string"},
-                                },
-                            },
-                        }
+                list_of(
+                    "providers",
+                    {
+                        "type": "object",
+                        "required": ["id", "identifier", "display_name"],
+                        "properties": {
+                            "id": {"type": "string"},
+                            "identifier": {"type": "string"},
+                            "display_name": {"type": "string"},
+                            "flow": {"type": "string"},
+                        },
                     },
-                },
+                ),
                 description="The providers",
             )
         },

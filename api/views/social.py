@@ -8,14 +8,30 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts import selectors
+from accounts.selectors import login_email
+from api.authentication import CustomerAuthentication, IsCustomer
 from api.bodies import SocialLoginCallbackSerializer, SocialLoginStartSerializer
 from api.fields import validated
 from api.limits import social_login_rate_limit
 from api.parsers import StrictFormParser, StrictJSONParser
-from api.schema import BODY_ERRORS, RETRY_AFTER_HEADER, errors
-from api.shapes import TokenSerializer
+from api.providers import SOCIAL_PROVIDERS
+from api.schema import (
+    BODY_ERRORS,
+    PUBLISHABLE_KEY_HEADER,
+    RETRY_AFTER_HEADER,
+    errors,
+    list_of,
+)
+from api.shapes import CUSTOMER_TOKEN, SESSION_COOKIE, TokenSerializer, requirement
 from core.client_info import client_info
-from flows.social_login import social_login_finish, social_login_start
+from core.errors import NotFound
+from flows.social_login import (
+    social_link_start,
+    social_login_finish,
+    social_login_start,
+    social_unlink,
+)
 
 CALLBACK_URL_QUERY = OpenApiParameter(
     "callback_url",
@@ -120,3 +136,121 @@ class SocialLoginCallbackApi(APIView):
             now=timezone.now(),
         )
         return Response({"token": result.token})
+
+
+# ------------------------------------------------ a logged-in customer's logins
+
+LINKED_PROVIDER_PARAMETER = OpenApiParameter(
+    "provider",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    enum=list(SOCIAL_PROVIDERS) or None,
+    description="A social login provider of SOCIAL_PROVIDERS; any other: 404",
+)
+LOGINS = OpenApiResponse(
+    {
+        **list_of(
+            "providers",
+            {
+                "type": "object",
+                "required": ["provider", "email", "created_at"],
+                "properties": {
+                    "provider": {"type": "string"},
+                    "email": {"type": "string", "nullable": True},
+                    "created_at": {"type": "string", "format": "date-time"},
+                },
+                "additionalProperties": False,
+            },
+        ),
+        "additionalProperties": False,
+    },
+    description="The account's ways to sign in, oldest first: each provider "
+    "with the address it speaks for",
+)
+LOGGED_IN = requirement(CUSTOMER_TOKEN, SESSION_COOKIE)
+
+
+def _logins(identity) -> Response:
+    return Response(
+        {
+            "providers": [
+                {
+                    "provider": login.provider,
+                    "email": login_email(login),
+                    "created_at": login.created_at,
+                }
+                for login in selectors.logins_of(identity_id=identity.id)
+            ]
+        }
+    )
+
+
+class SocialLoginsApi(APIView):
+    authentication_classes = [CustomerAuthentication]
+    permission_classes = [IsCustomer]
+
+    @extend_schema(
+        summary="List the logged-in customer's ways to sign in",
+        auth=LOGGED_IN,
+        parameters=[PUBLISHABLE_KEY_HEADER],
+        responses={200: LOGINS, **errors(400, 401, 503, unauthorized="either")},
+    )
+    def get(self, request):
+        return _logins(request.user.identity)
+
+
+class SocialLinkApi(APIView):
+    authentication_classes = [CustomerAuthentication]
+    permission_classes = [IsCustomer]
+    parser_classes = [StrictJSONParser, StrictFormParser]
+
+    @extend_schema(
+        summary="Link a provider account to the logged-in customer",
+        description="`{location}` as for a social login; the provider's "
+        "callback (`GET /auth/customer/{provider}/callback`) then adds the "
+        "provider account to this account and answers its token. 422 there "
+        "when the provider account is linked to another account, or this "
+        "account has another account of the provider; 401 when the "
+        "account's tokens were revoked since.",
+        auth=LOGGED_IN,
+        parameters=[LINKED_PROVIDER_PARAMETER, PUBLISHABLE_KEY_HEADER],
+        request={
+            "application/json": SocialLoginStartSerializer,
+            "application/x-www-form-urlencoded": SocialLoginStartSerializer,
+        },
+        responses={
+            200: LOCATION,
+            **errors(401, unauthorized="either"),
+            **errors(*BODY_ERRORS, 404, 429),
+        },
+    )
+    def post(self, request, provider: str):
+        _known(provider)
+        body = validated(SocialLoginStartSerializer, request.data)
+        social_login_rate_limit(request)
+        location = social_link_start(
+            identity=request.user.identity,
+            provider=provider,
+            callback_url=body.get("callback_url"),
+        )
+        return Response({"location": location})
+
+    @extend_schema(
+        summary="Unlink a provider account from the logged-in customer",
+        description="Never the last way to sign in (400 `not_allowed`): a "
+        "customer who signs in with this provider only logs in by e-mailed "
+        "code first (which adds that way in). The remaining ways answer.",
+        auth=LOGGED_IN,
+        parameters=[LINKED_PROVIDER_PARAMETER, PUBLISHABLE_KEY_HEADER],
+        request=None,
+        responses={200: LOGINS, **errors(400, 401, 404, 503, unauthorized="either")},
+    )
+    def delete(self, request, provider: str):
+        _known(provider)
+        social_unlink(identity=request.user.identity, provider=provider)
+        return _logins(request.user.identity)
+
+
+def _known(provider: str) -> None:
+    if provider not in SOCIAL_PROVIDERS:
+        raise NotFound(f"No social login provider {provider}")

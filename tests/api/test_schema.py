@@ -60,6 +60,9 @@ def test_the_schema_documents_every_route(schema):
         "GET /store/customers/me/sessions",
         "DELETE /store/customers/me/sessions",
         "DELETE /store/customers/me/sessions/{session_id}",
+        "GET /store/customers/me/providers",
+        "POST /store/customers/me/providers/{provider}",
+        "DELETE /store/customers/me/providers/{provider}",
         "GET /store/customers/me/addresses",
         "POST /store/customers/me/addresses",
         "GET /store/customers/me/addresses/{address_id}",
@@ -130,6 +133,9 @@ def test_protected_routes_name_their_credentials(schema):
                 "GET /store/customers/me/sessions",
                 "DELETE /store/customers/me/sessions",
                 "DELETE /store/customers/me/sessions/{session_id}",
+                "GET /store/customers/me/providers",
+                "POST /store/customers/me/providers/{provider}",
+                "DELETE /store/customers/me/providers/{provider}",
             )
         },
         **{

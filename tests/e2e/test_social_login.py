@@ -358,7 +358,7 @@ def test_a_key_rotation_fetches_the_jwks_again(oidc, email):
 
     rotated = verified(sub=sub, id_token="rotated-key")
 
-    assert rotated.subject == sub
+    assert rotated.claims.subject == sub
     assert cached_key_ids() > before
 
 
@@ -456,3 +456,104 @@ def test_a_state_sent_twice_at_once_logs_in_once(live, oidc, email):
 
     assert statuses == [200, 401, 401, 401]
     assert logins_of(oidc, sub).count() == 1
+
+
+# ------------------------------------------------ linking while logged in
+
+
+def _password_token(live, email: str) -> str:
+    response = live.post(
+        "/auth/customer/emailpass", json={"email": email, "password": PASSWORD}
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["token"]
+
+
+def _link(live, oidc, token: str, **account):
+    started = live.post(f"/store/customers/me/providers/{oidc.provider}", token=token)
+    assert started.status_code == 200, started.text
+    return callback(live, oidc, oidc.authorize(started.json()["location"], **account))
+
+
+def test_a_logged_in_customer_links_a_provider_account_with_another_address(
+    live, oidc, email
+):
+    customer = customer_create(email=email)
+    token = _password_token(live, email)
+    sub = uuid.uuid4().hex
+
+    linked = _link(live, oidc, token, sub=sub, email="elsewhere@example.com")
+
+    assert linked.status_code == 200, linked.text
+    assert claims(linked.json()["token"])["actor_id"] == customer.id
+    providers = live.get("/store/customers/me/providers", token=token).json()
+    assert [(p["provider"], p["email"]) for p in providers["providers"]] == [
+        ("emailpass", email),
+        (oidc.provider, "elsewhere@example.com"),
+    ]
+    # From now on that provider account signs in to this account.
+    again = claims(login(live, oidc, sub=sub, email="elsewhere@example.com"))
+    assert again["actor_id"] == customer.id
+
+
+def test_a_provider_account_linked_elsewhere_or_a_second_one_is_refused(
+    live, oidc, email
+):
+    customer_create(email=email)
+    token = _password_token(live, email)
+    taken = uuid.uuid4().hex
+    login(live, oidc, sub=taken, email="someone.else@example.com")
+
+    elsewhere = _link(live, oidc, token, sub=taken, email="someone.else@example.com")
+    assert _link(live, oidc, token, email=email).status_code == 200
+    second = _link(live, oidc, token, email=email)
+
+    assert elsewhere.status_code == 422
+    assert elsewhere.json()["message"] == (
+        "This provider account is linked to another account"
+    )
+    assert second.status_code == 422
+    assert second.json()["message"] == (
+        "Another account of this provider is linked already"
+    )
+
+
+def test_a_link_started_before_a_revocation_is_refused(live, oidc, email):
+    customer = customer_create(email=email)
+    token = _password_token(live, email)
+    started = live.post(f"/store/customers/me/providers/{oidc.provider}", token=token)
+    query = oidc.authorize(started.json()["location"], email=email)
+    AuthIdentity.objects.filter(customer=customer).update(token_generation=99)
+
+    response = callback(live, oidc, query)
+
+    assert response.status_code == 401
+    assert not ProviderIdentity.objects.filter(
+        auth_identity__customer=customer, provider=oidc.provider
+    ).exists()
+
+
+def test_unlinking_never_removes_the_last_way_in(live, oidc, email):
+    customer_create(email=email)
+    token = _password_token(live, email)
+    assert _link(live, oidc, token, email=email).status_code == 200
+    social_only = login(live, oidc, email="social.only." + email)
+    live.post(
+        "/store/customers", token=social_only, json={"email": "social.only." + email}
+    )
+    social_only = live.post("/auth/token/refresh", token=social_only).json()["token"]
+    path = f"/store/customers/me/providers/{oidc.provider}"
+
+    unlinked = live.request("DELETE", path, token=token)
+    gone = live.request("DELETE", path, token=token)
+    last = live.request("DELETE", path, token=social_only)
+
+    assert unlinked.status_code == 200, unlinked.text
+    assert [p["provider"] for p in unlinked.json()["providers"]] == ["emailpass"]
+    assert gone.status_code == 404
+    assert last.status_code == 400
+    assert last.json() == {
+        "type": "not_allowed",
+        "message": "The last way to sign in cannot be removed",
+    }
+    assert live.request("DELETE", path).status_code == 401
