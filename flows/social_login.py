@@ -23,6 +23,7 @@ from core.client_info import ClientInfo
 from core.emails import email_parse
 from core.errors import ApiError, InvalidData, Unauthorized
 from core.metrics import input_rejected, social_logins
+from orphans.services import signups_open_check
 from social import services as social
 from social.oidc import IdTokenClaims
 
@@ -105,6 +106,10 @@ def social_login_finish(
         with transaction.atomic():
             if finished.link is None:
                 login = accounts.identity_for_social_login(account=account, now=now)
+                if login.outcome == "new":
+                    # A new identity is a sign-up: paused with the others
+                    # (orphans' circuit breaker); logins go on.
+                    signups_open_check()
             else:
                 login = accounts.SocialLogin(
                     identity=accounts.social_login_link(

@@ -557,3 +557,21 @@ def test_unlinking_never_removes_the_last_way_in(live, oidc, email):
         "message": "The last way to sign in cannot be removed",
     }
     assert live.request("DELETE", path).status_code == 401
+
+
+def test_paused_signups_refuse_a_new_provider_account_not_a_returning_one(
+    live, oidc, email
+):
+    from orphans.services import signups_pause
+
+    returning = uuid.uuid4().hex
+    login(live, oidc, sub=returning, email="returning." + email)
+    signups_pause(staff_user=None, reason="test", now=timezone.now())
+    sub = uuid.uuid4().hex
+
+    new = callback(live, oidc, oidc.authorize(start(live, oidc), sub=sub, email=email))
+
+    assert new.status_code == 503
+    assert new.json()["code"] == "signups_paused"
+    assert not logins_of(oidc, sub).exists()
+    assert login(live, oidc, sub=returning, email="returning." + email)
