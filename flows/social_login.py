@@ -30,6 +30,7 @@ from social.oidc import IdTokenClaims
 logger = logging.getLogger("social")
 
 NO_EMAIL = "The provider did not share a valid email address"
+LINK_NOT_YOURS = "Log in to the account that started the link"
 
 
 @dataclass(frozen=True)
@@ -95,13 +96,24 @@ def social_login_finish(
     issuer: str | None,
     client: ClientInfo,
     now: datetime,
+    caller_identity_id: str | None = None,
 ) -> SocialLoginResult:
     """The provider's callback: verified claims, the identity they log in
-    as, and its token, committed together."""
+    as, and its token, committed together.
+
+    A link's callback must come with a credential of the account that
+    started it (`caller_identity_id`; the SDK sends its stored token):
+    otherwise an attacker could start a link on their own account and have
+    a victim's browser finish it, and the victim's provider account would
+    sign in to the attacker's account (login CSRF)."""
     try:
         finished = social.login_finish(
             provider=provider, code=code, state=state, issuer=issuer
         )
+        if finished.link is not None and (
+            finished.link.identity_id != caller_identity_id
+        ):
+            raise Unauthorized(LINK_NOT_YOURS)
         account = _account(provider, finished.claims)
         with transaction.atomic():
             if finished.link is None:

@@ -5,6 +5,7 @@
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -107,7 +108,9 @@ class SocialLoginCallbackApi(APIView):
         "callback page received them. A customer token, or a registration "
         "token (`actor_id` empty: next `POST /store/customers` with "
         "`user_metadata.email`, then `POST /auth/token/refresh`). A state is "
-        "good once, for SOCIAL_STATE_TTL.",
+        "good once, for SOCIAL_STATE_TTL. The callback of a link (`POST "
+        "/store/customers/me/providers/{provider}`) needs the linking "
+        "account's token or cookie (401 otherwise).",
         parameters=[*CALLBACK_QUERY, RETRY_AFTER_HEADER],
         responses={200: TokenSerializer, **FINISH_ERRORS},
     )
@@ -134,8 +137,21 @@ class SocialLoginCallbackApi(APIView):
             issuer=query.get("iss"),
             client=client_info(request),
             now=timezone.now(),
+            caller_identity_id=_caller_identity_id(request),
         )
         return Response({"token": result.token})
+
+
+def _caller_identity_id(request) -> str | None:
+    """The identity of the customer credential the callback carries (a
+    link must be finished by the account that started it), or None: a
+    login's callback needs none, and a stale token the SDK still stores
+    must not refuse it."""
+    try:
+        result = CustomerAuthentication().authenticate(request)
+    except exceptions.AuthenticationFailed:
+        return None
+    return result[0].identity.id if result else None
 
 
 # ------------------------------------------------ a logged-in customer's logins

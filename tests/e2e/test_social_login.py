@@ -39,9 +39,11 @@ def start(live, oidc, **body) -> str:
     return response.json()["location"]
 
 
-def callback(live, oidc, query: dict[str, str]):
+def callback(live, oidc, query: dict[str, str], token: str | None = None):
     params = {key: value for key, value in query.items() if key != "_page"}
-    return live.get(f"/auth/customer/{oidc.provider}/callback", params=params)
+    return live.get(
+        f"/auth/customer/{oidc.provider}/callback", params=params, token=token
+    )
 
 
 def login(live, oidc, **account) -> str:
@@ -470,9 +472,12 @@ def _password_token(live, email: str) -> str:
 
 
 def _link(live, oidc, token: str, **account):
+    """Start, the provider, and the callback with the account's token (the
+    SDK sends its stored token with every request)."""
     started = live.post(f"/store/customers/me/providers/{oidc.provider}", token=token)
     assert started.status_code == 200, started.text
-    return callback(live, oidc, oidc.authorize(started.json()["location"], **account))
+    query = oidc.authorize(started.json()["location"], **account)
+    return callback(live, oidc, query, token=token)
 
 
 def test_a_logged_in_customer_links_a_provider_account_with_another_address(
@@ -525,11 +530,40 @@ def test_a_link_started_before_a_revocation_is_refused(live, oidc, email):
     query = oidc.authorize(started.json()["location"], email=email)
     AuthIdentity.objects.filter(customer=customer).update(token_generation=99)
 
-    response = callback(live, oidc, query)
+    response = callback(live, oidc, query, token=token)
 
     assert response.status_code == 401
     assert not ProviderIdentity.objects.filter(
         auth_identity__customer=customer, provider=oidc.provider
+    ).exists()
+
+
+@pytest.mark.parametrize("victim", ["no credential", "another account's token"])
+def test_a_link_finished_by_another_browser_is_refused(live, oidc, email, victim):
+    """Login CSRF: the attacker starts a link on their account and gets a
+    victim's browser to finish it with the victim's provider account."""
+    attacker = customer_create(email=email)
+    attacker_token = _password_token(live, email)
+    customer_create(email="victim." + email)
+    victim_token = (
+        None if victim == "no credential" else _password_token(live, "victim." + email)
+    )
+    started = live.post(
+        f"/store/customers/me/providers/{oidc.provider}", token=attacker_token
+    )
+    sub = uuid.uuid4().hex
+    query = oidc.authorize(started.json()["location"], sub=sub, email="victim." + email)
+
+    response = callback(live, oidc, query, token=victim_token)
+
+    assert response.status_code == 401
+    assert response.json() == {
+        "type": "unauthorized",
+        "message": "Log in to the account that started the link",
+    }
+    assert not logins_of(oidc, sub).exists()
+    assert not ProviderIdentity.objects.filter(
+        auth_identity__customer=attacker, provider=oidc.provider
     ).exists()
 
 
@@ -575,3 +609,13 @@ def test_paused_signups_refuse_a_new_provider_account_not_a_returning_one(
     assert new.json()["code"] == "signups_paused"
     assert not logins_of(oidc, sub).exists()
     assert login(live, oidc, sub=returning, email="returning." + email)
+
+
+def test_a_login_callback_ignores_a_stale_token_the_storefront_still_sends(
+    live, oidc, email
+):
+    query = oidc.authorize(start(live, oidc), email=email)
+
+    response = callback(live, oidc, query, token="stale.not.valid")
+
+    assert response.status_code == 200, response.text
