@@ -121,11 +121,18 @@ def test_a_returning_customer_lands_on_the_same_account(live, oidc, email):
     )
     assert created.status_code == 200, created.text
 
-    again = claims(login(live, oidc, sub=sub, email=email))
+    again_token = login(live, oidc, sub=sub, email=email)
+    again = claims(again_token)
 
     assert again["auth_identity_id"] == first["auth_identity_id"]
     assert again["actor_id"] == created.json()["customer"]["id"]
     assert logins_of(oidc, sub).count() == 1
+    # Each login opened a session of its own, named by the provider.
+    sessions = live.get("/store/customers/me/sessions", token=again_token).json()
+    assert again["sid"] in {session["id"] for session in sessions["sessions"]}
+    assert {session["auth_provider"] for session in sessions["sessions"]} == {
+        oidc.provider
+    }
 
 
 def _password_account(email: str, *, proven: bool) -> Customer:
