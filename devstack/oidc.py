@@ -31,6 +31,11 @@ CLIENT_ID = "storefront-test.apps.example"
 # one, and another a request may name in `callback_url` (both allowed).
 CALLBACK_URL = "http://localhost:3000/auth/customer/google/callback"
 OTHER_CALLBACK_URL = "http://localhost:3000/account/google-return"
+# The same issuer as a provider by issuer URL alone (no preset), with a
+# client of its own: any OpenID Connect provider.
+GENERIC_PROVIDER = "acme-id"
+GENERIC_CLIENT_ID = "storefront-acme"
+GENERIC_CALLBACK_URL = "http://localhost:3000/auth/customer/acme-id/callback"
 HEALTH_TIMEOUT = 300  # a cold `npm ci` of its 40 packages
 
 
@@ -38,6 +43,7 @@ HEALTH_TIMEOUT = 300  # a cold `npm ci` of its 40 packages
 class OidcProvider:
     port: int
     client_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    generic_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
 
     @property
     def url(self) -> str:
@@ -55,15 +61,25 @@ class OidcProvider:
                 "client_id": CLIENT_ID,
                 "client_secret": self.client_secret,
                 "redirect_uris": [CALLBACK_URL, OTHER_CALLBACK_URL],
-            }
+            },
+            {
+                "client_id": GENERIC_CLIENT_ID,
+                "client_secret": self.generic_secret,
+                "redirect_uris": [GENERIC_CALLBACK_URL],
+            },
         ]
         env.update(OIDC_PORT=str(self.port), OIDC_CLIENTS=json.dumps(clients))
         return env
 
     def app_settings(self) -> dict[str, str]:
-        """What our servers and pytest need to use it as `google`."""
+        """What our servers and pytest need to use it as `google`, and as
+        `acme-id` (by issuer URL)."""
         return {
-            "SOCIAL_PROVIDERS": PROVIDER,
+            "SOCIAL_PROVIDERS": f"{PROVIDER},{GENERIC_PROVIDER}",
+            "SOCIAL_ACME_ID_ISSUER": self.url,
+            "SOCIAL_ACME_ID_CLIENT_ID": GENERIC_CLIENT_ID,
+            "SOCIAL_ACME_ID_CLIENT_SECRET": self.generic_secret,
+            "SOCIAL_ACME_ID_CALLBACK_URL": GENERIC_CALLBACK_URL,
             "SOCIAL_GOOGLE_ISSUER": self.url,
             "SOCIAL_GOOGLE_CLIENT_ID": CLIENT_ID,
             "SOCIAL_GOOGLE_CLIENT_SECRET": self.client_secret,
@@ -77,6 +93,8 @@ class OidcProvider:
         return {
             "OIDC_URL": self.url,
             "OIDC_PROVIDER": PROVIDER,
+            "OIDC_GENERIC_PROVIDER": GENERIC_PROVIDER,
+            "OIDC_GENERIC_CALLBACK_URL": GENERIC_CALLBACK_URL,
             "OIDC_CLIENT_ID": CLIENT_ID,
             "OIDC_CALLBACK_URL": CALLBACK_URL,
             "OIDC_OTHER_CALLBACK_URL": OTHER_CALLBACK_URL,

@@ -222,3 +222,12 @@ def mail_dir():
     if not path:
         pytest.fail("MAIL_DIR is not set: run the suite with ./dev test")
     return path
+
+
+@pytest.fixture(scope="session")
+def oidc_generic():
+    """The same provider as the live stack's `acme-id`: any OpenID Connect
+    provider, configured by its issuer URL alone."""
+    from tests.e2e.oidc_provider import generic_provider_from_env
+
+    return generic_provider_from_env()

@@ -82,3 +82,12 @@ class OidcProvider:
 def oidc_provider_from_env() -> OidcProvider:
     require_variables(*VARIABLES)
     return OidcProvider(*(os.environ[name] for name in VARIABLES))
+
+
+def generic_provider_from_env() -> OidcProvider:
+    """The same provider as `acme-id`: configured by its issuer URL alone
+    (devstack/oidc.py), with a client and callback page of its own."""
+    names = ("OIDC_URL", "OIDC_GENERIC_PROVIDER", "OIDC_GENERIC_CALLBACK_URL")
+    require_variables(*names)
+    url, name, callback_url = (os.environ[name] for name in names)
+    return OidcProvider(url, name, callback_url, callback_url)

@@ -626,3 +626,25 @@ def test_a_login_callback_ignores_a_stale_token_the_storefront_still_sends(
     response = callback(live, oidc, query, token="stale.not.valid")
 
     assert response.status_code == 200, response.text
+
+
+def test_any_provider_by_issuer_url_signs_in_and_joins_by_the_rules(
+    live, oidc, oidc_generic, email
+):
+    """`acme-id` (SOCIAL_ACME_ID_ISSUER and its own client, no preset): its
+    (provider, subject) keys are its own, and its first login joins the
+    account a Google login made (no password) when it verifies the email."""
+    sub = uuid.uuid4().hex
+    google = login(live, oidc, sub=sub, email=email)
+    created = live.post("/store/customers", token=google, json={"email": email})
+    assert created.status_code == 200, created.text
+
+    acme = claims(login(live, oidc_generic, sub=sub, email=email))
+
+    assert acme["auth_provider"] == "acme-id"
+    assert acme["actor_id"] == created.json()["customer"]["id"]
+    assert set(
+        ProviderIdentity.objects.filter(entity_id=sub).values_list(
+            "provider", flat=True
+        )
+    ) == {oidc.provider, "acme-id"}
