@@ -25,7 +25,7 @@ from core.errors import ApiError, InvalidData, Unauthorized
 from core.metrics import input_rejected, social_logins
 from orphans.services import signups_open_check
 from social import services as social
-from social.oidc import IdTokenClaims
+from social.oidc import IdTokenClaims, provider_names
 
 logger = logging.getLogger("social")
 
@@ -155,3 +155,10 @@ def social_login_finish(
 def _count(provider: str, error: Exception) -> None:
     outcome = "refused" if input_rejected(error) else "error"
     social_logins.labels(provider=provider, outcome=outcome).inc()
+
+
+# Every provider's outcomes exist from the start at 0, so increase() sees
+# the first event of each (deploy/prometheus/alerts.yml, SocialLoginErrors).
+for _provider in provider_names():
+    for _outcome in ("returning", "linked", "new", "refused", "error"):
+        social_logins.labels(provider=_provider, outcome=_outcome)
