@@ -80,6 +80,8 @@ class OidcProvider:
             "SOCIAL_ACME_ID_CLIENT_ID": GENERIC_CLIENT_ID,
             "SOCIAL_ACME_ID_CLIENT_SECRET": self.generic_secret,
             "SOCIAL_ACME_ID_CALLBACK_URL": GENERIC_CALLBACK_URL,
+            # The provider POSTs code and state to the page (Apple's mode).
+            "SOCIAL_ACME_ID_RESPONSE_MODE": "form_post",
             "SOCIAL_GOOGLE_ISSUER": self.url,
             "SOCIAL_GOOGLE_CLIENT_ID": CLIENT_ID,
             "SOCIAL_GOOGLE_CLIENT_SECRET": self.client_secret,

@@ -61,6 +61,7 @@ class ProviderConfig:
     callback_url: str
     scope: str
     display_name: str
+    response_mode: str = "query"
 
     def __repr__(self) -> str:  # the secret stays out of tracebacks and logs
         return f"ProviderConfig(name={self.name!r}, issuer={self.issuer!r})"
@@ -161,7 +162,12 @@ def authorization_request(
     nonce and PKCE verifier (Authlib's secrets module tokens)."""
     app = _app(config)
     try:
-        created = app.create_authorization_url(redirect_uri)
+        extra = (
+            {"response_mode": config.response_mode}
+            if config.response_mode != "query"
+            else {}
+        )
+        created = app.create_authorization_url(redirect_uri, **extra)
     except ProviderUnavailable:
         raise
     except Exception as error:  # noqa: BLE001 - discovery failed: any cause

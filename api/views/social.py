@@ -119,16 +119,24 @@ class SocialLoginCallbackApi(APIView):
 
     @extend_schema(
         summary="Finish a social login (POST)",
-        description="As the GET: the parameters in the query.",
+        description="As the GET, the parameters in the query or, for a "
+        "provider in `form_post` mode (SOCIAL_<NAME>_RESPONSE_MODE), in the "
+        "body as the provider posted them to the callback page.",
         parameters=[*CALLBACK_QUERY, RETRY_AFTER_HEADER],
-        request=None,
-        responses={200: TokenSerializer, **FINISH_ERRORS},
+        request={
+            "application/json": SocialLoginCallbackSerializer,
+            "application/x-www-form-urlencoded": SocialLoginCallbackSerializer,
+        },
+        responses={200: TokenSerializer, **FINISH_ERRORS, **errors(*BODY_ERRORS)},
     )
     def post(self, request, provider: str):
-        return self._finish(request, provider)
+        data = request.data
+        body = validated(SocialLoginCallbackSerializer, data) if data else {}
+        return self._finish(request, provider, body)
 
-    def _finish(self, request, provider: str) -> Response:
-        query = validated(SocialLoginCallbackSerializer, request.query_params.dict())
+    def _finish(self, request, provider: str, body=None) -> Response:
+        params = {**request.query_params.dict(), **(body or {})}
+        query = validated(SocialLoginCallbackSerializer, params)
         social_login_rate_limit(request)
         result = social_login_finish(
             provider=provider,

@@ -348,10 +348,15 @@ for _name in env.list("SOCIAL_PROVIDERS", default=[]):
         "client_secret": env.str(_prefix + "CLIENT_SECRET"),
         "callback_url": env.str(_prefix + "CALLBACK_URL"),
         "scope": env.str(_prefix + "SCOPE", default="openid email profile"),
+        # form_post: the provider POSTs code and state to the callback page
+        # (Apple's mode when it is asked for the name or email).
+        "response_mode": env.str(_prefix + "RESPONSE_MODE", default="query"),
         "display_name": env.str(
             _prefix + "DISPLAY_NAME", default=_preset.get("display_name", _name)
         ),
     }
+    if SOCIAL_LOGIN_PROVIDERS[_name]["response_mode"] not in ("query", "form_post"):
+        raise ImproperlyConfigured(f"{_prefix}RESPONSE_MODE: query or form_post")
     # The ID token's keys come from the issuer: only over TLS.
     if not SOCIAL_LOGIN_PROVIDERS[_name]["issuer"].startswith("https://") and not (
         SOCIAL_ALLOW_HTTP_ISSUER

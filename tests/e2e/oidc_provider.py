@@ -12,7 +12,9 @@ route as the storefront would.
 
 from __future__ import annotations
 
+import html
 import os
+import re
 import uuid
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urljoin, urlsplit
@@ -51,6 +53,8 @@ class OidcProvider:
         browser = requests.Session()
         response = browser.get(location, allow_redirects=False, timeout=30)
         for _ in range(10):
+            if response.status_code == 200 and "<form" in response.text:
+                return form_posted(response.text)
             assert response.status_code in (302, 303), (
                 response.status_code,
                 response.text,
@@ -91,3 +95,16 @@ def generic_provider_from_env() -> OidcProvider:
     require_variables(*names)
     url, name, callback_url = (os.environ[name] for name in names)
     return OidcProvider(url, name, callback_url, callback_url)
+
+
+def form_posted(page: str) -> dict[str, str]:
+    """What a `form_post` response page would POST to the callback page:
+    its action (`_page`) and hidden inputs, marked `_mode: form_post`."""
+    action = html.unescape(re.search(r'<form method="post" action="([^"]*)"', page)[1])
+    inputs = {
+        html.unescape(name): html.unescape(value)
+        for name, value in re.findall(
+            r'<input type="hidden" name="([^"]*)" value="([^"]*)"/>', page
+        )
+    }
+    return {"_page": action, "_mode": "form_post", **inputs}
