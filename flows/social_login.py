@@ -132,9 +132,15 @@ def social_login_finish(
                     ),
                     outcome="linked",
                 )
-            # A session of its own (accounts.services.login_sessions).
+            # A session of its own (accounts.services.login_sessions); a
+            # login of an existing account (not a sign-up, not a link made
+            # from the account itself) may mail the new device notice.
             token = accounts.access_token_for_login(
-                identity=login.identity, provider=provider, client=client, now=now
+                identity=login.identity,
+                provider=provider,
+                client=client,
+                now=now,
+                announce=finished.link is None and login.outcome != "new",
             )
     except (ApiError, DatabaseError) as error:
         _count(provider, error)
