@@ -23,7 +23,9 @@ from accounts.models import (
 from accounts.selectors import (
     auth_identity_ids_matching,
     customers_by_email,
+    login_email,
     login_sessions_live,
+    logins_of,
 )
 from accounts.services.addresses import (
     ADDRESS_FIELDS,
@@ -173,6 +175,7 @@ class CustomerAdmin(LargeTableAdmin, ReadOnlyAdmin):
         "phone",
         "has_account",
         "email_verified",
+        "logins",
         "login_sessions",
         "metadata",
         "created_at",
@@ -192,6 +195,23 @@ class CustomerAdmin(LargeTableAdmin, ReadOnlyAdmin):
     def search_q(self, term: str) -> Q:
         by_email = customers_by_email(email=term).values_list("pk", flat=True)
         return Q(pk__in=[term, *by_email])
+
+    @admin.display(description="ways to sign in")
+    def logins(self, obj: Customer) -> str:
+        """Each login's provider, and for a social one the address its
+        provider gave (docs/social-login.md)."""
+        identity = getattr(obj, "auth_identity", None)
+        if identity is None:
+            return "–"
+        return (
+            ", ".join(
+                login.provider
+                if login.provider in Provider.values
+                else f"{login.provider} ({login_email(login) or 'no email'})"
+                for login in logins_of(identity_id=identity.id)
+            )
+            or "–"
+        )
 
     @admin.display(description="login sessions")
     def login_sessions(self, obj: Customer) -> str:

@@ -55,3 +55,10 @@ def test_admin_shows_a_social_logins_provider_email_and_finds_it_by_subject(
     assert "google" in identity
     assert f"{email} (verified by the provider)" in identity
     assert sub in found
+    customer = services.customer_create_for_identity(
+        auth_identity_id=login.identity.id,
+        profile=services.Profile(email=email),
+        now=timezone.now(),
+    )
+    page = client.get(f"/admin/accounts/customer/{customer.id}/change/").content
+    assert f"google ({email})" in page.decode()
