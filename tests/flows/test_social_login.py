@@ -121,3 +121,50 @@ def test_a_verified_social_login_survives_the_owner_proving_the_mailbox(
         ).identity.id
         == identity.id
     )
+
+
+@pytest.mark.oidc
+@pytest.mark.django_db
+def test_a_social_login_from_a_new_device_is_announced_a_sign_up_is_not(
+    oidc, email, settings, django_capture_on_commit_callbacks
+):
+    """NEW_DEVICE_NOTICE on: the sign-up's session is the first one known
+    (no notice), the same browser again neither, another browser is mailed."""
+    from django.core import mail
+
+    from core.client_info import ClientInfo
+    from flows.social_login import social_login_finish, social_login_start
+
+    settings.NEW_DEVICE_NOTICE = True
+    sub = uuid.uuid4().hex
+
+    def social_login(agent: str) -> None:
+        location = social_login_start(provider=oidc.provider, callback_url=None)
+        query = oidc.authorize(location, sub=sub, email=email)
+        with django_capture_on_commit_callbacks(execute=True):
+            result = social_login_finish(
+                provider=oidc.provider,
+                code=query["code"],
+                state=query["state"],
+                issuer=query.get("iss"),
+                client=ClientInfo(ip_prefix="203.0.113.0/24", user_agent=agent),
+                now=timezone.now(),
+            )
+        if result.login.outcome == "new":
+            services.customer_create_for_identity(
+                auth_identity_id=result.login.identity.id,
+                profile=services.Profile(email=email),
+                now=timezone.now(),
+            )
+
+    def notices() -> list:
+        return [m for m in mail.outbox if m.to == [email] and "sign-in" in m.subject]
+
+    social_login("Laptop Firefox")
+    social_login("Laptop Firefox")
+    assert notices() == []
+
+    social_login("Phone Safari")
+
+    (notice,) = notices()
+    assert "Phone Safari" in notice.body
