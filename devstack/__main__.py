@@ -148,6 +148,11 @@ def cmd_up(args: list[str]) -> int:
                     file=sys.stderr,
                     flush=True,
                 )
+                if prod:
+                    log(
+                        f"TLS certificate (self-signed, made at this start): "
+                        f"{prod.cert}; curl --cacert {prod.cert} {prod.url}/health"
+                    )
 
         def watch_services():
             services = {"redis": stack.redis.process}

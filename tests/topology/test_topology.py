@@ -170,3 +170,19 @@ def test_a_mail_task_is_run_by_a_worker(topology, through, email, password):
         for i in (1, 2)
     )
     assert re.search(r"password_reset_email_send_task\[[^\]]+\] succeeded", workers)
+
+
+def test_the_topologys_logs_hold_no_email_token_or_password(topology, through):
+    """As tests/security/test_logs.py for the test stack's logs: nginx's,
+    PgBouncer's and every node's, after the tests above (it runs last)."""
+    from tests.security.test_logs import PATTERNS
+
+    logs = [
+        *topology.log_dir.glob("*.log"),
+        *topology.prod.root.glob("nginx-*.log"),
+    ]
+    assert len(logs) >= 9
+    for path in logs:
+        for line in path.read_text(errors="replace").splitlines():
+            for kind, pattern in PATTERNS.items():
+                assert not pattern.search(line), f"{kind} in {path.name}: {line}"
