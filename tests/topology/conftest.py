@@ -89,6 +89,8 @@ def topology():
         pytest.fail(f"the topology did not start: {error}\n{tails}")
     yield SimpleNamespace(
         prod=prod,
+        children=children,
+        processes={process.name: process for process in processes},
         url=prod.url,
         cert=str(prod.cert),
         mail_dir=str(mail_dir),

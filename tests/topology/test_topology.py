@@ -4,13 +4,16 @@ address through X-Forwarded-For, the body limit at nginx, a worker."""
 
 import http.client
 import json
+import os
 import re
+import signal
 import ssl
 import subprocess
 import uuid
 
 import pytest
 
+from devstack.util import wait_for_health
 from tests.mailbox import delivered_text
 from tests.topology.conftest import LOGIN_LIMIT_PER_IP
 
@@ -170,6 +173,33 @@ def test_a_mail_task_is_run_by_a_worker(topology, through, email, password):
         for i in (1, 2)
     )
     assert re.search(r"password_reset_email_send_task\[[^\]]+\] succeeded", workers)
+
+
+def test_a_dead_web_node_is_passed_over_until_it_is_back(topology, through, email):
+    """nginx sends a request the dead node could not take, a sign-up
+    included (it was never sent), to the other node; the node restarted
+    takes requests again."""
+    name, port = "web2", topology.prod.web_ports[1]
+    node = topology.children.procs[name]
+    os.killpg(node.pid, signal.SIGKILL)  # master and workers: a host gone
+    node.wait()
+    before = topology.access_log.stat().st_size
+
+    answers = [through.get("/health") for _ in range(4)]
+    registered = through.post(
+        "/auth/customer/emailpass/register",
+        json={"email": email, "password": "a long enough passphrase"},
+    )
+
+    assert [a.status_code for a in answers] == [200] * 4
+    assert registered.status_code == 200, registered.text
+    lines = _new_log_lines(topology, before)
+    assert any(f"127.0.0.1:{port}, " in line for line in lines)  # tried, passed on
+    process = topology.processes[name]
+    topology.children.start(
+        name, process.argv, process.env, topology.log_dir / f"{name}.log"
+    )
+    assert wait_for_health(f"http://127.0.0.1:{port}/health", 60)
 
 
 def test_the_topologys_logs_hold_no_email_token_or_password(topology, through):
