@@ -144,6 +144,10 @@ def nginx_conf(
     TRUSTED_PROXY_COUNT=1), a request retried on the other node only when
     the first could not be reached (never a POST the first may have run)."""
     too_large = '{"type":"invalid_data","message":"Request body is too large"}'
+    no_node = (
+        '{"type":"unavailable","message":'
+        '"The service is temporarily unavailable, please try again"}'
+    )
     servers = "\n".join(
         f"        server 127.0.0.1:{p} max_fails=2 fail_timeout=10s;" for p in web_ports
     )
@@ -206,6 +210,14 @@ http {{
         location @too_large {{
             default_type application/json;
             return 413 '{too_large}';
+        }}
+        # No node could be reached (or one failed mid-answer): the app's
+        # JSON error shape, and when to try again.
+        error_page 502 @no_node;
+        location @no_node {{
+            default_type application/json;
+            add_header Retry-After 5 always;
+            return 502 '{no_node}';
         }}
 
         location / {{

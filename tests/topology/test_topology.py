@@ -9,6 +9,7 @@ import re
 import signal
 import ssl
 import subprocess
+import time
 import uuid
 
 import pytest
@@ -24,6 +25,18 @@ def _new_log_lines(topology, before: int) -> list[str]:
     with topology.access_log.open("rb") as log:
         log.seek(before)
         return log.read().decode(errors="replace").splitlines()
+
+
+def _log_lines_until(topology, before: int, done) -> list[str]:
+    """The lines nginx's access log gained since BEFORE, once done(lines):
+    nginx writes a line when the request is over, after the answer (after
+    the lingering close of a refused body)."""
+    deadline = time.monotonic() + 15
+    lines = _new_log_lines(topology, before)
+    while not done(lines) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        lines = _new_log_lines(topology, before)
+    return lines
 
 
 def _upstreams(lines: list[str]) -> set[str]:
@@ -82,8 +95,10 @@ def test_https_requests_reach_both_web_nodes(topology, through):
 
     assert [(a.status_code, a.text) for a in answers] == [(200, "OK")] * 6
     assert answers[0].url.startswith("https://")
-    lines = _new_log_lines(topology, before)
     web_nodes = {f"127.0.0.1:{port}" for port in topology.prod.web_ports}
+    lines = _log_lines_until(
+        topology, before, lambda lines: _upstreams(lines) == web_nodes
+    )
     assert _upstreams(lines) == web_nodes
 
 
@@ -150,7 +165,10 @@ def test_a_body_over_the_limit_is_refused_by_nginx(topology, through):
         "type": "invalid_data",
         "message": "Request body is too large",
     }
-    (line,) = [line for line in _new_log_lines(topology, before) if " 413 " in line]
+    lines = _log_lines_until(
+        topology, before, lambda lines: any('" 413 ' in line for line in lines)
+    )
+    (line,) = [line for line in lines if '" 413 ' in line]
     assert "upstream=-/-" in line  # no web node saw it
 
 
@@ -175,14 +193,19 @@ def test_a_mail_task_is_run_by_a_worker(topology, through, email, password):
     assert re.search(r"password_reset_email_send_task\[[^\]]+\] succeeded", workers)
 
 
+def _kill(topology, name: str) -> None:
+    """SIGKILL to a node's master and workers: a host gone."""
+    node = topology.children.procs[name]
+    os.killpg(node.pid, signal.SIGKILL)
+    node.wait()
+
+
 def test_a_dead_web_node_is_passed_over_until_it_is_back(topology, through, email):
     """nginx sends a request the dead node could not take, a sign-up
-    included (it was never sent), to the other node; the node restarted
-    takes requests again."""
-    name, port = "web2", topology.prod.web_ports[1]
-    node = topology.children.procs[name]
-    os.killpg(node.pid, signal.SIGKILL)  # master and workers: a host gone
-    node.wait()
+    included (it was never sent), to the other node; with no node left it
+    answers 502 with Retry-After; nodes restarted take requests again."""
+    port = topology.prod.web_ports[1]
+    _kill(topology, "web2")
     before = topology.access_log.stat().st_size
 
     answers = [through.get("/health") for _ in range(4)]
@@ -193,13 +216,24 @@ def test_a_dead_web_node_is_passed_over_until_it_is_back(topology, through, emai
 
     assert [a.status_code for a in answers] == [200] * 4
     assert registered.status_code == 200, registered.text
-    lines = _new_log_lines(topology, before)
-    assert any(f"127.0.0.1:{port}, " in line for line in lines)  # tried, passed on
-    process = topology.processes[name]
-    topology.children.start(
-        name, process.argv, process.env, topology.log_dir / f"{name}.log"
+    tried = f"127.0.0.1:{port}, "  # the dead node tried, then the other one
+    lines = _log_lines_until(
+        topology, before, lambda lines: any(tried in line for line in lines)
     )
-    assert wait_for_health(f"http://127.0.0.1:{port}/health", 60)
+    assert any(tried in line for line in lines)
+
+    _kill(topology, "web1")  # and now no node at all
+    nothing = through.get("/health")
+    assert nothing.status_code == 502
+    assert nothing.headers["Retry-After"] == "5"
+    assert nothing.json()["type"] == "unavailable"
+
+    for name in ("web1", "web2"):
+        process = topology.processes[name]
+        log = topology.log_dir / f"{name}.log"
+        topology.children.start(name, process.argv, process.env, log)
+    for port in topology.prod.web_ports:
+        assert wait_for_health(f"http://127.0.0.1:{port}/health", 60)
 
 
 def test_the_topologys_logs_hold_no_email_token_or_password(topology, through):
