@@ -33,6 +33,7 @@ from devstack.stack import (
     worker_argv,
 )
 from devstack.topology import Topology
+from devstack.topology import stop_leftovers as topology_leftovers
 from devstack.util import DevError, log, set_default, wait_for_health, warn
 
 
@@ -69,6 +70,7 @@ def cmd_up(args: list[str]) -> int:
     stack = LocalStack(env)
     stack.lock_up()
     stop_leftovers(stack.run_dir)
+    topology_leftovers(stack.run_dir / "topology")
     stack.load_secrets()
     set_default(env, "PORT", "8443" if topology else "8000")
     set_default(env, "DEBUG", "0" if topology else "1")
@@ -180,6 +182,7 @@ def cmd_up(args: list[str]) -> int:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if prod:
             prod.stop_pgbouncer()
+            (prod.log_dir / "runtime").unlink(missing_ok=True)
         stack.close()
         for directory in cleanup:
             shutil.rmtree(directory, ignore_errors=True)

@@ -25,9 +25,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from devstack import local
 from devstack.postgres import SUPERUSER, current_user
 from devstack.stack import beat_argv, web_argv, worker_argv
-from devstack.util import DevError, free_ports, log, stop_pids
+from devstack.util import DevError, free_ports, log, stop_pids, warn
 
 # The names of the topology's processes, in start order.
 NAMES = ("web1", "web2", "nginx", "worker1", "worker2", "beat")
@@ -323,7 +324,14 @@ class Topology:
         for index, port in enumerate(self.web_ports, 1):
             state = self.log_dir / f"web{index}"
             state.mkdir(exist_ok=True)
-            argv = web_argv("127.0.0.1", port, workers, 4, state)
+            argv = web_argv(
+                "127.0.0.1",
+                port,
+                workers,
+                4,
+                state,
+                pidfile=self.pidfile(f"web{index}"),
+            )
             argv += ["--keep-alive", str(GUNICORN_KEEPALIVE)]
             processes.append(Process(f"web{index}", argv, server))
         processes.append(
@@ -345,12 +353,30 @@ class Topology:
             )
         )
         for index in (1, 2):
-            argv = worker_argv(concurrency=concurrency, name=f"worker{index}@%h")
+            argv = worker_argv(
+                self.pidfile(f"worker{index}"),
+                concurrency=concurrency,
+                name=f"worker{index}@%h",
+            )
             processes.append(Process(f"worker{index}", argv, server))
         beat_state = self.log_dir / "beat"
         beat_state.mkdir(exist_ok=True)
-        processes.append(Process("beat", beat_argv(beat_state), server))
+        processes.append(
+            Process("beat", beat_argv(beat_state, self.pidfile("beat")), server)
+        )
+        if up:
+            # For the next ./dev up, should this one be killed (SIGKILL).
+            (self.log_dir / "runtime").write_text(f"{self.root}\n")
         return processes
+
+    def pidfile(self, name: str) -> Path | None:
+        """`up` only (the test's Children write their own): where a killed
+        run's leftovers are found (stop_leftovers)."""
+        if self.kind != "up":
+            return None
+        path = self.log_dir / f"{name}.pid"
+        path.unlink(missing_ok=True)  # celery refuses a live one
+        return path
 
     def start_pgbouncer(self, logfile: Path) -> None:
         """PgBouncer as a service beside PostgreSQL and Redis, not with the
@@ -427,6 +453,31 @@ class Topology:
             check=False,
         )
         return result.stdout.strip() == "1"
+
+
+def stop_leftovers(state: Path) -> None:
+    """After a `./dev up --topology prod` killed hard: its web nodes,
+    workers and beat (pidfiles in STATE), its nginx and PgBouncer (pidfiles
+    in the runtime directory STATE/runtime names), and that directory."""
+    local.stop_leftovers(state, NAMES)
+    try:
+        root = Path((state / "runtime").read_text().strip())
+    except OSError:
+        return
+    pids = []
+    for name in ("nginx", "pgbouncer"):
+        try:
+            pid = int((root / f"{name}.pid").read_text().split()[0])
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue
+        if name.encode() in cmdline and str(root).encode() in cmdline:
+            warn(f"stopping {name} (pid {pid}) left over from a previous ./dev up")
+            pids.append(pid)
+    stop_pids(pids, 10)
+    if root.name.startswith("storefront-pg."):
+        shutil.rmtree(root, ignore_errors=True)
+    (state / "runtime").unlink(missing_ok=True)
 
 
 def status(url: str, context: ssl.SSLContext | None = None) -> bool:
