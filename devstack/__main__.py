@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 from bench import PARTS
 from devstack import credentials
 from devstack.local import LocalStack, check_web_port, stop_leftovers
 from devstack.npm import npm_install
+from devstack.postgres import throwaway_root
 from devstack.stack import (
     HEALTH_TIMEOUT,
     ROOT,
@@ -29,6 +32,8 @@ from devstack.stack import (
     web_argv,
     worker_argv,
 )
+from devstack.topology import Topology
+from devstack.topology import stop_leftovers as topology_leftovers
 from devstack.util import DevError, log, set_default, wait_for_health, warn
 
 
@@ -43,19 +48,36 @@ def raise_stop(signum, frame):
     raise Stop(signum)
 
 
+UP_USAGE = "usage: ./dev up [--topology prod]"
+
+
+def up_topology(args: list[str]) -> str:
+    """`./dev up` runs web, worker and beat alone; `--topology prod` the
+    production layout of devstack/topology.py."""
+    if not args:
+        return ""
+    if args[:1] == ["--topology"] and args[1:] == ["prod"]:
+        return "prod"
+    raise DevError(UP_USAGE)
+
+
 def cmd_up(args: list[str]) -> int:
     import honcho.manager
     from honcho.manager import Manager
 
+    topology = up_topology(args)
     env = dict(os.environ)
     stack = LocalStack(env)
     stack.lock_up()
     stop_leftovers(stack.run_dir)
+    topology_leftovers(stack.run_dir / "topology")
     stack.load_secrets()
-    set_default(env, "PORT", "8000")
-    set_default(env, "DEBUG", "1")
+    set_default(env, "PORT", "8443" if topology else "8000")
+    set_default(env, "DEBUG", "0" if topology else "1")
     host, port = env.get("HOST") or "127.0.0.1", int(env["PORT"])
     check_web_port(host, port)
+    cleanup: list[Path] = []
+    prod: Topology | None = None
     signal.signal(signal.SIGTERM, raise_stop)
     signal.signal(signal.SIGHUP, raise_stop)
     try:
@@ -69,10 +91,33 @@ def cmd_up(args: list[str]) -> int:
         honcho.manager.KILL_WAIT = STOP_TIMEOUT
         manager = Manager()
         run = stack.run_dir
+        if topology:
+            prod = Topology(
+                env,
+                pg_port=stack.pg.port,
+                user=stack.pg.user,
+                root=throwaway_root(stack.pg.user),
+                log_dir=run / "topology",
+                port=port,
+            )
+            cleanup.append(prod.root)
+            processes = prod.prepare()
+            prod.start_pgbouncer(stack.log_dir / "pgbouncer.log")
+            for process in processes:
+                manager.add_process(
+                    process.name,
+                    "exec " + shlex.join(process.argv),
+                    env=process.env,
+                    cwd=str(ROOT),
+                )
         for name, argv in (
-            ("web", web_argv(host, port, 3, 4, run, pidfile=run / "web.pid")),
-            ("worker", worker_argv(pidfile=run / "worker.pid")),
-            ("beat", beat_argv(run, pidfile=run / "beat.pid")),
+            ()
+            if prod
+            else (
+                ("web", web_argv(host, port, 3, 4, run, pidfile=run / "web.pid")),
+                ("worker", worker_argv(pidfile=run / "worker.pid")),
+                ("beat", beat_argv(run, pidfile=run / "beat.pid")),
+            )
         ):
             (run / f"{name}.pid").unlink(missing_ok=True)  # celery refuses a live one
             manager.add_process(
@@ -84,7 +129,13 @@ def cmd_up(args: list[str]) -> int:
         def announce():
             local = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
             base = f"http://{local}:{port}"
-            if not wait_for_health(f"{base}/health", HEALTH_TIMEOUT):
+            if prod:
+                base = prod.url
+                try:
+                    prod.wait_ready(lambda: None)
+                except DevError as error:
+                    warn(f"{error}; continuing, see the output above")
+            elif not wait_for_health(f"{base}/health", HEALTH_TIMEOUT):
                 warn("continuing; see the web output above")
             if not stopping.is_set():
                 print(
@@ -99,18 +150,26 @@ def cmd_up(args: list[str]) -> int:
                     file=sys.stderr,
                     flush=True,
                 )
+                if prod:
+                    log(
+                        f"TLS certificate (self-signed, made at this start): "
+                        f"{prod.cert}; curl --cacert {prod.cert} {prod.url}/health"
+                    )
 
-        def watch_redis():
-            process = stack.redis.process
-            while process and not stopping.wait(1):
-                if process.poll() is not None:
-                    warn("redis exited unexpectedly; stopping everything")
-                    manager.returncode = 1
-                    manager.terminate()
-                    return
+        def watch_services():
+            services = {"redis": stack.redis.process}
+            if prod:
+                services["pgbouncer"] = prod.pgbouncer
+            while not stopping.wait(1):
+                for name, process in services.items():
+                    if process and process.poll() is not None:
+                        warn(f"{name} exited unexpectedly; stopping everything")
+                        manager.returncode = 1
+                        manager.terminate()
+                        return
 
         threading.Thread(target=announce, daemon=True).start()
-        threading.Thread(target=watch_redis, daemon=True).start()
+        threading.Thread(target=watch_services, daemon=True).start()
         manager.loop()
         stopping.set()
         if manager.returncode in (130, 143):
@@ -121,7 +180,12 @@ def cmd_up(args: list[str]) -> int:
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if prod:
+            prod.stop_pgbouncer()
+            (prod.log_dir / "runtime").unlink(missing_ok=True)
         stack.close()
+        for directory in cleanup:
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 def cmd_manage(args: list[str]) -> int:

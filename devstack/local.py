@@ -6,7 +6,7 @@ from __future__ import annotations
 import fcntl
 import os
 import tempfile
-from collections.abc import MutableMapping
+from collections.abc import Iterable, MutableMapping
 from pathlib import Path
 
 from devstack import credentials
@@ -131,11 +131,13 @@ def choose_ports(
     return pg_port, redis_port
 
 
-def stop_leftovers(run_dir: Path) -> None:
+def stop_leftovers(
+    run_dir: Path, names: Iterable[str] = ("web", "worker", "beat")
+) -> None:
     """With the up lock held, web/worker/beat named in var/run are leftovers
     of a run killed hard (SIGKILL); they would hold the port: stop them."""
     pids = []
-    for name in ("web", "worker", "beat"):
+    for name in names:
         path = run_dir / f"{name}.pid"
         try:
             pid = int(path.read_text().split()[0])

@@ -153,7 +153,10 @@ def web_argv(
     return argv
 
 
-def worker_argv(pidfile: Path | None = None) -> list[str]:
+def worker_argv(
+    pidfile: Path | None = None, *, concurrency: int = 2, name: str = ""
+) -> list[str]:
+    """A Celery worker; `name` (e.g. worker1@%h) tells two on one host apart."""
     argv = [
         str(VENV_BIN / "celery"),
         "-A",
@@ -162,8 +165,9 @@ def worker_argv(pidfile: Path | None = None) -> list[str]:
         "--loglevel",
         "INFO",
         "--concurrency",
-        "2",
+        str(concurrency),
     ]
+    argv += ["--hostname", name] if name else []
     return argv + (["--pidfile", str(pidfile)] if pidfile else [])
 
 

@@ -96,6 +96,18 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_HEALTH_CHECKS", defaul
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int(
     "DB_CONNECT_TIMEOUT", default=5
 )
+# Behind PgBouncer in transaction pooling (docs/deploy.md): a server
+# connection is ours for one transaction only, so nothing may outlive one.
+# Server-side cursors (QuerySet.iterator()) are declared WITHOUT HOLD and
+# would be lost between transactions; psycopg 3's prepared statements live
+# in one server session (Django already turns them off unless OPTIONS set
+# prepare_threshold; said here so no one turns them on). Advisory locks are
+# all pg_advisory_xact_lock, held by the transaction's server connection.
+# Migrations and manage.py commands run against PostgreSQL itself.
+DB_PGBOUNCER = env.bool("DB_PGBOUNCER", default=False)
+if DB_PGBOUNCER:
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
