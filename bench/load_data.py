@@ -18,6 +18,8 @@ reading it back, and a data set can grow from 10^3 to 10^6 by adding rows:
   `user<i>@bench.example`, or `orphan<i>@bench.example`) whose hash is ONE
   real Argon2id hash of PASSWORD made once and shared by every row: any
   customer row logs in with PASSWORD, and lookups still walk the real indexes;
+- every customer has one open login session `sess_01BENCH<i>` (last used
+  at load time), which the benchmarks' tokens name, as a login's do;
 - every OTP_EVERY-th customer also has an email-otp provider identity (a
   returning OTP user; the OTP benchmark logs in as those);
 - with `addresses`, every customer has 1 to 3 addresses
@@ -51,6 +53,7 @@ CHUNK = 250_000
 TRUNCATE_SQL = """
 TRUNCATE accounts_customer, accounts_customeraddress, accounts_authidentity,
          accounts_provideridentity, accounts_passwordresettoken,
+         accounts_loginsession,
          otp_otpchallenge, otp_otpfailurebudget, orphans_orphandeletion,
          orphans_orphanhold, orphans_orphanevent, orphans_sweeprun,
          replica_change, replica_synccursor, django_session
@@ -121,11 +124,23 @@ FROM {SERIES}
 WHERE NOT {ORPHAN} AND i %% %(otp_every)s = 0
 """  # noqa: S608  (constants, no input)
 
+INSERT_SESSIONS = f"""
+INSERT INTO accounts_loginsession
+    (id, auth_identity_id, auth_provider, user_agent, ip_prefix, created_at,
+     last_used_at)
+SELECT 'sess_{ID_TAG}' || lpad(i::text, 19, '0'),
+       'authid_{ID_TAG}' || lpad(i::text, 19, '0'),
+       'emailpass', 'bench', '127.0.0.0/24', {CREATED}, now()
+FROM {SERIES}
+WHERE NOT {ORPHAN}
+"""  # noqa: S608  (constants, no input)
+
 ANALYZED = (
     "accounts_customer",
     "accounts_authidentity",
     "accounts_provideridentity",
     "accounts_customeraddress",
+    "accounts_loginsession",
 )
 
 
@@ -154,6 +169,10 @@ def is_orphan(i: int, share_ppm: int) -> bool:
 
 def identity_id(i: int) -> str:
     return f"authid_{ID_TAG}{i:019d}"
+
+
+def session_id(i: int) -> str:
+    return f"sess_{ID_TAG}{i:019d}"
 
 
 def customer_id(i: int) -> str:
@@ -308,6 +327,7 @@ def insert_rows(
         INSERT_IDENTITIES,
         INSERT_EMAILPASS,
         INSERT_EMAIL_OTP,
+        INSERT_SESSIONS,
     ):
         cursor.execute(statement, params)
     if addresses:

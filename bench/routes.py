@@ -132,7 +132,8 @@ def requests_for(
 
 
 def token_for(i: int, now: datetime) -> str:
-    """An access token for customer row i, as a login would issue it."""
+    """An access token for customer row i, of its login session, as a login
+    would issue it."""
     from accounts.tokens import access_token_issue
 
     return access_token_issue(
@@ -142,6 +143,7 @@ def token_for(i: int, now: datetime) -> str:
         app_metadata={},
         user_metadata=None,
         generation=0,
+        session_id=load_data.session_id(i),
         now=now,
     )
 
