@@ -382,8 +382,11 @@ class SocialLoginCallbackSerializer(serializers.Serializer):
     """The provider's answer, as the storefront's callback page got it in
     its query: `code` and `state`, and RFC 9207's `iss` when the provider
     sends it. Providers add parameters of their own (Google: `scope`,
-    `authuser`, `prompt`), which are ignored."""
+    `authuser`, `prompt`), which are ignored. Apple posts `user` (JSON: the
+    name and email) on a user's first authorization only; its name is kept
+    (social.services.posted_profile), never its email (it is not signed)."""
 
     code = StrictCharField(required=False, max_length=2048)
     state = StrictCharField(required=False, max_length=512)
     iss = StrictCharField(required=False, max_length=2048)
+    user = StrictCharField(required=False, max_length=4096)

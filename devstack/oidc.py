@@ -19,6 +19,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from devstack.medusa import passed  # the same few variables as Medusa's
 from devstack.npm import npm_install
 from devstack.util import log
@@ -36,7 +39,47 @@ OTHER_CALLBACK_URL = "http://localhost:3000/account/google-return"
 GENERIC_PROVIDER = "acme-id"
 GENERIC_CLIENT_ID = "storefront-acme"
 GENERIC_CALLBACK_URL = "http://localhost:3000/auth/customer/acme-id/callback"
+# The same issuer as Sign in with Apple (the `apple` preset, its issuer
+# replaced): form_post, and a client secret that is our ES256 JWT, which the
+# provider verifies against the public half of the key it was given (as
+# Apple does with the key registered under the team), with a Services ID,
+# a team id and a key id of their own. `apple-wrong-key` is the same client
+# signing with a key the provider never got; `apple-late` a client whose
+# provider clock runs ten minutes ahead, so our five-minute secret arrives
+# expired.
+APPLE_PROVIDER = "apple"
+APPLE_CLIENT_ID = "shop.example.storefront"
+APPLE_LATE_CLIENT_ID = "shop.example.storefront-late"
+APPLE_TEAM_ID = "TEAM4TESTS"
+APPLE_KEY_ID = "KEY4TESTS1"
+APPLE_CALLBACK_URL = "http://localhost:3000/auth/customer/apple/callback"
+APPLE_WRONG_KEY_PROVIDER = "apple-wrong-key"
+APPLE_LATE_PROVIDER = "apple-late"
 HEALTH_TIMEOUT = 300  # a cold `npm ci` of its 40 packages
+
+
+def _p256_key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _pem(key: ec.EllipticCurvePrivateKey) -> str:
+    """As Apple's .p8 file holds it (PKCS #8)."""
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+def _public_pem(key: ec.EllipticCurvePrivateKey) -> str:
+    return (
+        key.public_key()
+        .public_bytes(
+            serialization.Encoding.PEM,
+            serialization.PublicFormat.SubjectPublicKeyInfo,
+        )
+        .decode()
+    )
 
 
 @dataclass
@@ -44,6 +87,9 @@ class OidcProvider:
     port: int
     client_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     generic_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    # The shop's Apple key (registered at the provider) and one it never got.
+    apple_key: ec.EllipticCurvePrivateKey = field(default_factory=_p256_key)
+    wrong_key: ec.EllipticCurvePrivateKey = field(default_factory=_p256_key)
 
     @property
     def url(self) -> str:
@@ -67,6 +113,22 @@ class OidcProvider:
                 "client_secret": self.generic_secret,
                 "redirect_uris": [GENERIC_CALLBACK_URL],
             },
+            *(
+                {
+                    "client_id": client_id,
+                    "redirect_uris": [APPLE_CALLBACK_URL],
+                    "apple": {
+                        "team_id": APPLE_TEAM_ID,
+                        "key_id": APPLE_KEY_ID,
+                        "public_key": _public_pem(self.apple_key),
+                        "clock_skew": skew,
+                    },
+                }
+                for client_id, skew in (
+                    (APPLE_CLIENT_ID, 0),
+                    (APPLE_LATE_CLIENT_ID, 600),
+                )
+            ),
         ]
         env.update(OIDC_PORT=str(self.port), OIDC_CLIENTS=json.dumps(clients))
         return env
@@ -74,8 +136,37 @@ class OidcProvider:
     def app_settings(self) -> dict[str, str]:
         """What our servers and pytest need to use it as `google`, and as
         `acme-id` (by issuer URL)."""
+        apple: dict[str, str] = {}
+        for name, client_id, key in (
+            (APPLE_PROVIDER, APPLE_CLIENT_ID, self.apple_key),
+            (APPLE_WRONG_KEY_PROVIDER, APPLE_CLIENT_ID, self.wrong_key),
+            (APPLE_LATE_PROVIDER, APPLE_LATE_CLIENT_ID, self.apple_key),
+        ):
+            prefix = "SOCIAL_" + name.upper().replace("-", "_") + "_"
+            apple.update(
+                {
+                    prefix + "ISSUER": self.url,
+                    prefix + "CLIENT_ID": client_id,
+                    prefix + "TEAM_ID": APPLE_TEAM_ID,
+                    prefix + "KEY_ID": APPLE_KEY_ID,
+                    prefix + "PRIVATE_KEY": _pem(key),
+                    prefix + "CALLBACK_URL": APPLE_CALLBACK_URL,
+                    # The `apple` preset's, for the two others.
+                    prefix + "SCOPE": "openid name email",
+                    prefix + "RESPONSE_MODE": "form_post",
+                }
+            )
         return {
-            "SOCIAL_PROVIDERS": f"{PROVIDER},{GENERIC_PROVIDER}",
+            "SOCIAL_PROVIDERS": ",".join(
+                (
+                    PROVIDER,
+                    GENERIC_PROVIDER,
+                    APPLE_PROVIDER,
+                    APPLE_WRONG_KEY_PROVIDER,
+                    APPLE_LATE_PROVIDER,
+                )
+            ),
+            **apple,
             "SOCIAL_ACME_ID_ISSUER": self.url,
             "SOCIAL_ACME_ID_CLIENT_ID": GENERIC_CLIENT_ID,
             "SOCIAL_ACME_ID_CLIENT_SECRET": self.generic_secret,
@@ -100,6 +191,8 @@ class OidcProvider:
             "OIDC_CLIENT_ID": CLIENT_ID,
             "OIDC_CALLBACK_URL": CALLBACK_URL,
             "OIDC_OTHER_CALLBACK_URL": OTHER_CALLBACK_URL,
+            "OIDC_APPLE_PROVIDER": APPLE_PROVIDER,
+            "OIDC_APPLE_CALLBACK_URL": APPLE_CALLBACK_URL,
         }
 
 

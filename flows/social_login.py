@@ -72,7 +72,9 @@ def social_unlink(*, identity: AuthIdentity, provider: str) -> None:
     )
 
 
-def _account(provider: str, claims: IdTokenClaims) -> accounts.ProviderAccount:
+def _account(
+    provider: str, claims: IdTokenClaims, posted: dict[str, str]
+) -> accounts.ProviderAccount:
     if claims.email is None:
         raise Unauthorized(NO_EMAIL)
     try:
@@ -84,7 +86,10 @@ def _account(provider: str, claims: IdTokenClaims) -> accounts.ProviderAccount:
         subject=claims.subject,
         email=email,
         email_verified=claims.email_verified,
-        profile=claims.profile,
+        # The ID token's profile claims win over the posted name (Apple's
+        # ID token has none; its name comes posted, on the first login).
+        profile={**posted, **claims.profile},
+        private_email=claims.private_email,
     )
 
 
@@ -97,6 +102,7 @@ def social_login_finish(
     client: ClientInfo,
     now: datetime,
     caller_identity_id: str | None = None,
+    user: str | None = None,
 ) -> SocialLoginResult:
     """The provider's callback: verified claims, the identity they log in
     as, and its token, committed together.
@@ -105,7 +111,11 @@ def social_login_finish(
     started it (`caller_identity_id`; the SDK sends its stored token):
     otherwise an attacker could start a link on their own account and have
     a victim's browser finish it, and the victim's provider account would
-    sign in to the attacker's account (login CSRF)."""
+    sign in to the attacker's account (login CSRF).
+
+    `user` is what Apple posts beside the code on a first authorization:
+    its name is kept in the new login's `user_metadata` (set at the first
+    login only, as every profile is), for the storefront's profile step."""
     try:
         finished = social.login_finish(
             provider=provider, code=code, state=state, issuer=issuer
@@ -114,7 +124,11 @@ def social_login_finish(
             finished.link.identity_id != caller_identity_id
         ):
             raise Unauthorized(LINK_NOT_YOURS)
-        account = _account(provider, finished.claims)
+        account = _account(
+            provider,
+            finished.claims,
+            social.posted_profile(provider=provider, user=user),
+        )
         with transaction.atomic():
             if finished.link is None:
                 login = accounts.identity_for_social_login(account=account, now=now)

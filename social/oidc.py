@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from authlib.integrations.base_client import (
@@ -29,8 +30,11 @@ from authlib.integrations.base_client import (
     OpenIDMixin,
 )
 from authlib.integrations.requests_client import OAuth2Session
+from authlib.integrations.requests_client.oauth2_session import OAuth2ClientAuth
 from django.conf import settings
 from joserfc.errors import JoseError
+
+from social.client_secret import client_secret_jwt
 
 # Asymmetric JWS algorithms an ID token may use (Google: RS256).
 ID_TOKEN_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA")
@@ -62,6 +66,15 @@ class ProviderConfig:
     scope: str
     display_name: str
     response_mode: str = "query"
+    # A client secret we sign for each token request (Apple's): the team
+    # id, the key's id and the PEM private key (social/client_secret.py).
+    team_id: str = ""
+    key_id: str = ""
+    private_key: str = ""
+
+    @property
+    def signs_client_secret(self) -> bool:
+        return bool(self.private_key)
 
     def __repr__(self) -> str:  # the secret stays out of tracebacks and logs
         return f"ProviderConfig(name={self.name!r}, issuer={self.issuer!r})"
@@ -83,6 +96,9 @@ class IdTokenClaims:
     email: str | None
     email_verified: bool
     profile: dict[str, str]
+    # Apple's `is_private_email`: a private-relay address (a real mailbox
+    # that forwards to the user's).
+    private_email: bool = False
 
 
 def provider_config(name: str) -> ProviderConfig | None:
@@ -116,7 +132,12 @@ class _OidcApp(OpenIDMixin, OAuth2Mixin, BaseApp):  # type: ignore[misc]
             client_kwargs={
                 "scope": config.scope,
                 "code_challenge_method": "S256",
-                "token_endpoint_auth_method": "client_secret_basic",
+                # Apple takes its signed secret in the body only.
+                "token_endpoint_auth_method": (
+                    "client_secret_post"
+                    if config.signs_client_secret
+                    else "client_secret_basic"
+                ),
                 "default_timeout": settings.SOCIAL_HTTP_TIMEOUT,
             },
         )
@@ -191,9 +212,20 @@ def id_token_claims(
     """Exchange the code (with the PKCE verifier) and verify the ID token.
     The provider's tokens go no further than this function."""
     app = _app(config)
+    extra: dict[str, Any] = {}
+    if config.signs_client_secret:
+        secret = client_secret_jwt(
+            team_id=config.team_id,
+            key_id=config.key_id,
+            client_id=config.client_id,
+            audience=config.issuer,
+            private_key=config.private_key,
+            now=datetime.now(UTC),
+        )
+        extra["auth"] = OAuth2ClientAuth(config.client_id, secret, "client_secret_post")
     try:
         token = app.fetch_access_token(
-            redirect_uri=redirect_uri, code=code, code_verifier=code_verifier
+            redirect_uri=redirect_uri, code=code, code_verifier=code_verifier, **extra
         )
     except OAuthError as error:
         raise ProviderRefused(str(error.error)) from None
@@ -226,7 +258,7 @@ def _claims(claims: dict[str, Any]) -> IdTokenClaims:
     if not isinstance(subject, str) or not subject or len(subject) > 255:
         raise InvalidIdToken("sub")
     email = claims.get("email")
-    # Google sends a boolean; some providers the string "true".
+    # Google sends a boolean; Apple (and some others) the string "true".
     verified = claims.get("email_verified") in (True, "true")
     profile = {
         key: value
@@ -238,4 +270,5 @@ def _claims(claims: dict[str, Any]) -> IdTokenClaims:
         email=email if isinstance(email, str) and email else None,
         email_verified=verified,
         profile=profile,
+        private_email=claims.get("is_private_email") in (True, "true"),
     )

@@ -11,6 +11,7 @@ the provider sends it, must be the provider's issuer)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -72,6 +73,39 @@ def login_start(
     except (oidc.ProviderUnavailable, states.StoreUnavailable) as error:
         raise Unavailable(PROVIDER_UNAVAILABLE) from error
     return request.url
+
+
+def posted_profile(*, provider: str, user: str | None) -> dict[str, str]:
+    """The name a `form_post` provider posted beside the code (Apple's
+    `user` field, JSON `{"name": {"firstName", "lastName"}, "email"}`, sent
+    on the user's first authorization only), as Medusa's profile keys
+    (`given_name`, `family_name`, `name`). Not signed: only the user's own
+    name is taken from it, never the email (the ID token's is the one that
+    counts); anything malformed is ignored, not refused (the login is
+    good without a name)."""
+    config = oidc.provider_config(provider)
+    if not user or config is None or config.response_mode != "form_post":
+        return {}
+    try:
+        posted = json.loads(user)
+    except ValueError:
+        return {}
+    name = posted.get("name") if isinstance(posted, dict) else None
+    if not isinstance(name, dict):
+        return {}
+    fields = (("given_name", "firstName"), ("family_name", "lastName"))
+    profile = {
+        key: value.strip()
+        for key, field_name in fields
+        if isinstance(value := name.get(field_name), str)
+        and value.strip()
+        and len(value) <= 256
+    }
+    if profile:
+        profile["name"] = " ".join(
+            profile[key] for key in ("given_name", "family_name") if key in profile
+        )
+    return profile
 
 
 def login_finish(

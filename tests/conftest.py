@@ -231,3 +231,12 @@ def oidc_generic():
     from tests.e2e.oidc_provider import generic_provider_from_env
 
     return generic_provider_from_env()
+
+
+@pytest.fixture(scope="session")
+def oidc_apple():
+    """The same provider as the live stack's `apple`: Sign in with Apple's
+    form_post, signed client secret and first-login `user` field."""
+    from tests.e2e.oidc_provider import apple_provider_from_env
+
+    return apple_provider_from_env()

@@ -45,6 +45,9 @@ class ProviderAccount:
     email: str  # normalized (core.emails)
     email_verified: bool
     profile: dict[str, str] = field(default_factory=dict)
+    # A private-relay address (Apple's `is_private_email`): a real mailbox,
+    # so the rules hold; it equals no address of the user's own accounts.
+    private_email: bool = False
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,13 @@ class SocialLogin:
 
 
 def _provider_metadata(account: ProviderAccount) -> dict[str, str | bool]:
-    return {"email": account.email, "email_verified": account.email_verified}
+    metadata: dict[str, str | bool] = {
+        "email": account.email,
+        "email_verified": account.email_verified,
+    }
+    if account.private_email:
+        metadata["is_private_email"] = True
+    return metadata
 
 
 def identity_linkable(*, identity: AuthIdentity, provider: str) -> bool:

@@ -143,6 +143,7 @@ class SocialLoginCallbackApi(APIView):
             code=query.get("code"),
             state=query.get("state"),
             issuer=query.get("iss"),
+            user=query.get("user"),
             client=client_info(request),
             now=timezone.now(),
             caller_identity_id=_caller_identity_id(request),

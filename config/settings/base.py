@@ -11,6 +11,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import environ
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -342,8 +344,16 @@ LOGGING: dict[str, Any] = {
 # checked here.
 SOCIAL_PRESETS = {
     "google": {"issuer": "https://accounts.google.com", "display_name": "Google"},
+    # Sign in with Apple: the name and email scopes need form_post; the
+    # client secret is a JWT we sign (TEAM_ID, KEY_ID, PRIVATE_KEY below).
+    "apple": {
+        "issuer": "https://appleid.apple.com",
+        "display_name": "Apple",
+        "scope": "openid name email",
+        "response_mode": "form_post",
+    },
 }
-SOCIAL_RESERVED_NAMES = ("emailpass", "email-otp", "apple")  # apple: not yet
+SOCIAL_RESERVED_NAMES = ("emailpass", "email-otp")
 # Only the test stack's provider runs on plain http://127.0.0.1.
 SOCIAL_ALLOW_HTTP_ISSUER = env.bool("SOCIAL_ALLOW_HTTP_ISSUER", default=False)
 SOCIAL_LOGIN_PROVIDERS: dict[str, dict[str, str]] = {}
@@ -354,15 +364,46 @@ for _name in env.list("SOCIAL_PROVIDERS", default=[]):
         raise ImproperlyConfigured(f"SOCIAL_PROVIDERS: {_name!r} cannot be a name")
     _prefix = "SOCIAL_" + _name.upper().replace("-", "_") + "_"
     _preset = SOCIAL_PRESETS.get(_name, {})
+    # A signed client secret (Apple's): TEAM_ID, KEY_ID and the private key
+    # (PRIVATE_KEY: the .p8 file's PEM text, or PRIVATE_KEY_FILE: its path)
+    # instead of CLIENT_SECRET; required for `apple`.
+    _private_key = env.str(_prefix + "PRIVATE_KEY", default="")
+    _private_key_file = env.str(_prefix + "PRIVATE_KEY_FILE", default="")
+    if _private_key_file and not _private_key:
+        try:
+            _private_key = Path(_private_key_file).read_text()
+        except OSError as _error:
+            raise ImproperlyConfigured(
+                f"{_prefix}PRIVATE_KEY_FILE cannot be read: {type(_error).__name__}"
+            ) from None
+    _signed_secret = bool(_private_key) or _name == "apple"
+    if _signed_secret and not _private_key:
+        raise ImproperlyConfigured(f"{_prefix}PRIVATE_KEY (or _FILE) is required")
+    if _private_key:
+        try:  # Apple's keys are P-256 (ES256); a wrong one fails now, not at login
+            _key = load_pem_private_key(_private_key.encode(), password=None)
+        except (ValueError, TypeError):
+            raise ImproperlyConfigured(f"{_prefix}PRIVATE_KEY is no PEM key") from None
+        if not isinstance(_key, ec.EllipticCurvePrivateKey) or (
+            _key.curve.name != "secp256r1"
+        ):
+            raise ImproperlyConfigured(f"{_prefix}PRIVATE_KEY must be a P-256 key")
     SOCIAL_LOGIN_PROVIDERS[_name] = {
         "issuer": env.str(_prefix + "ISSUER", default=_preset.get("issuer", "")),
         "client_id": env.str(_prefix + "CLIENT_ID"),
-        "client_secret": env.str(_prefix + "CLIENT_SECRET"),
+        "client_secret": "" if _signed_secret else env.str(_prefix + "CLIENT_SECRET"),
         "callback_url": env.str(_prefix + "CALLBACK_URL"),
-        "scope": env.str(_prefix + "SCOPE", default="openid email profile"),
+        "scope": env.str(
+            _prefix + "SCOPE", default=_preset.get("scope", "openid email profile")
+        ),
         # form_post: the provider POSTs code and state to the callback page
         # (Apple's mode when it is asked for the name or email).
-        "response_mode": env.str(_prefix + "RESPONSE_MODE", default="query"),
+        "response_mode": env.str(
+            _prefix + "RESPONSE_MODE", default=_preset.get("response_mode", "query")
+        ),
+        "team_id": env.str(_prefix + "TEAM_ID") if _signed_secret else "",
+        "key_id": env.str(_prefix + "KEY_ID") if _signed_secret else "",
+        "private_key": _private_key if _signed_secret else "",
         "display_name": env.str(
             _prefix + "DISPLAY_NAME", default=_preset.get("display_name", _name)
         ),

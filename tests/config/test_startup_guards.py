@@ -5,6 +5,8 @@ import subprocess
 import sys
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 
 def _setup(
@@ -50,7 +52,7 @@ GOOGLE = {
         ({"SOCIAL_GOOGLE_CLIENT_SECRET": None}, "SOCIAL_GOOGLE_CLIENT_SECRET"),
         ({"SOCIAL_GOOGLE_ISSUER": "http://idp.example"}, "must be an https:// URL"),
         ({"SOCIAL_PROVIDERS": "emailpass"}, "cannot be a name"),
-        ({"SOCIAL_PROVIDERS": "apple"}, "cannot be a name"),
+        ({"SOCIAL_PROVIDERS": "email-otp"}, "cannot be a name"),
         ({"SOCIAL_PROVIDERS": "Not A Name"}, "cannot be a name"),
     ],
 )
@@ -70,3 +72,88 @@ def test_google_needs_no_issuer():
 
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "https://accounts.google.com"
+
+
+def _pem(key) -> str:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+APPLE = {
+    "SOCIAL_PROVIDERS": "apple",
+    "SOCIAL_APPLE_ISSUER": None,
+    "SOCIAL_APPLE_CLIENT_ID": "com.shop.example.web",
+    "SOCIAL_APPLE_CLIENT_SECRET": None,
+    "SOCIAL_APPLE_TEAM_ID": "A1B2C3D4E5",
+    "SOCIAL_APPLE_KEY_ID": "F6G7H8I9J0",
+    "SOCIAL_APPLE_PRIVATE_KEY": _pem(ec.generate_private_key(ec.SECP256R1())),
+    "SOCIAL_APPLE_PRIVATE_KEY_FILE": None,
+    "SOCIAL_APPLE_CALLBACK_URL": "https://shop.example/auth/apple/callback",
+    "SOCIAL_APPLE_SCOPE": None,
+    "SOCIAL_APPLE_RESPONSE_MODE": None,
+    "SOCIAL_ALLOW_HTTP_ISSUER": "0",
+}
+
+
+def test_apple_is_a_preset_with_a_signed_client_secret(tmp_path):
+    """No issuer, scope, mode or client secret to set: the key (here from
+    a file, as a mounted .p8) signs it."""
+    key_file = tmp_path / "AuthKey.p8"
+    key_file.write_text(APPLE["SOCIAL_APPLE_PRIVATE_KEY"] or "")
+    proc = _setup(
+        {
+            **APPLE,
+            "SOCIAL_APPLE_PRIVATE_KEY": None,
+            "SOCIAL_APPLE_PRIVATE_KEY_FILE": str(key_file),
+        },
+        "import django; django.setup(); from django.conf import settings; "
+        "apple = settings.SOCIAL_LOGIN_PROVIDERS['apple']; "
+        "print(apple['issuer'], apple['scope'], apple['response_mode'], "
+        "repr(apple['client_secret']), apple['private_key'].startswith('-----'))",
+    )
+
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == [
+        "https://appleid.apple.com",
+        "openid",
+        "name",
+        "email",
+        "form_post",
+        "''",
+        "True",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"SOCIAL_APPLE_PRIVATE_KEY": None}, "SOCIAL_APPLE_PRIVATE_KEY (or _FILE)"),
+        ({"SOCIAL_APPLE_TEAM_ID": None}, "SOCIAL_APPLE_TEAM_ID"),
+        ({"SOCIAL_APPLE_KEY_ID": None}, "SOCIAL_APPLE_KEY_ID"),
+        ({"SOCIAL_APPLE_PRIVATE_KEY": "not a key"}, "is no PEM key"),
+        (
+            {
+                "SOCIAL_APPLE_PRIVATE_KEY": _pem(
+                    rsa.generate_private_key(public_exponent=65537, key_size=2048)
+                )
+            },
+            "must be a P-256 key",
+        ),
+        (
+            {
+                "SOCIAL_APPLE_PRIVATE_KEY": None,
+                "SOCIAL_APPLE_PRIVATE_KEY_FILE": "/nonexistent/AuthKey.p8",
+            },
+            "PRIVATE_KEY_FILE cannot be read",
+        ),
+    ],
+)
+def test_apple_without_its_key_refuses_to_start(change, message):
+    proc = _setup({**APPLE, **change})
+
+    assert proc.returncode != 0
+    assert message in proc.stderr
+    assert "BEGIN PRIVATE KEY" not in proc.stderr

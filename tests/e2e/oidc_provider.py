@@ -44,7 +44,7 @@ class OidcProvider:
         *,
         sub: str | None = None,
         email: str,
-        email_verified: bool = True,
+        email_verified: bool | str = True,
         **profile: str,
     ) -> dict[str, str]:
         """Log `sub` in at the provider; the query the storefront's
@@ -92,6 +92,15 @@ def generic_provider_from_env() -> OidcProvider:
     """The same provider as `acme-id`: configured by its issuer URL alone
     (devstack/oidc.py), with a client and callback page of its own."""
     names = ("OIDC_URL", "OIDC_GENERIC_PROVIDER", "OIDC_GENERIC_CALLBACK_URL")
+    require_variables(*names)
+    url, name, callback_url = (os.environ[name] for name in names)
+    return OidcProvider(url, name, callback_url, callback_url)
+
+
+def apple_provider_from_env() -> OidcProvider:
+    """The same provider as `apple` (the preset, its issuer replaced):
+    form_post, our ES256 client secret verified, Apple's `user` field."""
+    names = ("OIDC_URL", "OIDC_APPLE_PROVIDER", "OIDC_APPLE_CALLBACK_URL")
     require_variables(*names)
     url, name, callback_url = (os.environ[name] for name in names)
     return OidcProvider(url, name, callback_url, callback_url)

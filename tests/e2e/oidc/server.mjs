@@ -22,28 +22,67 @@
 //                      publishes from then on, beside the others
 //   "alg-none"         unsigned (alg "none")
 //
+// Apple-like clients (an `apple` entry in OIDC_CLIENTS: team_id, key_id,
+// public_key PEM, clock_skew seconds) authenticate as Sign in with Apple
+// wants: `client_secret` in the token request's body (client_secret_post)
+// is an ES256 JWT the shop signed with its private key, which the provider
+// verifies with jose against the public key it was given (header kid = the
+// key id; iss = the team id, sub = the client id, aud = the issuer, exp in
+// the future, iat at most six months before it), reading its clock
+// clock_skew seconds ahead. A JWT that fails is refused as Apple refuses
+// it: 400 {"error": "invalid_client"}. They also get Apple's form_post
+// answer: a `user` field (JSON {name: {firstName, lastName}, email}) beside
+// code and state on an account's first authorization of the client only.
+// `is_private_email` is an `email` scope claim; `name` a scope of no claim
+// (Apple's ID token carries no name).
+//
 // Environment (set by devstack/oidc.py):
 //   OIDC_PORT            port on 127.0.0.1; the issuer is http://127.0.0.1:PORT
-//   OIDC_CLIENTS         JSON: [{client_id, client_secret, redirect_uris}]
+//   OIDC_CLIENTS         JSON: [{client_id, client_secret, redirect_uris, apple?}]
 
 import {
   createPrivateKey,
+  createPublicKey,
   generateKeyPairSync,
   randomBytes,
   sign,
 } from "node:crypto";
 import http from "node:http";
+import querystring from "node:querystring";
 
+import { jwtVerify } from "jose";
 import Provider, { errors } from "oidc-provider";
 
 const port = Number(process.env.OIDC_PORT);
 const issuer = `http://127.0.0.1:${port}`;
-const clients = JSON.parse(process.env.OIDC_CLIENTS || "[]").map((client) => ({
-  grant_types: ["authorization_code"],
-  response_types: ["code"],
-  token_endpoint_auth_method: "client_secret_basic",
-  ...client,
-}));
+// client_id -> its Apple-like settings, with the static secret the
+// provider's own client_secret_post check is handed once the JWT verified.
+const appleClients = new Map();
+const clients = JSON.parse(process.env.OIDC_CLIENTS || "[]").map(
+  ({ apple, ...client }) => {
+    if (!apple) {
+      return {
+        grant_types: ["authorization_code"],
+        response_types: ["code"],
+        token_endpoint_auth_method: "client_secret_basic",
+        ...client,
+      };
+    }
+    const secret = randomBytes(24).toString("hex");
+    appleClients.set(client.client_id, {
+      ...apple,
+      key: createPublicKey(apple.public_key),
+      secret,
+    });
+    return {
+      grant_types: ["authorization_code"],
+      response_types: ["code"],
+      token_endpoint_auth_method: "client_secret_post",
+      ...client,
+      client_secret: secret,
+    };
+  },
+);
 
 function signingKey() {
   const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
@@ -64,8 +103,9 @@ const provider = new Provider(issuer, {
   cookies: { keys: [randomBytes(32).toString("hex")] },
   claims: {
     openid: ["sub"],
-    email: ["email", "email_verified"],
+    email: ["email", "email_verified", "is_private_email"],
     profile: ["name", "given_name", "family_name", "picture"],
+    name: [],
   },
   // Google puts the scopes' claims in the ID token itself.
   conformIdTokenClaims: false,
@@ -204,6 +244,88 @@ function misbehaving(req, res) {
   }
 }
 
+// ------------------------------------------------------------------ apple
+
+const SIX_MONTHS = 15777000; // Apple's longest client secret lifetime (s)
+
+// Whether the body's client_secret is the JWT an Apple-like client must
+// sign; the reason it is not, else.
+async function appleSecretRefusal(apple, clientId, secret) {
+  if (typeof secret !== "string" || !secret) return "no client_secret";
+  try {
+    const { payload, protectedHeader } = await jwtVerify(secret, apple.key, {
+      algorithms: ["ES256"],
+      issuer: apple.team_id,
+      subject: clientId,
+      audience: issuer,
+      requiredClaims: ["iat", "exp"],
+      currentDate: new Date(Date.now() + apple.clock_skew * 1000),
+      clockTolerance: 0,
+    });
+    if (protectedHeader.kid !== apple.key_id) return "another key id";
+    if (payload.exp - payload.iat > SIX_MONTHS) return "lives too long";
+    return null;
+  } catch (error) {
+    return error.code || "invalid";
+  }
+}
+
+// The token request of an Apple-like client: its JWT verified here, then
+// swapped for the static secret oidc-provider compares (the body is read
+// now, and handed on as req.body, which oidc-provider reads then).
+async function appleTokenRequest(req, res) {
+  const chunks = [];
+  for await (const chunk of req) chunks.push(chunk);
+  const raw = Buffer.concat(chunks).toString();
+  const body = querystring.parse(raw);
+  const apple = appleClients.get(body.client_id);
+  if (apple) {
+    const refusal = await appleSecretRefusal(apple, body.client_id, body.client_secret);
+    if (refusal) {
+      console.log(`client secret JWT refused: ${refusal}`);
+      json(res, 400, { error: "invalid_client" });
+      return false;
+    }
+    body.client_secret = apple.secret;
+  }
+  req.body = apple ? querystring.stringify(body) : raw;
+  return true;
+}
+
+// The form_post page an interaction's resume renders, with Apple's `user`
+// field when the account authorizes the Apple-like client the first time.
+const resumes = new Map(); // interaction uid -> {clientId, sub, claims}
+const appleAuthorized = new Set(); // `${clientId} ${sub}`
+
+const htmlAttribute = (value) =>
+  value
+    .replace(/&/g, "&amp;")
+    .replace(/"/g, "&quot;")
+    .replace(/</g, "&lt;")
+    .replace(/>/g, "&gt;");
+
+function appleUserField(req, res) {
+  const match = req.method === "GET" && req.url.match(/^\/auth\/([^/?]+)/);
+  const resume = match && resumes.get(match[1]);
+  if (!resume || !appleClients.has(resume.clientId)) return;
+  resumes.delete(match[1]);
+  const seen = `${resume.clientId} ${resume.sub}`;
+  if (appleAuthorized.has(seen)) return;
+  appleAuthorized.add(seen);
+  const { given_name: firstName, family_name: lastName, email } = resume.claims;
+  const user = JSON.stringify({ name: { firstName, lastName }, email });
+  const input = `<input type="hidden" name="user" value="${htmlAttribute(user)}"/>`;
+  const end = res.end.bind(res);
+  res.end = (chunk, ...rest) => {
+    if (chunk && res.statusCode === 200) {
+      const text = chunk.toString().replace("<noscript>", `${input}\n    <noscript>`);
+      if (!res.headersSent) res.setHeader("Content-Length", Buffer.byteLength(text));
+      return end(text, ...rest);
+    }
+    return end(chunk, ...rest);
+  };
+}
+
 // ----------------------------------------------------------- interaction
 
 async function interaction(req, res) {
@@ -223,6 +345,7 @@ async function interaction(req, res) {
   }
   accounts.set(sub, claims);
   behaviours.set(sub, behaviour);
+  resumes.set(details.uid, { clientId: details.params.client_id, sub, claims });
   await provider.interactionFinished(
     req,
     res,
@@ -242,6 +365,14 @@ const server = http.createServer(async (req, res) => {
     }
     return;
   }
+  if (
+    req.method === "POST" &&
+    req.url.split("?")[0] === "/token" &&
+    !(await appleTokenRequest(req, res))
+  ) {
+    return;
+  }
+  appleUserField(req, res);
   misbehaving(req, res);
   handler(req, res);
 });
