@@ -216,3 +216,27 @@ def test_the_client_secret_key_and_posted_user_stay_out_of_our_logs(
     assert "PRIVATE KEY" not in written
     assert "Ada" not in written
     assert email not in written
+
+
+@pytest.mark.parametrize(
+    "user",
+    [
+        "not json",
+        '["a list"]',
+        '{"name": "a string"}',
+        '{"name": {"firstName": 7, "lastName": ""}}',
+    ],
+)
+def test_a_malformed_user_field_is_ignored_not_refused(live, oidc_apple, email, user):
+    """`user` is not signed and the login is good without a name: a
+    malformed one leaves the profile to the profile step."""
+
+    def replace_user(query):
+        query["user"] = user
+
+    response, _ = apple_login(
+        live, oidc_apple, tamper=replace_user, email=email, given_name="Ada"
+    )
+
+    assert response.status_code == 200, response.text
+    assert claims(response.json()["token"])["user_metadata"] == {"email": email}
