@@ -29,7 +29,7 @@ class ApiError(Exception):
         self.extra = extra
 
     def headers(self) -> dict[str, str]:
-        """Headers the answer carries (Retry-After for a 429)."""
+        """Headers the answer carries (Retry-After for a 429 and a 503)."""
         retry_after = getattr(self, "retry_after", None)
         return {} if retry_after is None else {"Retry-After": str(retry_after)}
 
@@ -80,8 +80,13 @@ class TooManyRequests(ApiError):
 
 
 class Unavailable(ApiError):
+    """A dependency is down (PostgreSQL, the broker, a provider) or sign-ups
+    are paused: nothing was done, and the client may try again in
+    RETRY_AFTER seconds (the Retry-After of nginx's own 502 too)."""
+
     status = 503
     type = "unavailable"
+    retry_after = 5
 
 
 class UnknownError(ApiError):

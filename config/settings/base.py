@@ -295,9 +295,20 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Publishing must fail fast when the broker is down so a request can answer
 # instead of hanging (OTP send answers 503, docs/otp.md).
+# A message a worker took and did not acknowledge (acks_late: it died
+# mid-task, SIGKILL or a lost host) goes back to the queue once it is
+# CELERY_VISIBILITY_TIMEOUT seconds old, at the next sweep of a live worker
+# (every `unacked_restore_interval` seconds). It must stay above the longest
+# countdown a task is published with (120 s, accounts/tasks.py) and the
+# longest task: a message held longer is delivered a second time while the
+# first worker still has it (docs/deploy.md, "Faults on the topology").
+CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": 2,
     "socket_timeout": 5,
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    "unacked_restore_interval": min(10, max(1, CELERY_VISIBILITY_TIMEOUT // 4)),
+    "unacked_restore_throttle": 1,
 }
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0.2}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"

@@ -521,6 +521,7 @@ def test_a_database_failure_mid_write_answers_503_and_writes_nothing(client, cus
 
     assert response.status_code == 503
     assert response.json()["type"] == "unavailable"
+    assert response["Retry-After"] == "5"  # nothing was written: try again
     rows = list(CustomerAddress.objects.filter(customer=customer))
     assert [(row.id, row.is_default_shipping) for row in rows] == [(old["id"], True)]
 

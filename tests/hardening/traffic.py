@@ -1,5 +1,6 @@
 """HTTP traffic for the load and fault tests: one requests.Session per
-thread against the live gunicorn, every answer counted by route and status,
+thread against the live gunicorn (or, with `verify` naming a certificate,
+nginx's HTTPS in tests/topology), every answer counted by route and status,
 every 5xx and every unexpected answer kept for the failure message."""
 
 import threading
@@ -18,6 +19,7 @@ class Call:
     started: float  # time.monotonic()
     elapsed: float
     body: str = ""  # kept for 5xx and unexpected answers only
+    retry_after: str | None = None  # the Retry-After of a 5xx
 
 
 class CallFailed(Exception):
@@ -29,6 +31,9 @@ class Traffic:
     base_url: str
     publishable_key: str
     timeout: float = 60.0
+    # A CA file pins the server's certificate (and the environment's CA
+    # bundle and proxies are ignored); True: the system's CAs.
+    verify: str | bool = True
     keep_calls: bool = False
     counts: Counter = field(default_factory=Counter)
     calls: list[Call] = field(default_factory=list)
@@ -43,6 +48,8 @@ class Traffic:
         session = getattr(self._local, "session", None)
         if session is None:
             session = self._local.session = requests.Session()
+            session.verify = self.verify
+            session.trust_env = self.verify is True
         return session
 
     def call(
@@ -87,6 +94,9 @@ class Traffic:
                 started,
                 time.monotonic() - started,
                 response.text[:300] if keep_body else "",
+                response.headers.get("Retry-After")
+                if response.status_code >= 500
+                else None,
             ),
             ok=ok,
         )

@@ -4,8 +4,10 @@ nodes, PgBouncer in transaction pooling, two Celery workers and one beat.
 
 It has a Redis database of its own (broker and request limits: its
 workers, not the test stack's, run its tasks; its limits start empty), a
-mail directory of its own, and LOGIN_LIMIT_PER_IP=3 so a test can reach
-the per-client limit. Rows it writes are flushed after each test, as live
+mail directory of its own, LOGIN_LIMIT_PER_IP=3 so a test can reach
+the per-client limit (and no limit on sign-ups and codes per client, which
+the fault test's load would reach), and a broker visibility timeout of
+VISIBILITY_TIMEOUT seconds. Rows it writes are flushed after each test, as live
 tests' are."""
 
 import os
@@ -24,6 +26,7 @@ from devstack.topology import NAMES, Topology, nginx_bin, pgbouncer_bin
 from devstack.util import DevError, free_ports
 
 LOGIN_LIMIT_PER_IP = 3
+VISIBILITY_TIMEOUT = 10
 
 
 def _tails(directory: Path) -> str:
@@ -59,6 +62,13 @@ def topology():
         EMAIL_URL=f"filemail://{mail_dir}",
         PROMETHEUS_MULTIPROC_DIR=str(metrics),
         LOGIN_LIMIT_PER_IP=str(LOGIN_LIMIT_PER_IP),
+        # The fault test's load comes from one address (127.0.0.1).
+        SIGNUP_LIMIT_PER_IP="100000",
+        OTP_SEND_LIMIT_PER_IP="100000",
+        OTP_VERIFY_LIMIT_PER_IP="100000",
+        # A killed worker's message is back in the queue within seconds,
+        # not an hour (test_faults.py; docs/deploy.md, "Faults").
+        CELERY_VISIBILITY_TIMEOUT=str(VISIBILITY_TIMEOUT),
     )
     env.pop("CELERY_BROKER_URL", None)
     user = os.environ["TEST_PG_USER"]
