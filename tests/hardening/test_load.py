@@ -18,7 +18,6 @@ import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from django.core import mail
@@ -147,6 +146,32 @@ def otp_send_live(traffic: Traffic, email: str) -> Outcome:
     return Outcome("otp_send", email, provider=Provider.EMAIL_OTP)
 
 
+def scenario_play(
+    traffic: Traffic,
+    kind: str,
+    email: str,
+    codes: dict[str, str],
+    outcomes: list[Outcome],
+    failed: Counter,
+    lock: threading.Lock,
+) -> None:
+    """One scenario of the mix (an OTP login uses the code opened for its
+    address); its Outcome is added to OUTCOMES, or FAILED counts its kind
+    when an answer was not the expected one."""
+    try:
+        if kind == "otp_login":
+            outcome = otp_login(traffic, email, codes[email])
+        else:
+            scenario = {"two_step": two_step, "one_step": one_step}
+            outcome = scenario.get(kind, otp_send_live)(traffic, email)
+    except CallFailed:
+        with lock:
+            failed[kind] += 1
+        return
+    with lock:
+        outcomes.append(outcome)
+
+
 def codes_open(emails: list[str]) -> dict[str, str]:
     """Challenges opened in this process (the mail task runs eagerly into the
     locmem outbox); the live server sees the committed rows."""
@@ -227,21 +252,7 @@ def test_mixed_load_of_10000_requests_at_concurrency_50(live, mail_dir, capsys):
 
     def play(job: tuple[str, str]) -> None:
         kind, email = job
-        try:
-            if kind == "two_step":
-                outcome = two_step(traffic, email)
-            elif kind == "one_step":
-                outcome = one_step(traffic, email)
-            elif kind == "otp_login":
-                outcome = otp_login(traffic, email, codes[email])
-            else:
-                outcome = otp_send_live(traffic, email)
-        except CallFailed:
-            with lock:
-                failed[kind] += 1
-            return
-        with lock:
-            outcomes.append(outcome)
+        scenario_play(traffic, kind, email, codes, outcomes, failed, lock)
 
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=CONCURRENCY) as pool:
@@ -258,12 +269,8 @@ def test_mixed_load_of_10000_requests_at_concurrency_50(live, mail_dir, capsys):
     delivered = delivered_recipients(mail_dir, sends, timeout=120)
     rows = rows_check([o for o in outcomes if o.kind != "otp_send"])
     figures = {
-        "test": "tests/hardening/test_load.py",
-        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        **traffic.figures("tests/hardening/test_load.py", elapsed),
         "concurrency": CONCURRENCY,
-        "requests_sent": traffic.sent,
-        "elapsed_seconds": round(elapsed, 1),
-        "requests_per_second": round(traffic.sent / elapsed, 1),
         "server_errors_5xx": len(traffic.server_errors),
         "unexpected_answers": len(traffic.unexpected),
         "scenarios": dict(Counter(kind for kind, _ in jobs)),

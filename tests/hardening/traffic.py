@@ -7,6 +7,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
@@ -117,6 +118,16 @@ class Traffic:
     @property
     def sent(self) -> int:
         return sum(self.counts.values())
+
+    def figures(self, test: str, elapsed: float) -> dict[str, Any]:
+        """The head of a test's figures: which test, when, how much."""
+        return {
+            "test": test,
+            "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "requests_sent": self.sent,
+            "elapsed_seconds": round(elapsed, 1),
+            "requests_per_second": round(self.sent / elapsed, 1),
+        }
 
     def by_route(self) -> dict[str, dict[str, int]]:
         table: dict[str, dict[str, int]] = {}

@@ -23,20 +23,13 @@ import threading
 import time
 import uuid
 from collections import Counter
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from devstack.util import wait_for_health
-from tests.hardening.test_load import (
-    codes_open,
-    one_step,
-    otp_login,
-    otp_send_live,
-    rows_check,
-)
-from tests.hardening.traffic import CallFailed, Traffic
+from tests.hardening.test_load import Outcome, codes_open, rows_check, scenario_play
+from tests.hardening.traffic import Traffic
 from tests.mailbox import texts_by_recipient
 from tests.topology.conftest import VISIBILITY_TIMEOUT
 
@@ -106,7 +99,7 @@ def test_mixed_load_through_a_web_node_pgbouncer_and_worker_restart(
     traffic = Traffic(
         topology.url, through.publishable_key, timeout=30, verify=topology.cert
     )
-    outcomes = []
+    outcomes: list[Outcome] = []
     asked: set[str] = set()  # every code mail the load asked for
     failed: Counter = Counter()
     lock = threading.Lock()
@@ -130,19 +123,7 @@ def test_mixed_load_through_a_web_node_pgbouncer_and_worker_restart(
                 )
                 if kind == "otp_send":
                     asked.add(email)
-            try:
-                if kind == "one_step":
-                    outcome = one_step(traffic, email)
-                elif kind == "otp_login":
-                    outcome = otp_login(traffic, email, codes[email])
-                else:
-                    outcome = otp_send_live(traffic, email)
-            except CallFailed:
-                with lock:
-                    failed[kind] += 1
-                continue
-            with lock:
-                outcomes.append(outcome)
+            scenario_play(traffic, kind, email, codes, outcomes, failed, lock)
 
     threads = [threading.Thread(target=play, args=(n,)) for n in range(THREADS)]
     started = time.monotonic()
@@ -214,6 +195,16 @@ def test_mixed_load_through_a_web_node_pgbouncer_and_worker_restart(
     time.sleep(1)  # a late duplicate
     mails = texts_by_recipient(topology.mail_dir)
     delivered = Counter({to: len(texts) for to, texts in mails.items() if to in asked})
+    # Any mail of this run (the sign-ups' verification mails too) delivered
+    # twice: the same text to the same address (a redelivered task renders
+    # the same code or link).
+    twice = {
+        to: n
+        for to, texts in mails.items()
+        if f".{run}." in to
+        for n in Counter(texts).values()
+        if n > 1
+    }
     rows = rows_check([o for o in outcomes if o.kind != "otp_send"])
 
     def in_window(call) -> str | None:
@@ -242,12 +233,8 @@ def test_mixed_load_through_a_web_node_pgbouncer_and_worker_restart(
         for call in traffic.server_errors
     )
     figures = {
-        "test": "tests/topology/test_faults.py",
-        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        **traffic.figures("tests/topology/test_faults.py", elapsed),
         "threads": THREADS,
-        "requests_sent": traffic.sent,
-        "load_seconds": round(elapsed, 1),
-        "requests_per_second": round(traffic.sent / elapsed, 1),
         "windows_seconds": {
             label: [round(opened - started, 1), round(closed - started, 1)]
             for label, (opened, closed) in windows.items()
@@ -258,6 +245,25 @@ def test_mixed_load_through_a_web_node_pgbouncer_and_worker_restart(
         },
         "answers_cut_off": sum(1 for call in traffic.unexpected if call.status == 0),
         "worker_held_story": _story(topology, held),
+        "otp_tasks_seen": {
+            what: len(
+                {
+                    task_id
+                    for name in ("worker1", "worker2")
+                    for task, task_id, w in TASK.findall(
+                        _read(topology.log_dir / f"{name}.log")
+                    )
+                    if task.endswith("otp_email_send_task") and w == what
+                }
+            )
+            for what in ("received", "succeeded")
+        },
+        "mail_tasks_failed": [
+            f"{name}: {line[:300]}"
+            for name in ("worker1", "worker2")
+            for line in _read(topology.log_dir / f"{name}.log").splitlines()
+            if re.search(r"_send_task\[\S+\] (raised|retry)", line)
+        ],
         "scenarios_done": dict(Counter(o.kind for o in outcomes)),
         "scenarios_failed": dict(failed),
         "rows_checked": rows,
@@ -265,17 +271,24 @@ def test_mixed_load_through_a_web_node_pgbouncer_and_worker_restart(
         "otp_mails_acknowledged": len(sends),
         "otp_mails_delivered": sum(delivered.values()),
         "otp_mails_duplicated": sum(1 for n in delivered.values() if n > 1),
+        "mails_of_the_run": sum(len(t) for to, t in mails.items() if f".{run}." in to),
+        "mails_of_the_run_twice": len(twice),
         **measured,
         "by_route": traffic.by_route(),
     }
     ARTIFACT.mkdir(parents=True, exist_ok=True)
     (ARTIFACT / "topology-faults.json").write_text(json.dumps(figures, indent=2) + "\n")
+    if not sends <= delivered.keys():  # the workers' side of the story
+        for name in ("worker1", "worker2", "web1", "web2"):
+            text = _read(topology.log_dir / f"{name}.log")
+            (ARTIFACT / f"topology-faults-{name}.log").write_text(text)
     with capsys.disabled():
         print(f"\ntopology faults: {json.dumps(figures, indent=2)}")  # noqa: T201
 
     assert not outside, outside[:10]
     assert sends <= delivered.keys(), sorted(sends - delivered.keys())[:10]
     assert max(delivered.values(), default=1) == 1, delivered.most_common(5)
+    assert not twice, twice
     assert held <= redone, _story(topology, held)
     assert len(sends) > 50
     assert rows["signups_acknowledged"] > 50
