@@ -10,7 +10,7 @@ from accounts.models import Provider
 from accounts.selectors import mail_language_for_email
 from accounts.services import password_reset_token_issue
 from core.mail import templated_mail_send
-from core.tasks import SealedTask
+from core.tasks import SealedTask, database_outage_retry
 
 # The identifier is an email: it crosses the broker sealed (SealedTask), the
 # caller passes a masked kwargsrepr for the worker's log, no result is
@@ -77,12 +77,7 @@ def _reset_link_mail_send(
             identifier=identifier, provider=provider, now=timezone.now()
         )
     except DatabaseError as exc:
-        raise task.retry(
-            exc=exc,
-            countdown=min(5 * 2**task.request.retries, 120),
-            # celery-types does not list `kwargsrepr`; Celery passes it on.
-            kwargsrepr=getattr(task.request, "kwargsrepr", None),  # type: ignore[call-arg]
-        ) from None
+        raise database_outage_retry(task, exc) from None
     if token is None:
         return  # unknown address: nothing to send, and nothing told the caller
     templated_mail_send(

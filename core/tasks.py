@@ -146,3 +146,14 @@ def notice_publish(
             f"{what} notice could not be queued",
             extra={"userId": kwargsrepr.get("email"), "error": str(exc)},
         )
+
+
+def database_outage_retry(task: SealedTask, exc: Exception) -> Exception:
+    """The retry of a sealed task that met a database outage (raise it):
+    5 s, 10 s, ... up to 120 s, its masked kwargsrepr kept."""
+    return task.retry(
+        exc=exc,
+        countdown=min(5 * 2**task.request.retries, 120),
+        # celery-types does not list `kwargsrepr`; Celery passes it on.
+        kwargsrepr=getattr(task.request, "kwargsrepr", None),  # type: ignore[call-arg]
+    )

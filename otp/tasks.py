@@ -4,7 +4,7 @@ from django.db import DatabaseError
 
 from accounts.selectors import mail_language_for_email
 from core.mail import templated_mail_send
-from core.tasks import SealedTask
+from core.tasks import SealedTask, database_outage_retry
 
 
 # The code is a credential: its arguments cross the broker sealed
@@ -25,12 +25,7 @@ def otp_email_send_task(
     try:
         language = mail_language_for_email(email=email, language=language)
     except DatabaseError as exc:
-        raise self.retry(
-            exc=exc,
-            countdown=min(5 * 2**self.request.retries, 120),
-            # celery-types does not list `kwargsrepr`; Celery passes it on.
-            kwargsrepr=getattr(self.request, "kwargsrepr", None),  # type: ignore[call-arg]
-        ) from None
+        raise database_outage_retry(self, exc) from None
     templated_mail_send(
         templates="otp/email/",
         context={"code": code, "minutes": settings.OTP_TTL_SECONDS // 60},
