@@ -133,23 +133,20 @@ def auth_identity_for_claims(*, claims: AccessClaims) -> TokenSubject | None:
     identities = AuthIdentity.objects.select_related("customer").filter(
         id=claims.auth_identity_id
     )
-    if claims.session_id is None:
-        identity = identities.first()
-        last_used_at = None
-    else:
-        row = identities.annotate(
+    if claims.session_id is not None:
+        identities = identities.annotate(
             session_last_used_at=Subquery(
                 LoginSession.objects.filter(
                     id=claims.session_id, auth_identity=OuterRef("pk")
                 ).values("last_used_at")
             )
-        ).first()
-        identity = row
-        last_used_at = row.session_last_used_at if row is not None else None
-        if identity is not None and last_used_at is None:
-            return None  # the session has ended
+        )
+    identity = identities.first()
     if identity is None:
         return None
+    last_used_at: datetime | None = getattr(identity, "session_last_used_at", None)
+    if claims.session_id is not None and last_used_at is None:
+        return None  # the session has ended
     if claims.actor_id and claims.actor_id != identity.customer_id:
         return None
     if not token_generation_is_current(claims=claims, identity=identity):
