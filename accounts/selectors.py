@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db import connection
+from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
 
 from accounts.hashers import MEDUSA_HASH_PREFIX
@@ -23,6 +24,7 @@ from accounts.models import (
 from accounts.tokens import AccessClaims
 from core.emails import email_normalize
 from core.locale import mail_language
+from core.rows import ModelRows
 
 
 def provider_identity_get(*, provider: str, entity_id: str) -> ProviderIdentity | None:
@@ -124,27 +126,37 @@ class TokenSubject:
     session_last_used_at: datetime | None
 
 
+_IDENTITY = ModelRows(AuthIdentity, "i")
+_CUSTOMER = ModelRows(Customer, "c")
+# By primary keys; written out (core/rows.py) because this read is in every
+# customer request. The session's last use is NULL when the token names no
+# session or one that has ended.
+_CLAIMS_SQL = f"""
+SELECT {_IDENTITY.columns}, {_CUSTOMER.columns},
+       (SELECT s.last_used_at FROM accounts_loginsession s
+         WHERE s.id = %s AND s.auth_identity_id = i.id)
+  FROM accounts_authidentity i
+  LEFT JOIN accounts_customer c ON c.id = i.customer_id
+ WHERE i.id = %s
+"""  # noqa: S608  (the column names come from the models)
+
+
 def auth_identity_for_claims(*, claims: AccessClaims) -> TokenSubject | None:
     """The identity a token speaks for, or None if the token must be refused:
     the identity is gone, its customer differs, a revocation came after
-    the token, or its login session has ended (docs/api.md, "Revocation")."""
-    # The customer and the session come in the same query: GET /me needs
-    # nothing else.
-    identities = AuthIdentity.objects.select_related("customer").filter(
-        id=claims.auth_identity_id
-    )
-    if claims.session_id is not None:
-        identities = identities.annotate(
-            session_last_used_at=Subquery(
-                LoginSession.objects.filter(
-                    id=claims.session_id, auth_identity=OuterRef("pk")
-                ).values("last_used_at")
-            )
-        )
-    identity = identities.first()
+    the token, or its login session has ended (docs/api.md, "Revocation").
+    One query: the identity, its customer (GET /me needs nothing else) and
+    the session's last use."""
+    with connection.cursor() as cursor:
+        cursor.execute(_CLAIMS_SQL, [claims.session_id, claims.auth_identity_id])
+        row = cursor.fetchone()
+    identity = None if row is None else _IDENTITY.instance(row)
     if identity is None:
         return None
-    last_used_at: datetime | None = getattr(identity, "session_last_used_at", None)
+    AuthIdentity.customer.field.set_cached_value(
+        identity, _CUSTOMER.instance(row, _IDENTITY.width)
+    )
+    last_used_at: datetime | None = row[-1]
     if claims.session_id is not None and last_used_at is None:
         return None  # the session has ended
     if claims.actor_id and claims.actor_id != identity.customer_id:
@@ -323,7 +335,18 @@ def addresses_list(
     return list(rows.order_by(*ordering)[offset : offset + limit]), count
 
 
+_ADDRESS = ModelRows(CustomerAddress, "a")
+_ADDRESSES_SQL = f"""
+SELECT {_ADDRESS.columns} FROM accounts_customeraddress a
+ WHERE a.customer_id = %s ORDER BY a.id
+"""  # noqa: S608  (the column names come from the model)
+
+
 def addresses_of(*, customer_id: str) -> list[CustomerAddress]:
     """All of a customer's addresses (at most ADDRESSES_PER_CUSTOMER_MAX), in
-    id order: a customer's `addresses`."""
-    return list(CustomerAddress.objects.filter(customer_id=customer_id).order_by("id"))
+    id order: a customer's `addresses`. Written out (core/rows.py): GET /me
+    and every code login read them."""
+    with connection.cursor() as cursor:
+        cursor.execute(_ADDRESSES_SQL, [customer_id])
+        rows = cursor.fetchall()
+    return [address for row in rows if (address := _ADDRESS.instance(row))]

@@ -1,0 +1,61 @@
+"""Model instances from hand-written SELECTs, for the few reads every
+request makes (a token's identity, a customer's addresses).
+
+Building and compiling a queryset costs more Python than the query costs
+PostgreSQL: for `GET /store/customers/me` the ORM's query building was over
+half of the request's CPU (docs/performance.md, "Against the peers"). A
+`ModelRows` reads the model's own field list once, so the SQL written with
+it names every column; `instance()` turns a row's slice back into the model
+with the converters the ORM would apply (JSON fields parsed, and so on),
+so callers get the same objects a queryset gives them.
+"""
+
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+from django.db import connection
+from django.db.models import Model
+
+M = TypeVar("M", bound=Model)
+Converter = Callable[[Any, Any, Any], Any]
+
+
+class ModelRows(Generic[M]):
+    """`columns`: the model's concrete columns qualified by `alias`, for a
+    SELECT list; `width`: how many; `instance(row, start)`: the model from
+    `row[start:start + width]`, or None when its primary key is NULL (the
+    missing side of a LEFT JOIN)."""
+
+    def __init__(self, model: type[M], alias: str) -> None:
+        self.model = model
+        fields = model._meta.concrete_fields
+        self.columns = ", ".join(f'{alias}."{field.column}"' for field in fields)
+        self.width = len(fields)
+        self.attnames = [field.attname for field in fields]
+        self._pk_index = next(i for i, field in enumerate(fields) if field.primary_key)
+        self._fields = fields
+        self._alias = alias
+        self._converters: list[tuple[int, list[Converter], Any]] | None = None
+
+    def converters(self) -> list[tuple[int, list[Converter], Any]]:
+        # As SQLCompiler.get_converters, once per process (one database).
+        if self._converters is None:
+            found = []
+            for i, field in enumerate(self._fields):
+                column = field.get_col(self._alias)
+                functions = connection.ops.get_db_converters(
+                    column
+                ) + column.get_db_converters(connection)
+                if functions:
+                    found.append((i, functions, column))
+            self._converters = found
+        return self._converters
+
+    def instance(self, row: Sequence[Any], start: int = 0) -> M | None:
+        values = list(row[start : start + self.width])
+        if values[self._pk_index] is None:
+            return None
+        for i, functions, column in self.converters():
+            for convert in functions:
+                values[i] = convert(values[i], column, connection)
+        return self.model.from_db(connection.alias, self.attnames, values)
