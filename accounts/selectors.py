@@ -28,8 +28,10 @@ from core.rows import ModelRows
 
 
 def provider_identity_get(*, provider: str, entity_id: str) -> ProviderIdentity | None:
+    """By the (entity_id, provider) unique index, with its identity and the
+    identity's customer (a login needs all three)."""
     return (
-        ProviderIdentity.objects.select_related("auth_identity")
+        ProviderIdentity.objects.select_related("auth_identity__customer")
         .filter(provider=provider, entity_id=entity_id)
         .first()
     )

@@ -59,12 +59,24 @@ def _login(*, email: str, client: ClientInfo, now: datetime) -> OtpLogin:
     login-less registered customer of the address if there is one, with an
     email-otp login, the mailbox marked proven (a password nobody had proven
     switched off, and its owner told by mail), and a token."""
-    identity = accounts.identity_for_email_get_or_create(email=email, now=now)
+    # A returning code user's login brings its identity and customer along.
+    otp_identity = selectors.provider_identity_get(
+        provider=Provider.EMAIL_OTP, entity_id=email
+    )
+    identity = (
+        otp_identity.auth_identity
+        if otp_identity is not None
+        else accounts.identity_for_email_get_or_create(email=email, now=now)
+    )
     if identity.customer_id is None:
         accounts.registered_customer_claim(identity=identity, email=email, now=now)
-    accounts.provider_identity_get_or_create(
-        auth_identity=identity, provider=Provider.EMAIL_OTP, entity_id=email, now=now
-    )
+    if otp_identity is None:
+        otp_identity = accounts.provider_identity_get_or_create(
+            auth_identity=identity,
+            provider=Provider.EMAIL_OTP,
+            entity_id=email,
+            now=now,
+        )
     proof = accounts.identity_email_proven(identity=identity, now=now)
     if proof.password_disabled:
         accounts.password_disabled_notice_after_commit(email=email, disabled_at=now)
@@ -74,6 +86,7 @@ def _login(*, email: str, client: ClientInfo, now: datetime) -> OtpLogin:
         client=client,
         now=now,
         announce=True,  # only an existing customer's login is announced
+        provider_identity=otp_identity,
     )
     if identity.customer_id is None:
         return OtpLogin(token=token, customer=None)

@@ -1,3 +1,8 @@
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import connection
+
 from otp.models import OtpChallenge, OtpFailureBudget, Purpose
 
 
@@ -39,3 +44,37 @@ def failure_budget(*, email: str) -> OtpFailureBudget:
     return OtpFailureBudget.objects.filter(email=email).first() or OtpFailureBudget(
         email=email
     )
+
+
+@dataclass(frozen=True)
+class SendLimits:
+    consecutive_failures: int
+    # When the email's challenges of the purpose opened within the last
+    # hour, or since staff cleared its limits, the newest first.
+    recent: list[datetime]
+
+
+# One round trip for every limit a send checks: the failure budget (a row
+# that may not exist) and the challenges it counts. GREATEST skips a NULL
+# cleared_at.
+_SEND_LIMITS_SQL = """
+SELECT b.consecutive_failures,
+       ARRAY(SELECT c.created_at FROM otp_otpchallenge c
+              WHERE c.email = %(email)s AND c.purpose = %(purpose)s
+                AND c.created_at > GREATEST(%(hour_ago)s, b.cleared_at)
+              ORDER BY c.created_at DESC)
+  FROM (SELECT 1) AS one
+  LEFT JOIN otp_otpfailurebudget b ON b.email = %(email)s
+"""
+
+
+def send_limits(*, email: str, purpose: str, now: datetime) -> SendLimits:
+    """The counts a send of `purpose` to `email` is checked against
+    (otp_email_purpose_created_idx, the budget's primary key)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _SEND_LIMITS_SQL,
+            {"email": email, "purpose": purpose, "hour_ago": now - timedelta(hours=1)},
+        )
+        failures, recent = cursor.fetchone()
+    return SendLimits(consecutive_failures=failures or 0, recent=recent)

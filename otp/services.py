@@ -113,19 +113,10 @@ def otp_challenge_discard(*, challenge: OtpChallenge, error: Exception) -> None:
 def _challenge_open(
     *, email: str, purpose: str, now: datetime, subject: str = ""
 ) -> tuple[OtpChallenge, str]:
-    budget = selectors.failure_budget(email=email)
-    if budget.consecutive_failures >= settings.OTP_FAILURE_CEILING:
+    limits = selectors.send_limits(email=email, purpose=purpose, now=now)
+    if limits.consecutive_failures >= settings.OTP_FAILURE_CEILING:
         raise _too_many(HOUR)
-    counted_since = max(
-        now - timedelta(hours=1), budget.cleared_at or now - timedelta(hours=1)
-    )
-    recent = list(
-        OtpChallenge.objects.filter(
-            email=email, purpose=purpose, created_at__gt=counted_since
-        )
-        .order_by("-created_at")
-        .values_list("created_at", flat=True)
-    )
+    recent = limits.recent
     cooldown = timedelta(seconds=settings.OTP_RESEND_COOLDOWN_SECONDS)
     if recent and now - recent[0] < cooldown:
         raise _too_many((recent[0] + cooldown - now).total_seconds())
@@ -134,10 +125,10 @@ def _challenge_open(
         raise _too_many((oldest + timedelta(hours=1) - now).total_seconds())
     code = codes.code_generate()
     try:
-        with transaction.atomic():
-            challenge = otp_challenge_replace(
-                email=email, code=code, now=now, purpose=purpose, subject=subject
-            )
+        # No savepoint: a refusal rolls the whole transaction back anyway.
+        challenge = otp_challenge_replace(
+            email=email, code=code, now=now, purpose=purpose, subject=subject
+        )
     except IntegrityError:
         # A parallel send opened this email's challenge a moment ago.
         raise _too_many(settings.OTP_RESEND_COOLDOWN_SECONDS) from None
@@ -185,14 +176,17 @@ def _locked() -> NotAllowed:
     return NotAllowed("Too many wrong codes; request a new code", code="otp_locked")
 
 
-def _refusal(challenge: OtpChallenge, *, email: str, now: datetime) -> ApiError | None:
+def _refusal(
+    challenge: OtpChallenge, *, failures: int, now: datetime
+) -> ApiError | None:
+    """Why a code or link for `challenge` cannot work, if it cannot;
+    `failures`: its address's consecutive failures, read under the
+    challenge's lock."""
     if challenge.consumed_at or challenge.replaced_at:
         return _not_found()
     if challenge.locked_at:
         return _locked()
-    if selectors.failure_budget(email=email).consecutive_failures >= (
-        settings.OTP_FAILURE_CEILING
-    ):
+    if failures >= settings.OTP_FAILURE_CEILING:
         return _locked()
     if challenge.expires_at <= now:
         return InvalidData(
@@ -225,7 +219,8 @@ def otp_verify(
         if challenge is None or (subject is not None and challenge.subject != subject):
             error = _not_found()
         else:
-            error = _refusal(challenge, email=email, now=now)
+            failures = selectors.failure_budget(email=email).consecutive_failures
+            error = _refusal(challenge, failures=failures, now=now)
             if (
                 error is None
                 and codes.code_is_well_formed(code)
@@ -238,7 +233,8 @@ def otp_verify(
                 challenge.attempts = F("attempts") + 1
                 challenge.consumed_at = now
                 challenge.save(update_fields=["attempts", "consumed_at"])
-                otp_failures_reset(email=email)
+                if failures:  # no write for the usual login without one
+                    otp_failures_reset(email=email)
                 return login(email)
             if error is None:
                 error = _wrong_code(challenge, now=now)
@@ -289,11 +285,13 @@ def otp_verify_link(
         )
         if challenge is None:
             raise InvalidData("Invalid or unknown link", code="otp_not_found")
-        error = _refusal(challenge, email=challenge.email, now=now)
+        failures = selectors.failure_budget(email=challenge.email).consecutive_failures
+        error = _refusal(challenge, failures=failures, now=now)
         if error is None:
             challenge.consumed_at = now
             challenge.save(update_fields=["consumed_at"])
-            otp_failures_reset(email=challenge.email)
+            if failures:
+                otp_failures_reset(email=challenge.email)
             return login(challenge.email)
     raise error
 

@@ -17,7 +17,7 @@ from django.db.models.expressions import Combinable
 from django.db.models.functions import Greatest
 
 from accounts import selectors
-from accounts.models import AuthIdentity, LoginSession
+from accounts.models import AuthIdentity, LoginSession, ProviderIdentity
 from accounts.tokens import AccessClaims, access_token_issue
 from core.client_info import ClientInfo
 from core.emails import email_hash
@@ -48,17 +48,24 @@ def access_token_for_login(
     client: ClientInfo,
     now: datetime,
     announce: bool = False,
+    provider_identity: ProviderIdentity | None = None,
 ) -> str:
     """A new session for this login, and its first token. `announce`: a
     login of an existing account (not a sign-up), which mails the new
-    device notice when NEW_DEVICE_NOTICE is on and the device is new."""
+    device notice when NEW_DEVICE_NOTICE is on and the device is new.
+    `provider_identity`: the login's, when the caller has read it (else
+    it is looked up for the token's user_metadata)."""
     if announce and settings.NEW_DEVICE_NOTICE and identity.customer_id is not None:
         _new_device_notice(identity=identity, provider=provider, client=client, now=now)
     session = login_session_open(
         identity=identity, provider=provider, client=client, now=now
     )
     return access_token_for_identity(
-        identity=identity, provider=provider, session_id=session.id, now=now
+        identity=identity,
+        provider=provider,
+        session_id=session.id,
+        now=now,
+        provider_identity=provider_identity,
     )
 
 
@@ -156,11 +163,19 @@ def access_token_for_session(
 
 
 def access_token_for_identity(
-    *, identity: AuthIdentity, provider: str, session_id: str, now: datetime
+    *,
+    identity: AuthIdentity,
+    provider: str,
+    session_id: str,
+    now: datetime,
+    provider_identity: ProviderIdentity | None = None,
 ) -> str:
     """A token of an open session: the first one, a refresh, or the one a
     password or address change gives the client that made it."""
-    provider_identity = identity.provider_identities.filter(provider=provider).first()
+    if provider_identity is None:
+        provider_identity = identity.provider_identities.filter(
+            provider=provider
+        ).first()
     if identity.customer_id is None:
         # A registration token keeps its identity from the sweep for as long
         # as it lives: the sweep looks at updated_at, and the token lifetime
