@@ -71,6 +71,12 @@ class ProviderConfig:
     team_id: str = ""
     key_id: str = ""
     private_key: str = ""
+    # "oidc", or "github": OAuth 2.0 and GitHub's REST API (social/github.py)
+    # at these URLs instead of an issuer's discovery and ID token.
+    kind: str = "oidc"
+    authorize_url: str = ""
+    token_url: str = ""
+    api_url: str = ""
 
     @property
     def signs_client_secret(self) -> bool:
@@ -90,7 +96,8 @@ class AuthorizationRequest:
 
 @dataclass(frozen=True)
 class IdTokenClaims:
-    """What a verified ID token says about the user."""
+    """What a verified login says about the user: an ID token's claims, or
+    what GitHub's API answered (social/github.py)."""
 
     subject: str
     email: str | None
