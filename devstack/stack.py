@@ -349,15 +349,20 @@ class ThrowawayStack:
             self.log_dir / "medusa.log",
         )
 
+    def _replace_settings(self, values: dict[str, str]) -> None:
+        """A test provider's settings, over the caller's: no test may reach
+        a real provider."""
+        for name, value in values.items():
+            if self.env.get(name, value) != value:
+                warn(f"{name} from your environment replaced for the test stack")
+            self.env[name] = value
+
     def start_oidc(self, port: int) -> None:
         """The OpenID Connect provider of the social login tests
         (devstack/oidc.py), in the background; our servers get it as their
         `google`, over the caller's SOCIAL_* settings."""
         self.oidc = oidc.OidcProvider(port)
-        for name, value in self.oidc.app_settings().items():
-            if self.env.get(name, value) != value:
-                warn(f"{name} from your environment replaced for the test stack")
-            self.env[name] = value
+        self._replace_settings(self.oidc.app_settings())
         log(f"starting oidc-provider (log: {self.log_dir}/oidc.log)")
         self.children.start(
             "oidc",
@@ -383,10 +388,7 @@ class ThrowawayStack:
         in the background; our servers get it as their `github`, over the
         caller's SOCIAL_* settings."""
         self.github = github.GithubServer(port)
-        for name, value in self.github.app_settings().items():
-            if self.env.get(name, value) != value:
-                warn(f"{name} from your environment replaced for the test stack")
-            self.env[name] = value
+        self._replace_settings(self.github.app_settings())
         providers = [
             name for name in self.env.get("SOCIAL_PROVIDERS", "").split(",") if name
         ]

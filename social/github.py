@@ -31,7 +31,6 @@ from authlib.integrations.base_client import (
     OAuthError,
 )
 from authlib.integrations.requests_client import OAuth2Session
-from django.conf import settings
 
 from social.oidc import (
     AuthorizationRequest,
@@ -39,6 +38,7 @@ from social.oidc import (
     ProviderConfig,
     ProviderRefused,
     ProviderUnavailable,
+    client_kwargs,
 )
 
 # GitHub's REST API asks for these (docs.github.com/rest, "API versions").
@@ -65,13 +65,8 @@ class _GithubApp(OAuth2Mixin, BaseApp):  # type: ignore[misc]
             authorize_url=config.authorize_url,
             access_token_url=config.token_url,
             api_base_url=config.api_url,
-            client_kwargs={
-                "scope": config.scope,
-                "code_challenge_method": "S256",
-                # GitHub documents the client id and secret as parameters.
-                "token_endpoint_auth_method": "client_secret_post",
-                "default_timeout": settings.SOCIAL_HTTP_TIMEOUT,
-            },
+            # GitHub documents the client id and secret as body parameters.
+            client_kwargs=client_kwargs(config, auth_method="client_secret_post"),
         )
         self.config = config
 

@@ -33,7 +33,6 @@ class GithubProvider:
     url: str
     provider: str
     callback_url: str
-    other_callback_url: str
 
     def authorize(
         self,
@@ -91,4 +90,4 @@ def github_from_env(*, wrong_secret: bool = False) -> GithubProvider:
     )
     require_variables(*names)
     url, name, callback_url = (os.environ[name] for name in names)
-    return GithubProvider(url, name, callback_url, callback_url)
+    return GithubProvider(url, name, callback_url)

@@ -12,18 +12,18 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from accounts.models import AuthIdentity, ProviderIdentity
+from accounts.models import ProviderIdentity
 from tests.e2e.github_provider import address, new_user_id
 from tests.e2e.test_social_login import (
+    LINKING_RULES,
     NO_STATE,
-    _password_account,
     _password_token,
-    _passwordless_account,
     callback,
     claims,
+    linking_rules_hold,
     start,
 )
-from tests.factories import PASSWORD, customer_create
+from tests.factories import customer_create
 from tests.security.test_logs import wait_for_access_line
 
 pytestmark = [pytest.mark.live, pytest.mark.github]
@@ -119,26 +119,10 @@ def test_a_returning_customer_lands_on_the_same_account_after_renaming(
     assert row.provider_metadata == {"email": "new." + email, "email_verified": True}
 
 
-@pytest.mark.parametrize(
-    ("primary_verified", "account", "lands_on_it"),
-    [
-        (True, "proven password account", True),
-        (True, "unproven password account", False),
-        (True, "passwordless account", True),
-        (False, "proven password account", False),
-        (False, "unproven password account", False),
-        (False, "passwordless account", False),
-    ],
-)
+@pytest.mark.parametrize(("primary_verified", "account", "lands_on_it"), LINKING_RULES)
 def test_a_first_github_login_joins_an_account_only_by_the_linking_rules(
     live, github, email, primary_verified, account, lands_on_it
 ):
-    customer = {
-        "proven password account": lambda: _password_account(email, proven=True),
-        "unproven password account": lambda: _password_account(email, proven=False),
-        "passwordless account": lambda: _passwordless_account(email),
-    }[account]()
-    identity_id = AuthIdentity.objects.get(customer=customer).id
     user_id = new_user_id()
     # An unverified primary address beside a verified one (an account with
     # none verified shares no address at all: below).
@@ -147,33 +131,17 @@ def test_a_first_github_login_joins_an_account_only_by_the_linking_rules(
         address("verified.other@example.com", primary=False),
     ]
 
-    token = claims(login(live, github, user_id=user_id, emails=emails))
-
-    (row,) = logins_of(github, user_id)
-    assert row.provider_metadata == {
-        "email": email,
-        "email_verified": primary_verified,
-    }
-    if lands_on_it:
-        assert token["actor_id"] == customer.id
-        assert token["auth_identity_id"] == identity_id == row.auth_identity_id
-        return
-    assert token["actor_id"] == ""
-    assert token["auth_identity_id"] != identity_id
-    duplicate = live.post(
-        "/store/customers",
-        token=login(live, github, user_id=user_id, emails=emails),
-        json={"email": email},
+    row = linking_rules_hold(
+        live,
+        provider=github.provider,
+        subject=str(user_id),
+        email=email,
+        account=account,
+        lands_on_it=lands_on_it,
+        log_in=lambda: login(live, github, user_id=user_id, emails=emails),
     )
-    assert duplicate.status_code == 422, duplicate.text
-    assert not ProviderIdentity.objects.filter(
-        auth_identity_id=identity_id, provider=github.provider
-    ).exists()
-    if account != "passwordless account":
-        password_login = live.post(
-            "/auth/customer/emailpass", json={"email": email, "password": PASSWORD}
-        )
-        assert password_login.status_code == 200
+
+    assert row.provider_metadata == {"email": email, "email_verified": primary_verified}
 
 
 @pytest.mark.parametrize(

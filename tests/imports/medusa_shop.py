@@ -106,17 +106,21 @@ class MedusaShop:
         )
         return provider_id
 
-    def google_signup(self, sub: str, email: str) -> tuple[str, str]:
-        """A customer who signed up with Google (@medusajs/auth-google: the
-        subject as entity_id, the profile in user_metadata), then POST
-        /store/customers: (auth identity id, customer id)."""
-        at = self.tick()
+    def _identity_add(self, at) -> str:
         identity_id = f"authid_{ULID()}"
         self.execute(
             "INSERT INTO auth_identity (id, app_metadata, created_at, updated_at) "
             "VALUES (%s, NULL, %s, %s)",
             [identity_id, at, at],
         )
+        return identity_id
+
+    def google_signup(self, sub: str, email: str) -> tuple[str, str]:
+        """A customer who signed up with Google (@medusajs/auth-google: the
+        subject as entity_id, the profile in user_metadata), then POST
+        /store/customers: (auth identity id, customer id)."""
+        at = self.tick()
+        identity_id = self._identity_add(at)
         profile = {"name": "Gee User", "email": email, "given_name": "Gee"}
         self.provider_add(identity_id, "google", sub, None, at, user_metadata=profile)
         customer_id = self.customer_add(email)
@@ -131,12 +135,7 @@ class MedusaShop:
         (the public one, or what the customer typed): (auth identity id,
         customer id)."""
         at = self.tick()
-        identity_id = f"authid_{ULID()}"
-        self.execute(
-            "INSERT INTO auth_identity (id, app_metadata, created_at, updated_at) "
-            "VALUES (%s, NULL, %s, %s)",
-            [identity_id, at, at],
-        )
+        identity_id = self._identity_add(at)
         profile = {
             "profile_url": f"https://api.github.com/users/u{user_id}",
             "avatar": f"https://avatars.githubusercontent.com/u/{user_id}?v=4",
