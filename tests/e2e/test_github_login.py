@@ -6,6 +6,7 @@ GitHub's primary verified address, and the refusals (state, client secret,
 GitHub's error answers, no verified address, an API outage), each leaving
 nothing behind."""
 
+import json
 import os
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -324,3 +325,27 @@ def test_githubs_code_state_and_access_token_stay_out_of_our_logs(live, github, 
     for secret in (query["code"], query["state"]):
         assert secret not in written
     assert "gho_" not in written  # every access token of the stand-in
+
+
+def test_the_js_sdk_signs_a_github_customer_in_and_back_again(live, github, email):
+    """sdk.auth.login("customer", "github") → GitHub → sdk.auth.callback,
+    Medusa's documented profile step and refresh; the second time straight
+    in to the same customer."""
+    from tests.e2e.test_social_login import _sdk
+
+    user_id = new_user_id()
+
+    def sdk_login() -> dict:
+        started = _sdk(live, github, STEP="start", CALLBACK_URL=github.callback_url)
+        query = github.authorize(started["location"], user_id=user_id, email=email)
+        del query["_page"]
+        return _sdk(live, github, STEP="finish", QUERY=json.dumps(query))
+
+    first = sdk_login()
+    again = sdk_login()
+
+    customer_id = first["created"]["id"]
+    assert first["created"]["email"] == email
+    assert claims(first["refreshed"]["token"])["actor_id"] == customer_id
+    assert claims(again["token"])["actor_id"] == customer_id
+    assert again["customer"]["id"] == customer_id
