@@ -223,6 +223,7 @@ def run_test(stack: ThrowawayStack, pytest_args: list[str]) -> int:
     stack.start_app()
     npm_install()
     stack.wait_for_oidc()
+    stack.wait_for_github()
     stack.wait_for_medusa()
     env = stack.test_env()
     failed = []

@@ -47,6 +47,7 @@ def pytest_load_initial_conftests(early_config, parser, args):
             stack.start_app()
             npm_install(only_missing=True)
             stack.wait_for_oidc()
+            stack.wait_for_github()
             stack.wait_for_medusa()
         except BaseException:
             stack.dump_logs()

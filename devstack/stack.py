@@ -13,7 +13,7 @@ import time
 from collections.abc import MutableMapping
 from pathlib import Path
 
-from devstack import credentials, medusa, oidc
+from devstack import credentials, github, medusa, oidc
 from devstack.postgres import Postgres, choose_user, find_bin, throwaway_root
 from devstack.redis import Redis
 from devstack.util import (
@@ -260,6 +260,7 @@ class ThrowawayStack:
         self.children: Children | None = None
         self.medusa: medusa.Medusa | None = None
         self.oidc: oidc.OidcProvider | None = None
+        self.github: github.GithubServer | None = None
         self.medusa_started = 0.0
         self.web_url = ""
 
@@ -278,8 +279,9 @@ class ThrowawayStack:
         user = choose_user(environ=self.env)
         pg_root = throwaway_root(user)
         self.tmp_dirs.append(pg_root)
-        ports = free_ports(6)
-        pg_port, redis_port, web_port, medusa_pg_port, medusa_port, oidc_port = ports
+        ports = free_ports(7)
+        pg_port, redis_port, web_port, medusa_pg_port, medusa_port = ports[:5]
+        oidc_port, github_port = ports[5:]
         self.web_port = int(self.env.get("PORT") or web_port)
         if not port_is_free(self.web_port):
             raise DevError(f"PORT={self.web_port} is in use")
@@ -316,6 +318,7 @@ class ThrowawayStack:
             )
         if self.kind == "test":
             self.start_oidc(oidc_port)
+            self.start_github(github_port)
             self.start_medusa(medusa_pg_port, medusa_port)
         log("preparing the database")
         prepare_database(self.env, disable_beat=True, quiet=True)
@@ -346,15 +349,20 @@ class ThrowawayStack:
             self.log_dir / "medusa.log",
         )
 
+    def _replace_settings(self, values: dict[str, str]) -> None:
+        """A test provider's settings, over the caller's: no test may reach
+        a real provider."""
+        for name, value in values.items():
+            if self.env.get(name, value) != value:
+                warn(f"{name} from your environment replaced for the test stack")
+            self.env[name] = value
+
     def start_oidc(self, port: int) -> None:
         """The OpenID Connect provider of the social login tests
         (devstack/oidc.py), in the background; our servers get it as their
         `google`, over the caller's SOCIAL_* settings."""
         self.oidc = oidc.OidcProvider(port)
-        for name, value in self.oidc.app_settings().items():
-            if self.env.get(name, value) != value:
-                warn(f"{name} from your environment replaced for the test stack")
-            self.env[name] = value
+        self._replace_settings(self.oidc.app_settings())
         log(f"starting oidc-provider (log: {self.log_dir}/oidc.log)")
         self.children.start(
             "oidc",
@@ -374,6 +382,37 @@ class ThrowawayStack:
         ):
             raise DevError("oidc-provider did not start")
         log(f"oidc-provider ready at {self.oidc.url}")
+
+    def start_github(self, port: int) -> None:
+        """The GitHub stand-in of the social login tests (devstack/github.py),
+        in the background; our servers get it as their `github`, over the
+        caller's SOCIAL_* settings."""
+        self.github = github.GithubServer(port)
+        self._replace_settings(self.github.app_settings())
+        providers = [
+            name for name in self.env.get("SOCIAL_PROVIDERS", "").split(",") if name
+        ]
+        self.env["SOCIAL_PROVIDERS"] = ",".join(
+            [*providers, github.PROVIDER, github.WRONG_SECRET_PROVIDER]
+        )
+        log(f"starting the GitHub stand-in (log: {self.log_dir}/github.log)")
+        self.children.start(
+            "github",
+            [python(), "-m", "devstack.github"],
+            self.github.env(self.env),
+            self.log_dir / "github.log",
+        )
+
+    def wait_for_github(self) -> None:
+        """Until the GitHub stand-in answers."""
+        if self.github is None:
+            return
+        if not wait_for_health(
+            self.github.health_url,
+            github.HEALTH_TIMEOUT,
+            lambda: self.children.check_alive("github"),
+        ):
+            raise DevError("the GitHub stand-in did not start")
 
     def wait_for_medusa_tables(self) -> None:
         """Until Medusa's database is migrated: our worker checks its tables
@@ -500,6 +539,7 @@ class ThrowawayStack:
                 **self.redis.env(),
                 **(self.medusa.test_env() if self.medusa else {}),
                 **(self.oidc.test_env() if self.oidc else {}),
+                **(self.github.test_env() if self.github else {}),
             }
         )
         return env
@@ -524,7 +564,7 @@ class ThrowawayStack:
     def close(self) -> None:
         try:
             if self.children:
-                self.children.stop("web", "worker", "beat", "medusa", "oidc")
+                self.children.stop("web", "worker", "beat", "medusa", "oidc", "github")
             if self.redis:
                 self.redis.shutdown()
             if self.medusa:

@@ -1,9 +1,9 @@
 """Social login (issue 18; docs/social-login.md): Medusa's
 `/auth/customer/{provider}` start and callback for OpenID Connect
-providers. The provider half (state, PKCE, nonce, the ID token) is
-social's; the linking rules are accounts' (accounts/services/social.py);
-this flow joins them, issues the token and counts every outcome by
-provider (core.metrics.social_logins).
+providers and GitHub. The provider half (state, PKCE, nonce, the ID token
+or GitHub's API) is social's; the linking rules are accounts'
+(accounts/services/social.py); this flow joins them, issues the token and
+counts every outcome by provider (core.metrics.social_logins).
 
 A token with `actor_id: ""` (outcome `new`, or a returning login that
 never finished its profile) is Medusa's documented next step:

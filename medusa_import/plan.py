@@ -3,10 +3,12 @@ reason. Pure functions over the source rows; nothing here touches a database.
 
 Policy (docs/migrate-from-medusa.md): emails are normalized as everywhere in
 this server; soft-deleted rows, admin users' identities and providers other
-than emailpass, email-otp and google are not imported; a customer link that
-points at no live customer makes the identity an orphan, as in Medusa.
-Google logins come keyed by their subject, as Medusa keeps them, with the
-email of their `user_metadata` as the login's (docs/social-login.md).
+than emailpass, email-otp, google and github are not imported; a customer
+link that points at no live customer makes the identity an orphan, as in
+Medusa. Google and GitHub logins come keyed by their subject (GitHub's: the
+numeric user id), as Medusa keeps them, with the email of their
+`user_metadata` as the login's, and never Medusa's copy of the provider's
+tokens (docs/social-login.md).
 """
 
 import re
@@ -74,10 +76,15 @@ class ProviderRow:
     updated_at: datetime
 
 
-# Medusa's social providers that come across: Google's only asserted
-# verified addresses (Medusa's auth-google refuses others). GitHub's user
-# email is not known to be verified, and no GitHub login runs here.
-SOCIAL_IMPORTED = ("google",)
+# Medusa's social providers that come across, and whether the address
+# Medusa kept is known verified: Google's is (Medusa's auth-google refuses
+# others); GitHub's is the public profile address of `GET /user`, which
+# Medusa never checked. Either way the login is keyed by its subject, so
+# the customer's next login here is a returning one, which records what the
+# provider says of the address now.
+SOCIAL_IMPORTED = {"google": True, "github": False}
+# GitHub's subject: the numeric user id, as Medusa's auth-github keeps it.
+GITHUB_SUBJECT = r"[1-9][0-9]{0,19}"
 
 
 def login_email(row: ProviderRow) -> str:
@@ -350,8 +357,10 @@ def _kept(row: Row, **columns: Any) -> ProviderRow:
 
 
 def _social_provider_row(row: Row) -> ProviderRow:
-    """A Google login: keyed by the subject as Medusa keeps it; the address
-    its `user_metadata` holds, normalized, is the login's."""
+    """A Google or GitHub login: keyed by the subject as Medusa keeps it;
+    the address its `user_metadata` holds, normalized, is the login's. Its
+    `provider_metadata` is ours: Medusa's (GitHub's access and refresh
+    tokens) stays behind."""
     problem = common_problem("provider_identity", row)
     subject = row["entity_id"] or ""
     user_metadata = row["user_metadata"]
@@ -364,7 +373,9 @@ def _social_provider_row(row: Row) -> ProviderRow:
     if problem is None:
         problem = _metadata_problem(row, hashed)
     if problem is None and not (
-        0 < len(subject) <= 255 and re.fullmatch(PRINTABLE_ASCII, subject)
+        0 < len(subject) <= 255
+        and re.fullmatch(PRINTABLE_ASCII, subject)
+        and (row["provider"] != "github" or re.fullmatch(GITHUB_SUBJECT, subject))
     ):
         problem = Problem("provider_identity", row["id"], "invalid_subject")
     if problem is None and not email_is_valid(email):
@@ -375,7 +386,10 @@ def _social_provider_row(row: Row) -> ProviderRow:
         row,
         entity_id=subject,
         password_hash=None,
-        provider_metadata={"email": email, "email_verified": True},
+        provider_metadata={
+            "email": email,
+            "email_verified": SOCIAL_IMPORTED[row["provider"]],
+        },
         user_metadata={**user_metadata, "email": email},
     )
 

@@ -24,7 +24,7 @@ REASONS = {
     "soft_deleted": "soft-deleted in Medusa",
     "admin_user_identity": "an admin user's identity (app_metadata.user_id)",
     "unsupported_provider": "a provider this server does not import",
-    "no_login": "no live emailpass, email-otp or google provider identity",
+    "no_login": "no live emailpass, email-otp, google or github provider identity",
     "invalid_email": "the email is not a valid address",
     "invalid_subject": "a social login's subject is empty, too long or not ASCII",
     "unusable_password_hash": "provider_metadata.password is no scrypt-kdf hash",

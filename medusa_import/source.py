@@ -49,7 +49,7 @@ ORDER BY (c.id IS NULL OR c.deleted_at IS NOT NULL),
          NOT EXISTS (
              SELECT 1 FROM provider_identity p
              WHERE p.auth_identity_id = ai.id AND p.deleted_at IS NULL
-               AND p.provider IN ('emailpass', 'email-otp', 'google')),
+               AND p.provider IN ('emailpass', 'email-otp', 'google', 'github')),
          ai.created_at, ai.id
 """
 

@@ -71,6 +71,12 @@ class ProviderConfig:
     team_id: str = ""
     key_id: str = ""
     private_key: str = ""
+    # "oidc", or "github": OAuth 2.0 and GitHub's REST API (social/github.py)
+    # at these URLs instead of an issuer's discovery and ID token.
+    kind: str = "oidc"
+    authorize_url: str = ""
+    token_url: str = ""
+    api_url: str = ""
 
     @property
     def signs_client_secret(self) -> bool:
@@ -90,7 +96,8 @@ class AuthorizationRequest:
 
 @dataclass(frozen=True)
 class IdTokenClaims:
-    """What a verified ID token says about the user."""
+    """What a verified login says about the user: an ID token's claims, or
+    what GitHub's API answered (social/github.py)."""
 
     subject: str
     email: str | None
@@ -114,6 +121,17 @@ def provider_names() -> list[str]:
     return list(settings.SOCIAL_LOGIN_PROVIDERS)
 
 
+def client_kwargs(config: ProviderConfig, *, auth_method: str) -> dict[str, Any]:
+    """Authlib's client settings of every provider: the scope, PKCE (S256),
+    how the client authenticates at the token endpoint, the timeout."""
+    return {
+        "scope": config.scope,
+        "code_challenge_method": "S256",
+        "token_endpoint_auth_method": auth_method,
+        "default_timeout": settings.SOCIAL_HTTP_TIMEOUT,
+    }
+
+
 class _OidcApp(OpenIDMixin, OAuth2Mixin, BaseApp):  # type: ignore[misc]
     """Authlib's framework-free OpenID Connect client: the state, nonce and
     verifier come back to us to keep (social/states.py), not in a cookie
@@ -129,17 +147,13 @@ class _OidcApp(OpenIDMixin, OAuth2Mixin, BaseApp):  # type: ignore[misc]
             client_secret=config.client_secret,
             server_metadata_url=config.issuer.rstrip("/")
             + "/.well-known/openid-configuration",
-            client_kwargs={
-                "scope": config.scope,
-                "code_challenge_method": "S256",
+            client_kwargs=client_kwargs(
+                config,
                 # Apple takes its signed secret in the body only.
-                "token_endpoint_auth_method": (
-                    "client_secret_post"
-                    if config.signs_client_secret
-                    else "client_secret_basic"
-                ),
-                "default_timeout": settings.SOCIAL_HTTP_TIMEOUT,
-            },
+                auth_method="client_secret_post"
+                if config.signs_client_secret
+                else "client_secret_basic",
+            ),
         )
         self.config = config
         self.created_at = time.monotonic()

@@ -1,5 +1,6 @@
 """Starting and finishing a provider login: the two halves of the
-authorization code flow, with Medusa's messages for its failures
+authorization code flow (OpenID Connect, social/oidc.py, or GitHub's
+OAuth 2.0, social/github.py), with Medusa's messages for its failures
 (reference: medusa-commerce.md, "Social login").
 
 Threat model (with social/oidc.py and social/states.py): open redirects
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from core.errors import InvalidData, Unauthorized, Unavailable
-from social import oidc, states
+from social import github, oidc, states
 from social.oidc import IdTokenClaims
 
 NO_STATE = "No state provided, or session expired"
@@ -58,7 +59,11 @@ def login_start(
     if redirect_uri not in {config.callback_url, *settings.SOCIAL_CALLBACK_URLS}:
         raise InvalidData(CALLBACK_NOT_ALLOWED)
     try:
-        request = oidc.authorization_request(config, redirect_uri=redirect_uri)
+        request = (
+            github.authorization_request(config, redirect_uri=redirect_uri)
+            if config.kind == "github"
+            else oidc.authorization_request(config, redirect_uri=redirect_uri)
+        )
         states.started_login_save(
             state=request.state,
             login=states.StartedLogin(
@@ -127,13 +132,7 @@ def login_finish(
     if not code:
         raise Unauthorized(NO_CODE)
     try:
-        claims = oidc.id_token_claims(
-            config,
-            code=code,
-            redirect_uri=started.redirect_uri,
-            code_verifier=started.code_verifier,
-            nonce=started.nonce,
-        )
+        claims = _claims(config, code=code, started=started)
     except oidc.ProviderRefused as error:
         raise Unauthorized(f"{NOT_EXCHANGED}, {error}") from None
     except oidc.InvalidIdToken as error:
@@ -146,6 +145,28 @@ def login_finish(
             identity_id=started.link_identity_id, generation=started.link_generation
         )
     return FinishedLogin(claims=claims, link=link)
+
+
+def _claims(
+    config: oidc.ProviderConfig, *, code: str, started: states.StartedLogin
+) -> IdTokenClaims:
+    """What the provider says of the user the code stands for: the only
+    step where the kinds of provider differ (an OpenID Connect ID token, or
+    GitHub's API)."""
+    if config.kind == "github":
+        return github.user_claims(
+            config,
+            code=code,
+            redirect_uri=started.redirect_uri,
+            code_verifier=started.code_verifier,
+        )
+    return oidc.id_token_claims(
+        config,
+        code=code,
+        redirect_uri=started.redirect_uri,
+        code_verifier=started.code_verifier,
+        nonce=started.nonce,
+    )
 
 
 def display_names() -> dict[str, str]:

@@ -225,6 +225,23 @@ def mail_dir():
 
 
 @pytest.fixture(scope="session")
+def github():
+    """The GitHub stand-in that ./dev test starts, configured on the live
+    stack (and in this process) as `github` (tests/e2e/github_provider.py)."""
+    from tests.e2e.github_provider import github_from_env
+
+    return github_from_env()
+
+
+@pytest.fixture(scope="session")
+def github_wrong_secret():
+    """The same GitHub client as `github-wrong-secret`: a wrong secret."""
+    from tests.e2e.github_provider import github_from_env
+
+    return github_from_env(wrong_secret=True)
+
+
+@pytest.fixture(scope="session")
 def oidc_generic():
     """The same provider as the live stack's `acme-id`: any OpenID Connect
     provider, configured by its issuer URL alone."""

@@ -1,4 +1,4 @@
-"""Medusa's social login routes for OpenID Connect providers
+"""Medusa's social login routes for OpenID Connect providers and GitHub
 (docs/social-login.md): `sdk.auth.login("customer", "google", …)` starts,
 `sdk.auth.callback("customer", "google", query)` finishes."""
 

@@ -363,6 +363,21 @@ SOCIAL_PRESETS = {
         "scope": "openid name email",
         "response_mode": "form_post",
     },
+    # Sign in with GitHub: OAuth 2.0 without OpenID Connect (KIND github):
+    # no issuer; the authorize and token URLs and the REST API's base, each
+    # overridable (GitHub Enterprise, the test stack's server).
+    "github": {
+        "kind": "github",
+        "display_name": "GitHub",
+        "scope": "user:email",
+    },
+}
+# A GitHub-kind provider's URLs, unless SOCIAL_<NAME>_AUTHORIZE_URL,
+# _TOKEN_URL or _API_URL say otherwise.
+SOCIAL_GITHUB_URLS = {
+    "authorize_url": "https://github.com/login/oauth/authorize",
+    "token_url": "https://github.com/login/oauth/access_token",
+    "api_url": "https://api.github.com/",
 }
 SOCIAL_RESERVED_NAMES = ("emailpass", "email-otp")
 # Only the test stack's provider runs on plain http://127.0.0.1.
@@ -375,6 +390,10 @@ for _name in env.list("SOCIAL_PROVIDERS", default=[]):
         raise ImproperlyConfigured(f"SOCIAL_PROVIDERS: {_name!r} cannot be a name")
     _prefix = "SOCIAL_" + _name.upper().replace("-", "_") + "_"
     _preset = SOCIAL_PRESETS.get(_name, {})
+    # oidc (discovery, ID token) or github (OAuth 2.0 and GitHub's REST API).
+    _kind = env.str(_prefix + "KIND", default=_preset.get("kind", "oidc"))
+    if _kind not in ("oidc", "github"):
+        raise ImproperlyConfigured(f"{_prefix}KIND: oidc or github")
     # A signed client secret (Apple's): TEAM_ID, KEY_ID and the private key
     # (PRIVATE_KEY: the .p8 file's PEM text, or PRIVATE_KEY_FILE: its path)
     # instead of CLIENT_SECRET; required for `apple`.
@@ -388,6 +407,8 @@ for _name in env.list("SOCIAL_PROVIDERS", default=[]):
                 f"{_prefix}PRIVATE_KEY_FILE cannot be read: {type(_error).__name__}"
             ) from None
     _signed_secret = bool(_private_key) or _name == "apple"
+    if _signed_secret and _kind == "github":
+        raise ImproperlyConfigured(f"{_prefix}PRIVATE_KEY: GitHub takes a secret")
     if _signed_secret and not _private_key:
         raise ImproperlyConfigured(f"{_prefix}PRIVATE_KEY (or _FILE) is required")
     if _private_key:
@@ -399,8 +420,21 @@ for _name in env.list("SOCIAL_PROVIDERS", default=[]):
             _key.curve.name != "secp256r1"
         ):
             raise ImproperlyConfigured(f"{_prefix}PRIVATE_KEY must be a P-256 key")
+    _urls = dict.fromkeys(SOCIAL_GITHUB_URLS, "")
+    _issuer = ""
+    if _kind == "github":
+        _urls = {
+            key: env.str(_prefix + key.upper(), default=default)
+            for key, default in SOCIAL_GITHUB_URLS.items()
+        }
+        # The base the API's paths are joined to.
+        _urls["api_url"] = _urls["api_url"].rstrip("/") + "/"
+    else:
+        _issuer = env.str(_prefix + "ISSUER", default=_preset.get("issuer", ""))
     SOCIAL_LOGIN_PROVIDERS[_name] = {
-        "issuer": env.str(_prefix + "ISSUER", default=_preset.get("issuer", "")),
+        "kind": _kind,
+        **_urls,
+        "issuer": _issuer,
         "client_id": env.str(_prefix + "CLIENT_ID"),
         "client_secret": "" if _signed_secret else env.str(_prefix + "CLIENT_SECRET"),
         "callback_url": env.str(_prefix + "CALLBACK_URL"),
@@ -421,11 +455,15 @@ for _name in env.list("SOCIAL_PROVIDERS", default=[]):
     }
     if SOCIAL_LOGIN_PROVIDERS[_name]["response_mode"] not in ("query", "form_post"):
         raise ImproperlyConfigured(f"{_prefix}RESPONSE_MODE: query or form_post")
-    # The ID token's keys come from the issuer: only over TLS.
-    if not SOCIAL_LOGIN_PROVIDERS[_name]["issuer"].startswith("https://") and not (
-        SOCIAL_ALLOW_HTTP_ISSUER
-    ):
-        raise ImproperlyConfigured(f"{_prefix}ISSUER must be an https:// URL")
+    # The ID token's keys come from the issuer, the code and the access
+    # token go to the provider's URLs: only over TLS.
+    for _url_name in ("issuer",) if _kind == "oidc" else tuple(SOCIAL_GITHUB_URLS):
+        if not SOCIAL_LOGIN_PROVIDERS[_name][_url_name].startswith("https://") and not (
+            SOCIAL_ALLOW_HTTP_ISSUER
+        ):
+            raise ImproperlyConfigured(
+                f"{_prefix}{_url_name.upper()} must be an https:// URL"
+            )
 # Further storefront pages a start request may name in `callback_url`
 # (exact URLs; each provider's CALLBACK_URL is always allowed).
 SOCIAL_CALLBACK_URLS = env.list("SOCIAL_CALLBACK_URLS", default=[])

@@ -28,18 +28,21 @@ def test_admin_finds_customers_by_email_and_never_shows_hashes(client, email):
     assert "argon2" not in identity
 
 
+@pytest.mark.parametrize(
+    ("provider", "sub"),
+    [("google", "Case-Sensitive.Subject.1"), ("github", "583231")],
+)
 def test_admin_shows_a_social_logins_provider_email_and_finds_it_by_subject(
-    client, email
+    client, email, provider, sub
 ):
     from django.contrib.auth.models import User
     from django.utils import timezone
 
     from accounts import services
 
-    sub = "Case-Sensitive.Subject.1"
     login = services.identity_for_social_login(
         account=services.ProviderAccount(
-            provider="google", subject=sub, email=email, email_verified=True
+            provider=provider, subject=sub, email=email, email_verified=True
         ),
         now=timezone.now(),
     )
@@ -52,7 +55,7 @@ def test_admin_shows_a_social_logins_provider_email_and_finds_it_by_subject(
     ).content.decode()
     found = client.get("/admin/accounts/provideridentity/", {"q": sub}).content.decode()
 
-    assert "google" in identity
+    assert provider in identity
     assert f"{email} (verified by the provider)" in identity
     assert sub in found
     customer = services.customer_create_for_identity(
@@ -61,4 +64,4 @@ def test_admin_shows_a_social_logins_provider_email_and_finds_it_by_subject(
         now=timezone.now(),
     )
     page = client.get(f"/admin/accounts/customer/{customer.id}/change/").content
-    assert f"google ({email})" in page.decode()
+    assert f"{provider} ({email})" in page.decode()

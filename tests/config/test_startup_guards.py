@@ -157,3 +157,92 @@ def test_apple_without_its_key_refuses_to_start(change, message):
     assert proc.returncode != 0
     assert message in proc.stderr
     assert "BEGIN PRIVATE KEY" not in proc.stderr
+
+
+GITHUB = {
+    "SOCIAL_PROVIDERS": "github",
+    "SOCIAL_GITHUB_KIND": None,
+    "SOCIAL_GITHUB_CLIENT_ID": "Ov23liexample",
+    "SOCIAL_GITHUB_CLIENT_SECRET": "secret",
+    "SOCIAL_GITHUB_CALLBACK_URL": "https://shop.example/auth/github/callback",
+    "SOCIAL_GITHUB_AUTHORIZE_URL": None,
+    "SOCIAL_GITHUB_TOKEN_URL": None,
+    "SOCIAL_GITHUB_API_URL": None,
+    "SOCIAL_GITHUB_SCOPE": None,
+    "SOCIAL_GITHUB_PRIVATE_KEY": None,
+    "SOCIAL_GITHUB_PRIVATE_KEY_FILE": None,
+    "SOCIAL_ALLOW_HTTP_ISSUER": "0",
+}
+
+
+def test_github_is_a_preset_at_githubs_urls():
+    proc = _setup(
+        GITHUB,
+        "import django; django.setup(); from django.conf import settings; "
+        "github = settings.SOCIAL_LOGIN_PROVIDERS['github']; "
+        "print(github['kind'], github['authorize_url'], github['token_url'], "
+        "github['api_url'], github['scope'], github['display_name'])",
+    )
+
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == [
+        "github",
+        "https://github.com/login/oauth/authorize",
+        "https://github.com/login/oauth/access_token",
+        "https://api.github.com/",
+        "user:email",
+        "GitHub",
+    ]
+
+
+def test_any_name_may_be_a_github_kind_at_its_own_urls():
+    """GitHub Enterprise Server: its own host, the API under /api/v3."""
+    proc = _setup(
+        {
+            "SOCIAL_PROVIDERS": "ghe",
+            "SOCIAL_GHE_KIND": "github",
+            "SOCIAL_GHE_CLIENT_ID": "id",
+            "SOCIAL_GHE_CLIENT_SECRET": "secret",
+            "SOCIAL_GHE_CALLBACK_URL": "https://shop.example/auth/ghe/callback",
+            "SOCIAL_GHE_AUTHORIZE_URL": "https://ghe.example/login/oauth/authorize",
+            "SOCIAL_GHE_TOKEN_URL": "https://ghe.example/login/oauth/access_token",
+            "SOCIAL_GHE_API_URL": "https://ghe.example/api/v3",
+            "SOCIAL_ALLOW_HTTP_ISSUER": "0",
+        },
+        "import django; django.setup(); from django.conf import settings; "
+        "print(settings.SOCIAL_LOGIN_PROVIDERS['ghe']['api_url'])",
+    )
+
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "https://ghe.example/api/v3/"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"SOCIAL_GITHUB_CLIENT_SECRET": None}, "SOCIAL_GITHUB_CLIENT_SECRET"),
+        ({"SOCIAL_GITHUB_CLIENT_ID": None}, "SOCIAL_GITHUB_CLIENT_ID"),
+        (
+            {"SOCIAL_GITHUB_TOKEN_URL": "http://github.example/token"},
+            "SOCIAL_GITHUB_TOKEN_URL must be an https:// URL",
+        ),
+        (
+            {"SOCIAL_GITHUB_API_URL": "http://api.github.example"},
+            "SOCIAL_GITHUB_API_URL must be an https:// URL",
+        ),
+        ({"SOCIAL_GITHUB_KIND": "saml"}, "SOCIAL_GITHUB_KIND: oidc or github"),
+        (
+            {
+                "SOCIAL_GITHUB_PRIVATE_KEY": _pem(
+                    ec.generate_private_key(ec.SECP256R1())
+                )
+            },
+            "GitHub takes a secret",
+        ),
+    ],
+)
+def test_github_without_what_it_needs_refuses_to_start(change, message):
+    proc = _setup({**GITHUB, **change})
+
+    assert proc.returncode != 0
+    assert message in proc.stderr

@@ -159,57 +159,72 @@ def _passwordless_account(email: str) -> Customer:
     return customer
 
 
-@pytest.mark.parametrize(
-    ("provider_verified", "account", "lands_on_it"),
-    [
-        (True, "proven password account", True),
-        (True, "unproven password account", False),
-        (True, "passwordless account", True),
-        (False, "proven password account", False),
-        (False, "unproven password account", False),
-        (False, "passwordless account", False),
-    ],
-)
-def test_a_first_provider_login_joins_an_account_only_by_the_linking_rules(
-    live, oidc, email, provider_verified, account, lands_on_it
-):
+# (the provider verified the address, the account here, the login joins it)
+LINKING_RULES = [
+    (True, "proven password account", True),
+    (True, "unproven password account", False),
+    (True, "passwordless account", True),
+    (False, "proven password account", False),
+    (False, "unproven password account", False),
+    (False, "passwordless account", False),
+]
+
+
+def linking_rules_hold(
+    live, *, provider: str, subject: str, email: str, account: str, lands_on_it, log_in
+) -> ProviderIdentity:
+    """A first login of a provider account (`log_in()` signs it in and
+    answers the token) joins the `account` of its address, or gets a new
+    identity whose profile step meets the registered address while the
+    account keeps its logins and password; the login's row."""
     customer = {
         "proven password account": lambda: _password_account(email, proven=True),
         "unproven password account": lambda: _password_account(email, proven=False),
         "passwordless account": lambda: _passwordless_account(email),
     }[account]()
     identity_id = AuthIdentity.objects.get(customer=customer).id
-    sub = uuid.uuid4().hex
 
-    token = claims(
-        login(live, oidc, sub=sub, email=email, email_verified=provider_verified)
-    )
+    token = claims(log_in())
 
-    (login_row,) = logins_of(oidc, sub)
+    login_row = ProviderIdentity.objects.get(provider=provider, entity_id=subject)
     if lands_on_it:
         assert token["actor_id"] == customer.id
         assert token["auth_identity_id"] == identity_id
         assert login_row.auth_identity_id == identity_id
-        return
-    # A new identity: its profile step meets the registered address, and
-    # the account keeps its logins and its password.
+        return login_row
     assert token["actor_id"] == ""
     assert token["auth_identity_id"] != identity_id
     assert login_row.auth_identity_id == token["auth_identity_id"]
-    duplicate = live.post(
-        "/store/customers",
-        token=login(live, oidc, sub=sub, email=email),
-        json={"email": email},
-    )
+    duplicate = live.post("/store/customers", token=log_in(), json={"email": email})
     assert duplicate.status_code == 422, duplicate.text
     assert not ProviderIdentity.objects.filter(
-        auth_identity_id=identity_id, provider=oidc.provider
+        auth_identity_id=identity_id, provider=provider
     ).exists()
     if account != "passwordless account":
         password_login = live.post(
             "/auth/customer/emailpass", json={"email": email, "password": PASSWORD}
         )
         assert password_login.status_code == 200
+    return login_row
+
+
+@pytest.mark.parametrize(("provider_verified", "account", "lands_on_it"), LINKING_RULES)
+def test_a_first_provider_login_joins_an_account_only_by_the_linking_rules(
+    live, oidc, email, provider_verified, account, lands_on_it
+):
+    sub = uuid.uuid4().hex
+
+    linking_rules_hold(
+        live,
+        provider=oidc.provider,
+        subject=sub,
+        email=email,
+        account=account,
+        lands_on_it=lands_on_it,
+        log_in=lambda: login(
+            live, oidc, sub=sub, email=email, email_verified=provider_verified
+        ),
+    )
 
 
 def test_a_state_we_did_not_hand_out_is_refused_and_creates_nothing(live, oidc, email):

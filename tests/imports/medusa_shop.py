@@ -106,20 +106,60 @@ class MedusaShop:
         )
         return provider_id
 
-    def google_signup(self, sub: str, email: str) -> tuple[str, str]:
-        """A customer who signed up with Google (@medusajs/auth-google: the
-        subject as entity_id, the profile in user_metadata), then POST
-        /store/customers: (auth identity id, customer id)."""
-        at = self.tick()
+    def _identity_add(self, at) -> str:
         identity_id = f"authid_{ULID()}"
         self.execute(
             "INSERT INTO auth_identity (id, app_metadata, created_at, updated_at) "
             "VALUES (%s, NULL, %s, %s)",
             [identity_id, at, at],
         )
+        return identity_id
+
+    def google_signup(self, sub: str, email: str) -> tuple[str, str]:
+        """A customer who signed up with Google (@medusajs/auth-google: the
+        subject as entity_id, the profile in user_metadata), then POST
+        /store/customers: (auth identity id, customer id)."""
+        at = self.tick()
+        identity_id = self._identity_add(at)
         profile = {"name": "Gee User", "email": email, "given_name": "Gee"}
         self.provider_add(identity_id, "google", sub, None, at, user_metadata=profile)
         customer_id = self.customer_add(email)
+        self.link(identity_id, customer_id)
+        return identity_id, customer_id
+
+    def github_signup(self, user_id: int, email: str | None) -> tuple[str, str]:
+        """A customer who signed up with GitHub (@medusajs/auth-github: the
+        numeric user id as entity_id, `GET /user`'s profile and public
+        email in user_metadata, the access and refresh tokens in
+        provider_metadata), then POST /store/customers with an address
+        (the public one, or what the customer typed): (auth identity id,
+        customer id)."""
+        at = self.tick()
+        identity_id = self._identity_add(at)
+        profile = {
+            "profile_url": f"https://api.github.com/users/u{user_id}",
+            "avatar": f"https://avatars.githubusercontent.com/u/{user_id}?v=4",
+            "email": email,
+            "name": "Hub User",
+            "company": None,
+            "two_factor_authentication": False,
+        }
+        tokens = {
+            "access_token": "gho_medusakeptthis",
+            "refresh_token": "ghr_medusakeptthistoo",
+            "access_token_expires_at": "2026-01-01T00:00:00.000Z",
+            "refresh_token_expires_at": "2026-07-01T00:00:00.000Z",
+        }
+        self.execute(
+            "INSERT INTO provider_identity (id, entity_id, provider, auth_identity_id, "
+            "provider_metadata, user_metadata, created_at, updated_at) "
+            "VALUES (%s, %s, 'github', %s, %s, %s, %s, %s)",
+            [
+                str(ULID()), str(user_id), identity_id,
+                json.dumps(tokens), json.dumps(profile), at, at,
+            ],
+        )  # fmt: skip
+        customer_id = self.customer_add(email or f"typed.{user_id}@example.com")
         self.link(identity_id, customer_id)
         return identity_id, customer_id
 

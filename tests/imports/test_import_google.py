@@ -46,10 +46,10 @@ def test_a_google_login_without_an_address_or_with_a_bad_subject_stays(medusa):
         [no_email],
     )
     long_subject, _ = medusa.google_signup("x" * 256, "long@example.com")
-    github = medusa.register("hub@example.com", "pw")
+    auth0 = medusa.register("zero@example.com", "pw")
     medusa.execute(
-        "UPDATE provider_identity SET provider = 'github' WHERE auth_identity_id = %s",
-        [github],
+        "UPDATE provider_identity SET provider = 'auth0' WHERE auth_identity_id = %s",
+        [auth0],
     )
 
     _, lines = run_import(medusa)
@@ -63,7 +63,7 @@ def test_a_google_login_without_an_address_or_with_a_bad_subject_stays(medusa):
     assert {line["id"] for line in reasons["no_login"]} == {
         no_email,
         long_subject,
-        github,
+        auth0,
     }
 
 

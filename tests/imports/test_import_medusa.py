@@ -202,7 +202,7 @@ def test_orphans_are_imported_for_the_sweep_and_unimportable_rows_reported(medus
     medusa.execute(
         "DELETE FROM provider_identity WHERE auth_identity_id = %s", [social]
     )
-    github = medusa.provider_add(social, "github", "1234567890", None)
+    auth0 = medusa.provider_add(social, "auth0", "1234567890", None)
     bad_email = medusa.register("not an email", "pw")
     bad_hash = medusa.register("badhash@example.com", "pw")
     medusa.execute(
@@ -220,7 +220,7 @@ def test_orphans_are_imported_for_the_sweep_and_unimportable_rows_reported(medus
     assert [line["id"] for line in reasons["dangling_customer_link"]] == [dangling]
     assert {line["id"] for line in reasons["soft_deleted"]} == {deleted}
     assert [line["id"] for line in reasons["admin_user_identity"]] == [admin]
-    assert [line["id"] for line in reasons["unsupported_provider"]] == [github]
+    assert [line["id"] for line in reasons["unsupported_provider"]] == [auth0]
     assert {line["id"] for line in reasons["no_login"]} == {social, bad_email, bad_hash}
     assert [line["table"] for line in reasons["invalid_email"]] == ["provider_identity"]
     assert [line["table"] for line in reasons["unusable_password_hash"]] == [

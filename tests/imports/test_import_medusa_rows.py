@@ -32,10 +32,10 @@ pytestmark = pytest.mark.django_db
 
 
 def test_two_identities_naming_one_customer_bring_it_once(medusa, api):
-    # The oldest names the customer but cannot log in here (GitHub only).
+    # The oldest names the customer but cannot log in here (Auth0 only).
     social = medusa.register("social.login@example.com", "pw")
     medusa.execute(
-        "UPDATE provider_identity SET provider = 'github' WHERE auth_identity_id = %s",
+        "UPDATE provider_identity SET provider = 'auth0' WHERE auth_identity_id = %s",
         [social],
     )
     customer = medusa.customer_add("Contact@Example.com")
@@ -227,7 +227,7 @@ def test_a_run_stopped_half_way_is_finished_by_the_next(medusa):
 
 def test_a_refused_customer_takes_its_identity_along_each_row_reported_once(medusa):
     identity = medusa.register("nameless.customer@example.com", "pw")
-    github = medusa.provider_add(identity, "github", "1234567890", None)
+    auth0 = medusa.provider_add(identity, "auth0", "1234567890", None)
     customer = medusa.customer_add(None, has_account=True)
     medusa.link(identity, customer)
 
@@ -242,7 +242,7 @@ def test_a_refused_customer_takes_its_identity_along_each_row_reported_once(medu
     ]
     assert [
         line["id"] for line in lines if line["reason"] == "unsupported_provider"
-    ] == [github]
+    ] == [auth0]
     assert not AuthIdentity.objects.filter(id=identity).exists()
 
 
