@@ -1,14 +1,19 @@
+import contextlib
 import os
 import re
 import secrets
 import smtplib
+import threading
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from django.core.mail import EmailMessage, EmailMultiAlternatives
-from django.core.mail.backends import filebased
+from django.conf import settings
+from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
+from django.core.mail.backends import filebased, smtp
+from django.core.mail.backends.base import BaseEmailBackend
 from django.template.loader import render_to_string
 from django.utils import translation
 
@@ -39,11 +44,52 @@ def templated_mail_send(
     )
     message.attach_alternative(html, "text/html")
     try:
+        message.connection = _kept_connection()
         message.send()
     except (smtplib.SMTPException, OSError) as exc:
+        _kept_connection_drop()  # in an unknown state: the next mail opens anew
         raise MailNotDelivered(
             f"{type(exc).__name__} sending to userId {email_hash(to)}"
         ) from None
+
+
+# A worker sends mail after mail: each over a new SMTP connection would pay
+# TCP, TLS and AUTH again (and the server's patience). One connection per
+# process (per thread) is kept; after IDLE_CHECK_SECONDS without a mail it
+# is asked NOOP first, since servers drop idle clients (Postfix after
+# 300 s), and opened again if that fails. A mail is never sent twice: a
+# failure during the send is raised, the connection dropped.
+IDLE_CHECK_SECONDS = 10.0
+_kept = threading.local()
+
+
+def _kept_connection() -> BaseEmailBackend:
+    if settings.EMAIL_BACKEND != "django.core.mail.backends.smtp.EmailBackend":
+        return get_connection()  # files, memory: nothing to keep
+    connection: smtp.EmailBackend | None = getattr(_kept, "connection", None)
+    if connection is None:
+        connection = _kept.connection = get_connection()
+    elif time.monotonic() - _kept.used_at > IDLE_CHECK_SECONDS:
+        try:
+            alive = connection.connection.noop()[0] == 250
+        except (smtplib.SMTPException, OSError, AttributeError):
+            alive = False
+        if not alive:
+            _kept_connection_drop()
+            connection = _kept.connection = get_connection()
+    # Opened here, the backend's send keeps it open (a connection its send
+    # opened itself, it would close after the message).
+    connection.open()
+    _kept.used_at = time.monotonic()
+    return connection
+
+
+def _kept_connection_drop() -> None:
+    connection: smtp.EmailBackend | None = getattr(_kept, "connection", None)
+    _kept.connection = None
+    if connection is not None:
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            connection.close()  # QUIT if it still can
 
 
 class FileBackend(filebased.EmailBackend):

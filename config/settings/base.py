@@ -315,6 +315,12 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # The schedule lives in code (ops/schedule.py, set by config/celery.py);
 # admin shows and pauses it.
 CELERY_TIMEZONE = "UTC"
+# Celery's Django fixup closes the database connection before and after
+# every task, so each task connected anew (a PostgreSQL backend forked,
+# SCRAM authentication: more CPU than a mail task's own query). With this,
+# it closes them once every 1,000 tasks, and config/celery.py checks them
+# between tasks as Django does between requests (CONN_MAX_AGE, health).
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 
 LOGGING: dict[str, Any] = {
     "version": 1,

@@ -1,6 +1,8 @@
 """Through the live stack: gunicorn, PostgreSQL, Redis and a Celery worker."""
 
 import re
+import time
+import uuid
 
 from accounts.models import AuthIdentity, Customer
 from tests.mailbox import delivered_text
@@ -64,3 +66,34 @@ def test_live_server_serves_health_admin_login_and_static_files(live):
     assert (health.status_code, health.text) == (200, "OK")
     assert login.status_code == 200
     assert live.get(css).status_code == 200
+
+
+def test_the_worker_keeps_its_database_connection_from_task_to_task(live, mail_dir):
+    """Each code mail's task reads the address's language (no request
+    language here); Celery's Django fixup used to close the connection
+    around every task, so each task made PostgreSQL fork and authenticate
+    a new session (CELERY_DB_REUSE_MAX, config/celery.py)."""
+    from django.db import connection
+
+    def sessions() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT sessions FROM pg_stat_database"
+                " WHERE datname = current_database()"
+            )
+            return cursor.fetchone()[0]
+
+    addresses = [f"reuse{i}.{uuid.uuid4().hex[:8]}@example.com" for i in range(12)]
+    live.post("/store/auth/otp/send", json={"email": "warm-up@example.com"})
+    delivered_text(mail_dir, to="warm-up@example.com", subject="code")
+    before = sessions()
+    for address in addresses:
+        sent = live.post("/store/auth/otp/send", json={"email": address})
+        assert sent.status_code == 200
+    for address in addresses:
+        delivered_text(mail_dir, to=address, subject="code")
+    # pg_stat_database counts a session when it ends or reports: give the
+    # statistics a moment, then compare. The web and beat may open a few.
+    time.sleep(1.5)
+
+    assert sessions() - before < 6
