@@ -10,6 +10,7 @@ stranger's wrong guesses cannot lock the owner's right password out. Keys
 are HMACs: Redis never holds an email, nor an unkeyed hash of one.
 """
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -18,8 +19,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import redis
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.http import HttpRequest
 
 from core.errors import TooManyRequests
@@ -50,13 +53,29 @@ def _count(scope: str, key: str, window: int) -> tuple[str, int, int] | None:
     now = time.time()
     window_start = int(now // window) * window
     cache_key = _cache_key(scope, key, str(window_start))
+    # The cache's add-then-incr, in one round trip (same key, same value).
+    stored_key = cache.make_and_validate_key(cache_key)
     try:
-        cache.add(cache_key, 0, timeout=window + 1)
-        count = cache.incr(cache_key)
+        pipe = _redis().pipeline(transaction=False)
+        pipe.set(stored_key, 0, ex=window + 1, nx=True)
+        pipe.incr(stored_key)
+        count = int(pipe.execute()[1])
     except Exception:  # noqa: BLE001  (any cache failure: degrade, do not fail)
         _unavailable(scope)
         return None
     return cache_key, count, max(1, int(window_start + window - now) + 1)
+
+
+@functools.cache
+def _redis() -> redis.Redis:
+    """The cache's Redis client, kept: Django's cache makes a client object
+    for every call, which cost more than the limit's round trips. Its
+    connection pool reconnects after an outage and in a forked process."""
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        raise TypeError("rate limits need the Redis cache")
+    client: redis.Redis = backend._cache.get_client(write=True)  # noqa: SLF001
+    return client
 
 
 def rate_limit_exceeded(*, scope: str, key: str, limit: int, window: int) -> int | None:
@@ -104,11 +123,20 @@ def failures_limited(
 
 
 def _refund(counted: list[tuple[str, str]]) -> None:
-    for scope, cache_key in counted:
-        try:
-            cache.decr(cache_key)
-        except Exception:  # noqa: BLE001  (expired meanwhile, or Redis down)
-            _unavailable(scope)
+    """Give the counts back, in one round trip; a count whose window ended
+    meanwhile (DECR made it -1, without an expiry) is removed."""
+    if not counted:
+        return
+    stored = [cache.make_and_validate_key(cache_key) for _, cache_key in counted]
+    try:
+        pipe = _redis().pipeline(transaction=False)
+        for key in stored:
+            pipe.decr(key)
+        expired = [key for key, n in zip(stored, pipe.execute(), strict=True) if n < 0]
+        if expired:
+            _redis().delete(*expired)
+    except Exception:  # noqa: BLE001  (Redis down: the counts expire anyway)
+        _unavailable(counted[0][0])
 
 
 def client_is_known(*, scope: str, key: str) -> bool:
