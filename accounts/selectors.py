@@ -26,15 +26,34 @@ from core.emails import email_normalize
 from core.locale import mail_language
 from core.rows import ModelRows
 
+_LOGIN = ModelRows(ProviderIdentity, "p")
+_LOGIN_IDENTITY = ModelRows(AuthIdentity, "i")
+_LOGIN_CUSTOMER = ModelRows(Customer, "c")
+# Written out (core/rows.py): every login and code verify starts here.
+_LOGIN_SQL = f"""
+SELECT {_LOGIN.columns}, {_LOGIN_IDENTITY.columns}, {_LOGIN_CUSTOMER.columns}
+  FROM accounts_provideridentity p
+  JOIN accounts_authidentity i ON i.id = p.auth_identity_id
+  LEFT JOIN accounts_customer c ON c.id = i.customer_id
+ WHERE p.entity_id = %s AND p.provider = %s
+"""  # noqa: S608  (the column names come from the models)
+
 
 def provider_identity_get(*, provider: str, entity_id: str) -> ProviderIdentity | None:
     """By the (entity_id, provider) unique index, with its identity and the
-    identity's customer (a login needs all three)."""
-    return (
-        ProviderIdentity.objects.select_related("auth_identity__customer")
-        .filter(provider=provider, entity_id=entity_id)
-        .first()
-    )
+    identity's customer (a login needs all three), as
+    `select_related("auth_identity__customer")` would load them."""
+    with connection.cursor() as cursor:
+        cursor.execute(_LOGIN_SQL, [entity_id, provider])
+        row = cursor.fetchone()
+    login = None if row is None else _LOGIN.instance(row)
+    identity = None if row is None else _LOGIN_IDENTITY.instance(row, _LOGIN.width)
+    if row is None or login is None or identity is None:
+        return None
+    customer = _LOGIN_CUSTOMER.instance(row, _LOGIN.width + _LOGIN_IDENTITY.width)
+    AuthIdentity.customer.field.set_cached_value(identity, customer)
+    ProviderIdentity.auth_identity.field.set_cached_value(login, identity)
+    return login
 
 
 def provider_identity_exists_for_email(*, entity_id: str) -> bool:

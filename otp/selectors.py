@@ -3,7 +3,16 @@ from datetime import datetime, timedelta
 
 from django.db import connection
 
+from core.rows import ModelRows
 from otp.models import OtpChallenge, OtpFailureBudget, Purpose
+
+_CHALLENGE = ModelRows(OtpChallenge, "c")
+# Written out (core/rows.py): every code check starts here.
+_LATEST_FOR_UPDATE_SQL = f"""
+SELECT {_CHALLENGE.columns} FROM otp_otpchallenge c
+ WHERE c.email = %s AND c.purpose = %s
+ ORDER BY c.created_at DESC LIMIT 1 FOR UPDATE
+"""  # noqa: S608  (the column names come from the model)
 
 
 def challenge_latest_for_update(
@@ -11,12 +20,10 @@ def challenge_latest_for_update(
 ) -> OtpChallenge | None:
     """The newest challenge of an email for a purpose, row-locked
     (otp_email_purpose_created_idx)."""
-    return (
-        OtpChallenge.objects.select_for_update()
-        .filter(email=email, purpose=purpose)
-        .order_by("-created_at")
-        .first()
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(_LATEST_FOR_UPDATE_SQL, [email, purpose])
+        row = cursor.fetchone()
+    return None if row is None else _CHALLENGE.instance(row)
 
 
 def challenge_latest_for_subject(*, subject: str, purpose: str) -> OtpChallenge | None:
@@ -39,11 +46,20 @@ def challenge_for_update(*, challenge_id: str, purpose: str) -> OtpChallenge | N
     )
 
 
+_BUDGET = ModelRows(OtpFailureBudget, "b")
+_BUDGET_SQL = f"""
+SELECT {_BUDGET.columns} FROM otp_otpfailurebudget b WHERE b.email = %s
+"""  # noqa: S608  (the column names come from the model)
+
+
 def failure_budget(*, email: str) -> OtpFailureBudget:
-    """The email's budget row, or an unsaved empty one."""
-    return OtpFailureBudget.objects.filter(email=email).first() or OtpFailureBudget(
-        email=email
-    )
+    """The email's budget row, or an unsaved empty one (its primary key;
+    written out as the challenge's read is)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_BUDGET_SQL, [email])
+        row = cursor.fetchone()
+    budget = None if row is None else _BUDGET.instance(row)
+    return budget or OtpFailureBudget(email=email)
 
 
 @dataclass(frozen=True)
