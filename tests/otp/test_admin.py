@@ -49,6 +49,9 @@ def test_clear_lockout_resets_the_budget_and_is_audited(client, email):
     entry = LogEntry.objects.get(object_id=email)
     assert entry.user == user
     assert entry.change_message == "Cleared OTP lockout"
+    # The admin's messages still work (staff.middleware keeps them to it).
+    shown = client.get(response["Location"])
+    assert "Cleared the OTP lockout of 1 email(s)." in shown.content.decode()
 
 
 def test_no_admin_url_is_named_by_an_email(client, email):
