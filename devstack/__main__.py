@@ -17,6 +17,7 @@ from bench import PARTS
 from devstack import credentials
 from devstack.local import LocalStack, check_web_port, stop_leftovers
 from devstack.npm import npm_install
+from devstack.peers import StartedPeer
 from devstack.postgres import throwaway_root
 from devstack.stack import (
     HEALTH_TIMEOUT,
@@ -260,7 +261,12 @@ def cmd_test(args: list[str]) -> int:
 
 
 BENCH_PARTS = PARTS
-BENCH_USAGE = f"usage: ./dev bench [--full] [--only {','.join(BENCH_PARTS)}]"
+BENCH_USAGE = (
+    f"usage: ./dev bench [--full] [--only {','.join(BENCH_PARTS)}]\n"
+    "       ./dev bench --peers [--allauth RUN_PEER_SH | --allauth-env PEER_ENV] "
+    "[--medusa RUN_PEER_SH | --medusa-env PEER_ENV] [--rounds 3] [--m 200] "
+    "(./dev bench --peers --help)"
+)
 
 
 def bench_args(args: list[str]) -> list[str]:
@@ -298,6 +304,8 @@ def bench_phases(run_args: list[str]) -> list[tuple[list[str], bool]]:
 
 
 def cmd_bench(args: list[str]) -> int:
+    if args[:1] == ["--peers"]:
+        return cmd_bench_peers(args[1:])
     phases = bench_phases(bench_args(args))
     stack = ThrowawayStack("bench")
     signal.signal(signal.SIGTERM, raise_stop)
@@ -325,6 +333,50 @@ def cmd_bench(args: list[str]) -> int:
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        stack.close()
+
+
+def cmd_bench_peers(args: list[str]) -> int:
+    """bench/peer_compare.py on the throw-away bench stack with one Celery
+    worker (the code mail), and the peers whose start scripts are given
+    (devstack/peers.py), started and stopped around it."""
+    from bench import peer_compare
+
+    options = peer_compare.parse(args)
+    customers = options.n or peer_compare.customers_needed(options.rounds, options.m)
+    started = [
+        StartedPeer(name, Path(script), os.environ, customers)
+        for name in ("allauth", "medusa")
+        if (script := getattr(options, name))
+    ]
+    stack = ThrowawayStack("bench")
+    signal.signal(signal.SIGTERM, raise_stop)
+    signal.signal(signal.SIGHUP, raise_stop)
+    try:
+        for peer in started:
+            peer.start()
+        stack.start_services()
+        stack.start_bench_web()
+        stack.start_bench_worker()
+        envs = {peer.name: peer.wait() for peer in started}
+        argv = peer_compare.compare_argv(
+            options,
+            url=stack.web_url,
+            mail_dir=stack.mail_dir,
+            web_pid=stack.children.procs["web"].pid,
+            envs=envs,
+        )
+        return subprocess.run(
+            [python(), "-m", "bench.peer_compare", *argv],
+            env=stack.env,
+            cwd=ROOT,  # noqa: S603
+            check=False,
+        ).returncode
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for peer in started:
+            peer.stop()
         stack.close()
 
 

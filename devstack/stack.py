@@ -510,6 +510,11 @@ class ThrowawayStack:
         self.env["MEDUSA_DATABASE_URL"] = f"{server}/{MEDUSA_BENCH_DATABASE}"
         self.children.stop("web")
         self.start_bench_web()
+        self.start_bench_worker()
+
+    def start_bench_worker(self) -> None:
+        """One Celery worker, started as the test stack's (2 processes), its
+        mail in the stack's mail directory (EMAIL_URL)."""
         log(f"starting a Celery worker (log: {self.log_dir}/worker.log)")
         self.children.start(
             "worker", worker_argv(), self.env, self.log_dir / "worker.log"
