@@ -77,9 +77,12 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="./dev bench --peers", description=__doc__.split("\n\n")[0]
     )
-    p.add_argument("--url", default=os.environ.get("BENCH_URL", ""))
-    p.add_argument("--mail-dir", type=Path, help="where our worker writes mail")
-    p.add_argument("--web-pid", type=int, help="our gunicorn master (for RSS)")
+    ours = "(./dev bench --peers sets it)"
+    p.add_argument(
+        "--url", default=os.environ.get("BENCH_URL", ""), help=f"our server {ours}"
+    )
+    p.add_argument("--mail-dir", type=Path, help=f"our worker's mail {ours}")
+    p.add_argument("--web-pid", type=int, help=f"our gunicorn master, for RSS {ours}")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--m", type=int, default=200, help="code logins per run and C")
     p.add_argument("--me-n", type=int, default=2000, help="Node client: me requests")

@@ -332,7 +332,14 @@ def test_the_dev_script_stays_a_thin_entry():
         text=True,
         check=True,
     )
-    for command in ("up", "manage ARGS", "test [ARGS]", "bench [--full]", "lock"):
+    for command in (
+        "up",
+        "manage ARGS",
+        "test [ARGS]",
+        "bench [--full]",
+        "bench --peers",
+        "lock",
+    ):
         assert f"  {command}" in result.stdout
 
 
