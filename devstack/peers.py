@@ -6,17 +6,16 @@ given by the peer.env of a running one is used as it is, never stopped."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from devstack.util import DevError, free_ports, log, set_default
+from devstack.util import DevError, free_ports, log, set_default, stop_pids
 
 PEERS_DIR = Path(__file__).resolve().parents[1] / "var" / "bench" / "peers"
 START_TIMEOUT = 900  # Medusa's npm install with a cold cache takes minutes
+STOP_TIMEOUT = 15
 
 
 def peer_settings(name: str, ports: list[int], customers: int) -> dict[str, str]:
@@ -105,10 +104,11 @@ class StartedPeer:
         return self.env_file
 
     def stop(self) -> None:
-        """The script's own stop (it knows its PIDs and its cluster)."""
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(30)
+        """The script's own stop (it knows its PIDs and its cluster), then
+        whatever it started that is still in the start script's process
+        group (Medusa's cluster workers outlive their master's SIGTERM)."""
+        if self.process is None:
+            return
         log(f"stopping {self.name}")
         with self.log_path.open("ab") as out:
             subprocess.run(
@@ -121,3 +121,20 @@ class StartedPeer:
                 check=False,
                 timeout=120,
             )
+        leftovers = group_members(self.process.pid)
+        if leftovers:
+            stop_pids(leftovers, STOP_TIMEOUT)
+        self.process.poll()
+
+
+def group_members(pgid: int) -> list[int]:
+    """The live processes of process group PGID (from /proc)."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(stat.parent.name))
+    return members

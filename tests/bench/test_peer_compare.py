@@ -5,7 +5,9 @@ address, the medians and ratios, the options and the command line that
 ./dev builds, and the peers' start settings."""
 
 import json
+import subprocess
 import threading
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -16,6 +18,7 @@ from django.test import override_settings
 from bench import maildrop, peer_compare
 from core.mail import templated_mail_send
 from devstack import peers
+from devstack.util import stop_pids
 
 
 def otp_mail(mail_dir: Path, to: str, code: str) -> None:
@@ -217,3 +220,22 @@ def test_started_peers_get_their_own_ports_and_work_directory(tmp_path):
     assert medusa.env["MEDUSA_NODE_ENV"] == "production"
     assert medusa.env["MEDUSA_CLUSTER"] == "2"
     assert medusa.env_file == tmp_path / "medusa" / "peer.env"
+
+
+def test_a_peers_leftovers_are_found_by_its_process_group():
+    # `bash run-peer.sh` runs in a session of its own; what it leaves (a
+    # cluster's workers) keeps its process group after it has exited.
+    script = subprocess.Popen(  # noqa: S603
+        ["bash", "-c", "sleep 30 & sleep 30 & wait"],  # noqa: S607
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 5
+        while len(peers.group_members(script.pid)) < 3:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+    finally:
+        stop_pids(peers.group_members(script.pid), 5)
+        script.wait(5)
+
+    assert peers.group_members(script.pid) == []
