@@ -85,8 +85,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--web-pid", type=int, help=f"our gunicorn master, for RSS {ours}")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--m", type=int, default=200, help="code logins per run and C")
-    p.add_argument("--me-n", type=int, default=2000, help="Node client: me requests")
-    p.add_argument("--login-n", type=int, default=200, help="Node client: logins")
+    p.add_argument("--me-n", type=int, default=1000, help="Node client: me requests")
+    p.add_argument("--login-n", type=int, default=100, help="Node client: logins")
     p.add_argument("--n", type=int, help="customers to load (default: what is used)")
     for peer in ("allauth", "medusa"):
         name = peer.upper()
@@ -490,8 +490,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     rss = [mib for run in runner.runs for mib in run.get("web_rss_mib", [])]
     if rss:
         say(f"\nour web workers' RSS over the runs: {min(rss)} to {max(rss)} MiB")
-    loads = [run["load_1m_before"] for run in runner.runs]
-    say(f"load average (1 min) before the runs: {min(loads)} to {max(loads)}")
+    for i in range(args.rounds):
+        loads = [r["load_1m_before"] for r in runner.runs if r["round"] == i + 1]
+        say(f"round {i + 1}: load average (1 min) {min(loads)} to {max(loads)}")
     payload = {
         "config": {
             "rounds": args.rounds,

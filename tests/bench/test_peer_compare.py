@@ -169,8 +169,8 @@ def test_the_options_and_the_command_line_dev_builds(tmp_path, monkeypatch):
     )
     assert argv == [
         "--url", "http://127.0.0.1:1", "--mail-dir", str(tmp_path),
-        "--web-pid", "42", "--rounds", "2", "--m", "200", "--me-n", "2000",
-        "--login-n", "200",
+        "--web-pid", "42", "--rounds", "2", "--m", "200", "--me-n", "1000",
+        "--login-n", "100",
         "--allauth-env", str(tmp_path / "allauth" / "peer.env"),
         "--medusa-env", "/run/medusa/peer.env",
     ]  # fmt: skip
