@@ -35,6 +35,7 @@ their ratio (ours / peer, throughput: above 1 we are faster).
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -191,6 +192,12 @@ def comparison(rows: Sequence[dict]) -> list[dict]:
             for field in ("req_per_s", "p50_ms", "p99_ms"):
                 values = [r[field] for r in ok if r.get(field) is not None]
                 entry[f"{side}_{field}"] = median(values)
+            steps = [r["in_flow_p50_ms"] for r in ok if "in_flow_p50_ms" in r]
+            if steps:
+                entry[f"{side}_in_flow_p50_ms"] = {
+                    step: median([s[step] for s in steps if step in s])
+                    for step in steps[0]
+                }
             entry[f"{side}_runs"] = len(side_rows)
             entry[f"{side}_failed_runs"] = len(side_rows) - len(ok)
         entry["ratio"] = ratio(entry.get("ours_req_per_s"), entry.get("peer_req_per_s"))
@@ -247,6 +254,22 @@ def client_rows(stdout: str) -> list[dict]:
             except ValueError:
                 continue
     return rows
+
+
+IN_FLOW = re.compile(r"in-flow (\w+)\s+p50 ([0-9.]+) ms")
+
+
+def in_flow_p50_ms(stderr: str) -> list[dict[str, float]]:
+    """The code client's flow mode prints, after each flow row, the p50 of
+    each step inside the flows (request, read_code, confirm, me): one dict
+    per flow row, in order."""
+    blocks: list[dict[str, float]] = []
+    for text in stderr.splitlines():
+        if text.lstrip().startswith("flow "):
+            blocks.append({})
+        elif (found := IN_FLOW.search(text)) and blocks:
+            blocks[-1][found.group(1)] = float(found.group(2))
+    return blocks
 
 
 def web_rss_mib(master_pid: int | None) -> list[float]:
@@ -319,6 +342,7 @@ class Runner:
         self.runs: list[dict] = []
         self.log = OUT_DIR / "peers" / "clients.log"
         self.log.parent.mkdir(parents=True, exist_ok=True)
+        self.log.write_text("")  # each run's clients' own reports
 
     def _run(self, argv: list[str], env: dict[str, str], label: str) -> dict:
         load = round(os.getloadavg()[0], 2)
@@ -340,6 +364,9 @@ class Runner:
             "exit_status": result.returncode,
             "rows": client_rows(result.stdout),
         }
+        flows = [r for r in run["rows"] if r.get("op") == "flow"]
+        for r, steps in zip(flows, in_flow_p50_ms(result.stderr), strict=False):
+            r["in_flow_p50_ms"] = steps
         if result.returncode != 0:
             tail = "\n".join(result.stderr.splitlines()[-5:])
             say(f"  {label}: client exit {result.returncode}\n{tail}")
@@ -364,6 +391,11 @@ class Runner:
                     "errors": r.get("errors", 0)
                     or (0 if run["exit_status"] == 0 else 1),
                     "load_1m_before": run["load_1m_before"],
+                    **(
+                        {"in_flow_p50_ms": r["in_flow_p50_ms"]}
+                        if "in_flow_p50_ms" in r
+                        else {}
+                    ),
                 }
             )
         rates = ", ".join(f"{r['metric']} {r.get('req_per_s')}/s" for r in run["rows"])
@@ -487,6 +519,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         drop.shutdown()
     entries = comparison(runner.rows)
     say("\n" + comparison_table(entries))
+    for e in entries:
+        if "ours_in_flow_p50_ms" in e:
+            peer = e.get("peer_in_flow_p50_ms", {})
+            steps = ", ".join(
+                f"{step} {ms} / {peer.get(step, '–')}"
+                for step, ms in e["ours_in_flow_p50_ms"].items()
+            )
+            say(f"{e['metric']}, p50 ms of each step (ours / {e['peer']}): {steps}")
     rss = [mib for run in runner.runs for mib in run.get("web_rss_mib", [])]
     if rss:
         say(f"\nour web workers' RSS over the runs: {min(rss)} to {max(rss)} MiB")

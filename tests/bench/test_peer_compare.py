@@ -239,3 +239,24 @@ def test_a_peers_leftovers_are_found_by_its_process_group():
         script.wait(5)
 
     assert peers.group_members(script.pid) == []
+
+
+def test_the_steps_inside_the_flows_are_read_from_the_clients_report():
+    stderr = """bench generic -> http://127.0.0.1:1  mode=flow M=200 C=[8, 32]
+  flow     C=8   n=200      12.2 req/s  p50   614.1 ms  p95  1219.0 ms
+    in-flow request   p50 220.5 ms  p95 478.7 ms  p99 608.8 ms
+    in-flow read_code p50 17.9 ms  p95 74.9 ms  p99 124.9 ms
+  flow     C=32  n=200      11.6 req/s  p50   2614.1 ms  p95  3219.0 ms
+    in-flow read_code p50 19.5 ms  p95 74.9 ms  p99 124.9 ms
+"""
+
+    assert peer_compare.in_flow_p50_ms(stderr) == [
+        {"request": 220.5, "read_code": 17.9},
+        {"read_code": 19.5},
+    ]
+    rows = [
+        {**row("code flow @8", "ours", 10.0), "in_flow_p50_ms": {"read_code": 4.0}},
+        {**row("code flow @8", "ours", 12.0), "in_flow_p50_ms": {"read_code": 8.0}},
+    ]
+    (entry,) = peer_compare.comparison(rows)
+    assert entry["ours_in_flow_p50_ms"] == {"read_code": 6.0}
