@@ -43,7 +43,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.common import OUT_DIR, ROOT, say, table, write_result
+from bench.common import OUT_DIR, ROOT, git_revision, say, table, write_result
 
 CODE_CLIENT = ROOT / "bench" / "peers" / "bench-code-login.py"
 NODE_CLIENT = ROOT / "bench" / "peers" / "bench-login.mjs"
@@ -504,6 +504,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if n < needed:
         parser().error(f"--n {n}: {args.rounds} rounds need {needed} customers")
     say(f"peers benchmark against {args.url}; {load_note()}")
+    revision = git_revision()  # write_result stamps the one at the end
     load_customers(n)
     drop = MailDrop(args.mail_dir).start()
     try:
@@ -534,6 +535,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         loads = [r["load_1m_before"] for r in runner.runs if r["round"] == i + 1]
         say(f"round {i + 1}: load average (1 min) {min(loads)} to {max(loads)}")
     payload = {
+        "revision_at_start": revision,
         "config": {
             "rounds": args.rounds,
             "m": args.m,
