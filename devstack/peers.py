@@ -74,9 +74,13 @@ class StartedPeer:
         self.env_file.unlink(missing_ok=True)
         log(f"starting {self.name} ({self.script}; log: {self.log_path})")
         self.started_at = time.monotonic()
+        self.process = self._script()
+
+    def _script(self, *args: str) -> subprocess.Popen:
+        """`bash run-peer.sh ARGS` in a session of its own, output to the log."""
         with self.log_path.open("ab") as out:
-            self.process = subprocess.Popen(
-                ["bash", str(self.script)],
+            return subprocess.Popen(
+                ["bash", str(self.script), *args],
                 env=self.env,
                 cwd=self.work,
                 stdin=subprocess.DEVNULL,
@@ -110,17 +114,11 @@ class StartedPeer:
         if self.process is None:
             return
         log(f"stopping {self.name}")
-        with self.log_path.open("ab") as out:
-            subprocess.run(
-                ["bash", str(self.script), "stop"],
-                env=self.env,
-                cwd=self.work,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                check=False,
-                timeout=120,
-            )
+        stopping = self._script("stop")
+        try:
+            stopping.wait(120)
+        except subprocess.TimeoutExpired:
+            stop_pids([stopping.pid], STOP_TIMEOUT)
         leftovers = group_members(self.process.pid)
         if leftovers:
             stop_pids(leftovers, STOP_TIMEOUT)

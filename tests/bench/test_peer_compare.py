@@ -260,3 +260,26 @@ def test_the_steps_inside_the_flows_are_read_from_the_clients_report():
     ]
     (entry,) = peer_compare.comparison(rows)
     assert entry["ours_in_flow_p50_ms"] == {"read_code": 6.0}
+
+
+def test_a_started_peer_is_waited_for_and_stopped_with_its_leftovers(tmp_path):
+    script = tmp_path / "run-peer.sh"
+    script.write_text(
+        'if [ "${1:-}" = stop ]; then kill "$(cat "$WORK/server.pid")"; exit 0; fi\n'
+        'nohup sleep 300 >/dev/null 2>&1 & echo $! > "$WORK/server.pid"\n'
+        "nohup sleep 301 >/dev/null 2>&1 &  # a worker its stop does not know\n"
+        'echo "BASE_URL=http://127.0.0.1:$PORT" > "$WORK/peer.env"\n'
+    )
+    peer = peers.StartedPeer("allauth", script, {}, 10, root=tmp_path / "peers")
+    peer.start()
+    try:
+        env_file = peer.wait()
+        assert peer_compare.read_peer_env(env_file) == {
+            "BASE_URL": f"http://127.0.0.1:{peer.env['PORT']}"
+        }
+        assert len(peers.group_members(peer.process.pid)) == 2
+    finally:
+        peer.stop()
+
+    assert peers.group_members(peer.process.pid) == []
+    assert (tmp_path / "peers" / "allauth.log").exists()
