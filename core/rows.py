@@ -1,5 +1,6 @@
 """Model instances from hand-written SELECTs, for the few reads every
-request makes (a token's identity, a customer's addresses).
+request makes (a token's identity, a customer's addresses), and their
+values for a hand-written INSERT (a code's challenge).
 
 Building and compiling a queryset costs more Python than the query costs
 PostgreSQL: for `GET /store/customers/me` the ORM's query building was over
@@ -30,6 +31,9 @@ class ModelRows(Generic[M]):
         self.model = model
         fields = model._meta.concrete_fields
         self.columns = ", ".join(f'{alias}."{field.column}"' for field in fields)
+        # For an INSERT: the bare column names, and as many placeholders.
+        self.names = ", ".join(f'"{field.column}"' for field in fields)
+        self.placeholders = ", ".join(["%s"] * len(fields))
         self.width = len(fields)
         self.attnames = [field.attname for field in fields]
         self._pk_index = next(i for i, field in enumerate(fields) if field.primary_key)
@@ -50,6 +54,20 @@ class ModelRows(Generic[M]):
                     found.append((i, functions, column))
             self._converters = found
         return self._converters
+
+    def values(self, obj: M) -> list[Any]:
+        """`obj`'s column values for an INSERT (`names`, `placeholders`),
+        prepared as the ORM's save prepares them."""
+        return [
+            field.get_db_prep_save(getattr(obj, field.attname), connection)
+            for field in self._fields
+        ]
+
+    def inserted(self, obj: M) -> M:
+        """Mark `obj` saved after a hand-written INSERT of `values(obj)`."""
+        obj._state.adding = False
+        obj._state.db = connection.alias
+        return obj
 
     def instance(self, row: Sequence[Any], start: int = 0) -> M | None:
         values = list(row[start : start + self.width])

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.views.decorators.debug import sensitive_variables
 
@@ -33,6 +33,7 @@ from core.errors import (
 )
 from core.locale import request_language
 from core.ratelimit import rate_limit
+from core.rows import ModelRows
 from core.tasks import BrokerUnavailable, publish
 from otp import codes, selectors
 from otp.models import OtpChallenge, OtpFailureBudget, Purpose
@@ -145,14 +146,7 @@ def otp_challenge_replace(
     subject: str = "",
 ) -> OtpChallenge:
     """Close the email's open challenge of this purpose and open one for
-    `code` (no limits: callers check them)."""
-    OtpChallenge.objects.filter(
-        email=email,
-        purpose=purpose,
-        consumed_at__isnull=True,
-        locked_at__isnull=True,
-        replaced_at__isnull=True,
-    ).update(replaced_at=now)
+    `code` (no limits: callers check them), in one statement."""
     challenge = OtpChallenge(
         email=email,
         purpose=purpose,
@@ -162,8 +156,28 @@ def otp_challenge_replace(
         expires_at=now + timedelta(seconds=settings.OTP_TTL_SECONDS),
     )
     challenge.code_hash = codes.code_hash(challenge_id=challenge.id, code=code)
-    challenge.save(force_insert=True)
-    return challenge
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _REPLACE_SQL, [now, email, purpose, *_CHALLENGE.values(challenge)]
+        )
+    return _CHALLENGE.inserted(challenge)
+
+
+_CHALLENGE = ModelRows(OtpChallenge, "c")
+# The open challenge closed and the new one inserted in one round trip. The
+# INSERT reads the UPDATE's count, so the old row is closed before the new
+# one meets otp_one_open_challenge_per_email_purpose (a CTE's statements
+# otherwise run in no fixed order).
+_REPLACE_SQL = f"""
+WITH replaced AS (
+  UPDATE otp_otpchallenge SET replaced_at = %s
+   WHERE email = %s AND purpose = %s AND consumed_at IS NULL
+     AND locked_at IS NULL AND replaced_at IS NULL
+  RETURNING 1
+)
+INSERT INTO otp_otpchallenge ({_CHALLENGE.names})
+SELECT {_CHALLENGE.placeholders} FROM (SELECT count(*) FROM replaced) AS done
+"""  # noqa: S608  (the column names come from the model)
 
 
 def _not_found() -> InvalidData:

@@ -512,7 +512,7 @@ def test_queries_per_request(api, email, token, send, whole_requests):
     assert by_code.status_code == 200
     assert linked.status_code == 200
     assert counts == {
-        "send": 8,
+        "send": 7,
         "verify by code": 11,
         "verify again": 2,
         "me": 2,

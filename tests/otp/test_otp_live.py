@@ -50,6 +50,27 @@ def test_30_parallel_verifies_of_one_code_for_a_new_email(live, email):
     assert ProviderIdentity.objects.filter(entity_id=email).count() == 1
 
 
+def test_20_parallel_sends_to_one_address_leave_one_open_challenge(live, email):
+    """The open challenge is replaced and the new one inserted in one
+    statement (otp/services.py); parallel sends race on the partial unique
+    index, and the losers get the cooldown's 429, never a 500."""
+    responses = in_parallel(
+        20, lambda: live.post("/store/auth/otp/send", json={"email": email})
+    )
+
+    statuses = Counter(r.status_code for r in responses)
+    assert set(statuses) <= {200, 429}, statuses
+    assert statuses[200] >= 1
+    open_challenges = OtpChallenge.objects.filter(
+        email=email,
+        consumed_at__isnull=True,
+        locked_at__isnull=True,
+        replaced_at__isnull=True,
+    )
+    assert open_challenges.count() == 1
+    assert OtpChallenge.objects.filter(email=email).count() == statuses[200]
+
+
 def test_40_parallel_wrong_codes_evaluate_at_most_five(live, email):
     bad = wrong(code_for(email))
 
