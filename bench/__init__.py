@@ -12,5 +12,6 @@ PARTS = (
     "import",
     "backfill",
     "addresses",
+    "cost",
     "replication",
 )

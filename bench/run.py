@@ -1,7 +1,8 @@
 """Every benchmark in one run, as `./dev bench` starts it: latency and
 queries at each size, support's admin pages, throughput with wrk, password
 hashing, the sweep, a Medusa import, the replica's backfill, the address
-book routes, the replication lag to Medusa; then a summary against the
+book routes, what one request costs in-process (CPU and statements), the
+replication lag to Medusa; then a summary against the
 targets of docs/performance.md. Each part writes its JSON under var/bench/,
 the summary too (var/bench/summary.json).
 
@@ -32,6 +33,7 @@ from bench import (
     medusa_import,
     replica_backfill,
     replica_lag,
+    request_cost,
     sweep,
     throughput,
 )
@@ -47,6 +49,7 @@ RESULT_KEYS = (
     "medusa_import",
     "replica_backfill",
     "addresses",
+    "request_cost",
     "replication",
 )
 
@@ -67,6 +70,7 @@ PROFILES = {
             "update": 150,
             "delete": 150,
         },
+        "cost_samples": 300,
         "replication": {
             "rates": [100],
             "direct_rates": [100],
@@ -90,6 +94,7 @@ PROFILES = {
             "update": 400,
             "delete": 400,
         },
+        "cost_samples": 1000,
         "replication": {
             "rates": [100, 300],
             "direct_rates": [100, 300],
@@ -186,6 +191,9 @@ def main() -> None:
             base_url=args.url,
         )
         write_result("addresses", results["addresses"])
+    if "cost" in parts:
+        results["request_cost"] = request_cost.run(samples=profile["cost_samples"])
+        write_result("request-cost", results["request_cost"])
     if "replication" in parts:
         results["replication"] = replica_lag.run(
             base_url=args.url, **profile["replication"]
