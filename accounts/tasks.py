@@ -3,39 +3,29 @@ from urllib.parse import urlencode
 
 from celery import shared_task
 from django.conf import settings
-from django.db import DatabaseError
 from django.utils import timezone
 
 from accounts.models import Provider
 from accounts.selectors import mail_language_for_email
 from accounts.services import password_reset_token_issue
 from core.mail import templated_mail_send
-from core.tasks import SealedTask, database_outage_retry
+from core.tasks import mail_task
 
-# The identifier is an email: it crosses the broker sealed (SealedTask), the
-# caller passes a masked kwargsrepr for the worker's log, no result is
-# stored, and an undelivered message expires with the token it would create.
-# The route has already answered 201, so a database outage must not lose the
-# request: it is retried (5 s, 10 s, ... 120 s; about 5 minutes in all, well
-# within the token's 15), sealed again and keeping the masked kwargsrepr.
-RESET_RETRIES = 6
-# The tasks that issue a reset token and mail its link (the reset, the
-# password disabled notice): sealed, retried alike.
-reset_link_task = shared_task(
-    base=SealedTask,
-    bind=True,
-    ignore_result=True,
-    acks_late=True,
-    max_retries=RESET_RETRIES,
-)
+# Every mail task here is a core.tasks.mail_task: its arguments (an email,
+# a code, a token) cross the broker sealed, the caller passes a masked
+# kwargsrepr for the worker's log, no result is stored, an undelivered
+# message expires with what it carries (a notice within a day), it is sent
+# once per task id however often the broker delivers it, and a database
+# outage is retried (5 s, 10 s, ... 120 s; about 5 minutes in all, within a
+# reset token's 15 and a code's 10), sealed again and keeping the masked
+# kwargsrepr: the route has already answered, so the mail must not be lost.
 
 
-@reset_link_task
+@mail_task
 def password_reset_email_send_task(
-    self: SealedTask, *, identifier: str, provider: str, language: str | None = None
+    *, identifier: str, provider: str, language: str | None = None
 ) -> None:
     _reset_link_mail_send(
-        self,
         templates="accounts/email/password_reset/",
         identifier=identifier,
         provider=provider,
@@ -47,12 +37,11 @@ def password_reset_email_send_task(
 # (docs/account.md, "The password switched off by a code login"): it
 # carries a reset link like the reset mail, its token issued here, so it
 # is retried in the same way.
-@reset_link_task
+@mail_task
 def password_disabled_email_send_task(
-    self: SealedTask, *, email: str, disabled_at: str, language: str | None = None
+    *, email: str, disabled_at: str, language: str | None = None
 ) -> None:
     _reset_link_mail_send(
-        self,
         templates="accounts/email/password_disabled/",
         identifier=email,
         provider=Provider.EMAILPASS,
@@ -62,7 +51,6 @@ def password_disabled_email_send_task(
 
 
 def _reset_link_mail_send(
-    task: SealedTask,
     *,
     templates: str,
     identifier: str,
@@ -71,13 +59,12 @@ def _reset_link_mail_send(
     context: dict[str, str] | None = None,
 ) -> None:
     """Issue a reset token and mail its link with `templates`; nothing for
-    an address without an emailpass login. A database outage is retried."""
-    try:
-        token = password_reset_token_issue(
-            identifier=identifier, provider=provider, now=timezone.now()
-        )
-    except DatabaseError as exc:
-        raise database_outage_retry(task, exc) from None
+    an address without an emailpass login. The token is issued under the
+    task id's claim (core/delivery.py), so a redelivered message neither
+    mails a second link nor replaces the one mailed."""
+    token = password_reset_token_issue(
+        identifier=identifier, provider=provider, now=timezone.now()
+    )
     if token is None:
         return  # unknown address: nothing to send, and nothing told the caller
     templated_mail_send(
@@ -92,10 +79,9 @@ def _reset_link_mail_send(
     )
 
 
-# The address verification mail carries a code and a link token, and goes
-# to an email: sealed (SealedTask), masked kwargsrepr from the caller, no
-# result, and the message expires with the code (`expires` = OTP_TTL_SECONDS).
-@shared_task(base=SealedTask, ignore_result=True, acks_late=True)
+# The address verification mail carries a code and a link token; the
+# message expires with the code (`expires` = OTP_TTL_SECONDS).
+@mail_task
 def email_verification_send_task(
     *, email: str, code: str, token: str, language: str | None = None
 ) -> None:
@@ -118,7 +104,7 @@ def expired_credentials_purge_task() -> None:
     expired_credentials_purge(now=timezone.now())
 
 
-@shared_task(base=SealedTask, ignore_result=True)
+@mail_task
 def password_changed_email_send_task(
     *,
     email: str,
@@ -126,8 +112,7 @@ def password_changed_email_send_task(
     client: dict[str, str],
     language: str | None = None,
 ) -> None:
-    """The notice after a password change: the address crosses the broker
-    sealed, the worker logs only the masked kwargsrepr."""
+    """The notice after a password change."""
     _client_notice_send(
         "accounts/email/password_changed/",
         email=email,
@@ -137,7 +122,7 @@ def password_changed_email_send_task(
     )
 
 
-@shared_task(base=SealedTask, ignore_result=True)
+@mail_task
 def new_device_email_send_task(
     *,
     email: str,
@@ -185,8 +170,8 @@ def _client_notice_send(
 
 # The e-mail change's mails: the code to the new address (expires with the
 # code), the notice with the undo link to the old one, and the notice after
-# an undo. Sealed, masked kwargsrepr from the caller, no result.
-@shared_task(base=SealedTask, ignore_result=True, acks_late=True)
+# an undo.
+@mail_task
 def email_change_code_send_task(
     *, email: str, code: str, language: str | None = None
 ) -> None:
@@ -198,7 +183,7 @@ def email_change_code_send_task(
     )
 
 
-@shared_task(base=SealedTask, ignore_result=True)
+@mail_task
 def email_changed_email_send_task(
     *, email: str, changed_at: str, token: str, language: str | None = None
 ) -> None:
@@ -215,7 +200,7 @@ def email_changed_email_send_task(
     )
 
 
-@shared_task(base=SealedTask, ignore_result=True)
+@mail_task
 def email_change_confirmed_email_send_task(
     *, email: str, changed_at: str, language: str | None = None
 ) -> None:
@@ -230,7 +215,7 @@ def email_change_confirmed_email_send_task(
     )
 
 
-@shared_task(base=SealedTask, ignore_result=True)
+@mail_task
 def email_change_undone_email_send_task(
     *, email: str, language: str | None = None
 ) -> None:

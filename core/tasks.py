@@ -9,10 +9,13 @@ from typing import Any
 
 import kombu.exceptions
 import redis.exceptions
-from celery import Task
+from celery import Task, shared_task
 from celery.exceptions import Ignore
 from celery.result import AsyncResult
+from django.conf import settings
+from django.db import DatabaseError
 
+from core import delivery
 from core.seal import SealBroken, deadline, seal, unseal
 
 logger = logging.getLogger("core.tasks")
@@ -148,12 +151,93 @@ def notice_publish(
         )
 
 
-def database_outage_retry(task: SealedTask, exc: Exception) -> Exception:
-    """The retry of a sealed task that met a database outage (raise it):
-    5 s, 10 s, ... up to 120 s, its masked kwargsrepr kept."""
+def retry_countdown(seconds: float) -> float:
+    """`seconds`, capped at TASK_RETRY_COUNTDOWN_MAX (half the broker's
+    visibility timeout): a message a worker holds for its countdown must be
+    acknowledged before the broker thinks its worker dead and hands it to
+    another one (docs/deploy.md, "The visibility timeout"). Every countdown
+    goes through here."""
+    return min(seconds, settings.TASK_RETRY_COUNTDOWN_MAX)
+
+
+def outage_retry(task: SealedTask, exc: Exception) -> Exception:
+    """The retry of a sealed task that met an outage (raise it): 5 s, 10 s,
+    ... up to 120 s (and half the visibility timeout), its masked
+    kwargsrepr kept."""
     return task.retry(
         exc=exc,
-        countdown=min(5 * 2**task.request.retries, 120),
+        countdown=retry_countdown(min(5 * 2**task.request.retries, 120)),
         # celery-types does not list `kwargsrepr`; Celery passes it on.
         kwargsrepr=getattr(task.request, "kwargsrepr", None),  # type: ignore[call-arg]
     )
+
+
+class MailTask(SealedTask):
+    """A sealed task that sends one mail: at most once per task id, however
+    often the broker delivers its message (core/delivery.py has the record
+    and its crash windows). A retry keeps the task id, so a retried mail is
+    still one mail.
+
+    Around the task body: a message whose id is done is acknowledged
+    without running; one whose id a live worker has claimed is retried
+    once the claim can have ended; else the body runs under the claim, and
+    the id is marked done when it returns. An exception (a retry, a failed
+    send) gives the claim up, so the next delivery runs the body again.
+    A database error in the body (a PgBouncer restart, a failover: the
+    route has answered, the mail must not be lost) and Redis down are
+    retried as outages (outage_retry): the mail is late, never dropped. So
+    a body does its database work before it sends, never after.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        task_id = self.request.id
+        if self.request.called_directly or not task_id:
+            return super().__call__(*args, **kwargs)
+        try:
+            claim = delivery.claim(task_id)
+        except redis.exceptions.RedisError as exc:
+            raise outage_retry(self, exc) from None
+        if claim.done:
+            logger.info(
+                "Mail already sent; message acknowledged (task=%s id=%s)",
+                self.name,
+                task_id,
+                extra={"task": self.name, "taskId": task_id},
+            )
+            return None
+        if not claim.ours:
+            # Another worker runs it now (a redelivered copy): look again
+            # once it can be done or its claim has expired.
+            logger.info(
+                "Mail claimed by another worker; retried in %s s (task=%s id=%s)",
+                claim.retry_in,
+                self.name,
+                task_id,
+                extra={"task": self.name, "taskId": task_id},
+            )
+            raise self.retry(
+                countdown=retry_countdown(claim.retry_in),
+                # Not counted against the task's own retries.
+                max_retries=self.request.retries + 1,
+                kwargsrepr=getattr(self.request, "kwargsrepr", None),  # type: ignore[call-arg]
+            )
+        try:
+            result = super().__call__(*args, **kwargs)
+        except DatabaseError as exc:
+            delivery.release(claim)
+            raise outage_retry(self, exc) from None
+        except BaseException:
+            delivery.release(claim)
+            raise
+        delivery.done(claim)
+        return result
+
+
+# 5 s, 10 s, 20 s, 40 s, 80 s, 120 s: a database or Redis outage of about
+# 5 minutes, within every mail's lifetime (a code's 10 minutes).
+MAIL_RETRIES = 6
+# The decorator of every task that sends a mail (accounts, otp, privacy):
+# sealed arguments, once per task id, retried through an outage, no result.
+mail_task = shared_task(
+    base=MailTask, ignore_result=True, acks_late=True, max_retries=MAIL_RETRIES
+)
