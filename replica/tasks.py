@@ -8,6 +8,7 @@ from celery.signals import worker_ready
 from django.conf import settings
 from django.utils import timezone
 
+from core.tasks import retry_countdown
 from replica.medusa import MedusaReplica, MedusaUnavailable, ShapeError
 from replica.queued import queued_forget, queued_keep
 from replica.services.drain import drain, standalone_forget
@@ -58,7 +59,9 @@ def replica_drain_task(self: Task[..., Any]) -> None:
         # up to a minute) while kicks stay quiet, so one chain retries, not
         # one per sign-up. Wrong tables: say so, as loudly, each time, until
         # an operator fixes them.
-        countdown = min(2 ** min(self.request.retries, 6), RETRY_MAX_SECONDS)
+        countdown = retry_countdown(
+            min(2 ** min(self.request.retries, 6), RETRY_MAX_SECONDS)
+        )
         level = logging.CRITICAL if isinstance(exc, ShapeError) else logging.WARNING
         logger.log(
             level,

@@ -298,11 +298,36 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A message a worker took and did not acknowledge (acks_late: it died
 # mid-task, SIGKILL or a lost host) goes back to the queue once it is
 # CELERY_VISIBILITY_TIMEOUT seconds old, at the next sweep of a live worker
-# (every `unacked_restore_interval` seconds). It must stay above the longest
-# countdown a task is published with (120 s, accounts/tasks.py) and the
-# longest task: a message held longer is delivered a second time while the
-# first worker still has it (docs/deploy.md, "Faults on the topology").
+# (every `unacked_restore_interval` seconds). A worker holds a retried
+# message unacknowledged for its whole countdown: a countdown near the
+# timeout would have the message handed to a second worker, and again every
+# timeout after (a redelivery storm). So every retry countdown is capped at
+# half of it (TASK_RETRY_COUNTDOWN_MAX, core.tasks.retry_countdown): 120 s
+# as written for any timeout of 240 s and more, shorter below, and the
+# other half is left for the task to wait for a pool process and run. Mail
+# tasks are sent once per task id even when redelivered (core/delivery.py);
+# docs/deploy.md, "The visibility timeout".
 CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
+if CELERY_VISIBILITY_TIMEOUT < 10:
+    raise ImproperlyConfigured(
+        "CELERY_VISIBILITY_TIMEOUT must be at least 10 s: a retry waits up to"
+        " half of it, and a running task must be acknowledged within it"
+    )
+TASK_RETRY_COUNTDOWN_MAX = CELERY_VISIBILITY_TIMEOUT // 2
+# A mail task's claim on its task id (core/delivery.py): longer than the
+# longest run of a mail task's body (a database connect of DB_CONNECT_TIMEOUT,
+# the SMTP exchange of a few EMAIL_TIMEOUT waits), and how late a mail is
+# when a worker dies holding it on another machine (on its own machine the
+# claim is taken over at once). Done records outlive every mail message (a
+# day at most, core.tasks.NOTICE_EXPIRES) with a day to spare.
+MAIL_CLAIM_SECONDS = env.int("MAIL_CLAIM_SECONDS", default=120)
+if MAIL_CLAIM_SECONDS < 6 * EMAIL_TIMEOUT:
+    raise ImproperlyConfigured(
+        f"MAIL_CLAIM_SECONDS must be at least {6 * EMAIL_TIMEOUT} s (6 x"
+        " EMAIL_TIMEOUT): a mail still being sent when its claim expires may"
+        " be sent twice"
+    )
+MAIL_DONE_KEEP_SECONDS = 2 * 24 * 3600
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": 2,
     "socket_timeout": 5,

@@ -246,3 +246,36 @@ def test_github_without_what_it_needs_refuses_to_start(change, message):
 
     assert proc.returncode != 0
     assert message in proc.stderr
+
+
+def test_a_visibility_timeout_under_10_s_refuses_to_start():
+    proc = _setup({"CELERY_VISIBILITY_TIMEOUT": "9"})
+
+    assert proc.returncode != 0
+    assert "CELERY_VISIBILITY_TIMEOUT must be at least 10 s" in proc.stderr
+
+
+def test_retry_countdowns_stay_under_half_the_visibility_timeout():
+    """A message a worker holds for its countdown is acknowledged before
+    the broker hands it to another worker (docs/deploy.md)."""
+    show = (
+        "import django; django.setup();"
+        "from core.tasks import retry_countdown;"
+        "print(retry_countdown(120), retry_countdown(5))"
+    )
+
+    assert _setup({"CELERY_VISIBILITY_TIMEOUT": "30"}, show).stdout.split() == [
+        "15",
+        "5",
+    ]
+    assert _setup({"CELERY_VISIBILITY_TIMEOUT": None}, show).stdout.split() == [
+        "120",
+        "5",
+    ]
+
+
+def test_a_mail_claim_shorter_than_the_smtp_waits_refuses_to_start():
+    proc = _setup({"MAIL_CLAIM_SECONDS": "30"})
+
+    assert proc.returncode != 0
+    assert "MAIL_CLAIM_SECONDS must be at least 60 s" in proc.stderr
