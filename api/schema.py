@@ -220,6 +220,33 @@ def add_plain_django_routes(result, generator, request, public):
     return result
 
 
+# core.errors.Unavailable's header: every 503 `unavailable` says when to
+# try again (nginx's own 502 too).
+UNAVAILABLE_RETRY_AFTER = {
+    "schema": {"type": "integer", "minimum": 1},
+    "required": True,
+    "description": "Seconds to wait before retrying (nothing was done)",
+}
+
+
+def add_retry_after_to_unavailable(result, generator, request, public):
+    """Every documented 503 `unavailable` answer carries `Retry-After`
+    (core.errors.Unavailable): say so on each, whichever view declared it
+    (errors(503), BODY_ERRORS). /health's plain 503 has no such header."""
+    for operations in result["paths"].values():
+        for operation in operations.values():
+            answer = operation.get("responses", {}).get("503")
+            if not answer:
+                continue
+            json = answer.get("content", {}).get("application/json", {})
+            kinds = json.get("schema", {}).get("properties", {}).get("type", {})
+            if "unavailable" in kinds.get("enum", ()):
+                answer.setdefault("headers", {})["Retry-After"] = dict(
+                    UNAVAILABLE_RETRY_AFTER
+                )
+    return result
+
+
 def list_of(key: str, item: dict[str, Any]) -> dict[str, Any]:
     """`{key: [item, ...]}`, the envelope of a list answer."""
     return {

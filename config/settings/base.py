@@ -276,6 +276,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "api.schema.add_plain_django_routes",
+        "api.schema.add_retry_after_to_unavailable",
         "api.shapes.add_security_schemes",
     ],
 }

@@ -223,3 +223,38 @@ def test_the_export_is_a_download(schema):
     ok = schema["paths"]["/store/customers/me/export"]["get"]["responses"]["200"]
 
     assert ok["headers"]["Content-Disposition"]["required"] is True
+
+
+def _kinds(answer) -> list[str]:
+    body = answer.get("content", {}).get("application/json", {}).get("schema", {})
+    return body.get("properties", {}).get("type", {}).get("enum", [])
+
+
+def test_every_unavailable_answer_documents_its_retry_after(schema):
+    """A 503 `unavailable` always carries Retry-After (core.errors): the
+    schema says so on every route that can answer it."""
+    unavailable = [
+        (path, method, answer)
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        if (answer := operation["responses"].get("503"))
+        and "unavailable" in _kinds(answer)
+    ]
+
+    assert len(unavailable) > 20
+    for path, method, answer in unavailable:
+        header = answer.get("headers", {}).get("Retry-After")
+        assert header, (path, method)
+        assert header["required"] is True
+        assert header["schema"]["type"] == "integer"
+    assert "headers" not in schema["paths"]["/health"]["get"]["responses"]["503"]
+
+
+def test_a_503_answer_carries_the_retry_after_it_documents(api, email, broker_down):
+    """The broker down: the code send answers 503 `unavailable` with the
+    header the schema documents."""
+    response = api.post("/store/auth/otp/send", {"email": email}, format="json")
+
+    assert response.status_code == 503
+    assert response.json()["type"] == "unavailable"
+    assert int(response["Retry-After"]) >= 1
