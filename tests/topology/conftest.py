@@ -26,7 +26,14 @@ from devstack.topology import NAMES, Topology, nginx_bin, pgbouncer_bin
 from devstack.util import DevError, free_ports
 
 LOGIN_LIMIT_PER_IP = 3
-VISIBILITY_TIMEOUT = 10
+# Short, so a killed worker's message is back within seconds (the fault
+# test waits for it), and long enough for what the faults cause: retries
+# wait up to half of it (10 s: the 5 s and 10 s retries of a mail that met
+# the PgBouncer restart), which leaves 10 s for a due message to get a pool
+# process and run before the broker would hand it out again. With 10 s, a
+# retry could wait 5 s only, with 5 s to spare behind a killed worker's
+# backlog (the first CI duplicate, before mails were sent once per task id).
+VISIBILITY_TIMEOUT = 20
 
 
 def _tails(directory: Path) -> str:
