@@ -208,16 +208,18 @@ class MailTask(SealedTask):
         if not claim.ours:
             # Another worker runs it now (a redelivered copy): look again
             # once it can be done or its claim has expired.
+            countdown = retry_countdown(claim.retry_in)
             logger.info(
                 "Mail claimed by another worker; retried in %s s (task=%s id=%s)",
-                claim.retry_in,
+                countdown,
                 self.name,
                 task_id,
                 extra={"task": self.name, "taskId": task_id},
             )
             raise self.retry(
-                countdown=retry_countdown(claim.retry_in),
-                # Not counted against the task's own retries.
+                countdown=countdown,
+                # Never exhausted: the claim ends (done, or expired) within
+                # MAIL_CLAIM_SECONDS. It does count in request.retries.
                 max_retries=self.request.retries + 1,
                 kwargsrepr=getattr(self.request, "kwargsrepr", None),  # type: ignore[call-arg]
             )
