@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
@@ -68,20 +68,26 @@ def _kept_connection() -> BaseEmailBackend:
         return get_connection()  # files, memory: nothing to keep
     connection: smtp.EmailBackend | None = getattr(_kept, "connection", None)
     if connection is None:
-        connection = _kept.connection = get_connection()
+        connection = _kept.connection = _smtp_connection()
     elif time.monotonic() - _kept.used_at > IDLE_CHECK_SECONDS:
+        client = connection.connection
         try:
-            alive = connection.connection.noop()[0] == 250
-        except (smtplib.SMTPException, OSError, AttributeError):
+            alive = client is not None and client.noop()[0] == 250
+        except (smtplib.SMTPException, OSError):
             alive = False
         if not alive:
             _kept_connection_drop()
-            connection = _kept.connection = get_connection()
+            connection = _kept.connection = _smtp_connection()
     # Opened here, the backend's send keeps it open (a connection its send
     # opened itself, it would close after the message).
     connection.open()
     _kept.used_at = time.monotonic()
     return connection
+
+
+def _smtp_connection() -> smtp.EmailBackend:
+    # EMAIL_BACKEND is the SMTP backend (checked by the caller).
+    return cast(smtp.EmailBackend, get_connection())
 
 
 def _kept_connection_drop() -> None:
