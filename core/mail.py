@@ -4,7 +4,6 @@ import re
 import secrets
 import smtplib
 import threading
-import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +23,10 @@ from core.locale import mail_language
 class MailNotDelivered(Exception):
     """Raised instead of smtplib's errors, whose text quotes the recipient:
     the worker logs a task's exception, and plain emails never reach logs."""
+
+
+class TransientMailFailure(MailNotDelivered):
+    """Trying again later may deliver it (core.tasks.MailTask retries)."""
 
 
 def templated_mail_send(
@@ -46,20 +49,35 @@ def templated_mail_send(
     try:
         message.connection = _kept_connection()
         message.send()
-    except (smtplib.SMTPException, OSError) as exc:
-        _kept_connection_drop()  # in an unknown state: the next mail opens anew
-        raise MailNotDelivered(
+    except BaseException as exc:
+        # In an unknown state (maybe mid-DATA): the next mail opens anew.
+        _kept_connection_drop()
+        if not isinstance(exc, smtplib.SMTPException | OSError):
+            raise
+        failure = TransientMailFailure if _transient(exc) else MailNotDelivered
+        raise failure(
             f"{type(exc).__name__} sending to userId {email_hash(to)}"
         ) from None
 
 
+def _transient(exc: BaseException) -> bool:
+    """Whether trying again later may deliver: the server or the network
+    failed (a 4xx reply, a dropped or refused connection), not the message
+    or the address (a 5xx reply: refused recipient, sender or content)."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(400 <= code < 500 for code, _ in exc.recipients.values())
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return 400 <= exc.smtp_code < 500
+    return True  # disconnected, refused, timed out, TLS or DNS failure
+
+
 # A worker sends mail after mail: each over a new SMTP connection would pay
 # TCP, TLS and AUTH again (and the server's patience). One connection per
-# process (per thread) is kept; after IDLE_CHECK_SECONDS without a mail it
-# is asked NOOP first, since servers drop idle clients (Postfix after
-# 300 s), and opened again if that fails. A mail is never sent twice: a
-# failure during the send is raised, the connection dropped.
-IDLE_CHECK_SECONDS = 10.0
+# process (per thread) is kept, and asked NOOP before each reuse (one round
+# trip): a server or relay that dropped it (an idle timeout, a restart, a
+# cap on messages per connection) gets a new one before the mail is sent.
+# A mail is never sent twice here: a failure during the send is raised
+# (MailTask retries a transient one), the connection dropped.
 _kept = threading.local()
 
 
@@ -69,7 +87,7 @@ def _kept_connection() -> BaseEmailBackend:
     connection: smtp.EmailBackend | None = getattr(_kept, "connection", None)
     if connection is None:
         connection = _kept.connection = _smtp_connection()
-    elif time.monotonic() - _kept.used_at > IDLE_CHECK_SECONDS:
+    else:
         client = connection.connection
         try:
             alive = client is not None and client.noop()[0] == 250
@@ -81,7 +99,6 @@ def _kept_connection() -> BaseEmailBackend:
     # Opened here, the backend's send keeps it open (a connection its send
     # opened itself, it would close after the message).
     connection.open()
-    _kept.used_at = time.monotonic()
     return connection
 
 

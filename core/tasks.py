@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import DatabaseError
 
 from core import delivery
+from core.mail import TransientMailFailure
 from core.seal import SealBroken, deadline, seal, unseal
 
 logger = logging.getLogger("core.tasks")
@@ -184,9 +185,11 @@ class MailTask(SealedTask):
     the id is marked done when it returns. An exception (a retry, a failed
     send) gives the claim up, so the next delivery runs the body again.
     A database error in the body (a PgBouncer restart, a failover: the
-    route has answered, the mail must not be lost) and Redis down are
-    retried as outages (outage_retry): the mail is late, never dropped. So
-    a body does its database work before it sends, never after.
+    route has answered, the mail must not be lost), a transient mail
+    failure (the SMTP server down or answering 4xx, core/mail.py) and Redis
+    down are retried as outages (outage_retry): the mail is late, never
+    dropped. A permanent one (5xx: a refused address) is not retried. So a
+    body does its database work before it sends, never after.
     """
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -225,7 +228,7 @@ class MailTask(SealedTask):
             )
         try:
             result = super().__call__(*args, **kwargs)
-        except DatabaseError as exc:
+        except (DatabaseError, TransientMailFailure) as exc:
             delivery.release(claim)
             raise outage_retry(self, exc) from None
         except BaseException:

@@ -2,6 +2,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection
+from django.db.transaction import TransactionManagementError
 
 from core.rows import ModelRows
 from otp.models import OtpChallenge, OtpFailureBudget, Purpose
@@ -19,7 +20,11 @@ def challenge_latest_for_update(
     *, email: str, purpose: str = Purpose.LOGIN
 ) -> OtpChallenge | None:
     """The newest challenge of an email for a purpose, row-locked
-    (otp_email_purpose_created_idx)."""
+    (otp_email_purpose_created_idx) until the caller's transaction ends."""
+    if connection.get_autocommit():
+        # As select_for_update() refuses: outside a transaction the lock
+        # would end with the statement, and attempts would go uncounted.
+        raise TransactionManagementError("row lock outside a transaction")
     with connection.cursor() as cursor:
         cursor.execute(_LATEST_FOR_UPDATE_SQL, [email, purpose])
         row = cursor.fetchone()

@@ -126,7 +126,8 @@ def _challenge_open(
         raise _too_many((oldest + timedelta(hours=1) - now).total_seconds())
     code = codes.code_generate()
     try:
-        # No savepoint: a refusal rolls the whole transaction back anyway.
+        # No savepoint of its own: a refusal rolls back this function's
+        # transaction (or its savepoint, when nested) anyway.
         challenge = otp_challenge_replace(
             email=email, code=code, now=now, purpose=purpose, subject=subject
         )
@@ -165,9 +166,10 @@ def otp_challenge_replace(
 
 _CHALLENGE = ModelRows(OtpChallenge, "c")
 # The open challenge closed and the new one inserted in one round trip. The
-# INSERT reads the UPDATE's count, so the old row is closed before the new
-# one meets otp_one_open_challenge_per_email_purpose (a CTE's statements
-# otherwise run in no fixed order).
+# INSERT's row depends on the UPDATE's count (used in its WHERE, so no
+# planner can drop it), so the old row is closed before the new one meets
+# otp_one_open_challenge_per_email_purpose (a CTE's statements otherwise
+# run in no fixed order).
 _REPLACE_SQL = f"""
 WITH replaced AS (
   UPDATE otp_otpchallenge SET replaced_at = %s
@@ -176,7 +178,8 @@ WITH replaced AS (
   RETURNING 1
 )
 INSERT INTO otp_otpchallenge ({_CHALLENGE.names})
-SELECT {_CHALLENGE.placeholders} FROM (SELECT count(*) FROM replaced) AS done
+SELECT {_CHALLENGE.placeholders} FROM (SELECT count(*) AS n FROM replaced) AS done
+ WHERE done.n >= 0
 """  # noqa: S608  (the column names come from the model)
 
 
@@ -247,7 +250,10 @@ def otp_verify(
                 challenge.attempts = F("attempts") + 1
                 challenge.consumed_at = now
                 challenge.save(update_fields=["attempts", "consumed_at"])
-                if failures:  # no write for the usual login without one
+                # No write for the usual login without failures. (A wrong
+                # code for another purpose's challenge at this very moment
+                # stays counted: stricter, never looser.)
+                if failures:
                     otp_failures_reset(email=email)
                 return login(email)
             if error is None:
