@@ -57,9 +57,10 @@ class ModelRows(Generic[M]):
 
     def values(self, obj: M) -> list[Any]:
         """`obj`'s column values for an INSERT (`names`, `placeholders`),
-        prepared as the ORM's save prepares them."""
+        prepared as the ORM's save prepares them (pre_save: auto_now and
+        the like). No signals are sent."""
         return [
-            field.get_db_prep_save(getattr(obj, field.attname), connection)
+            field.get_db_prep_save(field.pre_save(obj, add=True), connection)
             for field in self._fields
         ]
 
