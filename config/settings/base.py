@@ -337,7 +337,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_throttle": 1,
 }
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0.2}
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULER = "ops.scheduler:DatabaseScheduler"
 # The schedule lives in code (ops/schedule.py, set by config/celery.py);
 # admin shows and pauses it.
 CELERY_TIMEZONE = "UTC"
