@@ -4,10 +4,10 @@ Python (seed 003's bug was exactly that)."""
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
-from django.db import connection
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
 
@@ -24,14 +24,14 @@ from accounts.models import (
 from accounts.tokens import AccessClaims
 from core.emails import email_normalize
 from core.locale import mail_language
-from core.rows import ModelRows
+from core.rows import ModelRows, all_rows, one_row
 
 _LOGIN = ModelRows(ProviderIdentity, "p")
-_LOGIN_IDENTITY = ModelRows(AuthIdentity, "i")
-_LOGIN_CUSTOMER = ModelRows(Customer, "c")
+_IDENTITY = ModelRows(AuthIdentity, "i")
+_CUSTOMER = ModelRows(Customer, "c")
 # Written out (core/rows.py): every login and code verify starts here.
 _LOGIN_SQL = f"""
-SELECT {_LOGIN.columns}, {_LOGIN_IDENTITY.columns}, {_LOGIN_CUSTOMER.columns}
+SELECT {_LOGIN.columns}, {_IDENTITY.columns}, {_CUSTOMER.columns}
   FROM accounts_provideridentity p
   JOIN accounts_authidentity i ON i.id = p.auth_identity_id
   LEFT JOIN accounts_customer c ON c.id = i.customer_id
@@ -39,19 +39,27 @@ SELECT {_LOGIN.columns}, {_LOGIN_IDENTITY.columns}, {_LOGIN_CUSTOMER.columns}
 """  # noqa: S608  (the column names come from the models)
 
 
+def _identity_with_customer(row: tuple[Any, ...], start: int) -> AuthIdentity | None:
+    """The identity at `start` of a row of _IDENTITY then _CUSTOMER columns,
+    its customer (or None) cached on it as `select_related` caches it."""
+    identity = _IDENTITY.instance(row, start)
+    if identity is not None:
+        customer = _CUSTOMER.instance(row, start + _IDENTITY.width)
+        AuthIdentity.customer.field.set_cached_value(identity, customer)
+    return identity
+
+
 def provider_identity_get(*, provider: str, entity_id: str) -> ProviderIdentity | None:
     """By the (entity_id, provider) unique index, with its identity and the
     identity's customer (a login needs all three), as
     `select_related("auth_identity__customer")` would load them."""
-    with connection.cursor() as cursor:
-        cursor.execute(_LOGIN_SQL, [entity_id, provider])
-        row = cursor.fetchone()
-    login = None if row is None else _LOGIN.instance(row)
-    identity = None if row is None else _LOGIN_IDENTITY.instance(row, _LOGIN.width)
-    if row is None or login is None or identity is None:
+    row = one_row(_LOGIN_SQL, [entity_id, provider])
+    if row is None:
         return None
-    customer = _LOGIN_CUSTOMER.instance(row, _LOGIN.width + _LOGIN_IDENTITY.width)
-    AuthIdentity.customer.field.set_cached_value(identity, customer)
+    login = _LOGIN.instance(row)
+    identity = _identity_with_customer(row, _LOGIN.width)
+    if login is None or identity is None:
+        return None
     ProviderIdentity.auth_identity.field.set_cached_value(login, identity)
     return login
 
@@ -147,8 +155,6 @@ class TokenSubject:
     session_last_used_at: datetime | None
 
 
-_IDENTITY = ModelRows(AuthIdentity, "i")
-_CUSTOMER = ModelRows(Customer, "c")
 # By primary keys; written out (core/rows.py) because this read is in every
 # customer request. The session's last use is NULL when the token names no
 # session or one that has ended.
@@ -168,15 +174,10 @@ def auth_identity_for_claims(*, claims: AccessClaims) -> TokenSubject | None:
     the token, or its login session has ended (docs/api.md, "Revocation").
     One query: the identity, its customer (GET /me needs nothing else) and
     the session's last use."""
-    with connection.cursor() as cursor:
-        cursor.execute(_CLAIMS_SQL, [claims.session_id, claims.auth_identity_id])
-        row = cursor.fetchone()
-    identity = None if row is None else _IDENTITY.instance(row)
-    if identity is None:
+    row = one_row(_CLAIMS_SQL, [claims.session_id, claims.auth_identity_id])
+    identity = None if row is None else _identity_with_customer(row, 0)
+    if row is None or identity is None:
         return None
-    AuthIdentity.customer.field.set_cached_value(
-        identity, _CUSTOMER.instance(row, _IDENTITY.width)
-    )
     last_used_at: datetime | None = row[-1]
     if claims.session_id is not None and last_used_at is None:
         return None  # the session has ended
@@ -367,7 +368,5 @@ def addresses_of(*, customer_id: str) -> list[CustomerAddress]:
     """All of a customer's addresses (at most ADDRESSES_PER_CUSTOMER_MAX), in
     id order: a customer's `addresses`. Written out (core/rows.py): GET /me
     and every code login read them."""
-    with connection.cursor() as cursor:
-        cursor.execute(_ADDRESSES_SQL, [customer_id])
-        rows = cursor.fetchall()
+    rows = all_rows(_ADDRESSES_SQL, [customer_id])
     return [address for row in rows if (address := _ADDRESS.instance(row))]

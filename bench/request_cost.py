@@ -32,7 +32,7 @@ def _send_requests(count: int) -> list[routes.Request]:
             "POST",
             "/store/auth/otp/send",
             json.dumps({"email": f"cost.{tag}.{i}@{load_data.DOMAIN}"}).encode(),
-            {"content-type": "application/json", **routes._store_headers()},  # noqa: SLF001
+            {"content-type": "application/json", **routes.store_headers()},
         )
         for i in range(count)
     ]

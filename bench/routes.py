@@ -38,7 +38,7 @@ class Request:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def _store_headers() -> dict[str, str]:
+def store_headers() -> dict[str, str]:
     from django.conf import settings
 
     return {"x-publishable-api-key": settings.STORE_PUBLISHABLE_KEY}
@@ -49,7 +49,7 @@ def customer_headers(i: int, now: datetime) -> dict[str, str]:
     return {
         "authorization": f"Bearer {token_for(i, now)}",
         "content-type": "application/json",
-        **_store_headers(),
+        **store_headers(),
     }
 
 
@@ -98,7 +98,7 @@ def requests_for(
                 "POST",
                 PATHS[route],
                 json.dumps({"email": e, "code": load_data.OTP_CODE}).encode(),
-                {"content-type": "application/json", **_store_headers()},
+                {"content-type": "application/json", **store_headers()},
             )
             for e in emails
         ]
@@ -124,7 +124,7 @@ def requests_for(
                 "GET",
                 PATHS[route],
                 None,
-                {"authorization": f"Bearer {token_for(i, now)}", **_store_headers()},
+                {"authorization": f"Bearer {token_for(i, now)}", **store_headers()},
             )
             for i in rows
         ]

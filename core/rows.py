@@ -11,7 +11,7 @@ with the converters the ORM would apply (JSON fields parsed, and so on),
 so callers get the same objects a queryset gives them.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 from django.db import connection
@@ -78,3 +78,19 @@ class ModelRows(Generic[M]):
             for convert in functions:
                 values[i] = convert(values[i], column, connection)
         return self.model.from_db(connection.alias, self.attnames, values)
+
+
+def one_row(
+    sql: str, params: Sequence[Any] | Mapping[str, Any]
+) -> tuple[Any, ...] | None:
+    """The first row `sql` returns, or None."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row: tuple[Any, ...] | None = cursor.fetchone()
+    return row
+
+
+def all_rows(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())

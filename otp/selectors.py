@@ -4,13 +4,14 @@ from datetime import datetime, timedelta
 from django.db import connection
 from django.db.transaction import TransactionManagementError
 
-from core.rows import ModelRows
+from core.rows import ModelRows, one_row
 from otp.models import OtpChallenge, OtpFailureBudget, Purpose
 
-_CHALLENGE = ModelRows(OtpChallenge, "c")
+# Also otp.services' INSERT of a challenge.
+CHALLENGE_ROWS = ModelRows(OtpChallenge, "c")
 # Written out (core/rows.py): every code check starts here.
 _LATEST_FOR_UPDATE_SQL = f"""
-SELECT {_CHALLENGE.columns} FROM otp_otpchallenge c
+SELECT {CHALLENGE_ROWS.columns} FROM otp_otpchallenge c
  WHERE c.email = %s AND c.purpose = %s
  ORDER BY c.created_at DESC LIMIT 1 FOR UPDATE
 """  # noqa: S608  (the column names come from the model)
@@ -25,10 +26,8 @@ def challenge_latest_for_update(
         # As select_for_update() refuses: outside a transaction the lock
         # would end with the statement, and attempts would go uncounted.
         raise TransactionManagementError("row lock outside a transaction")
-    with connection.cursor() as cursor:
-        cursor.execute(_LATEST_FOR_UPDATE_SQL, [email, purpose])
-        row = cursor.fetchone()
-    return None if row is None else _CHALLENGE.instance(row)
+    row = one_row(_LATEST_FOR_UPDATE_SQL, [email, purpose])
+    return None if row is None else CHALLENGE_ROWS.instance(row)
 
 
 def challenge_latest_for_subject(*, subject: str, purpose: str) -> OtpChallenge | None:
@@ -60,9 +59,7 @@ SELECT {_BUDGET.columns} FROM otp_otpfailurebudget b WHERE b.email = %s
 def failure_budget(*, email: str) -> OtpFailureBudget:
     """The email's budget row, or an unsaved empty one (its primary key;
     written out as the challenge's read is)."""
-    with connection.cursor() as cursor:
-        cursor.execute(_BUDGET_SQL, [email])
-        row = cursor.fetchone()
+    row = one_row(_BUDGET_SQL, [email])
     budget = None if row is None else _BUDGET.instance(row)
     return budget or OtpFailureBudget(email=email)
 
@@ -92,10 +89,9 @@ SELECT b.consecutive_failures,
 def send_limits(*, email: str, purpose: str, now: datetime) -> SendLimits:
     """The counts a send of `purpose` to `email` is checked against
     (otp_email_purpose_created_idx, the budget's primary key)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _SEND_LIMITS_SQL,
-            {"email": email, "purpose": purpose, "hour_ago": now - timedelta(hours=1)},
-        )
-        failures, recent = cursor.fetchone()
+    row = one_row(
+        _SEND_LIMITS_SQL,
+        {"email": email, "purpose": purpose, "hour_ago": now - timedelta(hours=1)},
+    )
+    failures, recent = row or (0, [])  # the query always yields its one row
     return SendLimits(consecutive_failures=failures or 0, recent=recent)

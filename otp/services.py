@@ -33,7 +33,6 @@ from core.errors import (
 )
 from core.locale import request_language
 from core.ratelimit import rate_limit
-from core.rows import ModelRows
 from core.tasks import BrokerUnavailable, publish
 from otp import codes, selectors
 from otp.models import OtpChallenge, OtpFailureBudget, Purpose
@@ -164,7 +163,7 @@ def otp_challenge_replace(
     return _CHALLENGE.inserted(challenge)
 
 
-_CHALLENGE = ModelRows(OtpChallenge, "c")
+_CHALLENGE = selectors.CHALLENGE_ROWS
 # The open challenge closed and the new one inserted in one round trip. The
 # INSERT's row depends on the UPDATE's count (used in its WHERE, so no
 # planner can drop it), so the old row is closed before the new one meets
