@@ -110,6 +110,17 @@ DB_PGBOUNCER = env.bool("DB_PGBOUNCER", default=False)
 if DB_PGBOUNCER:
     DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
     DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None
+# Straight to PostgreSQL, parameters are bound on the server and a
+# statement run five times on a connection is prepared (psycopg's default
+# threshold): the per-request reads then skip planning, which cost
+# PostgreSQL 5-8x their execution (docs/performance.md). Behind PgBouncer
+# 1.18 a prepared statement would meet another server session: off there.
+DB_PREPARED_STATEMENTS = env.bool("DB_PREPARED_STATEMENTS", default=not DB_PGBOUNCER)
+if DB_PREPARED_STATEMENTS and DB_PGBOUNCER:
+    raise ImproperlyConfigured("DB_PREPARED_STATEMENTS needs DB_PGBOUNCER=0")
+if DB_PREPARED_STATEMENTS:
+    DATABASES["default"]["OPTIONS"]["server_side_binding"] = True
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 5
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")

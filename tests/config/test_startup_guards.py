@@ -279,3 +279,37 @@ def test_a_mail_claim_shorter_than_the_smtp_waits_refuses_to_start():
 
     assert proc.returncode != 0
     assert "MAIL_CLAIM_SECONDS must be at least 60 s" in proc.stderr
+
+
+PREPARED = (
+    "import django; django.setup();"
+    "from django.db import connection;"
+    "from accounts.models import Customer;"
+    "[Customer.objects.filter(email='nobody@example.com').first() for _ in range(6)];"
+    "c = connection.cursor();"
+    "c.execute('SELECT count(*) FROM pg_prepared_statements');"
+    "print(c.fetchone()[0])"
+)
+
+
+def test_a_direct_connection_prepares_the_statements_it_repeats():
+    proc = _setup({"DB_PGBOUNCER": None, "DB_PREPARED_STATEMENTS": None}, PREPARED)
+
+    assert proc.returncode == 0, proc.stderr
+    assert int(proc.stdout) >= 1
+
+
+def test_behind_pgbouncer_nothing_is_prepared():
+    """PgBouncer in transaction pooling hands the next transaction another
+    server session, where a prepared statement does not exist."""
+    proc = _setup({"DB_PGBOUNCER": "1", "DB_PREPARED_STATEMENTS": None}, PREPARED)
+
+    assert proc.returncode == 0, proc.stderr
+    assert int(proc.stdout) == 0
+
+
+def test_prepared_statements_behind_pgbouncer_refuse_to_start():
+    proc = _setup({"DB_PGBOUNCER": "1", "DB_PREPARED_STATEMENTS": "1"})
+
+    assert proc.returncode != 0
+    assert "DB_PREPARED_STATEMENTS needs DB_PGBOUNCER=0" in proc.stderr
