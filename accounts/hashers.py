@@ -4,6 +4,13 @@ Hashes imported from Medusa (scrypt-kdf, logN 15, r 8, p 1; the 96-byte
 format of docs/medusa-contract.md, "Password hashes") are stored as
 `medusa_scrypt$<base64 blob>`. Django's `check_password` re-hashes them with
 the first hasher of PASSWORD_HASHERS (Argon2id) at the next successful login.
+
+Both hash on one thread per process (`on_hashing_thread`): each hash
+allocates 19 MiB (Argon2id) or 32 MiB (scrypt) that the C allocator keeps
+in the arena of the thread that hashed, so a web worker whose four threads
+all hashed held four such blocks (docs/performance.md, "Memory"). One
+thread keeps one; a worker hashes one password at a time, so a host needs
+at least as many web workers as cores to hash on all of them.
 """
 
 from __future__ import annotations
@@ -14,7 +21,9 @@ import hashlib
 import hmac
 import os
 import secrets
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.contrib.auth.hashers import (
     Argon2PasswordHasher,
@@ -28,6 +37,27 @@ if TYPE_CHECKING:
     from django.utils.functional import _StrPromise  # the stubs' lazy str
 
 
+T = TypeVar("T")
+_hashing: ThreadPoolExecutor | None = None
+
+
+def on_hashing_thread(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`work(*args, **kwargs)` on this process's hashing thread, started at first use
+    (a forked child, such as a gunicorn or Celery worker, starts its own)."""
+    global _hashing
+    if _hashing is None:
+        _hashing = ThreadPoolExecutor(1, thread_name_prefix="password-hashing")
+    return _hashing.submit(work, *args, **kwargs).result()
+
+
+def _forget_hashing_thread() -> None:
+    global _hashing
+    _hashing = None  # the parent's thread does not exist in a forked child
+
+
+os.register_at_fork(after_in_child=_forget_hashing_thread)
+
+
 class Argon2idHasher(Argon2PasswordHasher):
     """OWASP Password Storage Cheat Sheet's first Argon2id option (m=19 MiB,
     t=2, p=1): strong enough, and cheap enough that a 2-core web host can
@@ -36,6 +66,12 @@ class Argon2idHasher(Argon2PasswordHasher):
     time_cost = 2
     memory_cost = 19 * 1024
     parallelism = 1
+
+    def encode(self, password: str, salt: str) -> str:
+        return on_hashing_thread(super().encode, password, salt)
+
+    def verify(self, password: str, encoded: str) -> bool:
+        return on_hashing_thread(super().verify, password, encoded)
 
 
 SCRYPT_HEADER = b"scrypt"
@@ -120,7 +156,8 @@ class MedusaScryptHasher(BasePasswordHasher):
         salt_bytes = base64.b64decode(salt)
         if len(salt_bytes) != 32:
             salt_bytes = hashlib.sha256(salt.encode()).digest()
-        return medusa_scrypt_encoded(medusa_scrypt_blob(password, salt=salt_bytes))
+        blob = on_hashing_thread(medusa_scrypt_blob, password, salt=salt_bytes)
+        return medusa_scrypt_encoded(blob)
 
     def decode(self, encoded: str) -> dict[str, str]:
         algorithm, blob = encoded.split("$", 1)
@@ -131,7 +168,7 @@ class MedusaScryptHasher(BasePasswordHasher):
         algorithm, _, blob = encoded.partition("$")
         if not constant_time_compare(algorithm, self.algorithm):
             return False
-        return medusa_scrypt_verify(password, blob)
+        return on_hashing_thread(medusa_scrypt_verify, password, blob)
 
     def safe_summary(self, encoded: str) -> dict[str | _StrPromise, Any]:
         return {"algorithm": self.algorithm, "hash": "********"}

@@ -4,6 +4,8 @@ import base64
 import hashlib
 import hmac
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -178,3 +180,59 @@ def test_medusa_hashes_with_stronger_parameters_verify(api, email):
     )
 
     assert response.status_code == 200
+
+
+HASH_IN_THREADS_AND_A_FORKED_CHILD = """
+import os, threading
+import django
+django.setup()
+from django.contrib.auth.hashers import check_password, make_password
+import accounts.hashers as hashers
+
+seen, results = set(), []
+
+def watch(work):
+    def watched(*args, **kwargs):
+        seen.add(threading.get_ident())
+        return work(*args, **kwargs)
+    return watched
+
+hashers.medusa_scrypt_verify = watch(hashers.medusa_scrypt_verify)
+hashers.Argon2PasswordHasher.verify = watch(hashers.Argon2PasswordHasher.verify)
+encoded = make_password("correct horse")
+blob = hashers.medusa_scrypt_blob("pw", salt=os.urandom(32))
+scrypt = hashers.medusa_scrypt_encoded(blob)
+
+def login():
+    results.append(check_password("correct horse", encoded))
+    results.append(check_password("pw", scrypt))
+
+threads = [threading.Thread(target=login) for _ in range(4)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+callers = {t.ident for t in threads}
+print("parent", len(seen), bool(seen & callers), all(results), len(results))
+pid = os.fork()
+if pid == 0:
+    os._exit(0 if check_password("correct horse", encoded) else 1)
+print("child", os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+"""
+
+
+def test_hashes_of_many_threads_run_on_one_thread_and_a_forked_child_hashes():
+    """Each hashing thread keeps Argon2id's 19 MiB (scrypt's 32) in its
+    allocator arena: four request threads hash on one thread, so a web
+    worker holds one such block, not four (docs/performance.md, "Memory").
+    A forked worker (gunicorn, Celery prefork) starts its own thread."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.base"}
+    proc = subprocess.run(  # noqa: S603 - fixed argv
+        [sys.executable, "-c", HASH_IN_THREADS_AND_A_FORKED_CHILD],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n")[:2] == ["parent 1 False True 8", "child 0"]
