@@ -5,12 +5,13 @@ format of docs/medusa-contract.md, "Password hashes") are stored as
 `medusa_scrypt$<base64 blob>`. Django's `check_password` re-hashes them with
 the first hasher of PASSWORD_HASHERS (Argon2id) at the next successful login.
 
-Both hash on one thread per process (`on_hashing_thread`): each hash
-allocates 19 MiB (Argon2id) or 32 MiB (scrypt) that the C allocator keeps
-in the arena of the thread that hashed, so a web worker whose four threads
-all hashed held four such blocks (docs/performance.md, "Memory"). One
-thread keeps one; a worker hashes one password at a time, so a host needs
-at least as many web workers as cores to hash on all of them.
+Both hash on the process's hashing threads (`on_hashing_thread`,
+PASSWORD_HASHING_THREADS, default 1): each hash allocates 19 MiB (Argon2id)
+or 32 MiB (scrypt) that the C allocator keeps in the arena of the thread
+that hashed, so a web worker whose four request threads all hashed held
+four such blocks. One hashing thread keeps one, and a worker then hashes one
+password at a time: fewer logins per second at the peak for less memory
+(docs/performance.md, "Memory").
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from django.conf import settings
 from django.contrib.auth.hashers import (
     Argon2PasswordHasher,
     BasePasswordHasher,
@@ -46,7 +48,9 @@ def on_hashing_thread(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     (a forked child, such as a gunicorn or Celery worker, starts its own)."""
     global _hashing
     if _hashing is None:
-        _hashing = ThreadPoolExecutor(1, thread_name_prefix="password-hashing")
+        _hashing = ThreadPoolExecutor(
+            settings.PASSWORD_HASHING_THREADS, thread_name_prefix="password-hashing"
+        )
     return _hashing.submit(work, *args, **kwargs).result()
 
 

@@ -142,6 +142,11 @@ PASSWORD_HASHERS = [
     "accounts.hashers.Argon2idHasher",
     "accounts.hashers.MedusaScryptHasher",
 ]
+# Threads per process that hash passwords (accounts/hashers.py): each keeps
+# a hash's memory (19 MiB) in its allocator arena after the hash.
+PASSWORD_HASHING_THREADS = env.int("PASSWORD_HASHING_THREADS", default=1)
+if PASSWORD_HASHING_THREADS < 1:
+    raise ImproperlyConfigured("PASSWORD_HASHING_THREADS must be at least 1")
 CUSTOMER_PASSWORD_MIN_LENGTH = 8
 # Long enough for any passphrase (NIST SP 800-63B asks for at least 64),
 # short enough that a huge body cannot buy a long hash.

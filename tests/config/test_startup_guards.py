@@ -313,3 +313,10 @@ def test_prepared_statements_behind_pgbouncer_refuse_to_start():
 
     assert proc.returncode != 0
     assert "DB_PREPARED_STATEMENTS needs DB_PGBOUNCER=0" in proc.stderr
+
+
+def test_no_password_hashing_thread_refuses_to_start():
+    proc = _setup({"PASSWORD_HASHING_THREADS": "0"})
+
+    assert proc.returncode != 0
+    assert "PASSWORD_HASHING_THREADS must be at least 1" in proc.stderr
