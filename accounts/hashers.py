@@ -11,7 +11,8 @@ or 32 MiB (scrypt) that the C allocator keeps in the arena of the thread
 that hashed, so a web worker whose four request threads all hashed held
 four such blocks. One hashing thread keeps one, and a worker then hashes one
 password at a time: fewer logins per second at the peak for less memory
-(docs/performance.md, "Memory").
+(docs/performance.md, "Prepared statements, one hashing thread, the web
+server").
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -40,26 +42,37 @@ if TYPE_CHECKING:
 
 
 T = TypeVar("T")
+HASHING_THREAD = "password-hashing"
 _hashing: ThreadPoolExecutor | None = None
+_hashing_lock = threading.Lock()
 
 
 def on_hashing_thread(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """`work(*args, **kwargs)` on this process's hashing thread, started at first use
-    (a forked child, such as a gunicorn or Celery worker, starts its own)."""
+    """`work(*args, **kwargs)` on this process's hashing threads, started at
+    first use (a forked child, a gunicorn or Celery worker, starts its own)."""
+    if threading.current_thread().name.startswith(HASHING_THREAD):
+        return work(*args, **kwargs)  # nested: waiting on itself would hang
+    return _hashing_threads().submit(work, *args, **kwargs).result()
+
+
+def _hashing_threads() -> ThreadPoolExecutor:
     global _hashing
-    if _hashing is None:
-        _hashing = ThreadPoolExecutor(
-            settings.PASSWORD_HASHING_THREADS, thread_name_prefix="password-hashing"
-        )
-    return _hashing.submit(work, *args, **kwargs).result()
+    with _hashing_lock:
+        if _hashing is None:
+            _hashing = ThreadPoolExecutor(
+                settings.PASSWORD_HASHING_THREADS, thread_name_prefix=HASHING_THREAD
+            )
+        return _hashing
 
 
-def _forget_hashing_thread() -> None:
-    global _hashing
-    _hashing = None  # the parent's thread does not exist in a forked child
+def _forget_hashing_threads() -> None:
+    """In a forked child: the parent's threads, and whoever held the lock,
+    do not exist there."""
+    global _hashing, _hashing_lock
+    _hashing, _hashing_lock = None, threading.Lock()
 
 
-os.register_at_fork(after_in_child=_forget_hashing_thread)
+os.register_at_fork(after_in_child=_forget_hashing_threads)
 
 
 class Argon2idHasher(Argon2PasswordHasher):

@@ -4,13 +4,12 @@ import base64
 import hashlib
 import hmac
 import os
-import subprocess
-import sys
 
 import pytest
 
 from accounts.hashers import medusa_scrypt_verify
 from accounts.models import AuthIdentity, Provider, ProviderIdentity
+from tests.settings_process import django_process
 
 pytestmark = pytest.mark.django_db
 
@@ -224,20 +223,11 @@ def test_hashes_of_many_threads_run_on_the_hashing_threads(threads):
     """Each thread that hashes keeps Argon2id's 19 MiB (scrypt's 32) in its
     allocator arena: four request threads hash on PASSWORD_HASHING_THREADS,
     so a web worker holds that many such blocks, not four
-    (docs/performance.md, "Memory"). A forked worker (gunicorn, Celery
+    (docs/performance.md, "Prepared statements, one hashing thread,
+    the web server"). A forked worker (gunicorn, Celery
     prefork) starts its own."""
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.base",
-        "PASSWORD_HASHING_THREADS": str(threads),
-    }
-    proc = subprocess.run(  # noqa: S603 - fixed argv
-        [sys.executable, "-c", HASH_IN_THREADS_AND_A_FORKED_CHILD],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    proc = django_process(
+        {"PASSWORD_HASHING_THREADS": str(threads)}, HASH_IN_THREADS_AND_A_FORKED_CHILD
     )
 
     assert proc.returncode == 0, proc.stderr

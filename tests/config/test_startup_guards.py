@@ -1,31 +1,10 @@
 """Settings that cannot work together refuse to start the process."""
 
-import os
-import subprocess
-import sys
-
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-
-def _setup(
-    changes: dict[str, str | None], code: str = "import django; django.setup()"
-) -> subprocess.CompletedProcess:
-    """Django set up with our environment changed (None: unset)."""
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.base"}
-    for name, value in changes.items():
-        env.pop(name, None)
-        if value is not None:
-            env[name] = value
-    return subprocess.run(  # noqa: S603 - fixed argv
-        [sys.executable, "-c", code],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+from tests.settings_process import django_process as _setup
 
 
 def test_a_token_lifetime_above_the_orphan_age_refuses_to_start():

@@ -2,13 +2,11 @@
 and recipient, each a whole RFC 5322 message that tests/mailbox.py reads."""
 
 import email
-import os
-import subprocess
-import sys
 
 from django.core.mail import EmailMessage, get_connection
 
 from tests.mailbox import delivered_text, texts_by_recipient
+from tests.settings_process import django_process
 
 
 def test_two_messages_over_one_connection_are_two_files(tmp_path):
@@ -44,23 +42,11 @@ def test_two_messages_over_one_connection_are_two_files(tmp_path):
 
 
 def test_a_filemail_url_selects_the_one_file_per_message_backend(tmp_path):
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.base",
-        "EMAIL_URL": f"filemail://{tmp_path}",
-    }
     code = (
         "import django; django.setup(); from django.conf import settings;"
         "print(settings.EMAIL_BACKEND, settings.EMAIL_FILE_PATH)"
     )
 
-    proc = subprocess.run(  # noqa: S603 - fixed argv
-        [sys.executable, "-c", code],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    proc = django_process({"EMAIL_URL": f"filemail://{tmp_path}"}, code)
 
     assert proc.stdout.split() == ["core.mail.FileBackend", str(tmp_path)], proc.stderr
