@@ -5,14 +5,16 @@ format of docs/medusa-contract.md, "Password hashes") are stored as
 `medusa_scrypt$<base64 blob>`. Django's `check_password` re-hashes them with
 the first hasher of PASSWORD_HASHERS (Argon2id) at the next successful login.
 
-Both hash on the process's hashing threads (`on_hashing_thread`,
-PASSWORD_HASHING_THREADS, default 1): each hash allocates 19 MiB (Argon2id)
-or 32 MiB (scrypt) that the C allocator keeps in the arena of the thread
-that hashed, so a web worker whose four request threads all hashed held
-four such blocks. One hashing thread keeps one, and a worker then hashes one
-password at a time: fewer logins per second at the peak for less memory
+Argon2id hashes on the process's hashing threads (`on_hashing_thread`,
+PASSWORD_HASHING_THREADS, default 1): each hash allocates 19 MiB, and
+glibc keeps a freed block that size in the arena of the thread that hashed,
+so a web worker whose four request threads all hashed held four such
+blocks. One hashing thread keeps one, and a worker then hashes one password
+at a time: fewer logins per second at the peak for less memory
 (docs/performance.md, "Prepared statements, one hashing thread, the web
-server").
+server"). Medusa's scrypt needs a little over 32 MiB, above the largest
+block glibc keeps (its mmap threshold stops at 32 MiB): mapped and handed
+back at every hash, it stays on the caller's thread.
 """
 
 from __future__ import annotations
@@ -173,8 +175,7 @@ class MedusaScryptHasher(BasePasswordHasher):
         salt_bytes = base64.b64decode(salt)
         if len(salt_bytes) != 32:
             salt_bytes = hashlib.sha256(salt.encode()).digest()
-        blob = on_hashing_thread(medusa_scrypt_blob, password, salt=salt_bytes)
-        return medusa_scrypt_encoded(blob)
+        return medusa_scrypt_encoded(medusa_scrypt_blob(password, salt=salt_bytes))
 
     def decode(self, encoded: str) -> dict[str, str]:
         algorithm, blob = encoded.split("$", 1)
@@ -185,7 +186,7 @@ class MedusaScryptHasher(BasePasswordHasher):
         algorithm, _, blob = encoded.partition("$")
         if not constant_time_compare(algorithm, self.algorithm):
             return False
-        return on_hashing_thread(medusa_scrypt_verify, password, blob)
+        return medusa_scrypt_verify(password, blob)
 
     def safe_summary(self, encoded: str) -> dict[str | _StrPromise, Any]:
         return {"algorithm": self.algorithm, "hash": "********"}

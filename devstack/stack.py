@@ -141,10 +141,11 @@ def web_argv(
             "--access-logformat",
             '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "-" "%(a)s"',
         ]
-    # gunicorn's largest request line (its default is 4094), nginx's too
-    # (large_client_header_buffers 8k): a longer query, such as an
-    # address search with its filters, is refused by Django with a JSON
-    # 400, not by gunicorn with an HTML 414 (tests/hardening/test_fuzz.py).
+    # gunicorn's largest request line (its default is 4094; nginx's
+    # large_client_header_buffers allow 8k): an address search with long
+    # filters reaches Django, which refuses what the schema does with a
+    # JSON 400, instead of meeting gunicorn's HTML 414 (the fuzz test met
+    # one at 4,867 bytes). Longer lines still get the server's own 414.
     argv += ["--limit-request-line", "8190", "--graceful-timeout", "10"]
     control = state / "gunicorn.ctl"
     argv += (

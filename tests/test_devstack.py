@@ -260,6 +260,7 @@ def test_gunicorn_arguments(tmp_path):
     assert "%(q)s" not in log_format
     assert "%(r)s" not in log_format
     assert argv[argv.index("--control-socket") + 1] == str(tmp_path / "gunicorn.ctl")
+    assert argv[argv.index("--limit-request-line") + 1] == "8190"
 
     quiet = stack.web_argv("127.0.0.1", 8000, 4, 2, tmp_path / ("x" * 100), quiet=True)
     assert "--access-logfile" not in quiet

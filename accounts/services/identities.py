@@ -109,7 +109,9 @@ def identity_create_emailpass(
 ) -> AuthIdentity | None:
     """Create identity and emailpass credential, or None when the address
     already has an identity (checked under the per-email lock). Call inside a
-    transaction: the lock lasts until it ends."""
+    transaction: the lock lasts until it ends. The hash is made before the
+    lock is taken, so a parallel signup of the address never waits for it."""
+    password_hash = make_password(password)
     email_identity_lock(email=email)
     if selectors.provider_identity_exists_for_email(entity_id=email):
         return None
@@ -118,7 +120,7 @@ def identity_create_emailpass(
         auth_identity=identity,
         provider=Provider.EMAILPASS,
         entity_id=email,
-        password_hash=make_password(password),
+        password_hash=password_hash,
         created_at=now,
         updated_at=now,
     )

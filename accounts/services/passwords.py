@@ -134,6 +134,7 @@ def password_update_with_reset_token(
     if not isinstance(password, str) or not password:
         raise Unauthorized("Unauthorized")
     password_policy_check(password)
+    encoded = make_password(password)  # hashed before the token's row lock
     with transaction.atomic():
         reset = (
             PasswordResetToken.objects.select_for_update()
@@ -150,7 +151,7 @@ def password_update_with_reset_token(
             raise Unauthorized(INVALID_TOKEN)
         provider_identity = reset.provider_identity
         PasswordResetToken.objects.filter(provider_identity=provider_identity).delete()
-        provider_identity.password_hash = make_password(password)
+        provider_identity.password_hash = encoded
         provider_identity.updated_at = now
         provider_identity.save(update_fields=["password_hash", "updated_at"])
         identity_tokens_revoke(

@@ -69,8 +69,9 @@ FROM (
 # lock (the sweep writes the count itself, see _Sweeper).
 # Foreign keys are deferred, so dependents may go after their identity. The
 # email HMAC is made in Python (the key stays out of SQL and its logs). The
-# lists come as JSON text: psycopg quotes a Python list element by element
-# on the client, which cost more CPU than the deletes themselves.
+# lists come as JSON text: psycopg adapts a Python list element by element
+# in Python (measured with client-side binding, as behind PgBouncer), which
+# cost more CPU than the deletes themselves.
 _DELETE_AND_AUDIT = """
 WITH doomed AS (
     SELECT * FROM ROWS FROM (jsonb_array_elements_text(%(ids)s::jsonb),

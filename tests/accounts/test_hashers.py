@@ -182,22 +182,20 @@ def test_medusa_hashes_with_stronger_parameters_verify(api, email):
 
 
 HASH_IN_THREADS_AND_A_FORKED_CHILD = """
-import os, threading
+import os, signal, threading
 import django
 django.setup()
 from django.contrib.auth.hashers import check_password, make_password
 import accounts.hashers as hashers
 
 seen, results = set(), []
+argon2_verify = hashers.Argon2PasswordHasher.verify
 
-def watch(work):
-    def watched(*args, **kwargs):
-        seen.add(threading.get_ident())
-        return work(*args, **kwargs)
-    return watched
+def watched(self, password, encoded):
+    seen.add(threading.current_thread().name)
+    return argon2_verify(self, password, encoded)
 
-hashers.medusa_scrypt_verify = watch(hashers.medusa_scrypt_verify)
-hashers.Argon2PasswordHasher.verify = watch(hashers.Argon2PasswordHasher.verify)
+hashers.Argon2PasswordHasher.verify = watched
 encoded = make_password("correct horse")
 blob = hashers.medusa_scrypt_blob("pw", salt=os.urandom(32))
 scrypt = hashers.medusa_scrypt_encoded(blob)
@@ -206,26 +204,29 @@ def login():
     results.append(check_password("correct horse", encoded))
     results.append(check_password("pw", scrypt))
 
-threads = [threading.Thread(target=login) for _ in range(4)]
+threads = [threading.Thread(target=login, name=f"request-{i}") for i in range(4)]
 [t.start() for t in threads]
 [t.join() for t in threads]
-callers = {t.ident for t in threads}
-print("parent", len(seen), bool(seen & callers), all(results), len(results))
+on_callers = any(name.startswith("request-") for name in seen)
+print("parent", len(seen), on_callers, all(results), len(results))
+seen.clear()
 pid = os.fork()
 if pid == 0:
-    os._exit(0 if check_password("correct horse", encoded) else 1)
+    signal.alarm(30)  # a child waiting on its parent's thread would hang
+    ok = check_password("correct horse", encoded)
+    on_hashing = seen and all(n.startswith("password-hashing") for n in seen)
+    os._exit(0 if ok and on_hashing else 1)
 print("child", os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
 """
 
 
 @pytest.mark.parametrize("threads", [1, 2])
 def test_hashes_of_many_threads_run_on_the_hashing_threads(threads):
-    """Each thread that hashes keeps Argon2id's 19 MiB (scrypt's 32) in its
-    allocator arena: four request threads hash on PASSWORD_HASHING_THREADS,
-    so a web worker holds that many such blocks, not four
-    (docs/performance.md, "Prepared statements, one hashing thread,
-    the web server"). A forked worker (gunicorn, Celery
-    prefork) starts its own."""
+    """Each thread that hashes keeps Argon2id's 19 MiB in its allocator
+    arena: four request threads hash on PASSWORD_HASHING_THREADS, so a web
+    worker holds that many such blocks, not four (docs/performance.md,
+    "Prepared statements, one hashing thread, the web server"). A forked
+    worker (gunicorn, Celery prefork) hashes on a thread of its own."""
     proc = django_process(
         {"PASSWORD_HASHING_THREADS": str(threads)}, HASH_IN_THREADS_AND_A_FORKED_CHILD
     )

@@ -279,8 +279,10 @@ def test_a_direct_connection_prepares_the_statements_it_repeats():
 
 
 def test_behind_pgbouncer_nothing_is_prepared():
-    """PgBouncer in transaction pooling hands the next transaction another
-    server session, where a prepared statement does not exist."""
+    """The settings for PgBouncer (checked here against PostgreSQL itself;
+    tests/topology runs through a real PgBouncer): in transaction pooling
+    the next transaction may get another server session, where a prepared
+    statement does not exist."""
     proc = _setup({"DB_PGBOUNCER": "1", "DB_PREPARED_STATEMENTS": None}, PREPARED)
 
     assert proc.returncode == 0, proc.stderr
