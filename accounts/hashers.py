@@ -49,12 +49,12 @@ _hashing: ThreadPoolExecutor | None = None
 _hashing_lock = threading.Lock()
 
 
-def on_hashing_thread(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """`work(*args, **kwargs)` on this process's hashing threads, started at
-    first use (a forked child, a gunicorn or Celery worker, starts its own)."""
+def on_hashing_thread(work: Callable[..., T], *args: Any) -> T:
+    """`work(*args)` on this process's hashing threads, started at first use
+    (a forked child, a gunicorn or Celery worker, starts its own)."""
     if threading.current_thread().name.startswith(HASHING_THREAD):
-        return work(*args, **kwargs)  # nested: waiting on itself would hang
-    return _hashing_threads().submit(work, *args, **kwargs).result()
+        return work(*args)  # nested: waiting on itself would hang
+    return _hashing_threads().submit(work, *args).result()
 
 
 def _hashing_threads() -> ThreadPoolExecutor:

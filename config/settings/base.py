@@ -112,8 +112,9 @@ if DB_PGBOUNCER:
     DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None
 # Straight to PostgreSQL, parameters are bound on the server and a
 # statement run five times on a connection is prepared (psycopg's default
-# threshold): the per-request reads then skip planning, which cost
-# PostgreSQL 5-8x their execution (docs/performance.md). Behind PgBouncer
+# threshold): the per-request reads are then planned a few times per
+# connection instead of at every run, and planning cost PostgreSQL 5-8x
+# their execution (docs/performance.md). Behind PgBouncer
 # 1.18 a prepared statement would meet another server session: off there.
 DB_PREPARED_STATEMENTS = env.bool("DB_PREPARED_STATEMENTS", default=not DB_PGBOUNCER)
 if DB_PREPARED_STATEMENTS and DB_PGBOUNCER:
