@@ -12,9 +12,11 @@ so a web worker whose four request threads all hashed held four such
 blocks. One hashing thread keeps one, and a worker then hashes one password
 at a time: fewer logins per second at the peak for less memory
 (docs/performance.md, "Prepared statements, one hashing thread, the web
-server"). Medusa's scrypt needs a little over 32 MiB, above the largest
-block glibc keeps (its mmap threshold stops at 32 MiB): mapped and handed
-back at every hash, it stays on the caller's thread.
+server"). The web server's glibc tunables (devstack/stack.py, web_env)
+hand even that one back after each hash. Medusa's scrypt needs a little
+over 32 MiB, above the largest block glibc keeps (its mmap threshold stops
+at 32 MiB): mapped and handed back at every hash, it stays on the caller's
+thread.
 """
 
 from __future__ import annotations

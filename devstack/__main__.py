@@ -31,6 +31,7 @@ from devstack.stack import (
     prepare_database,
     python,
     web_argv,
+    web_env,
     worker_argv,
 )
 from devstack.topology import Topology
@@ -111,18 +112,22 @@ def cmd_up(args: list[str]) -> int:
                     env=process.env,
                     cwd=str(ROOT),
                 )
-        for name, argv in (
+        for name, argv, process_env in (
             ()
             if prod
             else (
-                ("web", web_argv(host, port, 3, 4, run, pidfile=run / "web.pid")),
-                ("worker", worker_argv(pidfile=run / "worker.pid")),
-                ("beat", beat_argv(run, pidfile=run / "beat.pid")),
+                (
+                    "web",
+                    web_argv(host, port, 3, 4, run, pidfile=run / "web.pid"),
+                    web_env(env),
+                ),
+                ("worker", worker_argv(pidfile=run / "worker.pid"), env),
+                ("beat", beat_argv(run, pidfile=run / "beat.pid"), env),
             )
         ):
             (run / f"{name}.pid").unlink(missing_ok=True)  # celery refuses a live one
             manager.add_process(
-                name, "exec " + shlex.join(argv), env=env, cwd=str(ROOT)
+                name, "exec " + shlex.join(argv), env=process_env, cwd=str(ROOT)
             )
         stopping = threading.Event()
         signal.signal(signal.SIGHUP, lambda *_: os.kill(os.getpid(), signal.SIGTERM))

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 
 from devstack import credentials, github, medusa, oidc
@@ -108,6 +108,31 @@ def metrics_dir(env: MutableMapping[str, str], directory: Path) -> None:
             + env["PROMETHEUS_MULTIPROC_DIR"]
         )
         Path(env["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
+
+
+# glibc's malloc for the web server, whose password hashes each allocate
+# Argon2id's 19 MiB (accounts/hashers.py). By default glibc raises its mmap
+# threshold to fit the first such block freed and then keeps the block in
+# the heap: 19 MiB of every worker's RSS for good. A fixed threshold hands
+# the block back at each free, and transparent huge pages make faulting it
+# in again cheap (about 6 % of a hash's CPU with them, 65 % without:
+# docs/performance.md, "The hash buffer handed back").
+WEB_MALLOC_TUNABLES = "glibc.malloc.hugetlb=1:glibc.malloc.mmap_threshold=4194304"
+THP_ENABLED = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+
+
+def web_env(env: Mapping[str, str], thp: Path = THP_ENABLED) -> dict[str, str]:
+    """The web server's environment: env with WEB_MALLOC_TUNABLES when the
+    kernel grants huge pages on request (without them the fixed threshold
+    costs more than the memory is worth) and the caller set no tunables."""
+    web = dict(env)
+    try:
+        granted = "[never]" not in thp.read_text()
+    except OSError:
+        granted = False
+    if granted and "GLIBC_TUNABLES" not in web:
+        web["GLIBC_TUNABLES"] = WEB_MALLOC_TUNABLES
+    return web
 
 
 def web_argv(
@@ -452,7 +477,7 @@ class ThrowawayStack:
         self.children.start(
             "web",
             web_argv("127.0.0.1", self.web_port, 2, 4, self.dir),
-            self.env,
+            web_env(self.env),
             self.log_dir / "web.log",
         )
         self.children.start(
@@ -487,7 +512,7 @@ class ThrowawayStack:
         argv = web_argv(
             "127.0.0.1", self.web_port, workers, threads, self.dir, quiet=True
         )
-        self.children.start("web", argv, self.env, self.log_dir / "web.log")
+        self.children.start("web", argv, web_env(self.env), self.log_dir / "web.log")
         self.web_url = f"http://127.0.0.1:{self.web_port}"
         self.env["BENCH_URL"] = self.web_url
         self.env["BENCH_LOG_DIR"] = str(self.log_dir)

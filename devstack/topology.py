@@ -27,7 +27,7 @@ from pathlib import Path
 
 from devstack import local
 from devstack.postgres import SUPERUSER, current_user
-from devstack.stack import beat_argv, web_argv, worker_argv
+from devstack.stack import beat_argv, web_argv, web_env, worker_argv
 from devstack.util import DevError, free_ports, log, stop_pids, warn
 
 # The names of the topology's processes, in start order.
@@ -333,7 +333,7 @@ class Topology:
                 pidfile=self.pidfile(f"web{index}"),
             )
             argv += ["--keep-alive", str(GUNICORN_KEEPALIVE)]
-            processes.append(Process(f"web{index}", argv, server))
+            processes.append(Process(f"web{index}", argv, web_env(server)))
         processes.append(
             Process(
                 "nginx",

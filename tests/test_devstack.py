@@ -20,6 +20,7 @@ from devstack.npm import npm_digest
 from devstack.postgres import Postgres
 from devstack.redis import Redis
 from devstack.util import DevError, free_ports, is_alive, port_is_free, set_default
+from tests.settings_process import django_process
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -265,6 +266,55 @@ def test_gunicorn_arguments(tmp_path):
     quiet = stack.web_argv("127.0.0.1", 8000, 4, 2, tmp_path / ("x" * 100), quiet=True)
     assert "--access-logfile" not in quiet
     assert "--no-control-socket" in quiet
+
+
+def test_the_web_server_gets_malloc_tunables_only_with_huge_pages(tmp_path):
+    thp = tmp_path / "enabled"
+    env = {"A": "1"}
+
+    thp.write_text("always [madvise] never\n")
+    assert stack.web_env(env, thp) == {
+        "A": "1",
+        "GLIBC_TUNABLES": stack.WEB_MALLOC_TUNABLES,
+    }
+    assert "GLIBC_TUNABLES" not in env
+    own = {"GLIBC_TUNABLES": "glibc.malloc.arena_max=2"}
+    assert stack.web_env(own, thp) == own  # the caller's are kept
+
+    thp.write_text("always madvise [never]\n")
+    assert stack.web_env(env, thp) == env
+    assert stack.web_env(env, tmp_path / "no kernel file") == env
+
+
+HASH_AND_MEASURE = """
+import django; django.setup()
+from django.contrib.auth.hashers import make_password
+def rss():
+    status = open("/proc/self/status").read()
+    return int(status.split("VmRSS:")[1].split()[0]) // 1024
+make_password("warm up the imports")
+before = rss()
+for _ in range(3):
+    make_password("correct horse")
+print(rss() - before)
+"""
+
+
+def test_with_the_web_servers_tunables_a_hash_hands_its_memory_back():
+    """A password hash's 19 MiB stays in a process's RSS (accounts/hashers.py)
+    unless glibc has the web server's tunables."""
+    tunables = stack.web_env({}).get("GLIBC_TUNABLES")
+    if tunables is None:
+        pytest.skip("this kernel grants no transparent huge pages")
+
+    kept = django_process({"GLIBC_TUNABLES": None}, HASH_AND_MEASURE)
+    handed_back = django_process({"GLIBC_TUNABLES": tunables}, HASH_AND_MEASURE)
+
+    assert kept.returncode == handed_back.returncode == 0, (
+        kept.stderr + handed_back.stderr
+    )
+    assert int(kept.stdout) >= 15  # MiB: the premise
+    assert int(handed_back.stdout) < 5
 
 
 # --------------------------------------------------------------- processes
