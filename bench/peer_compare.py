@@ -51,6 +51,7 @@ CONCURRENCY = (8, 32)
 WARMUP = 20  # the code client's default: addresses it uses before timing
 OUR_EMAIL = "user{i}@bench.example"  # bench/load_data.py's customer i (1..N)
 CLIENT_TIMEOUT = 900
+CLIENTS_LOG = OUT_DIR / "peers" / "clients.log"  # each run's clients' own reports
 
 NODE_RUNS = (("me", 8), ("me", 32), ("login", 8))
 # Issue 19's targets for ours / peer (the other metrics are reported only).
@@ -266,31 +267,43 @@ def in_flow_p50_ms(stderr: str) -> list[dict[str, float]]:
     return blocks
 
 
-def web_rss_mib(master_pid: int | None) -> list[float]:
-    """RSS of each gunicorn worker (the master's children), from ps."""
-    if not master_pid:
-        return []
+def workers_rss_mib(master_pid: int) -> dict[int, float]:
+    """Each gunicorn worker's (the master's children) RSS, by PID, from ps."""
     result = subprocess.run(  # noqa: S603
-        ["ps", "-o", "rss=", "--ppid", str(master_pid)],  # noqa: S607
+        ["ps", "-o", "pid=,rss=", "--ppid", str(master_pid)],  # noqa: S607
         capture_output=True,
         text=True,
         check=False,
     )
-    return sorted(round(int(kb) / 1024, 1) for kb in result.stdout.split())
+    rows = (line.split() for line in result.stdout.splitlines())
+    return {int(pid): round(int(kb) / 1024, 1) for pid, kb in rows}
+
+
+def web_rss_mib(master_pid: int | None) -> list[float]:
+    """RSS of each gunicorn worker, least first."""
+    return sorted(workers_rss_mib(master_pid).values()) if master_pid else []
 
 
 class Systems:
     """What each client needs to reach us and the peers."""
 
-    def __init__(self, args: argparse.Namespace, code_url: str, n: int) -> None:
+    def __init__(
+        self,
+        url: str,
+        code_url: str,
+        n: int,
+        *,
+        allauth_env: Path | None = None,
+        medusa_env: Path | None = None,
+    ) -> None:
         from django.conf import settings
 
-        self.url = args.url.rstrip("/")
+        self.url = url.rstrip("/")
         self.key = settings.STORE_PUBLISHABLE_KEY
         self.code_url = code_url
         self.n = n
-        self.allauth = read_peer_env(args.allauth_env) if args.allauth_env else None
-        self.medusa = read_peer_env(args.medusa_env) if args.medusa_env else None
+        self.allauth = read_peer_env(allauth_env) if allauth_env else None
+        self.medusa = read_peer_env(medusa_env) if medusa_env else None
 
     def code_env(self, system: str) -> dict[str, str]:
         if system == "ours":
@@ -329,16 +342,18 @@ class Runner:
     """Runs the clients, keeps every row, the load before each run and our
     workers' RSS after each of ours."""
 
-    def __init__(self, systems: Systems, web_pid: int | None) -> None:
+    def __init__(
+        self, systems: Systems, web_pid: int | None, log: Path = CLIENTS_LOG
+    ) -> None:
         self.systems = systems
         self.web_pid = web_pid
         self.rows: list[dict] = []
         self.runs: list[dict] = []
-        self.log = OUT_DIR / "peers" / "clients.log"
+        self.log = log
         self.log.parent.mkdir(parents=True, exist_ok=True)
-        self.log.write_text("")  # each run's clients' own reports
+        self.log.write_text("")
 
-    def _run(self, argv: list[str], env: dict[str, str], label: str) -> dict:
+    def run(self, argv: list[str], env: dict[str, str], label: str) -> dict:
         load = round(os.getloadavg()[0], 2)
         started = time.perf_counter()
         try:
@@ -414,7 +429,7 @@ class Runner:
             # No peer.env of a peer's work directory is read: all is given.
             "WORK": str(OUT_DIR / "peers"),
         }
-        run = self._run(
+        run = self.run(
             [sys.executable, str(CODE_CLIENT)],
             env,
             f"round {round_index + 1} {system} code {mode}",
@@ -430,7 +445,7 @@ class Runner:
             "CONCURRENCY": str(c),
             "PHASES": f"{op}-conc",
         }
-        run = self._run(
+        run = self.run(
             ["node", str(NODE_CLIENT)],
             env,
             f"round {round_index + 1} {system} node {op} @{c}",
@@ -508,7 +523,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     load_customers(n)
     drop = MailDrop(args.mail_dir).start()
     try:
-        systems = Systems(args, drop.code_url, n)
+        systems = Systems(
+            args.url,
+            drop.code_url,
+            n,
+            allauth_env=args.allauth_env,
+            medusa_env=args.medusa_env,
+        )
         peers = [p for p in ("allauth", "medusa") if getattr(systems, p)]
         took = mail_path_check(systems, args.mail_dir, n)
         say(f"a code mail came through the worker in {took:.1f} s")

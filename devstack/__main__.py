@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bench import PARTS
@@ -270,7 +271,8 @@ BENCH_USAGE = (
     f"usage: ./dev bench [--full] [--only {','.join(BENCH_PARTS)}]\n"
     "       ./dev bench --peers [--allauth RUN_PEER_SH | --allauth-env PEER_ENV] "
     "[--medusa RUN_PEER_SH | --medusa-env PEER_ENV] [--rounds 3] [--m 200] "
-    "(./dev bench --peers --help)"
+    "(./dev bench --peers --help)\n"
+    "       ./dev bench --soak [--minutes 10] (./dev bench --soak --help)"
 )
 
 
@@ -311,6 +313,8 @@ def bench_phases(run_args: list[str]) -> list[tuple[list[str], bool]]:
 def cmd_bench(args: list[str]) -> int:
     if args[:1] == ["--peers"]:
         return cmd_bench_peers(args[1:])
+    if args[:1] == ["--soak"]:
+        return cmd_bench_soak(args[1:])
     phases = bench_phases(bench_args(args))
     stack = ThrowawayStack("bench")
     signal.signal(signal.SIGTERM, raise_stop)
@@ -354,25 +358,54 @@ def cmd_bench_peers(args: list[str]) -> int:
         for name in ("allauth", "medusa")
         if (script := getattr(options, name))
     ]
-    stack = ThrowawayStack("bench")
-    signal.signal(signal.SIGTERM, raise_stop)
-    signal.signal(signal.SIGHUP, raise_stop)
-    try:
-        for peer in started:
-            peer.start()
-        stack.start_services()
-        stack.start_bench_web()
-        stack.start_bench_worker()
-        envs = {peer.name: peer.wait() for peer in started}
-        argv = peer_compare.compare_argv(
+    return bench_with_worker(
+        "bench.peer_compare",
+        lambda stack, envs: peer_compare.compare_argv(
             options,
             url=stack.web_url,
             mail_dir=stack.mail_dir,
             web_pid=stack.children.procs["web"].pid,
             envs=envs,
-        )
+        ),
+        started,
+    )
+
+
+def cmd_bench_soak(args: list[str]) -> int:
+    """bench/soak.py on the throw-away bench stack with one Celery worker."""
+    from bench import soak
+
+    options = soak.parse(args)
+    return bench_with_worker(
+        "bench.soak",
+        lambda stack, envs: soak.soak_argv(
+            options,
+            url=stack.web_url,
+            mail_dir=stack.mail_dir,
+            web_pid=stack.children.procs["web"].pid,
+        ),
+    )
+
+
+def bench_with_worker(
+    module: str,
+    argv: Callable[[ThrowawayStack, dict[str, Path]], list[str]],
+    peers: Sequence[StartedPeer] = (),
+) -> int:
+    """`python -m module argv(stack, the peers' env files)` on the bench
+    stack with one Celery worker, the peers started and stopped around it."""
+    stack = ThrowawayStack("bench")
+    signal.signal(signal.SIGTERM, raise_stop)
+    signal.signal(signal.SIGHUP, raise_stop)
+    try:
+        for peer in peers:
+            peer.start()
+        stack.start_services()
+        stack.start_bench_web()
+        stack.start_bench_worker()
+        envs = {peer.name: peer.wait() for peer in peers}
         return subprocess.run(
-            [python(), "-m", "bench.peer_compare", *argv],
+            [python(), "-m", module, *argv(stack, envs)],
             env=stack.env,
             cwd=ROOT,  # noqa: S603
             check=False,
@@ -380,7 +413,7 @@ def cmd_bench_peers(args: list[str]) -> int:
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        for peer in started:
+        for peer in peers:
             peer.stop()
         stack.close()
 
