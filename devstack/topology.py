@@ -145,6 +145,28 @@ def nginx_conf(
     TRUSTED_PROXY_COUNT=1), a request retried on the other node only when
     the first could not be reached (never a POST the first may have run)."""
     too_large = '{"type":"invalid_data","message":"Request body is too large"}'
+    # What nginx refuses before any node sees it, in the app's JSON shape
+    # rather than nginx's HTML page: (its status, what it answers, message).
+    refusals = (
+        ("414", "414", "Request line is too long"),
+        # A header line over large_client_header_buffers: nginx's own 494,
+        # answered as 400.
+        ("494", "400", "Request header is too large"),
+        ("400", "400", "Bad request"),
+        # Plain HTTP to the TLS port: nginx's own 497.
+        ("497", "400", "This port takes HTTPS"),
+    )
+    # A URI, not a named location: a request line nginx could not read has
+    # no URI of its own, and a named location would need one (a 500). Not
+    # `internal`: asked for directly, it answers its JSON, not a 404 page.
+    refused = "\n".join(
+        f"""        error_page {status} ={answer} /.refused/{status};
+        location = /.refused/{status} {{
+            default_type application/json;
+            return {answer} '{{"type":"invalid_data","message":"{message}"}}';
+        }}"""
+        for status, answer, message in refusals
+    )
     no_node = (
         '{"type":"unavailable","message":'
         '"The service is temporarily unavailable, please try again"}'
@@ -212,6 +234,7 @@ http {{
             default_type application/json;
             return 413 '{too_large}';
         }}
+{refused}
         # No node could be reached (or one failed mid-answer): the app's
         # JSON error shape, and when to try again.
         error_page 502 @no_node;

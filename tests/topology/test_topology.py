@@ -172,6 +172,69 @@ def test_a_body_over_the_limit_is_refused_by_nginx(topology, through):
     assert "upstream=-/-" in line  # no web node saw it
 
 
+def _raw_exchange(topology, request: bytes, *, tls: bool = True) -> bytes:
+    """REQUEST's bytes to nginx as they are, its whole answer back."""
+    import socket
+
+    raw = socket.create_connection(("localhost", topology.prod.port), timeout=15)
+    if tls:
+        context = ssl.create_default_context(cafile=topology.cert)
+        raw = context.wrap_socket(raw, server_hostname="localhost")
+    with raw:
+        raw.sendall(request)
+        answer = b""
+        while chunk := raw.recv(65536):
+            answer += chunk
+    return answer
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "tls", "status", "message"),
+    [
+        (
+            b"GET /store/customers/me?q=" + b"x" * 9000 + b" HTTP/1.1\r\n"
+            b"Host: localhost\r\nConnection: close\r\n\r\n",
+            True,
+            414,
+            "Request line is too long",
+        ),
+        (
+            b"GET /health HTTP/1.1\r\nHost: localhost\r\nX-Big: "
+            + b"x" * 9000
+            + b"\r\nConnection: close\r\n\r\n",
+            True,
+            400,
+            "Request header is too large",
+        ),
+        (b"NOT HTTP AT ALL\r\n\r\n", True, 400, "Bad request"),
+        (
+            b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+            False,
+            400,
+            "This port takes HTTPS",
+        ),
+    ],
+    ids=["request line", "header", "garbage", "plain HTTP"],
+)
+def test_what_nginx_refuses_itself_gets_the_apps_json(
+    topology, request_bytes, tls, status, message
+):
+    """Refused before any node sees it, yet in the app's error shape rather
+    than nginx's HTML page."""
+    before = topology.access_log.stat().st_size
+
+    answer = _raw_exchange(topology, request_bytes, tls=tls)
+
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(f"HTTP/1.1 {status} ".encode())
+    assert b"content-type: application/json" in head.lower()
+    assert json.loads(body) == {"type": "invalid_data", "message": message}
+    lines = _log_lines_until(
+        topology, before, lambda lines: any(f" {status} " in line for line in lines)
+    )
+    assert all("upstream=-/-" in line for line in lines if f" {status} " in line)
+
+
 def test_a_mail_task_is_run_by_a_worker(topology, through, email, password):
     registered = through.post(
         "/auth/customer/emailpass/register",
