@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 from bench import PARTS
@@ -359,15 +360,7 @@ def cmd_bench_peers(args: list[str]) -> int:
         if (script := getattr(options, name))
     ]
     return bench_with_worker(
-        "bench.peer_compare",
-        lambda stack, envs: peer_compare.compare_argv(
-            options,
-            url=stack.web_url,
-            mail_dir=stack.mail_dir,
-            web_pid=stack.children.procs["web"].pid,
-            envs=envs,
-        ),
-        started,
+        "bench.peer_compare", partial(peer_compare.compare_argv, options), started
     )
 
 
@@ -376,24 +369,18 @@ def cmd_bench_soak(args: list[str]) -> int:
     from bench import soak
 
     options = soak.parse(args)
-    return bench_with_worker(
-        "bench.soak",
-        lambda stack, envs: soak.soak_argv(
-            options,
-            url=stack.web_url,
-            mail_dir=stack.mail_dir,
-            web_pid=stack.children.procs["web"].pid,
-        ),
-    )
+    return bench_with_worker("bench.soak", partial(soak.soak_argv, options))
 
 
 def bench_with_worker(
     module: str,
-    argv: Callable[[ThrowawayStack, dict[str, Path]], list[str]],
+    argv: Callable[..., list[str]],
     peers: Sequence[StartedPeer] = (),
 ) -> int:
-    """`python -m module argv(stack, the peers' env files)` on the bench
-    stack with one Celery worker, the peers started and stopped around it."""
+    """`python -m module ARGV` on the bench stack with one Celery worker,
+    the peers started and stopped around it; ARGV is `argv(url=, mail_dir=,
+    web_pid=, envs=)`: our server, its mail, gunicorn's master, the peers'
+    env files."""
     stack = ThrowawayStack("bench")
     signal.signal(signal.SIGTERM, raise_stop)
     signal.signal(signal.SIGHUP, raise_stop)
@@ -404,8 +391,13 @@ def bench_with_worker(
         stack.start_bench_web()
         stack.start_bench_worker()
         envs = {peer.name: peer.wait() for peer in peers}
+        ours = {
+            "url": stack.web_url,
+            "mail_dir": stack.mail_dir,
+            "web_pid": stack.children.procs["web"].pid,
+        }
         return subprocess.run(
-            [python(), "-m", module, *argv(stack, envs)],
+            [python(), "-m", module, *argv(**ours, envs=envs)],
             env=stack.env,
             cwd=ROOT,  # noqa: S603
             check=False,

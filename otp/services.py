@@ -246,15 +246,9 @@ def otp_verify(
                     expected_hash=challenge.code_hash,
                 )
             ):
-                challenge.attempts = F("attempts") + 1
-                challenge.consumed_at = now
-                challenge.save(update_fields=["attempts", "consumed_at"])
-                # No write for the usual login without failures. (A wrong
-                # code for another purpose's challenge at this very moment
-                # stays counted: stricter, never looser.)
-                if failures:
-                    otp_failures_reset(email=email)
-                return login(email)
+                return _consumed_login(
+                    challenge, counted=True, failures=failures, now=now, login=login
+                )
             if error is None:
                 error = _wrong_code(challenge, now=now)
     raise error
@@ -307,12 +301,34 @@ def otp_verify_link(
         failures = selectors.failure_budget(email=challenge.email).consecutive_failures
         error = _refusal(challenge, failures=failures, now=now)
         if error is None:
-            challenge.consumed_at = now
-            challenge.save(update_fields=["consumed_at"])
-            if failures:
-                otp_failures_reset(email=challenge.email)
-            return login(challenge.email)
+            return _consumed_login(
+                challenge, counted=False, failures=failures, now=now, login=login
+            )
     raise error
+
+
+def _consumed_login(
+    challenge: OtpChallenge,
+    *,
+    counted: bool,
+    failures: int,
+    now: datetime,
+    login: Callable[[str], T],
+) -> T:
+    """A right code (`counted`: an attempt) or link: the challenge consumed
+    and the login run, in the caller's transaction. No write to the budget
+    for the usual login without failures. (A wrong code for another
+    purpose's challenge at this very moment stays counted: stricter, never
+    looser.)"""
+    challenge.consumed_at = now
+    fields = ["consumed_at"]
+    if counted:
+        challenge.attempts = F("attempts") + 1
+        fields.append("attempts")
+    challenge.save(update_fields=fields)
+    if failures:
+        otp_failures_reset(email=challenge.email)
+    return login(challenge.email)
 
 
 def otp_failures_reset(*, email: str) -> None:
