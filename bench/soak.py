@@ -91,6 +91,16 @@ def customers_needed(minutes: float, m: int) -> int:
     return int(minutes * LOOPS_A_MINUTE + 1) * (WARMUP + m) + 1
 
 
+def loop_offset(index: int, m: int) -> int:
+    """The first address of loop `index` (its warm-up, then its M)."""
+    return 1 + index * (WARMUP + m)
+
+
+def loop_has_addresses(index: int, m: int, n: int) -> bool:
+    """Whether loop `index` stays below customer n (the mail check's)."""
+    return loop_offset(index, m) + WARMUP + m - 1 < n
+
+
 class Sampler(threading.Thread):
     """Every SAMPLE_SECONDS: seconds since the start, load, workers' RSS."""
 
@@ -122,8 +132,11 @@ def worker_summary(samples: Sequence[dict], at_rest: dict) -> list[dict]:
     end = samples[-1]["second"]
     windows = {"warm": (60, 120), "last": (end - 60, end)}
     out = []
-    for pid in sorted(samples[0]["rss_mib"]):
-        entry: dict = {"pid": pid, "first": samples[0]["rss_mib"][pid]}
+    # Every worker seen: one gunicorn replaced (a timeout, a crash) too.
+    pids = {pid for s in [*samples, at_rest] for pid in s["rss_mib"]}
+    for pid in sorted(pids):
+        seen = [s["rss_mib"][pid] for s in samples if pid in s["rss_mib"]]
+        entry: dict = {"pid": pid, "first": seen[0] if seen else None}
         for name, (since, until) in windows.items():
             values = [
                 s["rss_mib"][pid]
@@ -150,7 +163,7 @@ def loop(runner: Runner, args: argparse.Namespace, index: int) -> None:
         "MODE": "flow",
         "M": str(args.m),
         "CONCURRENCY": str(CONCURRENCY),
-        "OFFSET": str(1 + index * (WARMUP + args.m)),
+        "OFFSET": str(loop_offset(index, args.m)),
         "WARMUP": str(WARMUP),
         "LABEL": f"soak loop {index + 1}",
         "WORK": str(runner.log.parent),
@@ -197,7 +210,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         deadline = sampler.started + args.minutes * 60
         loops = 0
         while time.monotonic() < deadline:
-            if (loops + 1) * (WARMUP + args.m) >= n:
+            if not loop_has_addresses(loops, args.m, n):
                 say(f"no fresh addresses left after {loops} loops: stopped early")
                 break
             loop(runner, args, loops)
@@ -212,6 +225,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     samples = sampler.samples[:-1]
     workers = worker_summary(samples, at_rest)
     requests = sum(r.get("n") or 0 for r in runner.rows)
+    errors = sum(r.get("errors") or 0 for r in runner.rows)
+    failed_runs = [run["label"] for run in runner.runs if run["exit_status"] != 0]
     say(
         table(
             [
@@ -236,6 +251,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
     )
     say(f"{loops} loops, {requests:,} requests timed, the last at {last['second']} s")
+    if errors or failed_runs:
+        say(f"failed requests: {errors}; clients that failed: {failed_runs}")
     payload = {
         "revision_at_start": revision,
         "config": {**vars(args), "mail_dir": str(args.mail_dir), "customers": n},
@@ -244,9 +261,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         "at_rest": at_rest,
         "loops": loops,
         "requests": requests,
+        "errors": errors,
+        "failed_runs": failed_runs,
         "rows": runner.rows,
     }
     say(f"wrote {write_result('soak', payload)}; {load_note()}")
+    if errors or failed_runs:
+        raise SystemExit(1)  # memory under load that did not load is no figure
 
 
 if __name__ == "__main__":

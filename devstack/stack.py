@@ -116,22 +116,38 @@ def metrics_dir(env: MutableMapping[str, str], directory: Path) -> None:
 # the heap: 19 MiB of every worker's RSS for good. A fixed threshold hands
 # the block back at each free, and transparent huge pages make faulting it
 # in again cheap (about 6 % of a hash's CPU with them, 65 % without:
-# docs/performance.md, "The hash buffer handed back").
+# docs/performance.md, "The hash buffer handed back"). glibc.malloc.hugetlb
+# came with glibc 2.35; an older one would take the threshold alone.
 WEB_MALLOC_TUNABLES = "glibc.malloc.hugetlb=1:glibc.malloc.mmap_threshold=4194304"
 THP_ENABLED = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+HUGETLB_GLIBC = (2, 35)
 
 
-def web_env(env: Mapping[str, str], thp: Path = THP_ENABLED) -> dict[str, str]:
-    """The web server's environment: env with WEB_MALLOC_TUNABLES when the
-    kernel grants huge pages on request (without them the fixed threshold
-    costs more than the memory is worth) and the caller set no tunables."""
+def web_env(
+    env: Mapping[str, str],
+    thp: Path = THP_ENABLED,
+    glibc: str | None = None,
+) -> dict[str, str]:
+    """The web server's environment: env with WEB_MALLOC_TUNABLES first in
+    GLIBC_TUNABLES (the caller's own follow and win) when the kernel grants
+    huge pages on request and glibc can ask for them; else env as it is
+    (the fixed threshold alone costs more than the memory is worth).
+    `glibc`: the C library's "glibc X.Y" (os.confstr's by default)."""
     web = dict(env)
     try:
         granted = "[never]" not in thp.read_text()
     except OSError:
         granted = False
-    if granted and "GLIBC_TUNABLES" not in web:
-        web["GLIBC_TUNABLES"] = WEB_MALLOC_TUNABLES
+    if glibc is None:
+        glibc = os.confstr("CS_GNU_LIBC_VERSION") or ""
+    name, _, version = glibc.partition(" ")
+    try:
+        recent = tuple(map(int, version.split(".")[:2])) >= HUGETLB_GLIBC
+    except ValueError:
+        recent = False
+    if granted and name == "glibc" and recent:
+        own = web.get("GLIBC_TUNABLES", "")
+        web["GLIBC_TUNABLES"] = ":".join(filter(None, [WEB_MALLOC_TUNABLES, own]))
     return web
 
 

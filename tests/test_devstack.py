@@ -271,19 +271,22 @@ def test_gunicorn_arguments(tmp_path):
 def test_the_web_server_gets_malloc_tunables_only_with_huge_pages(tmp_path):
     thp = tmp_path / "enabled"
     env = {"A": "1"}
+    tuned = {"A": "1", "GLIBC_TUNABLES": stack.WEB_MALLOC_TUNABLES}
 
     thp.write_text("always [madvise] never\n")
-    assert stack.web_env(env, thp) == {
-        "A": "1",
-        "GLIBC_TUNABLES": stack.WEB_MALLOC_TUNABLES,
-    }
+    assert stack.web_env(env, thp, "glibc 2.36") == tuned
     assert "GLIBC_TUNABLES" not in env
     own = {"GLIBC_TUNABLES": "glibc.malloc.arena_max=2"}
-    assert stack.web_env(own, thp) == own  # the caller's are kept
+    assert stack.web_env(own, thp, "glibc 2.35") == {
+        "GLIBC_TUNABLES": stack.WEB_MALLOC_TUNABLES + ":glibc.malloc.arena_max=2"
+    }  # the caller's come last, and win
+    # glibc before 2.35 would take the threshold without the huge pages.
+    assert stack.web_env(env, thp, "glibc 2.31") == env
+    assert stack.web_env(env, thp, "") == env  # not glibc (musl)
 
     thp.write_text("always madvise [never]\n")
-    assert stack.web_env(env, thp) == env
-    assert stack.web_env(env, tmp_path / "no kernel file") == env
+    assert stack.web_env(env, thp, "glibc 2.36") == env
+    assert stack.web_env(env, tmp_path / "no kernel file", "glibc 2.36") == env
 
 
 HASH_AND_MEASURE = """
@@ -307,8 +310,13 @@ def test_with_the_web_servers_tunables_a_hash_hands_its_memory_back():
     if tunables is None:
         pytest.skip("this kernel grants no transparent huge pages")
 
-    kept = django_process({"GLIBC_TUNABLES": None}, HASH_AND_MEASURE)
-    handed_back = django_process({"GLIBC_TUNABLES": tunables}, HASH_AND_MEASURE)
+    malloc_env = {
+        name: None for name in os.environ if name.startswith("MALLOC_")
+    }  # glibc's other ways to tune it, which would upset the premise
+    kept = django_process({**malloc_env, "GLIBC_TUNABLES": None}, HASH_AND_MEASURE)
+    handed_back = django_process(
+        {**malloc_env, "GLIBC_TUNABLES": tunables}, HASH_AND_MEASURE
+    )
 
     assert kept.returncode == handed_back.returncode == 0, (
         kept.stderr + handed_back.stderr

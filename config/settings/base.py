@@ -146,8 +146,9 @@ PASSWORD_HASHERS = [
     "accounts.hashers.Argon2idHasher",
     "accounts.hashers.MedusaScryptHasher",
 ]
-# Threads per process that hash passwords (accounts/hashers.py): each keeps
-# a hash's memory (19 MiB) in its allocator arena after the hash.
+# Threads per process that hash passwords (accounts/hashers.py): each holds
+# a hash's memory (19 MiB) while it hashes, and keeps it in its allocator
+# arena after the hash unless glibc is tuned (devstack/stack.py, web_env).
 PASSWORD_HASHING_THREADS = env.int("PASSWORD_HASHING_THREADS", default=1)
 if PASSWORD_HASHING_THREADS < 1:
     raise ImproperlyConfigured("PASSWORD_HASHING_THREADS must be at least 1")

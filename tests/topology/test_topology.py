@@ -232,7 +232,9 @@ def test_what_nginx_refuses_itself_gets_the_apps_json(
     lines = _log_lines_until(
         topology, before, lambda lines: any(f" {status} " in line for line in lines)
     )
-    assert all("upstream=-/-" in line for line in lines if f" {status} " in line)
+    refused = [line for line in lines if f" {status} " in line]
+    assert refused
+    assert all("upstream=-/-" in line for line in refused)
 
 
 def test_a_mail_task_is_run_by_a_worker(topology, through, email, password):
