@@ -416,13 +416,25 @@ class Runner:
         rates = ", ".join(f"{r['metric']} {r.get('req_per_s')}/s" for r in run["rows"])
         say(f"  {run['label']} (load {run['load_1m_before']}): {rates}")
 
-    def code(self, system: str, mode: str, round_index: int, m: int) -> None:
-        offset = code_offset(round_index, ("phased", "flow").index(mode), m)
+    def code(
+        self,
+        system: str,
+        mode: str,
+        round_index: int,
+        m: int,
+        *,
+        concurrency: Sequence[int] = CONCURRENCY,
+        offset: int | None = None,
+    ) -> None:
+        """The code client; its addresses from `offset` (by default the
+        round's and mode's own slice, code_offset)."""
+        if offset is None:
+            offset = code_offset(round_index, ("phased", "flow").index(mode), m)
         env = {
             **self.systems.code_env(system),
             "MODE": mode,
             "M": str(m),
-            "CONCURRENCY": ",".join(map(str, CONCURRENCY)),
+            "CONCURRENCY": ",".join(map(str, concurrency)),
             "OFFSET": str(offset),
             "WARMUP": str(WARMUP),
             "LABEL": f"{system} round {round_index + 1}",

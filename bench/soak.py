@@ -29,8 +29,6 @@ from pathlib import Path
 
 from bench.common import OUT_DIR, git_revision, say, table, write_result
 from bench.peer_compare import (
-    CODE_CLIENT,
-    NODE_CLIENT,
     WARMUP,
     Runner,
     Systems,
@@ -157,34 +155,12 @@ def worker_summary(samples: Sequence[dict], at_rest: dict) -> list[dict]:
 
 def loop(runner: Runner, args: argparse.Namespace, index: int) -> None:
     """One loop: the code logins, then the password logins and `/me`."""
-    ours = runner.systems
-    code_env = {
-        **ours.code_env("ours"),
-        "MODE": "flow",
-        "M": str(args.m),
-        "CONCURRENCY": str(CONCURRENCY),
-        "OFFSET": str(loop_offset(index, args.m)),
-        "WARMUP": str(WARMUP),
-        "LABEL": f"soak loop {index + 1}",
-        "WORK": str(runner.log.parent),
-    }
-    run = runner.run(
-        [sys.executable, str(CODE_CLIENT)], code_env, f"loop {index + 1} code"
+    offset = loop_offset(index, args.m)
+    runner.code(
+        "ours", "flow", index, args.m, concurrency=(CONCURRENCY,), offset=offset
     )
-    for r in run["rows"]:
-        r["metric"] = f"code flow @{CONCURRENCY}"
-    runner.record(run, round_index=index, system="ours", peer="-")
     for op in ("login", "me"):
-        env = {
-            **ours.node_env("ours"),
-            "N": str(args.n),
-            "CONCURRENCY": str(CONCURRENCY),
-            "PHASES": f"{op}-conc",
-        }
-        run = runner.run(["node", str(NODE_CLIENT)], env, f"loop {index + 1} {op}")
-        for r in run["rows"]:
-            r["metric"] = f"{op} @{CONCURRENCY}"
-        runner.record(run, round_index=index, system="ours", peer="-")
+        runner.node("ours", op, CONCURRENCY, args.n, index)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
