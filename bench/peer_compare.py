@@ -73,12 +73,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="./dev bench --peers", description=__doc__.split("\n\n")[0]
     )
-    ours = "(./dev bench --peers sets it)"
-    p.add_argument(
-        "--url", default=os.environ.get("BENCH_URL", ""), help=f"our server {ours}"
-    )
-    p.add_argument("--mail-dir", type=Path, help=f"our worker's mail {ours}")
-    p.add_argument("--web-pid", type=int, help=f"our gunicorn master, for RSS {ours}")
+    stack_options(p)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--m", type=int, default=200, help="code logins per run and C")
     p.add_argument("--me-n", type=int, default=1000, help="Node client: me requests")
@@ -102,6 +97,22 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def stack_options(p: argparse.ArgumentParser) -> None:
+    """The options naming our bench stack, which ./dev sets (stack_argv)."""
+    ours = f"({p.prog} sets it)"
+    p.add_argument(
+        "--url", default=os.environ.get("BENCH_URL", ""), help=f"our server {ours}"
+    )
+    p.add_argument("--mail-dir", type=Path, help=f"our worker's mail {ours}")
+    p.add_argument("--web-pid", type=int, help=f"our gunicorn master, for RSS {ours}")
+
+
+def stack_argv(*, url: str, mail_dir: Path, web_pid: int | None) -> list[str]:
+    """stack_options' part of a command line."""
+    argv = ["--url", url, "--mail-dir", str(mail_dir)]
+    return argv + (["--web-pid", str(web_pid)] if web_pid else [])
+
+
 def parse(argv: Sequence[str]) -> argparse.Namespace:
     args = parser().parse_args(list(argv))
     for peer in ("allauth", "medusa"):
@@ -122,8 +133,7 @@ def compare_argv(
 ) -> list[str]:
     """This module's command line for `./dev bench --peers`: its options
     but the start scripts, our stack, the peers' env files."""
-    argv = ["--url", url, "--mail-dir", str(mail_dir)]
-    argv += ["--web-pid", str(web_pid)] if web_pid else []
+    argv = stack_argv(url=url, mail_dir=mail_dir, web_pid=web_pid)
     for option in ("rounds", "m", "me_n", "login_n", "n"):
         if getattr(args, option) is not None:
             argv += [f"--{option.replace('_', '-')}", str(getattr(args, option))]

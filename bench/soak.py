@@ -34,6 +34,8 @@ from bench.peer_compare import (
     Systems,
     load_customers,
     mail_path_check,
+    stack_argv,
+    stack_options,
     workers_rss_mib,
 )
 
@@ -50,10 +52,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="./dev bench --soak", description=__doc__.split("\n\n")[0]
     )
-    ours = "(./dev bench --soak sets it)"
-    p.add_argument("--url", default="", help=f"our server {ours}")
-    p.add_argument("--mail-dir", type=Path, help=f"our worker's mail {ours}")
-    p.add_argument("--web-pid", type=int, help=f"our gunicorn master {ours}")
+    stack_options(p)
     p.add_argument("--minutes", type=float, default=10.0)
     p.add_argument("--m", type=int, default=100, help="code logins a loop")
     p.add_argument("--n", type=int, default=1500, help="logins and me a loop")
@@ -68,17 +67,11 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def soak_argv(
-    args: argparse.Namespace,
-    *,
-    url: str,
-    mail_dir: Path,
-    web_pid: int,
-    envs: object = None,
+    args: argparse.Namespace, *, url: str, mail_dir: Path, web_pid: int
 ) -> list[str]:
-    """This module's command line for `./dev bench --soak` (`envs`: the
-    peers', none here)."""
+    """This module's command line for `./dev bench --soak`."""
     return [
-        *("--url", url, "--mail-dir", str(mail_dir), "--web-pid", str(web_pid)),
+        *stack_argv(url=url, mail_dir=mail_dir, web_pid=web_pid),
         *("--minutes", str(args.minutes), "--m", str(args.m), "--n", str(args.n)),
     ]
 

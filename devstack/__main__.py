@@ -369,7 +369,9 @@ def cmd_bench_soak(args: list[str]) -> int:
     from bench import soak
 
     options = soak.parse(args)
-    return bench_with_worker("bench.soak", partial(soak.soak_argv, options))
+    return bench_with_worker(
+        "bench.soak", lambda envs, **ours: soak.soak_argv(options, **ours)
+    )
 
 
 def bench_with_worker(
