@@ -12,7 +12,7 @@ from core.mail import templated_mail_send
 from core.tasks import mail_task
 
 # Every mail task here is a core.tasks.mail_task: its arguments (an email,
-# a code, a token) cross the broker sealed, the caller passes a masked
+# a token) cross the broker sealed, the caller passes a masked
 # kwargsrepr for the worker's log, no result is stored, an undelivered
 # message expires with what it carries (a notice within a day), it is sent
 # once per task id however often the broker delivers it, and a database
@@ -76,24 +76,6 @@ def _reset_link_mail_send(
         },
         to=identifier,
         language=mail_language_for_email(email=identifier, language=language),
-    )
-
-
-# The address verification mail carries a code and a link token; the
-# message expires with the code (`expires` = OTP_TTL_SECONDS).
-@mail_task
-def email_verification_send_task(
-    *, email: str, code: str, token: str, language: str | None = None
-) -> None:
-    templated_mail_send(
-        templates="accounts/email/verify_email/",
-        context={
-            "code": code,
-            "verify_url": f"{settings.EMAIL_VERIFY_URL}?{urlencode({'token': token})}",
-            "minutes": settings.OTP_TTL_SECONDS // 60,
-        },
-        to=email,
-        language=mail_language_for_email(email=email, language=language),
     )
 
 
@@ -168,21 +150,9 @@ def _client_notice_send(
     )
 
 
-# The e-mail change's mails: the code to the new address (expires with the
-# code), the notice with the undo link to the old one, and the notice after
-# an undo.
-@mail_task
-def email_change_code_send_task(
-    *, email: str, code: str, language: str | None = None
-) -> None:
-    templated_mail_send(
-        templates="accounts/email/email_change_code/",
-        context={"code": code, "minutes": settings.OTP_TTL_SECONDS // 60},
-        to=email,
-        language=mail_language_for_email(email=email, language=language),
-    )
-
-
+# The e-mail change's notices: the undo link to the old address, the
+# confirmation, and the notice after an undo (the code to the new address
+# is a challenge's mail, otp/mail.py).
 @mail_task
 def email_changed_email_send_task(
     *, email: str, changed_at: str, token: str, language: str | None = None

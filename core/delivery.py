@@ -123,11 +123,16 @@ def _pid_alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
-def _owner_gone(held: str) -> bool:
-    """True when `held` is a claim of a process of this machine that has
-    died (a worker SIGKILLed, its pool process killed)."""
+def process_tag() -> str:
+    """This process, as a claim or a lease names its holder."""
+    return f"{_machine()} {os.getpid()}"
+
+
+def process_gone(tag: str) -> bool:
+    """True when `tag` (process_tag's) names a process of this machine that
+    has died (a worker SIGKILLed, its pool process killed)."""
     try:
-        _, machine, pid, _ = held.split(" ")
+        machine, pid = tag.split(" ")
     except ValueError:
         return False
     if machine != _machine() or machine.endswith("-unchecked"):
@@ -135,11 +140,17 @@ def _owner_gone(held: str) -> bool:
     return not _pid_alive(int(pid))
 
 
+def _owner_gone(held: str) -> bool:
+    """True when `held` is a claim of a dead process of this machine."""
+    parts = held.split(" ")
+    return len(parts) == 4 and process_gone(" ".join(parts[1:3]))
+
+
 def claim(task_id: str) -> Claim:
     """Claim the mail of `task_id`, or say why not. Raises RedisError."""
     client = _redis()
     key = PREFIX + task_id
-    ours = f"claim {_machine()} {os.getpid()} {secrets.token_hex(4)}"
+    ours = f"claim {process_tag()} {secrets.token_hex(4)}"
     seconds = settings.MAIL_CLAIM_SECONDS
     held, ttl_ms = client.eval(_CLAIM, 1, key, ours, seconds)
     if not held:

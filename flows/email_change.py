@@ -14,13 +14,13 @@ from django.views.decorators.debug import sensitive_variables
 from accounts import selectors
 from accounts import services as accounts
 from accounts.models import AuthIdentity
-from core.emails import email_hash, email_parse
-from core.errors import InvalidData, NotFound, Unavailable
+from core.emails import email_parse
+from core.errors import InvalidData, NotFound
 from core.locale import mail_language, request_language
-from core.tasks import BrokerUnavailable, publish
 from otp import selectors as otp_selectors
+from otp.mail import CodeMail
 from otp.models import Purpose
-from otp.services import otp_challenge_discard, otp_challenge_open, otp_verify
+from otp.services import otp_challenge_open, otp_verify
 
 
 def _language(identity: AuthIdentity) -> str:
@@ -42,32 +42,26 @@ def email_change_request(
     """Mail a code to the new address; return its lifetime in seconds. The
     address is normalized and validated as at registration (400), the
     account's own is 400, a taken one 422; the OTP send limits apply (429);
-    the broker down is 503 and leaves no live challenge."""
+    the mail goes with the challenge (otp/mail.py)."""
     new = email_parse(email)
     accounts.email_change_allowed_check(
         identity_id=identity.id, current=_address_of(identity), new=new
     )
-    challenge, code = otp_challenge_open(
-        email=new, purpose=Purpose.EMAIL_CHANGE, ip=ip, now=now, subject=identity.id
+    language = _language(identity)
+    otp_challenge_open(
+        email=new,
+        purpose=Purpose.EMAIL_CHANGE,
+        ip=ip,
+        now=now,
+        subject=identity.id,
+        mail=lambda challenge, code: CodeMail(
+            to=new,
+            templates="accounts/email/email_change_code/",
+            context={"code": code, "minutes": settings.OTP_TTL_SECONDS // 60},
+            language=language,
+        ),
     )
-    try:
-        _code_queue(email=new, code=code, language=_language(identity))
-    except BrokerUnavailable as exc:
-        otp_challenge_discard(challenge=challenge, error=exc)
-        raise Unavailable("The code could not be sent, please try again") from exc
     return int(settings.OTP_TTL_SECONDS)
-
-
-@sensitive_variables("code")
-def _code_queue(*, email: str, code: str, language: str) -> None:
-    from accounts.tasks import email_change_code_send_task
-
-    publish(
-        email_change_code_send_task,
-        kwargs={"email": email, "code": code, "language": language},
-        kwargsrepr={"email": email_hash(email), "code": "******"},
-        expires=settings.OTP_TTL_SECONDS,
-    )
 
 
 @sensitive_variables("code")

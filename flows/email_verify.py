@@ -12,6 +12,7 @@ it is confirmed."""
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import transaction
@@ -21,14 +22,12 @@ from django.views.decorators.debug import sensitive_variables
 from accounts import selectors
 from accounts import services as accounts
 from accounts.models import AuthIdentity, Customer
-from core.emails import email_hash
-from core.errors import InvalidData, NotAllowed, Unavailable
+from core.errors import InvalidData, NotAllowed
 from core.locale import mail_language, request_language
-from core.tasks import BrokerUnavailable, publish
 from otp import codes
+from otp.mail import CodeMail
 from otp.models import Purpose
 from otp.services import (
-    otp_challenge_discard,
     otp_challenge_open,
     otp_verify,
     otp_verify_link,
@@ -53,53 +52,45 @@ def _address_of(identity: AuthIdentity) -> str:
 def verification_send(*, identity: AuthIdentity, ip: str, now: datetime) -> int:
     """Mail a code and a link for the identity's address; return their
     lifetime in seconds, or 0 when the address is proven already (nothing
-    is sent). Limits as an OTP send (429); the broker down is 503 and
-    leaves no live challenge."""
+    is sent). Limits as an OTP send (429); the mail goes with the
+    challenge (otp/mail.py)."""
     if identity.email_verified_at is not None:
         return 0
     email = _address_of(identity)
-    challenge, code = otp_challenge_open(
-        email=email, purpose=Purpose.VERIFY, ip=ip, now=now
+    language = mail_language(
+        request_language(), selectors.customer_locale_loaded(identity)
     )
-    try:
-        _mail_queue(
-            email=email,
-            code=code,
-            challenge_id=challenge.id,
-            language=mail_language(
-                request_language(), selectors.customer_locale_loaded(identity)
-            ),
-        )
-    except BrokerUnavailable as exc:
-        otp_challenge_discard(challenge=challenge, error=exc)
-        raise Unavailable(
-            "The confirmation mail could not be sent, please try again"
-        ) from exc
+    otp_challenge_open(
+        email=email,
+        purpose=Purpose.VERIFY,
+        ip=ip,
+        now=now,
+        mail=lambda challenge, code: _mail(
+            email=email, code=code, challenge_id=challenge.id, language=language
+        ),
+    )
     return int(settings.OTP_TTL_SECONDS)
 
 
 @sensitive_variables("code", "token")
-def _mail_queue(*, email: str, code: str, challenge_id: str, language: str) -> None:
-    from accounts.tasks import email_verification_send_task
-
-    token = codes.link_token_issue(challenge_id=challenge_id)
-    publish(
-        email_verification_send_task,
-        kwargs={
-            "email": email,
+def _mail(*, email: str, code: str, challenge_id: str, language: str) -> CodeMail:
+    query = urlencode({"token": codes.link_token_issue(challenge_id=challenge_id)})
+    return CodeMail(
+        to=email,
+        templates="accounts/email/verify_email/",
+        context={
             "code": code,
-            "token": token,
-            "language": language,
+            "verify_url": f"{settings.EMAIL_VERIFY_URL}?{query}",
+            "minutes": settings.OTP_TTL_SECONDS // 60,
         },
-        kwargsrepr={"email": email_hash(email), "code": "******", "token": "******"},
-        expires=settings.OTP_TTL_SECONDS,
+        language=language,
     )
 
 
 def verification_send_after_signup(*, identity_id: str, ip: str) -> None:
     """Once the sign-up's transaction commits: the verification mail, if
-    the address is not proven yet. The request opens the challenge (about
-    ten queries) and publishes the mail; the worker sends it. Never fails
+    the address is not proven yet. The request opens the challenge and
+    its mail (about ten queries); a drain sends it. Never fails
     the sign-up: a limit, the broker or the database down is logged, and
     the customer can ask again (`POST /store/auth/email/verify/send`)."""
 

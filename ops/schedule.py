@@ -23,6 +23,13 @@ BEAT_SCHEDULE: dict[str, BeatEntry] = {
         "schedule": crontab(minute="*"),
         "options": {"expire_seconds": 50},
     },
+    # Every minute, send the code mails whose kick was lost, whose backoff
+    # ended, or whose drain died (otp/mail.py).
+    "send-code-mails": {
+        "task": "otp.tasks.otp_mail_drain_kick_task",
+        "schedule": crontab(minute="*"),
+        "options": {"expire_seconds": 50},
+    },
     # Daily at 03:41, compare Medusa's replica with our customers and write
     # ours over what differs (replica/tasks.py: its cost).
     "verify-replica": {

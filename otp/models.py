@@ -8,6 +8,7 @@ evaluated above `max_attempts`.
 
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from core.ids import new_id
@@ -127,3 +128,36 @@ class OtpFailureBudget(models.Model):
 
     def __str__(self) -> str:
         return self.email
+
+
+class OtpMail(models.Model):
+    """A challenge's mail, still to send: written in the transaction that
+    opens the challenge, so a code the API acknowledged is never without its
+    mail, and deleted once sent (otp/mail.py). What it says travels sealed
+    (core/seal.py): a dump of this table reads no address and no code."""
+
+    id = models.BigAutoField(primary_key=True)
+    # A replaced or purged challenge's mail goes with it: its code is dead.
+    challenge = models.ForeignKey(
+        OtpChallenge, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    sealed = models.TextField()
+    created_at = models.DateTimeField(db_default=Now())
+    # Sends tried (a drain taking the row counts one).
+    attempts = models.PositiveSmallIntegerField(default=0, db_default=0)
+    # Not before: a drain's lease while it sends, or a failed send's backoff.
+    send_after = models.DateTimeField(db_default=Now())
+    # The process holding the lease (core/delivery.py's process_tag), so a
+    # drain on the same machine takes over a dead one's rows at once.
+    leased_by = models.CharField(max_length=200, blank=True, default="", db_default="")
+
+    class Meta:
+        verbose_name = "OTP mail"
+        indexes = [
+            # The challenge purge's cascade (not the _like index a varchar
+            # foreign key gets by default: tests/orphans/test_sweep_schema.py).
+            models.Index(fields=["challenge"], name="otp_mail_challenge_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"mail #{self.id} of {self.challenge_id}"

@@ -29,12 +29,11 @@ from core.errors import (
     InvalidData,
     NotAllowed,
     TooManyRequests,
-    Unavailable,
 )
 from core.locale import request_language
 from core.ratelimit import rate_limit
-from core.tasks import BrokerUnavailable, publish
 from otp import codes, selectors
+from otp.mail import CodeMail, MailFor, mail_write
 from otp.models import OtpChallenge, OtpFailureBudget, Purpose
 
 logger = logging.getLogger("otp")
@@ -55,64 +54,55 @@ def _too_many(retry_after: float) -> TooManyRequests:
 
 
 def otp_send(*, email: str, ip: str, now: datetime) -> int:
-    """Open a login challenge and mail its code; return its lifetime in
-    seconds."""
+    """Open a login challenge and queue its code's mail (in the same
+    transaction: otp/mail.py); return its lifetime in seconds."""
     email = email_parse(email)
-    challenge, code = otp_challenge_open(
-        email=email, purpose=Purpose.LOGIN, ip=ip, now=now
+    language = request_language()
+    otp_challenge_open(
+        email=email,
+        purpose=Purpose.LOGIN,
+        ip=ip,
+        now=now,
+        mail=lambda challenge, code: CodeMail(
+            to=email,
+            templates="otp/email/",
+            context={"code": code, "minutes": settings.OTP_TTL_SECONDS // 60},
+            language=language,
+        ),
     )
-    from otp.tasks import otp_email_send_task
-
-    try:
-        publish(
-            otp_email_send_task,
-            kwargs={"email": email, "code": code, "language": request_language()},
-            kwargsrepr={"email": email_hash(email), "code": "******"},
-            expires=settings.OTP_TTL_SECONDS,
-        )
-    except BrokerUnavailable as exc:
-        otp_challenge_discard(challenge=challenge, error=exc)
-        raise Unavailable("The code could not be sent, please try again") from exc
     return settings.OTP_TTL_SECONDS
 
 
-@sensitive_variables("code")
 def otp_challenge_open(
-    *, email: str, purpose: str, ip: str, now: datetime, subject: str = ""
-) -> tuple[OtpChallenge, str]:
+    *,
+    email: str,
+    purpose: str,
+    ip: str,
+    now: datetime,
+    mail: MailFor,
+    subject: str = "",
+) -> OtpChallenge:
     """Every limit of a send (Redis per client and per email, then the
     cooldown, hourly budget and failure ceiling of the email and purpose in
-    PostgreSQL), then a new challenge replacing the open one; its code comes
-    back for the caller's mail, which must be queued or the challenge
-    discarded. `email` is in normal form; `subject` names whose challenge
-    it is when the address is not the account's yet (an e-mail change)."""
+    PostgreSQL), then a new challenge replacing the open one, and its mail
+    (`mail(challenge, code)`) in the same transaction. `email` is in normal
+    form; `subject` names whose challenge it is when the address is not the
+    account's yet (an e-mail change)."""
     rate_limit(
         ("otp-send-ip", ip, settings.OTP_SEND_LIMIT_PER_IP, HOUR),
         ("otp-send-email", email, settings.OTP_SEND_LIMIT_PER_EMAIL, HOUR),
         message=CODE_REQUESTS_TOO_MANY,
     )
-    return _challenge_open(email=email, purpose=purpose, now=now, subject=subject)
-
-
-def otp_challenge_discard(*, challenge: OtpChallenge, error: Exception) -> None:
-    """Its mail could not be queued: nobody can receive this code, so no
-    live challenge is left behind."""
-    OtpChallenge.objects.filter(pk=challenge.pk).delete()
-    logger.error(
-        "OTP e-mail could not be queued",
-        extra={
-            "userId": email_hash(challenge.email),
-            "purpose": challenge.purpose,
-            "error": str(error),
-        },
+    return _challenge_open(
+        email=email, purpose=purpose, now=now, mail=mail, subject=subject
     )
 
 
 @sensitive_variables("code")
 @transaction.atomic
 def _challenge_open(
-    *, email: str, purpose: str, now: datetime, subject: str = ""
-) -> tuple[OtpChallenge, str]:
+    *, email: str, purpose: str, now: datetime, mail: MailFor, subject: str = ""
+) -> OtpChallenge:
     limits = selectors.send_limits(email=email, purpose=purpose, now=now)
     if limits.consecutive_failures >= settings.OTP_FAILURE_CEILING:
         raise _too_many(HOUR)
@@ -133,7 +123,8 @@ def _challenge_open(
     except IntegrityError:
         # A parallel send opened this email's challenge a moment ago.
         raise _too_many(settings.OTP_RESEND_COOLDOWN_SECONDS) from None
-    return challenge, code
+    mail_write(challenge=challenge, mail=mail(challenge, code))
+    return challenge
 
 
 @sensitive_variables("code")
@@ -352,10 +343,10 @@ def otp_lockout_clear(*, email: str, now: datetime) -> OtpFailureBudget:
 def otp_challenges_purge(*, now: datetime) -> int:
     """Forget challenges older than a day: they are dead (10-minute codes,
     1-hour budget) and hold plain emails we have no reason to keep."""
-    deleted, _ = OtpChallenge.objects.filter(
+    _, deleted = OtpChallenge.objects.filter(
         created_at__lt=now - timedelta(days=1)
     ).delete()
-    return deleted
+    return deleted.get(OtpChallenge._meta.label, 0)
 
 
 def otp_address_forget(*, email: str) -> None:

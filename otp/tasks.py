@@ -1,28 +1,54 @@
-from celery import shared_task
-from django.conf import settings
+import logging
+from typing import Any
 
-from accounts.selectors import mail_language_for_email
-from core.mail import templated_mail_send
-from core.tasks import mail_task
+from celery import Task, shared_task
+from celery.signals import worker_ready
+from django.db import DatabaseError
+
+from core.tasks import retry_countdown
+from otp.mail import DRAIN, mail_kick, mails_drain
+
+logger = logging.getLogger("otp")
+
+DRAIN_RETRY_MAX_SECONDS = 30
 
 
-# The code is a credential: its arguments cross the broker sealed
-# (SealedTask: encrypted with a key Redis never sees), no result is stored
-# (ignore_result), the worker logs the masked kwargsrepr the caller passes,
-# and the message and its seal expire with the code (`expires` =
-# OTP_TTL_SECONDS at publish time). As every mail task (core.tasks.mail_task):
-# sent once per task id, and a database outage while the worker looks up the
-# mail's language (a PgBouncer restart, a failover) is retried: the route
-# has answered 200, so the code must not be lost (found by
-# tests/topology/test_faults.py). 5 s, 10 s, ... within the code's TTL.
-@mail_task
-def otp_email_send_task(*, email: str, code: str, language: str | None = None) -> None:
-    templated_mail_send(
-        templates="otp/email/",
-        context={"code": code, "minutes": settings.OTP_TTL_SECONDS // 60},
-        to=email,
-        language=mail_language_for_email(email=email, language=language),
-    )
+# The code mails' drain (otp/mail.py). acks_late: a worker killed mid-batch
+# leaves its message to redeliver, and the rows it had leased to a drain
+# that sees its process dead. A database outage (a PgBouncer restart, a
+# failover) is retried, 5 s, 10 s, ... 30 s apart: the routes have answered,
+# so the codes must go. No arguments: nothing to seal, nothing in the broker.
+@shared_task(bind=True, ignore_result=True, acks_late=True, max_retries=20)
+def otp_mail_drain_task(self: Task[..., Any]) -> None:
+    DRAIN.forget()  # a mail committed from now on queues the next drain
+    try:
+        result = mails_drain()
+    except DatabaseError as exc:
+        countdown = retry_countdown(
+            min(5 * 2 ** min(self.request.retries, 3), DRAIN_RETRY_MAX_SECONDS)
+        )
+        logger.warning(
+            "otp_mail_drain_failed",
+            extra={"error": type(exc).__name__, "retry_in_seconds": countdown},
+        )
+        raise self.retry(countdown=countdown) from None
+    if result.sent or result.dropped or result.deferred:
+        logger.info("otp_mails_drained", extra=result.__dict__)
+    if result.more:
+        mail_kick()
+
+
+# Beat's minute: mails whose backoff ended, kicks lost (Redis down when the
+# request committed), leases of a worker that died.
+@shared_task(ignore_result=True)
+def otp_mail_drain_kick_task() -> None:
+    mail_kick()
+
+
+@worker_ready.connect
+def otp_mails_at_start(**kwargs: Any) -> None:
+    """What waited while no worker ran goes out at once."""
+    mail_kick()
 
 
 @shared_task(ignore_result=True)

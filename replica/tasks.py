@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from core.tasks import retry_countdown
 from replica.medusa import MedusaReplica, MedusaUnavailable, ShapeError
-from replica.queued import queued_forget, queued_keep
+from replica.queued import DRAIN
 from replica.services.drain import drain, standalone_forget
 from replica.services.kick import drain_kick
 from replica.services.sync import Drift, verify
@@ -40,7 +40,7 @@ def replica_for(url: str) -> MedusaReplica | None:
 @shared_task(bind=True, ignore_result=True, acks_late=True, max_retries=None)
 def replica_drain_task(self: Task[..., Any]) -> None:
     if not self.request.retries:
-        queued_forget()  # a change committed from now on queues the next drain
+        DRAIN.forget()  # a change committed from now on queues the next drain
     replica = replica_for(settings.MEDUSA_DATABASE_URL)
     if replica is None:
         # Queued by a process that has the URL: this worker lacks it. Keep
@@ -68,10 +68,10 @@ def replica_drain_task(self: Task[..., Any]) -> None:
             "replica_drain_failed",
             extra={"error": str(exc), "retry_in_seconds": countdown},
         )
-        queued_keep(countdown)
+        DRAIN.keep(countdown)
         raise self.retry(countdown=countdown) from None
     if self.request.retries:
-        queued_forget()  # the retry chain is over
+        DRAIN.forget()  # the retry chain is over
     if result.applied or result.refused:
         logger.info("replica_drained", extra=result.__dict__)
     # Rows left by the time budget: go on. Customers another drain held and

@@ -11,8 +11,8 @@ from types import SimpleNamespace
 import pytest
 import requests
 from django.core.management import call_command
-from rest_framework.test import APIClient
 
+from tests.api_client import CommittingAPIClient
 from tests.factories import PASSWORD
 
 
@@ -107,7 +107,7 @@ def publishable_key(db):
 @pytest.fixture
 def api(publishable_key):
     """In-process client for /store/* and /auth/* with the publishable key."""
-    return APIClient(HTTP_X_PUBLISHABLE_API_KEY=publishable_key)
+    return CommittingAPIClient(HTTP_X_PUBLISHABLE_API_KEY=publishable_key)
 
 
 @pytest.fixture

@@ -1,11 +1,6 @@
-import logging
-
 from django.conf import settings
 
-from core.tasks import BROKER_ERRORS, BrokerUnavailable, publish
-from replica.queued import queued_forget, queued_mark
-
-logger = logging.getLogger(__name__)
+from replica.queued import DRAIN
 
 
 def drain_kick() -> None:
@@ -15,9 +10,4 @@ def drain_kick() -> None:
         return
     from replica.tasks import replica_drain_task
 
-    try:
-        if queued_mark():
-            publish(replica_drain_task, kwargs={})
-    except (BrokerUnavailable, *BROKER_ERRORS) as exc:
-        logger.warning("replica_kick_failed", extra={"error": type(exc).__name__})
-        queued_forget()
+    DRAIN.kick(replica_drain_task)

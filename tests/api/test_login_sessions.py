@@ -11,12 +11,12 @@ from django.core import mail
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from accounts.models import AuthIdentity, LoginSession
 from accounts.services import identity_tokens_revoke
 from accounts.tasks import expired_credentials_purge_task
 from accounts.tokens import access_token_decode
+from tests.api_client import CommittingAPIClient as APIClient
 from tests.factories import PASSWORD, customer_create, token_for, token_without_session
 from tests.otp.conftest import mailed_code
 

@@ -8,10 +8,10 @@ from django.contrib.auth.hashers import check_password
 from django.core import mail
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from rest_framework.test import APIClient
 
 from accounts import services
 from accounts.models import AuthIdentity, Provider, ProviderIdentity
+from tests.api_client import CommittingAPIClient as APIClient
 from tests.factories import (
     PASSWORD,
     customer_create,

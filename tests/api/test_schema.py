@@ -7,6 +7,8 @@ from django.conf import settings
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.validation import validate_schema
 
+from tests.db_faults import refusing_trigger
+
 pytestmark = pytest.mark.django_db
 
 
@@ -250,10 +252,11 @@ def test_every_unavailable_answer_documents_its_retry_after(schema):
     assert "headers" not in schema["paths"]["/health"]["get"]["responses"]["503"]
 
 
-def test_a_503_answer_carries_the_retry_after_it_documents(api, email, broker_down):
-    """The broker down: the code send answers 503 `unavailable` with the
-    header the schema documents."""
-    response = api.post("/store/auth/otp/send", {"email": email}, format="json")
+def test_a_503_answer_carries_the_retry_after_it_documents(api, email):
+    """The database refusing the write: the code send answers 503
+    `unavailable` with the header the schema documents."""
+    with refusing_trigger(table="otp_otpmail", event="INSERT"):
+        response = api.post("/store/auth/otp/send", {"email": email}, format="json")
 
     assert response.status_code == 503
     assert response.json()["type"] == "unavailable"

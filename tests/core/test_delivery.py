@@ -10,13 +10,13 @@ import redis
 from celery.exceptions import Retry
 from django.core import mail
 
+from accounts.tasks import email_change_undone_email_send_task
 from core import delivery
-from otp.tasks import otp_email_send_task
 
 
 def _send(email: str, task_id: str) -> None:
-    otp_email_send_task.apply(
-        kwargs={"email": email, "code": "123456", "language": "en"}, task_id=task_id
+    email_change_undone_email_send_task.apply(
+        kwargs={"email": email, "language": "en"}, task_id=task_id
     )
 
 

@@ -140,11 +140,17 @@ def test_a_transient_failure_is_retried_and_the_mail_sent_once(sink, email):
 
     from celery.exceptions import Retry
 
-    from otp.tasks import otp_email_send_task
+    from accounts.tasks import email_changed_email_send_task
 
     def run(task_id: str, code: str) -> None:
-        otp_email_send_task.apply(
-            kwargs={"email": email, "code": code, "language": "en"}, task_id=task_id
+        email_changed_email_send_task.apply(
+            kwargs={
+                "email": email,
+                "changed_at": "2026-12-06T10:00:00+00:00",
+                "token": code,
+                "language": "en",
+            },
+            task_id=task_id,
         )
 
     busy = str(uuid.uuid4())

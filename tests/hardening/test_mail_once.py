@@ -38,14 +38,20 @@ def real_broker():
     app.conf.task_always_eager = saved
 
 
-def _code_mail(address: str, *, task_id: str, language: str | None = "en") -> None:
-    from otp.tasks import otp_email_send_task
+def _secret_mail(address: str, *, task_id: str, language: str | None = "en") -> None:
+    from accounts.tasks import email_changed_email_send_task
 
-    # As otp.services publishes it (sealed, masked), with the task id given:
-    # what the broker does when it hands a message out again.
-    otp_email_send_task.apply_async(
-        kwargs={"email": address, "code": CODE, "language": language},
-        kwargsrepr=repr({"email": email_hash(address), "code": "******"}),
+    # A mail with a secret in it (the undo link's token), as accounts'
+    # services publish it (sealed, masked), with the task id given: what
+    # the broker does when it hands a message out again.
+    email_changed_email_send_task.apply_async(
+        kwargs={
+            "email": address,
+            "changed_at": "2026-12-06T10:00:00+00:00",
+            "token": CODE,
+            "language": language,
+        },
+        kwargsrepr=repr({"email": email_hash(address), "token": "******"}),
         expires=600,
         task_id=task_id,
     )
@@ -60,7 +66,7 @@ def test_a_message_delivered_three_times_sends_one_mail(email, mail_dir, real_br
     task_id = str(uuid.uuid4())
 
     for _ in range(3):
-        _code_mail(email, task_id=task_id)
+        _secret_mail(email, task_id=task_id)
 
     wait_for("the mail", lambda: _mails_to(mail_dir, email))
     # The copies after the first: acknowledged without a mail, or (while
@@ -98,7 +104,7 @@ def test_a_claim_of_a_dead_worker_process_is_taken_over_at_once(
     )
 
     started = time.monotonic()
-    _code_mail(email, task_id=task_id)
+    _secret_mail(email, task_id=task_id)
 
     wait_for("the mail", lambda: _mails_to(mail_dir, email), timeout=15)
     assert time.monotonic() - started < 10  # not the claim's hour
@@ -120,7 +126,7 @@ def test_a_claim_of_a_live_process_holds_the_mail_until_it_expires(
         ex=4,
     )
 
-    _code_mail(email, task_id=task_id)
+    _secret_mail(email, task_id=task_id)
 
     wait_for("the retry", lambda: "Mail claimed by another worker" in worker_log.new())
     assert _mails_to(mail_dir, email) == []
@@ -143,26 +149,17 @@ def _waiting_on(table: str) -> list[int]:
 def test_a_database_error_in_a_mail_task_is_retried_and_mails_once(
     live, email, mail_dir, real_broker
 ):
-    """The verification mail (a task that had no retry): the worker's
+    """A mail task (the e-mail change's notice): the worker's
     query for the mail's language waits on a locked table, and PostgreSQL
     terminates its connection (as a PgBouncer restart or a failover does);
     the task is retried 5 s later and the mail arrives, once."""
-    from accounts.tasks import email_verification_send_task
-
     worker_log = LogTail("worker.log")
     table = Customer._meta.db_table
     task_id = str(uuid.uuid4())
     locker = connection.get_new_connection(connection.get_connection_params())
     try:
         locker.execute(f'LOCK TABLE "{table}" IN ACCESS EXCLUSIVE MODE')
-        email_verification_send_task.apply_async(
-            kwargs={"email": email, "code": CODE, "token": "t0ken", "language": None},
-            kwargsrepr=repr(
-                {"email": email_hash(email), "code": "******", "token": "******"}
-            ),
-            expires=600,
-            task_id=task_id,
-        )
+        _secret_mail(email, task_id=task_id, language=None)
         waiting = wait_for("the worker's query to wait", lambda: _waiting_on(table))
         with connection.cursor() as cursor:
             for pid in waiting:

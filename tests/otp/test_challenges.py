@@ -11,8 +11,10 @@ from django.core import mail
 from django.utils import timezone
 
 from accounts.models import AuthIdentity
-from otp.models import OtpChallenge, OtpFailureBudget
+from otp.mail import mails_drain
+from otp.models import OtpChallenge, OtpFailureBudget, OtpMail
 from otp.tasks import otp_challenges_purge_task
+from tests.db_faults import refusing_trigger
 from tests.factories import (
     customer_create,
 )
@@ -242,13 +244,30 @@ def test_code_and_email_never_reach_the_logs(api, email, send_code, verify, capl
     )
 
 
-def test_send_when_the_broker_is_down_is_503_and_leaves_no_challenge(
-    api, email, broker_down
+def test_a_code_asked_for_while_the_broker_is_down_is_mailed_once_it_is_back(
+    api, email, broker_down, caplog
 ):
     response = api.post(SEND, {"email": email}, format="json")
 
+    assert response.status_code == 200
+    challenge = OtpChallenge.objects.get(email=email)
+    (waiting,) = OtpMail.objects.filter(challenge=challenge)
+    assert email not in waiting.sealed
+    assert "otp-mail_kick_failed" in caplog.text
+    assert not [m for m in mail.outbox if m.to == [email]]
+    # What beat's minute kick starts once the broker answers again.
+    assert mails_drain().sent == 1
+    assert mailed_code(email)
+    assert not OtpMail.objects.filter(challenge=challenge).exists()
+
+
+def test_a_mail_that_cannot_be_written_leaves_no_challenge(api, email):
+    with refusing_trigger(table="otp_otpmail", event="INSERT"):
+        response = api.post(SEND, {"email": email}, format="json")
+
     assert response.status_code == 503
     assert response.json()["type"] == "unavailable"
+    assert int(response["Retry-After"]) >= 1
     assert not OtpChallenge.objects.filter(email=email).exists()
 
 

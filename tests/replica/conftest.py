@@ -41,6 +41,6 @@ def replica(medusa_url, settings):
 def _no_drain_queued():
     """Each test queues its own drain: the key a drain left behind (or the
     live stack's, in the same Redis) would make a kick here a no-op."""
-    from replica.queued import queued_forget
+    from replica.queued import DRAIN
 
-    queued_forget()
+    DRAIN.forget()

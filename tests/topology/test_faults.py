@@ -52,10 +52,11 @@ TASK = re.compile(r"Task (\S+)\[([0-9a-f-]{36})\] (received|succeeded|raised|ret
 
 
 def _tasks(path: Path, offset: int = 0) -> dict[str, set[str]]:
-    """Ids of the mail tasks a worker log shows received, and ended."""
+    """Ids of the mail tasks (and code mail drains) a worker log shows
+    received, and ended."""
     found: dict[str, set[str]] = {"received": set(), "ended": set()}
     for name, task_id, what in TASK.findall(_read(path, offset)):
-        if name.endswith("_send_task"):
+        if name.endswith(("_send_task", "_mail_drain_task")):
             found["received" if what == "received" else "ended"].add(task_id)
     return found
 
@@ -245,7 +246,7 @@ def test_mixed_load_through_a_web_node_pgbouncer_and_worker_restart(
         },
         "answers_cut_off": sum(1 for call in traffic.unexpected if call.status == 0),
         "worker_held_story": _story(topology, held),
-        "otp_tasks_seen": {
+        "otp_drains_seen": {
             what: len(
                 {
                     task_id
@@ -253,7 +254,7 @@ def test_mixed_load_through_a_web_node_pgbouncer_and_worker_restart(
                     for task, task_id, w in TASK.findall(
                         _read(topology.log_dir / f"{name}.log")
                     )
-                    if task.endswith("otp_email_send_task") and w == what
+                    if task.endswith("otp_mail_drain_task") and w == what
                 }
             )
             for what in ("received", "succeeded")
@@ -275,7 +276,8 @@ def test_mixed_load_through_a_web_node_pgbouncer_and_worker_restart(
         "mails_of_the_run_twice": len(twice),
         # core/delivery.py at work: copies of a sent mail's message
         # acknowledged without a mail, copies that met a claim and waited,
-        # claims of a killed worker's process taken over.
+        # claims of a killed worker's process taken over, and the code mails
+        # a killed worker's drain had leased, taken over (otp/mail.py).
         "mail_copies": {
             what: sum(
                 _read(topology.log_dir / f"{name}.log").count(line)
@@ -285,6 +287,7 @@ def test_mixed_load_through_a_web_node_pgbouncer_and_worker_restart(
                 ("acknowledged_as_sent", "Mail already sent; message acknowledged"),
                 ("waited_for_a_claim", "Mail claimed by another worker"),
                 ("claims_taken_over", "Mail claim of a dead worker process"),
+                ("code_mail_leases_taken_over", "otp_mail_lease_taken_over"),
             )
         },
         **measured,
@@ -315,9 +318,9 @@ def test_a_message_held_past_the_visibility_timeout_sends_one_mail(topology):
     The mail goes out once (core/delivery.py): the copy that comes second
     finds the task id claimed or sent (docs/deploy.md, "Mail delivered
     once"). This is how the fault test once saw a code mailed twice."""
+    from accounts.tasks import email_changed_email_send_task as task
     from config.celery import app
     from core.emails import email_hash
-    from otp.tasks import otp_email_send_task
 
     address = f"held.{uuid.uuid4().hex[:8]}@example.com"
     task_id = str(uuid.uuid4())
@@ -329,9 +332,14 @@ def test_a_message_held_past_the_visibility_timeout_sends_one_mail(topology):
     try:
         url = topology.processes["worker1"].env["REDIS_URL"]
         with app.connection_for_write(url) as connection:
-            otp_email_send_task.apply_async(
-                kwargs={"email": address, "code": "111222", "language": "en"},
-                kwargsrepr=repr({"email": email_hash(address), "code": "******"}),
+            task.apply_async(
+                kwargs={
+                    "email": address,
+                    "changed_at": "2026-12-06T10:00:00+00:00",
+                    "token": "111222",
+                    "language": "en",
+                },
+                kwargsrepr=repr({"email": email_hash(address), "token": "******"}),
                 expires=600,
                 countdown=countdown,
                 task_id=task_id,
@@ -347,7 +355,7 @@ def test_a_message_held_past_the_visibility_timeout_sends_one_mail(topology):
         time.sleep(0.2)
     time.sleep(VISIBILITY_TIMEOUT + 5)  # a copy redelivered later still runs
     story = "".join(_read(path, offsets[name]) for name, path in logs.items())
-    received = story.count(f"otp_email_send_task[{task_id}] received")
+    received = story.count(f"{task.name.rsplit('.', 1)[1]}[{task_id}] received")
     mails = texts_by_recipient(topology.mail_dir).get(address, [])
 
     assert received >= 2, story  # the broker did deliver it again

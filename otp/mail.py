@@ -1,0 +1,257 @@
+"""The code mails' outbox: a challenge's mail is a row (OtpMail) written in
+the transaction that opens the challenge, and drains send them in batches.
+
+Why not one Celery task per mail: a task's message, pool hand-off,
+acknowledgement and once-record cost the worker more than the mail itself
+(docs/performance.md, "Where a complete code login's CPU goes"), and a
+broker that was down made the request fail with its code unsent. Here the
+request writes one row and, after its commit, queues a drain unless one is
+queued (core/queued.py); a drain sends every row it finds.
+
+Sent once: a drain leases a batch of rows (`send_after` moved past the
+batch's end, `leased_by` naming its process), sends each, and deletes each
+row as soon as its mail has left. Crash windows (docs/deploy.md, "Mail
+delivered once"):
+- killed before a send: the lease holds its rows until a drain of the same
+  machine sees its process dead (at once, core/delivery.py) or the lease
+  ends (MAIL_CLAIM_SECONDS): delivered, late, never lost;
+- killed between a send and its row's delete: one duplicate, in the window
+  of one statement;
+- the database lost in a batch: the rows not sent are handed back, or
+  wait for their lease.
+A transient mail failure (core/mail.py) backs off the row (5 s, 10 s, ...
+2 min); a refused address or a seal that cannot be opened drops it,
+logged. A mail whose challenge is no longer live (replaced, used, locked,
+expired) is dropped unsent: its code could not log in."""
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+from django.db.models.expressions import CombinedExpression
+from django.db.models.functions import Now
+from django.views.decorators.debug import sensitive_variables
+
+from accounts.selectors import mail_language_for_email
+from core import delivery
+from core.emails import email_hash
+from core.mail import MailNotDelivered, TransientMailFailure, templated_mail_send
+from core.queued import DrainQueued
+from core.seal import SealBroken, seal, unseal
+from otp.models import OtpChallenge, OtpMail
+
+logger = logging.getLogger("otp")
+
+SEAL_LABEL = "otp.mail"
+DRAIN = DrainQueued("otp-mail")
+BATCH_SIZE = 20
+DRAIN_SECONDS = 10.0
+BACKOFF_MAX_SECONDS = 120
+
+
+@dataclass(frozen=True)
+class CodeMail:
+    """What a challenge's mail says: templated_mail_send's `templates` and
+    context (the code is in it), to whom, in the request's language (None:
+    the one the address's customer left, looked up when it is sent)."""
+
+    to: str
+    templates: str
+    context: dict[str, Any]
+    language: str | None
+
+
+# Builds a challenge's mail from the challenge and its code.
+MailFor = Callable[[OtpChallenge, str], CodeMail]
+
+
+@sensitive_variables("mail")
+def mail_write(*, challenge: OtpChallenge, mail: CodeMail) -> None:
+    """In the transaction that opens `challenge`: its mail, sealed until
+    the challenge expires; a drain is queued once the transaction commits."""
+    OtpMail.objects.create(
+        challenge_id=challenge.id,
+        sealed=seal(
+            task=SEAL_LABEL,
+            kwargs=asdict(mail),
+            expires_at=challenge.expires_at.timestamp(),
+        ),
+    )
+    transaction.on_commit(mail_kick)
+
+
+def mail_kick() -> None:
+    """Queue a drain unless one is queued; never fails the caller (the mail
+    is in PostgreSQL, and beat kicks every minute)."""
+    from otp.tasks import otp_mail_drain_task
+
+    DRAIN.kick(otp_mail_drain_task)
+
+
+@dataclass
+class Drained:
+    sent: int = 0
+    dropped: int = 0  # dead challenge, refused address, broken seal
+    deferred: int = 0  # transient failure: backed off
+    more: bool = False  # rows left when the time budget ran out
+    taken_over: int = 0  # rows of a dead process's lease
+
+
+@dataclass(frozen=True)
+class _Leased:
+    id: int
+    sealed: str
+    attempts: int
+    live: bool
+
+
+# A batch taken in one statement: the oldest rows whose time has come,
+# skipping rows another drain holds, with whether their challenge is live.
+# statement_timestamp(), as Django's Now() writes `send_after`.
+_LEASE_SQL = """
+UPDATE otp_otpmail AS m
+   SET send_after = statement_timestamp() + make_interval(secs => %(lease)s),
+       attempts = m.attempts + 1,
+       leased_by = %(me)s
+  FROM otp_otpchallenge AS c
+ WHERE m.id IN (
+         SELECT id FROM otp_otpmail WHERE send_after <= statement_timestamp()
+          ORDER BY id LIMIT %(n)s FOR UPDATE SKIP LOCKED)
+   AND c.id = m.challenge_id
+RETURNING m.id, m.sealed, m.attempts,
+          c.consumed_at IS NULL AND c.locked_at IS NULL
+          AND c.replaced_at IS NULL AND c.expires_at > statement_timestamp()
+"""
+
+
+def mails_drain(
+    *, seconds: float = DRAIN_SECONDS, batch_size: int = BATCH_SIZE
+) -> Drained:
+    """Send the mails whose time has come, batch after batch, for about
+    `seconds`. Raises DatabaseError (the task retries)."""
+    result = Drained()
+    result.taken_over = _dead_leases_release()
+    deadline = time.monotonic() + seconds
+    while True:
+        leased_at = time.monotonic()
+        batch = _lease(batch_size)
+        for index, row in enumerate(batch):
+            # Hand back what this lease may not cover: a send can take
+            # EMAIL_TIMEOUT, and a lease that ended lets another drain send.
+            if time.monotonic() - leased_at > _lease_seconds() - 2 * _send_seconds():
+                _release([r.id for r in batch[index:]])
+                result.more = True
+                return result
+            try:
+                _send(row, result)
+            except DatabaseError:
+                _release([r.id for r in batch[index:]])
+                raise
+        if len(batch) < batch_size:
+            return result
+        if time.monotonic() >= deadline:
+            result.more = True
+            return result
+
+
+def _lease_seconds() -> int:
+    return int(settings.MAIL_CLAIM_SECONDS)
+
+
+def _send_seconds() -> int:
+    return int(settings.EMAIL_TIMEOUT)
+
+
+def _lease(batch_size: int) -> list[_Leased]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _LEASE_SQL,
+            {"lease": _lease_seconds(), "me": delivery.process_tag(), "n": batch_size},
+        )
+        rows = cursor.fetchall()
+    return sorted((_Leased(*row) for row in rows), key=lambda row: row.id)
+
+
+@sensitive_variables("mail")
+def _send(row: _Leased, result: Drained) -> None:
+    if not row.live:
+        _delete(row.id)
+        result.dropped += 1
+        return
+    try:
+        mail = unseal(row.sealed, task=SEAL_LABEL)
+    except SealBroken as broken:
+        logger.error(
+            "otp_mail_unreadable",
+            extra={"mailId": row.id, "reason": broken.reason},
+        )
+        _delete(row.id)
+        result.dropped += 1
+        return
+    to = mail["to"]
+    try:
+        templated_mail_send(
+            templates=mail["templates"],
+            context=mail["context"],
+            to=to,
+            language=mail_language_for_email(email=to, language=mail["language"]),
+        )
+    except TransientMailFailure as exc:
+        backoff = min(5 * 2 ** (row.attempts - 1), BACKOFF_MAX_SECONDS)
+        OtpMail.objects.filter(pk=row.id).update(
+            send_after=_seconds_from_now(backoff), leased_by=""
+        )
+        logger.warning(
+            "otp_mail_deferred",
+            extra={"userId": email_hash(to), "error": str(exc), "retryIn": backoff},
+        )
+        result.deferred += 1
+        return
+    except MailNotDelivered as exc:
+        logger.error(
+            "otp_mail_refused", extra={"userId": email_hash(to), "error": str(exc)}
+        )
+        _delete(row.id)
+        result.dropped += 1
+        return
+    _delete(row.id)
+    result.sent += 1
+
+
+def _seconds_from_now(seconds: float) -> CombinedExpression:
+    return Now() + timedelta(seconds=seconds)
+
+
+def _delete(mail_id: int) -> None:
+    OtpMail.objects.filter(pk=mail_id).delete()
+
+
+def _release(ids: list[int]) -> None:
+    """Rows this drain leased and will not send: the next drain's."""
+    if ids:
+        OtpMail.objects.filter(pk__in=ids).update(
+            send_after=_seconds_from_now(0), leased_by=""
+        )
+
+
+def _dead_leases_release() -> int:
+    """Rows leased by a process of this machine that died (a worker killed
+    mid-batch): sendable now rather than when the lease ends."""
+    holders = (
+        OtpMail.objects.exclude(leased_by="")
+        .values_list("leased_by", flat=True)
+        .distinct()
+    )
+    dead = [holder for holder in holders if delivery.process_gone(holder)]
+    if not dead:
+        return 0
+    taken = OtpMail.objects.filter(leased_by__in=dead).update(
+        send_after=_seconds_from_now(0), leased_by=""
+    )
+    logger.warning("otp_mail_lease_taken_over", extra={"mails": taken})
+    return taken

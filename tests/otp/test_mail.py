@@ -1,0 +1,177 @@
+"""The code mails' outbox (otp/mail.py): a challenge's mail is a sealed
+row written with it, and a drain sends each row once. Here the drain is
+called as the worker calls it; the live worker's own drains are exercised
+by every live code login (tests/otp/test_otp_live.py) and under faults by
+tests/topology/test_faults.py."""
+
+import threading
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.db import connection
+from django.db.models.functions import Now
+from django.utils import timezone
+
+from core import delivery
+from core.seal import unseal
+from otp.mail import SEAL_LABEL, mails_drain
+from otp.models import OtpChallenge, OtpMail
+from otp.services import otp_send
+from tests.mailbox import texts_by_recipient
+from tests.otp.conftest import mailed_code, time_passes
+
+pytestmark = pytest.mark.django_db
+
+
+def asked(email: str) -> OtpMail:
+    """A code asked for; its mail waits (the test's transaction never
+    commits, so no drain was queued)."""
+    otp_send(email=email, ip="203.0.113.9", now=timezone.now())
+    return OtpMail.objects.get(challenge__email=email, challenge__replaced_at=None)
+
+
+def to(email: str) -> list:
+    return [m for m in mail.outbox if m.to == [email]]
+
+
+def test_a_drain_sends_each_waiting_mail_once_and_deletes_its_row(email):
+    addresses = [f"{n}.{email}" for n in range(3)]
+    for address in addresses:
+        asked(address)
+
+    first = mails_drain()
+    again = mails_drain()
+
+    assert (first.sent, again.sent) == (3, 0)
+    assert [len(to(address)) for address in addresses] == [1, 1, 1]
+    assert not OtpMail.objects.filter(challenge__email__in=addresses).exists()
+
+
+def test_the_row_holds_neither_the_address_nor_the_code(email):
+    row = asked(email)
+    code = unseal(row.sealed, task=SEAL_LABEL)["context"]["code"]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM otp_otpmail WHERE id = %s", [row.id])
+        stored = repr(cursor.fetchone())
+
+    assert email not in stored
+    assert code not in stored
+    mails_drain()
+    assert mailed_code(email) == code
+
+
+def test_a_replaced_challenge_s_mail_is_dropped_unsent(email, verify):
+    asked(email)
+    time_passes(61, email=email)  # the resend cooldown
+    asked(email)
+
+    drained = mails_drain()
+
+    assert (drained.sent, drained.dropped) == (1, 1)
+    assert len(to(email)) == 1  # the new code only
+    assert verify(email, mailed_code(email)).status_code == 200
+
+
+def test_an_expired_challenge_s_mail_is_dropped(email):
+    asked(email)
+    time_passes(11 * 60, email=email)
+
+    drained = mails_drain()
+
+    assert (drained.sent, drained.dropped) == (0, 1)
+    assert not to(email)
+    assert not OtpMail.objects.filter(challenge__email=email).exists()
+
+
+def test_a_mail_server_down_defers_the_mail_and_it_goes_later(email, settings):
+    row = asked(email)
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", 1  # nobody listens
+
+    failed = mails_drain()
+    waiting = OtpMail.objects.get(pk=row.pk)
+    too_soon = mails_drain()
+
+    assert (failed.sent, failed.deferred) == (0, 1)
+    assert (waiting.attempts, waiting.leased_by) == (1, "")
+    assert too_soon.sent == too_soon.deferred == 0  # backing off
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    OtpMail.objects.filter(pk=row.pk).update(send_after=Now())  # 5 s later
+    assert mails_drain().sent == 1
+    assert mailed_code(email)
+
+
+def test_a_live_drain_s_lease_is_left_alone_and_a_dead_one_s_taken_over(email):
+    row = asked(email)
+    held = timezone.now() + timedelta(minutes=2)
+    OtpMail.objects.filter(pk=row.pk).update(
+        send_after=held, leased_by=delivery.process_tag()
+    )
+    assert mails_drain().sent == 0
+
+    dead = 2**22 + 12345  # above pid_max's default: no such process
+    assert delivery.process_gone(f"{delivery._machine()} {dead}")
+    OtpMail.objects.filter(pk=row.pk).update(leased_by=f"{delivery._machine()} {dead}")
+    drained = mails_drain()
+
+    assert (drained.taken_over, drained.sent) == (1, 1)
+    assert len(to(email)) == 1
+
+
+def test_a_seal_that_does_not_open_drops_the_mail_and_says_so(email, caplog):
+    row = asked(email)
+    OtpMail.objects.filter(pk=row.pk).update(sealed="not a seal")
+
+    drained = mails_drain()
+
+    assert drained.dropped == 1
+    assert "otp_mail_unreadable" in caplog.text
+    assert not OtpMail.objects.filter(pk=row.pk).exists()
+
+
+def test_the_challenge_purge_takes_its_mails(email):
+    from otp.services import otp_challenges_purge
+
+    asked(email)
+    OtpChallenge.objects.filter(email=email).update(
+        created_at=timezone.now() - timedelta(days=2),
+        expires_at=timezone.now() - timedelta(days=2) + timedelta(minutes=10),
+    )
+
+    assert otp_challenges_purge(now=timezone.now()) >= 1
+    assert not OtpMail.objects.filter(challenge__email=email).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_drains_send_each_mail_once(mail_dir, broker_down):
+    run = uuid.uuid4().hex[:8]
+    addresses = [f"parallel.{run}.{n}@example.com" for n in range(30)]
+    for address in addresses:
+        asked(address)  # committed, its kick refused by the broker down
+    barrier = threading.Barrier(3)
+    errors: list[BaseException] = []
+
+    def drain() -> None:
+        try:
+            barrier.wait()
+            mails_drain(batch_size=4)
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=drain) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert not errors, errors
+    # The live stack's worker drains committed rows too (beat's minute):
+    # a mail it sent is in its directory, once, and not here.
+    live = texts_by_recipient(mail_dir)
+    sent = {a: len(to(a)) + len(live.get(a, [])) for a in addresses}
+    assert sent == dict.fromkeys(addresses, 1)
+    assert not OtpMail.objects.filter(challenge__email__in=addresses).exists()
