@@ -7,7 +7,7 @@ email+password login and `GET /store/customers/me`
         [--allauth-env FILE] [--medusa-env FILE] [--rounds 3] [--m 200]
 
 `./dev bench --peers` starts our throw-away bench stack with one Celery
-worker (the code mail goes through Celery, into the stack's mail
+worker (the code mail goes through its drain in Celery, into the stack's mail
 directory), starts the peers when it is given their start scripts, and
 runs this. Here: load N customers (every one an OTP user, no orphans),
 start the mail drop (bench/maildrop.py) that serves our codes to the code

@@ -19,6 +19,7 @@ from core.errors import unauthorized_response
 from core.http import bearer_token, read_only
 from core.metrics import REGISTRY
 from orphans.selectors import orphans_count, signups_paused
+from otp.selectors import MailsWaiting, mails_waiting
 from replica.selectors import Backlog, backlog
 
 logger = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ class DatabaseGaugeCollector:
             orphans_now = orphans_count(now=timezone.now())
             paused_now = signups_paused()
             replica_now = backlog()
+            mails_now = mails_waiting()
         except DatabaseError as exc:
             logger.warning(
                 "metrics_database_gauges_skipped", extra={"error": type(exc).__name__}
@@ -60,9 +62,25 @@ class DatabaseGaugeCollector:
         )
         paused.add_metric([], 1 if paused_now else 0)
         yield paused
+        yield from _code_mail_gauges(mails_now)
         # Standalone, the outbox only waits to be forgotten: no gauge, no alert.
         if settings.MEDUSA_DATABASE_URL:
             yield from _replica_gauges(replica_now)
+
+
+def _code_mail_gauges(now: MailsWaiting) -> Iterator[GaugeMetricFamily]:
+    waiting = GaugeMetricFamily(
+        "code_mails_waiting", "Code mails not sent yet (otp/mail.py's outbox)"
+    )
+    waiting.add_metric([], now.count)
+    yield waiting
+    oldest = GaugeMetricFamily(
+        "code_mails_oldest_waiting_seconds",
+        "Age of the oldest code mail not sent yet (0 when none)",
+    )
+    age = (timezone.now() - now.oldest_at) if now.oldest_at else None
+    oldest.add_metric([], age.total_seconds() if age else 0)
+    yield oldest
 
 
 def _replica_gauges(now: Backlog) -> Iterator[GaugeMetricFamily]:

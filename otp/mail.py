@@ -17,8 +17,10 @@ delivered once"):
   ends (MAIL_CLAIM_SECONDS): delivered, late, never lost;
 - killed between a send and its row's delete: one duplicate, in the window
   of one statement;
-- the database lost in a batch: the rows not sent are handed back, or
-  wait for their lease.
+- the database lost in a batch: the rows not sent are handed back (or
+  wait for their lease, if it is lost for good); the row whose mail had
+  just left waits for its lease: one duplicate, unless its delete did
+  go through.
 A transient mail failure (core/mail.py) backs off the row (5 s, 10 s, ...
 2 min); a refused address or a seal that cannot be opened drops it,
 logged. A mail whose challenge is no longer live (replaced, used, locked,
@@ -149,6 +151,11 @@ def mails_drain(
                 return result
             try:
                 _send(row, result)
+            except _SentNotDeleted:
+                # Its mail left: the row waits for its lease (a duplicate
+                # then, unless the delete went through after all).
+                _release([r.id for r in batch[index + 1 :]])
+                raise
             except DatabaseError:
                 _release([r.id for r in batch[index:]])
                 raise
@@ -219,8 +226,15 @@ def _send(row: _Leased, result: Drained) -> None:
         _delete(row.id)
         result.dropped += 1
         return
-    _delete(row.id)
+    try:
+        _delete(row.id)
+    except DatabaseError as exc:
+        raise _SentNotDeleted(str(exc)) from exc
     result.sent += 1
+
+
+class _SentNotDeleted(DatabaseError):
+    """The mail left, then the database failed before its row was deleted."""
 
 
 def _seconds_from_now(seconds: float) -> CombinedExpression:

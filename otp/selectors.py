@@ -2,10 +2,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection
+from django.db.models import Count, Min
 from django.db.transaction import TransactionManagementError
 
 from core.rows import ModelRows, one_row
-from otp.models import OtpChallenge, OtpFailureBudget, Purpose
+from otp.models import OtpChallenge, OtpFailureBudget, OtpMail, Purpose
 
 # Also otp.services' INSERT of a challenge.
 CHALLENGE_ROWS = ModelRows(OtpChallenge, "c")
@@ -95,3 +96,16 @@ def send_limits(*, email: str, purpose: str, now: datetime) -> SendLimits:
     )
     failures, recent = row or (0, [])  # the query always yields its one row
     return SendLimits(consecutive_failures=failures or 0, recent=recent)
+
+
+@dataclass(frozen=True)
+class MailsWaiting:
+    count: int
+    oldest_at: datetime | None
+
+
+def mails_waiting() -> MailsWaiting:
+    """The code mails not sent yet (otp/mail.py), in one query over a table
+    that stays small: sent rows are deleted."""
+    row = OtpMail.objects.aggregate(count=Count("id"), oldest_at=Min("created_at"))
+    return MailsWaiting(**row)

@@ -4,13 +4,14 @@ called as the worker calls it; the live worker's own drains are exercised
 by every live code login (tests/otp/test_otp_live.py) and under faults by
 tests/topology/test_faults.py."""
 
+import re
 import threading
 import uuid
 from datetime import timedelta
 
 import pytest
 from django.core import mail
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.db.models.functions import Now
 from django.utils import timezone
 
@@ -19,6 +20,7 @@ from core.seal import unseal
 from otp.mail import SEAL_LABEL, mails_drain
 from otp.models import OtpChallenge, OtpMail
 from otp.services import otp_send
+from tests.db_faults import refusing_trigger
 from tests.mailbox import texts_by_recipient
 from tests.otp.conftest import mailed_code, time_passes
 
@@ -175,3 +177,59 @@ def test_parallel_drains_send_each_mail_once(mail_dir, broker_down):
     sent = {a: len(to(a)) + len(live.get(a, [])) for a in addresses}
     assert sent == dict.fromkeys(addresses, 1)
     assert not OtpMail.objects.filter(challenge__email__in=addresses).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_database_failing_mid_batch_hands_back_the_mails_not_sent(
+    broker_down, mail_dir
+):
+    run = uuid.uuid4().hex[:8]
+    first, second, third = (asked(f"batch.{run}.{n}@example.com") for n in range(3))
+    with refusing_trigger(
+        table="otp_otpmail", event="DELETE", when=f"OLD.id = {second.id}"
+    ):
+        with pytest.raises(DatabaseError):
+            mails_drain()
+    rows = {
+        row.id: row
+        for row in OtpMail.objects.filter(pk__in=[first.id, second.id, third.id])
+    }
+    now = timezone.now()
+
+    assert first.id not in rows  # sent, deleted
+    # Sent, its delete refused: it waits for its lease (a duplicate then).
+    assert rows[second.id].send_after > now
+    assert rows[second.id].leased_by == delivery.process_tag()
+    # Not sent: handed back at once.
+    assert rows[third.id].send_after <= now
+    assert rows[third.id].leased_by == ""
+    mails_drain()
+    # Each mailed once (the live stack's worker may have drained the third:
+    # then it is in its directory, not here).
+    addresses = [
+        OtpChallenge.objects.get(pk=row.challenge_id).email
+        for row in (first, second, third)
+    ]
+    live = texts_by_recipient(mail_dir)
+    sent = {a: len(to(a)) + len(live.get(a, [])) for a in addresses}
+    assert sent == dict.fromkeys(addresses, 1)
+
+
+def test_metrics_show_the_mails_waiting(client, email, settings):
+    settings.METRICS_TOKEN = ""
+    before = OtpMail.objects.count()  # the live stack's, if any
+    row = asked(email)
+    OtpMail.objects.filter(pk=row.pk).update(
+        created_at=timezone.now() - timedelta(minutes=3)
+    )
+
+    body = client.get("/metrics").content.decode()
+
+    waiting = re.search(r"^code_mails_waiting (\S+)$", body, re.MULTILINE)
+    oldest = re.search(r"^code_mails_oldest_waiting_seconds (\S+)$", body, re.MULTILINE)
+    assert float(waiting.group(1)) == before + 1
+    assert float(oldest.group(1)) >= 180  # CodeMailsStuck's business
+    mails_drain()
+    body = client.get("/metrics").content.decode()
+    after = re.search(r"^code_mails_waiting (\S+)$", body, re.MULTILINE)
+    assert float(after.group(1)) <= before
