@@ -54,7 +54,8 @@ TRUNCATE_SQL = """
 TRUNCATE accounts_customer, accounts_customeraddress, accounts_authidentity,
          accounts_provideridentity, accounts_passwordresettoken,
          accounts_loginsession,
-         otp_otpchallenge, otp_otpfailurebudget, orphans_orphandeletion,
+         otp_otpchallenge, otp_otpmail, otp_otpfailurebudget,
+         orphans_orphandeletion,
          orphans_orphanhold, orphans_orphanevent, orphans_sweeprun,
          replica_change, replica_synccursor, django_session
 """
