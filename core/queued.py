@@ -1,8 +1,9 @@
 """One drain queued at a time, for an outbox in PostgreSQL whose rows a task
-drains: a Redis key set when a drain is queued and cleared when it starts,
-so a burst of rows queues one task, and a row committed after a drain
-started queues the next. Redis failing never stops a drain: the mark fails
-open (a kick publishes anyway), and beat's minute kick covers a lost one.
+drains: a Redis key set when a drain is queued and cleared when it starts
+(or, by a drain that keeps looking for rows, just before its last look),
+so a burst of rows queues one task, and a row committed after that queues
+the next. Redis failing never stops a drain: the mark fails open (a kick
+publishes anyway), and beat's minute kick covers a lost one.
 
 Why no row is missed: a writer commits its row, then tries the mark; a
 drain clears the mark, then reads the rows. A writer that finds the mark
@@ -10,6 +11,7 @@ set found it before the drain that clears it read, so that drain reads
 the committed row."""
 
 import logging
+import time
 from typing import Any
 
 from celery import Task
@@ -25,15 +27,17 @@ QUEUED_SECONDS = 60
 
 
 class DrainQueued:
-    def __init__(self, name: str):
+    def __init__(self, name: str, *, seconds: int = QUEUED_SECONDS):
         self.name = name
         self.key = f"{name}:drain-queued"
+        self.seconds = seconds
+        self._held_at = 0.0
 
     def mark(self) -> bool:
         """True if this caller is the one to queue a drain (also when Redis
         cannot tell: two drains are harmless, none is not)."""
         try:
-            return bool(cache.add(self.key, 1, timeout=QUEUED_SECONDS))
+            return bool(cache.add(self.key, 1, timeout=self.seconds))
         except BROKER_ERRORS as exc:
             logger.warning(
                 f"{self.name}_queued_unknown", extra={"error": type(exc).__name__}
@@ -43,9 +47,17 @@ class DrainQueued:
     def keep(self, seconds: float) -> None:
         """Keep kicks quiet while a drain waits to retry."""
         try:
-            cache.set(self.key, 1, timeout=int(seconds) + QUEUED_SECONDS)
+            cache.set(self.key, 1, timeout=int(seconds) + self.seconds)
         except BROKER_ERRORS:
             pass  # kicks may queue a second chain: harmless
+
+    def hold(self) -> None:
+        """A drain that looks again before it ends keeps the mark (kicks stay
+        quiet: it will see their rows), renewed a third of its life at most."""
+        now = time.monotonic()
+        if now - self._held_at >= self.seconds / 3:
+            self._held_at = now
+            self.keep(0)
 
     def forget(self) -> None:
         """At a drain's start: a row committed from now on queues the next."""

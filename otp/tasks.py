@@ -6,24 +6,32 @@ from celery.signals import worker_ready
 from django.db import DatabaseError
 
 from core.tasks import retry_countdown
-from otp.mail import DRAIN, mail_kick, mails_drain
+from otp.mail import DRAIN, LINGER_SECONDS, mail_kick, mails_drain
 
 logger = logging.getLogger("otp")
 
 DRAIN_RETRY_MAX_SECONDS = 30
 
 
-# The code mails' drain (otp/mail.py). acks_late: a worker killed mid-batch
-# leaves its message to redeliver, and the rows it had leased to a drain
-# that sees its process dead. A database outage (a PgBouncer restart, a
-# failover) is retried, 5 s, 10 s, ... 30 s apart: the routes have answered,
-# so the codes must go. No arguments: nothing to seal, nothing in the broker.
+# The code mails' drain (otp/mail.py). It keeps the drain's mark while it
+# sends and lingers, so the kicks of the mails committed meanwhile publish
+# nothing (it sends them); it clears the mark, then looks once more, for
+# the rows whose kick found the mark still set (core/queued.py). acks_late:
+# a worker killed mid-batch leaves its message to redeliver, and the rows
+# it had leased to a drain that sees its process dead. A database outage
+# (a PgBouncer restart, a failover) is retried, 5 s, 10 s, ... 30 s apart:
+# the routes have answered, so the codes must go. No arguments: nothing to
+# seal, nothing in the broker.
 @shared_task(bind=True, ignore_result=True, acks_late=True, max_retries=20)
 def otp_mail_drain_task(self: Task[..., Any]) -> None:
-    DRAIN.forget()  # a mail committed from now on queues the next drain
+    # Run eagerly (in a request's process: tests), it must not wait.
+    linger = 0.0 if self.request.is_eager else LINGER_SECONDS
     try:
-        result = mails_drain()
+        result = mails_drain(linger=linger, waiting=DRAIN.hold)
+        DRAIN.forget()
+        last = mails_drain()
     except DatabaseError as exc:
+        DRAIN.forget()  # a mail committed from now on queues a drain
         countdown = retry_countdown(
             min(5 * 2 ** min(self.request.retries, 3), DRAIN_RETRY_MAX_SECONDS)
         )
@@ -32,9 +40,10 @@ def otp_mail_drain_task(self: Task[..., Any]) -> None:
             extra={"error": type(exc).__name__, "retry_in_seconds": countdown},
         )
         raise self.retry(countdown=countdown) from None
-    if result.sent or result.dropped or result.deferred:
-        logger.info("otp_mails_drained", extra=result.__dict__)
-    if result.more:
+    for done in (result, last):
+        if done.sent or done.dropped or done.deferred:
+            logger.info("otp_mails_drained", extra=done.__dict__)
+    if result.more or last.more:
         mail_kick()
 
 
