@@ -6,6 +6,7 @@ tests/topology/test_faults.py."""
 
 import re
 import threading
+import time
 import uuid
 from datetime import timedelta
 
@@ -233,3 +234,26 @@ def test_metrics_show_the_mails_waiting(client, email, settings):
     body = client.get("/metrics").content.decode()
     after = re.search(r"^code_mails_waiting (\S+)$", body, re.MULTILINE)
     assert float(after.group(1)) <= before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lingering_drain_sends_a_mail_committed_while_it_waits(broker_down, mail_dir):
+    address = f"linger.{uuid.uuid4().hex[:8]}@example.com"
+
+    def ask_later() -> None:
+        try:
+            time.sleep(0.1)
+            asked(address)  # its own connection, committed
+        finally:
+            connection.close()
+
+    asking = threading.Thread(target=ask_later)
+    asking.start()
+    started = time.monotonic()
+    drained = mails_drain(linger=1.0)
+    asking.join()
+
+    live = len(texts_by_recipient(mail_dir).get(address, []))
+    assert drained.sent + live == 1
+    assert len(to(address)) + live == 1
+    assert time.monotonic() - started >= 1.0  # it waited, then ended
