@@ -1,14 +1,18 @@
 """One drain queued at a time, for an outbox in PostgreSQL whose rows a task
-drains: a Redis key set when a drain is queued and cleared when it starts
-(or, by a drain that keeps looking for rows, just before its last look),
-so a burst of rows queues one task, and a row committed after that queues
-the next. Redis failing never stops a drain: the mark fails open (a kick
-publishes anyway), and beat's minute kick covers a lost one.
+drains: a Redis key (the mark) set when a drain is queued and cleared when
+it starts (or, by a drain that waits for more rows, just before its last
+look), so a burst of rows queues one task, and a row committed after that
+queues the next. Redis failing never stops a drain: the mark fails open (a
+kick publishes anyway), and beat's minute kick covers a lost one.
 
 Why no row is missed: a writer commits its row, then tries the mark; a
 drain clears the mark, then reads the rows. A writer that finds the mark
 set found it before the drain that clears it read, so that drain reads
-the committed row."""
+the committed row.
+
+A drain that waits for more rows (`bell=True`) is woken by the writers
+instead of polling: a writer that finds the mark set rings a bell (a Redis
+list) in the same round trip, and the waiting drain blocks on it."""
 
 import logging
 import time
@@ -17,6 +21,7 @@ from typing import Any
 from celery import Task
 from django.core.cache import cache
 
+from core.cache_redis import cache_redis
 from core.tasks import BROKER_ERRORS, BrokerUnavailable, publish
 
 logger = logging.getLogger(__name__)
@@ -25,19 +30,44 @@ logger = logging.getLogger(__name__)
 # are refused until the key expires; beat's minute kick covers the gap.
 QUEUED_SECONDS = 60
 
+# KEYS: the mark, the bell; ARGV: the mark's seconds, "1" to ring. Returns
+# 1 when this caller set the mark (it queues the drain).
+_MARK = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 1 end
+if ARGV[2] == '1' then
+  redis.call('RPUSH', KEYS[2], '1')
+  redis.call('EXPIRE', KEYS[2], ARGV[1])
+end
+return 0
+"""
+
 
 class DrainQueued:
-    def __init__(self, name: str, *, seconds: int = QUEUED_SECONDS):
+    def __init__(self, name: str, *, seconds: int = QUEUED_SECONDS, bell: bool = False):
         self.name = name
-        self.key = f"{name}:drain-queued"
         self.seconds = seconds
+        self.bell = bell
         self._held_at = 0.0
+
+    @property
+    def key(self) -> str:
+        return cache.make_key(f"{self.name}:drain-queued")
+
+    @property
+    def bell_key(self) -> str:
+        return cache.make_key(f"{self.name}:drain-bell")
 
     def mark(self) -> bool:
         """True if this caller is the one to queue a drain (also when Redis
-        cannot tell: two drains are harmless, none is not)."""
+        cannot tell: two drains are harmless, none is not); else the bell
+        is rung, if there is one."""
+        ring = "1" if self.bell else "0"
         try:
-            return bool(cache.add(self.key, 1, timeout=self.seconds))
+            return bool(
+                cache_redis().eval(
+                    _MARK, 2, self.key, self.bell_key, self.seconds, ring
+                )
+            )
         except BROKER_ERRORS as exc:
             logger.warning(
                 f"{self.name}_queued_unknown", extra={"error": type(exc).__name__}
@@ -45,11 +75,11 @@ class DrainQueued:
             return True
 
     def keep(self, seconds: float) -> None:
-        """Keep kicks quiet while a drain waits to retry."""
+        """Keep kicks quiet for `seconds` more than the mark's life."""
         try:
-            cache.set(self.key, 1, timeout=int(seconds) + self.seconds)
+            cache_redis().set(self.key, "1", ex=int(seconds) + self.seconds)
         except BROKER_ERRORS:
-            pass  # kicks may queue a second chain: harmless
+            pass  # kicks may queue a second drain: harmless
 
     def hold(self) -> None:
         """A drain that looks again before it ends keeps the mark (kicks stay
@@ -59,10 +89,23 @@ class DrainQueued:
             self._held_at = now
             self.keep(0)
 
-    def forget(self) -> None:
-        """At a drain's start: a row committed from now on queues the next."""
+    def wait(self, seconds: float) -> bool:
+        """Hold the mark, and wait up to `seconds` for a writer's ring (or,
+        Redis failing, sleep them); True if one rang."""
+        self.hold()
         try:
-            cache.delete(self.key)
+            client = cache_redis()
+            if client.blpop([self.bell_key], timeout=seconds):
+                client.delete(self.bell_key)  # one look serves every ring
+                return True
+        except BROKER_ERRORS:
+            time.sleep(seconds)
+        return False
+
+    def forget(self) -> None:
+        """A row committed from now on queues the next drain."""
+        try:
+            cache_redis().delete(self.key)
         except BROKER_ERRORS:
             pass  # the key expires on its own
 

@@ -10,7 +10,6 @@ stranger's wrong guesses cannot lock the owner's right password out. Keys
 are HMACs: Redis never holds an email, nor an unkeyed hash of one.
 """
 
-import functools
 import hashlib
 import hmac
 import ipaddress
@@ -19,12 +18,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import redis
 from django.conf import settings
-from django.core.cache import cache, caches
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache import cache
 from django.http import HttpRequest
 
+from core.cache_redis import cache_redis
 from core.errors import TooManyRequests
 
 logger = logging.getLogger("core.ratelimit")
@@ -56,7 +54,7 @@ def _count(scope: str, key: str, window: int) -> tuple[str, int, int] | None:
     # The cache's add-then-incr, in one round trip (same key, same value).
     stored_key = cache.make_and_validate_key(cache_key)
     try:
-        pipe = _redis().pipeline(transaction=False)
+        pipe = cache_redis().pipeline(transaction=False)
         pipe.set(stored_key, 0, ex=window + 1, nx=True)
         pipe.incr(stored_key)
         count = int(pipe.execute()[1])
@@ -64,18 +62,6 @@ def _count(scope: str, key: str, window: int) -> tuple[str, int, int] | None:
         _unavailable(scope)
         return None
     return cache_key, count, max(1, int(window_start + window - now) + 1)
-
-
-@functools.cache
-def _redis() -> redis.Redis:
-    """The cache's Redis client, kept: Django's cache makes a client object
-    for every call, which cost more than the limit's round trips. Its
-    connection pool reconnects after an outage and in a forked process."""
-    backend = caches["default"]
-    if not isinstance(backend, RedisCache):
-        raise TypeError("rate limits need the Redis cache")
-    client: redis.Redis = backend._cache.get_client(write=True)  # noqa: SLF001
-    return client
 
 
 def rate_limit_exceeded(*, scope: str, key: str, limit: int, window: int) -> int | None:
@@ -129,12 +115,12 @@ def _refund(counted: list[tuple[str, str]]) -> None:
         return
     stored = [cache.make_and_validate_key(cache_key) for _, cache_key in counted]
     try:
-        pipe = _redis().pipeline(transaction=False)
+        pipe = cache_redis().pipeline(transaction=False)
         for key in stored:
             pipe.decr(key)
         expired = [key for key, n in zip(stored, pipe.execute(), strict=True) if n < 0]
         if expired:
-            _redis().delete(*expired)
+            cache_redis().delete(*expired)
     except Exception:  # noqa: BLE001  (Redis down: the counts expire anyway)
         _unavailable(counted[0][0])
 

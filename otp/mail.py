@@ -52,15 +52,12 @@ logger = logging.getLogger("otp")
 SEAL_LABEL = "otp.mail"
 # Held while a drain runs (otp/tasks.py): a short life, so a drain that
 # died stops holding back kicks soon.
-DRAIN = DrainQueued("otp-mail", seconds=15)
+DRAIN = DrainQueued("otp-mail", seconds=15, bell=True)
 BATCH_SIZE = 20
 DRAIN_SECONDS = 10.0
-# How long a drain waits for more mail before it ends, looking again after
-# 5 ms, then 10, 20, 40 ms (a few queries per idle drain; a mail committed
-# meanwhile waits at most 40 ms).
+# How long a drain waits for more mail before it ends (woken by each
+# mail's kick: core/queued.py's bell).
 LINGER_SECONDS = 0.25
-POLL_FIRST_SECONDS = 0.005
-POLL_MAX_SECONDS = 0.04
 BACKOFF_MAX_SECONDS = 120
 
 
@@ -144,19 +141,18 @@ def mails_drain(
     seconds: float = DRAIN_SECONDS,
     batch_size: int = BATCH_SIZE,
     linger: float = 0.0,
-    waiting: Callable[[], None] = lambda: None,
+    wait: Callable[[float], object] = time.sleep,
 ) -> Drained:
     """Send the mails whose time has come, batch after batch, for about
-    `seconds`. With `linger`, an outbox found empty is looked at again (5
-    ms later, then 10, 20, 40 ms apart) until it has stayed empty that
-    long, calling `waiting` between looks: under load one drain then sends
-    mail after mail as they are committed, instead of one task each.
+    `seconds`. With `linger`, an outbox found empty is looked at again each
+    time `wait(seconds left)` returns (a writer woke it, or the time ran
+    out) until it has stayed empty that long: under load one drain then
+    sends mail after mail as they are committed, instead of one task each.
     Raises DatabaseError (the task retries)."""
     result = Drained()
     result.taken_over = _dead_leases_release()
     deadline = time.monotonic() + seconds
     empty_since: float | None = None
-    pause = POLL_FIRST_SECONDS
     while True:
         batch = _lease(batch_size)
         if not _batch_send(batch, result):
@@ -169,12 +165,11 @@ def mails_drain(
         if full:
             continue
         if batch or empty_since is None:
-            empty_since, pause = now, POLL_FIRST_SECONDS
-        if now - empty_since >= linger:
+            empty_since = now
+        left = min(linger - (now - empty_since), deadline - now)
+        if left <= 0:
             return result
-        waiting()
-        time.sleep(pause)
-        pause = min(2 * pause, POLL_MAX_SECONDS)
+        wait(left)
 
 
 def _batch_send(batch: list[_Leased], result: Drained) -> bool:

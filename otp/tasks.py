@@ -15,8 +15,8 @@ DRAIN_RETRY_MAX_SECONDS = 30
 
 # The code mails' drain (otp/mail.py). It keeps the drain's mark while it
 # sends and lingers, so the kicks of the mails committed meanwhile publish
-# nothing (it sends them); it clears the mark, then looks once more, for
-# the rows whose kick found the mark still set (core/queued.py). acks_late:
+# nothing but wake it (it sends them); it clears the mark, then looks once
+# more, for the rows whose kick found the mark still set (core/queued.py). acks_late:
 # a worker killed mid-batch leaves its message to redeliver, and the rows
 # it had leased to a drain that sees its process dead. A database outage
 # (a PgBouncer restart, a failover) is retried, 5 s, 10 s, ... 30 s apart:
@@ -27,7 +27,7 @@ def otp_mail_drain_task(self: Task[..., Any]) -> None:
     # Run eagerly (in a request's process: tests), it must not wait.
     linger = 0.0 if self.request.is_eager else LINGER_SECONDS
     try:
-        result = mails_drain(linger=linger, waiting=DRAIN.hold)
+        result = mails_drain(linger=linger, wait=DRAIN.wait)
         DRAIN.forget()
         last = mails_drain()
     except DatabaseError as exc:
