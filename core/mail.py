@@ -26,7 +26,8 @@ class MailNotDelivered(Exception):
 
 
 class TransientMailFailure(MailNotDelivered):
-    """Trying again later may deliver it (core.tasks.MailTask retries)."""
+    """Trying again later may deliver it (core.tasks.MailTask retries it;
+    otp/mail.py's drain backs its row off)."""
 
 
 def templated_mail_send(

@@ -241,7 +241,8 @@ class MailTask(SealedTask):
 # 5 s, 10 s, 20 s, 40 s, 80 s, 120 s: a database or Redis outage of about
 # 5 minutes, within every mail's lifetime (a code's 10 minutes).
 MAIL_RETRIES = 6
-# The decorator of every task that sends a mail (accounts, otp, privacy):
+# The decorator of every task that sends a mail (accounts, privacy; code
+# mails leave through otp/mail.py's outbox):
 # sealed arguments, once per task id, retried through an outage, no result.
 mail_task = shared_task(
     base=MailTask, ignore_result=True, acks_late=True, max_retries=MAIL_RETRIES

@@ -89,7 +89,7 @@ def mail_write(*, challenge: OtpChallenge, mail: CodeMail) -> None:
             expires_at=challenge.expires_at.timestamp(),
         ),
     )
-    transaction.on_commit(mail_kick)
+    transaction.on_commit(mail_kick, robust=True)
 
 
 def mail_kick() -> None:
@@ -107,6 +107,7 @@ class Drained:
     deferred: int = 0  # transient failure: backed off
     more: bool = False  # rows left when the time budget ran out
     taken_over: int = 0  # rows of a dead process's lease
+    retry_in: float | None = None  # the soonest deferred row, in seconds
 
 
 @dataclass(frozen=True)
@@ -177,9 +178,10 @@ def _batch_send(batch: list[_Leased], result: Drained) -> bool:
     handed back (result.more is set)."""
     leased_at = time.monotonic()
     for index, row in enumerate(batch):
-        # Hand back what this lease may not cover: a send can take
-        # EMAIL_TIMEOUT, and a lease that ended lets another drain send.
-        if time.monotonic() - leased_at > _lease_seconds() - 2 * _send_seconds():
+        # Hand back what this lease may not cover: a send can take a few
+        # EMAIL_TIMEOUT waits (config/settings/base.py, MAIL_CLAIM_SECONDS),
+        # and a lease that ended lets another drain send it too.
+        if time.monotonic() - leased_at > _lease_seconds() - 6 * _send_seconds():
             _release([r.id for r in batch[index:]])
             result.more = True
             return False
@@ -193,6 +195,13 @@ def _batch_send(batch: list[_Leased], result: Drained) -> bool:
         except DatabaseError:
             _release([r.id for r in batch[index:]])
             raise
+        except Exception as exc:  # noqa: BLE001  (one bad row holds no other)
+            # A template or a row this code cannot read: logged by kind
+            # (its text may quote the mail), tried again until it expires.
+            logger.error(
+                "otp_mail_failed", extra={"mailId": row.id, "error": type(exc).__name__}
+            )
+            _defer(row, result)
     return True
 
 
@@ -239,15 +248,11 @@ def _send(row: _Leased, result: Drained) -> None:
             language=mail_language_for_email(email=to, language=mail["language"]),
         )
     except TransientMailFailure as exc:
-        backoff = min(5 * 2 ** (row.attempts - 1), BACKOFF_MAX_SECONDS)
-        OtpMail.objects.filter(pk=row.id).update(
-            send_after=_seconds_from_now(backoff), leased_by=""
-        )
+        backoff = _defer(row, result)
         logger.warning(
             "otp_mail_deferred",
             extra={"userId": email_hash(to), "error": str(exc), "retryIn": backoff},
         )
-        result.deferred += 1
         return
     except MailNotDelivered as exc:
         logger.error(
@@ -265,6 +270,18 @@ def _send(row: _Leased, result: Drained) -> None:
 
 class _SentNotDeleted(DatabaseError):
     """The mail left, then the database failed before its row was deleted."""
+
+
+def _defer(row: _Leased, result: Drained) -> float:
+    """Try the row again later: 5 s, 10 s, ... 2 min after each failure,
+    until its challenge expires; return the wait."""
+    backoff = min(5 * 2 ** (row.attempts - 1), BACKOFF_MAX_SECONDS)
+    OtpMail.objects.filter(pk=row.id).update(
+        send_after=_seconds_from_now(backoff), leased_by=""
+    )
+    result.deferred += 1
+    result.retry_in = min(result.retry_in or backoff, backoff)
+    return backoff
 
 
 def _seconds_from_now(seconds: float) -> CombinedExpression:

@@ -137,9 +137,15 @@ class OtpMail(models.Model):
     (core/seal.py): a dump of this table reads no address and no code."""
 
     id = models.BigAutoField(primary_key=True)
-    # A replaced or purged challenge's mail goes with it: its code is dead.
+    # A purged challenge's mail goes with it, by PostgreSQL's ON DELETE
+    # CASCADE (migration 0005): Django's emulated cascade would load every
+    # purged challenge into memory first.
     challenge = models.ForeignKey(
-        OtpChallenge, on_delete=models.CASCADE, related_name="+", db_index=False
+        OtpChallenge,
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     sealed = models.TextField()
     created_at = models.DateTimeField(db_default=Now())

@@ -64,7 +64,7 @@ class EmailChangeApi(APIView):
         "registration (400 `Invalid email address`); the account's own "
         "address is 400; an address of another account is 422 "
         "`duplicate_error` (register's wording). OTP send limits (429); 503 "
-        "when the broker is down.",
+        "when the database is down.",
         auth=requirement(CUSTOMER_TOKEN, SESSION_COOKIE),
         parameters=[PUBLISHABLE_KEY_HEADER, RETRY_AFTER_HEADER],
         request=EmailChangeSerializer,

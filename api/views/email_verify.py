@@ -35,7 +35,7 @@ class EmailVerifySendApi(APIView):
         "again, with the OTP send limits (429 during the resend cooldown, "
         "over the hourly budget or the flood limits). An address already "
         "proven answers 200 with `expiresIn: 0` and sends nothing. 503 when "
-        "the broker is down (no live code is left).",
+        "the database is down (no code is left without its mail).",
         auth=requirement(CUSTOMER_TOKEN, SESSION_COOKIE),
         parameters=[PUBLISHABLE_KEY_HEADER, RETRY_AFTER_HEADER],
         request=None,

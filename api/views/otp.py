@@ -63,8 +63,9 @@ class OtpSendApi(APIView):
     @extend_schema(
         summary="E-mail a one-time code (same answer for known and unknown emails)",
         description="429 during the resend cooldown, over the hourly budget "
-        "or the flood limits; 503 when the broker is down (no live code is "
-        "left).",
+        "or the flood limits; 503 when the database is down (no code is left "
+        "without its mail: the mail is written with the code, and sent even "
+        "if the broker is down at the time).",
         parameters=[PUBLISHABLE_KEY_HEADER, RETRY_AFTER_HEADER],
         request=OtpSendSerializer,
         responses={

@@ -316,7 +316,8 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Publishing must fail fast when the broker is down so a request can answer
-# instead of hanging (OTP send answers 503, docs/otp.md).
+# instead of hanging (a reset request answers 201 and logs it; a code's
+# mail waits in PostgreSQL: docs/otp.md).
 # A message a worker took and did not acknowledge (acks_late: it died
 # mid-task, SIGKILL or a lost host) goes back to the queue once it is
 # CELERY_VISIBILITY_TIMEOUT seconds old, at the next sweep of a live worker

@@ -39,7 +39,8 @@ class Migration(migrations.Migration):
                     "challenge",
                     models.ForeignKey(
                         db_index=False,
-                        on_delete=django.db.models.deletion.CASCADE,
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
                         related_name="+",
                         to="otp.otpchallenge",
                     ),
@@ -51,5 +52,14 @@ class Migration(migrations.Migration):
                     models.Index(fields=["challenge"], name="otp_mail_challenge_idx")
                 ],
             },
+        ),
+        migrations.RunSQL(
+            # The foreign key, with the cascade in PostgreSQL (otp/models.py).
+            """
+        ALTER TABLE otp_otpmail ADD CONSTRAINT otp_otpmail_challenge_fk
+          FOREIGN KEY (challenge_id) REFERENCES otp_otpchallenge (id)
+          ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED;
+        """,
+            migrations.RunSQL.noop,
         ),
     ]
