@@ -289,7 +289,10 @@ def _seconds_from_now(seconds: float) -> CombinedExpression:
 
 
 def _delete(mail_id: int) -> None:
-    OtpMail.objects.filter(pk=mail_id).delete()
+    # One statement: QuerySet.delete() wraps its DELETE in a transaction of
+    # its own, two round trips more for each mail sent.
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM otp_otpmail WHERE id = %s", [mail_id])
 
 
 def _release(ids: list[int]) -> None:
