@@ -2,6 +2,7 @@
 Python (seed 003's bug was exactly that)."""
 
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -288,9 +289,20 @@ def mail_language_for_email(*, email: str, language: str | None) -> str:
     request's if it had one (`language`), else the one its registered
     customer's requests left (Customer.locale), else the default."""
     if language is None:
-        customer = registered_customer_for_email(email=email)
-        language = customer.locale if customer is not None else None
+        language = registered_locales(emails=[email]).get(email)
     return mail_language(language)
+
+
+def registered_locales(*, emails: Collection[str]) -> dict[str, str | None]:
+    """The stored language (Customer.locale) of each address's registered
+    customer, in one query: at most one each (the partial unique index
+    customer_registered_email_uniq); an address without one is left out."""
+    if not emails:
+        return {}
+    rows = Customer.objects.filter(
+        email__in=emails, has_account=True, deleted_at__isnull=True
+    ).values_list("email", "locale")
+    return {email: locale for email, locale in rows if email is not None}
 
 
 def customer_locale_loaded(identity: AuthIdentity) -> str | None:

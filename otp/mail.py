@@ -39,9 +39,10 @@ from django.db.models.expressions import CombinedExpression
 from django.db.models.functions import Now
 from django.views.decorators.debug import sensitive_variables
 
-from accounts.selectors import mail_language_for_email
+from accounts.selectors import registered_locales
 from core import delivery
 from core.emails import email_hash
+from core.locale import mail_language
 from core.mail import MailNotDelivered, TransientMailFailure, templated_mail_send
 from core.queued import DrainQueued
 from core.seal import SealBroken, seal, unseal
@@ -177,6 +178,19 @@ def _batch_send(batch: list[_Leased], result: Drained) -> bool:
     """Send a leased batch; False when the lease ran short and the rest was
     handed back (result.more is set)."""
     leased_at = time.monotonic()
+    mails = {row.id: _opened(row) for row in batch if row.live}
+    # The languages the requests did not name, in one query (.get: a row
+    # another release wrote fails in _send, alone).
+    unnamed = {
+        m["to"]
+        for m in mails.values()
+        if m and m.get("language") is None and isinstance(m.get("to"), str)
+    }
+    try:
+        remembered = registered_locales(emails=unnamed)
+    except DatabaseError:
+        _release([r.id for r in batch])
+        raise
     for index, row in enumerate(batch):
         # Hand back what this lease may not cover: a send can take a few
         # EMAIL_TIMEOUT waits (config/settings/base.py, MAIL_CLAIM_SECONDS),
@@ -186,7 +200,7 @@ def _batch_send(batch: list[_Leased], result: Drained) -> bool:
             result.more = True
             return False
         try:
-            _send(row, result)
+            _send(row, mails.get(row.id), remembered, result)
         except _SentNotDeleted:
             # Its mail left: the row waits for its lease (a duplicate
             # then, unless the delete went through after all).
@@ -223,29 +237,42 @@ def _lease(batch_size: int) -> list[_Leased]:
     return sorted((_Leased(*row) for row in rows), key=lambda row: row.id)
 
 
-@sensitive_variables("mail")
-def _send(row: _Leased, result: Drained) -> None:
-    if not row.live:
-        _delete(row.id)
-        result.dropped += 1
-        return
+def _opened(row: _Leased) -> dict[str, Any] | None:
+    """The row's mail, or None (logged) when its seal does not open."""
     try:
-        mail = unseal(row.sealed, task=SEAL_LABEL)
+        return unseal(row.sealed, task=SEAL_LABEL)
     except SealBroken as broken:
         logger.error(
             "otp_mail_unreadable",
             extra={"mailId": row.id, "reason": broken.reason},
         )
+        return None
+
+
+@sensitive_variables("mail")
+def _send(
+    row: _Leased,
+    mail: dict[str, Any] | None,
+    remembered: dict[str, str | None],
+    result: Drained,
+) -> None:
+    """`mail`: the row's, opened (None: it does not open); `remembered`:
+    the stored languages of the batch's addresses (registered_locales)."""
+    if not row.live or mail is None:
         _delete(row.id)
         result.dropped += 1
         return
     to = mail["to"]
+    requested = mail["language"]
     try:
         templated_mail_send(
             templates=mail["templates"],
             context=mail["context"],
             to=to,
-            language=mail_language_for_email(email=to, language=mail["language"]),
+            # As mail_language_for_email: the request's, else the stored one.
+            language=mail_language(
+                requested if requested is not None else remembered.get(to)
+            ),
         )
     except TransientMailFailure as exc:
         backoff = _defer(row, result)

@@ -14,14 +14,19 @@ import pytest
 from django.core import mail
 from django.db import DatabaseError, connection
 from django.db.models.functions import Now
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from accounts.models import Customer
 from core import delivery
+from core.locale import request_language_set
 from core.seal import seal, unseal
 from otp.mail import DRAIN, SEAL_LABEL, mails_drain
 from otp.models import OtpChallenge, OtpMail
 from otp.services import otp_send
+from tests.api.test_mail_language import assert_written_in, the_mail
 from tests.db_faults import refusing_trigger
+from tests.factories import customer_create
 from tests.mailbox import texts_by_recipient
 from tests.otp.conftest import mailed_code, time_passes
 
@@ -308,3 +313,32 @@ def test_a_mail_that_fails_otherwise_is_deferred_and_holds_no_other(email):
     assert (waiting.attempts, waiting.leased_by) == (1, "")
     assert waiting.send_after > timezone.now()
     assert not OtpMail.objects.filter(pk=fine.pk).exists()
+
+
+def test_a_batch_reads_the_languages_its_requests_did_not_name_in_one_query(email):
+    remembered, named, unknown = f"zh.{email}", f"en.{email}", f"new.{email}"
+    customer_create(email=remembered)
+    Customer.objects.filter(email=remembered).update(locale="zh-hans")
+    customer_create(email=named)
+    Customer.objects.filter(email=named).update(locale="zh-hans")
+    for address in (remembered, unknown):
+        asked(address)  # no request language
+    otp_send_in(named, "en")
+
+    with CaptureQueriesContext(connection) as queries:
+        drained = mails_drain()
+
+    assert drained.sent == 3
+    assert_written_in(the_mail(remembered), "otp", "zh-hans")
+    assert_written_in(the_mail(named), "otp", "en")  # the request's wins
+    assert_written_in(the_mail(unknown), "otp", "en")  # the default
+    reads = [
+        q["sql"] for q in queries.captured_queries if "accounts_customer" in q["sql"]
+    ]
+    assert len(reads) == 1, reads
+
+
+def otp_send_in(email: str, language: str) -> None:
+    """A code asked for by a request in `language`."""
+    with request_language_set(language):
+        otp_send(email=email, ip="203.0.113.9", now=timezone.now())
