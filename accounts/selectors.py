@@ -2,7 +2,7 @@
 Python (seed 003's bug was exactly that)."""
 
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -284,12 +284,20 @@ def auth_identity_for_email(*, email: str) -> AuthIdentity | None:
     return AuthIdentity.objects.filter(customer=customer).first()
 
 
-def mail_language_for_email(*, email: str, language: str | None) -> str:
+def mail_language_for_email(
+    *,
+    email: str,
+    language: str | None,
+    remembered: Mapping[str, str | None] | None = None,
+) -> str:
     """In the worker: the language a mail to `email` is written in, the
     request's if it had one (`language`), else the one its registered
-    customer's requests left (Customer.locale), else the default."""
+    customer's requests left (Customer.locale; from `remembered`, the
+    registered_locales of a batch, when given), else the default."""
     if language is None:
-        language = registered_locales(emails=[email]).get(email)
+        if remembered is None:
+            remembered = registered_locales(emails=[email])
+        language = remembered.get(email)
     return mail_language(language)
 
 

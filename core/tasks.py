@@ -161,13 +161,19 @@ def retry_countdown(seconds: float) -> float:
     return min(seconds, settings.TASK_RETRY_COUNTDOWN_MAX)
 
 
+def outage_backoff(tries: int, *, most: float = 120) -> float:
+    """How long to wait after `tries` failed tries of an outage: 5 s, 10 s,
+    20 s, ... up to `most`."""
+    return float(min(5 * 2 ** min(tries, 10), most))
+
+
 def outage_retry(task: SealedTask, exc: Exception) -> Exception:
     """The retry of a sealed task that met an outage (raise it): 5 s, 10 s,
     ... up to 120 s (and half the visibility timeout), its masked
     kwargsrepr kept."""
     return task.retry(
         exc=exc,
-        countdown=retry_countdown(min(5 * 2**task.request.retries, 120)),
+        countdown=retry_countdown(outage_backoff(task.request.retries)),
         # celery-types does not list `kwargsrepr`; Celery passes it on.
         kwargsrepr=getattr(task.request, "kwargsrepr", None),  # type: ignore[call-arg]
     )

@@ -18,7 +18,7 @@ from core.emails import email_parse
 from core.errors import InvalidData, NotFound
 from core.locale import mail_language, request_language
 from otp import selectors as otp_selectors
-from otp.mail import CodeMail
+from otp.mail import code_mail
 from otp.models import Purpose
 from otp.services import otp_challenge_open, otp_verify
 
@@ -54,10 +54,10 @@ def email_change_request(
         ip=ip,
         now=now,
         subject=identity.id,
-        mail=lambda challenge, code: CodeMail(
+        mail=lambda challenge, code: code_mail(
             to=new,
             templates="accounts/email/email_change_code/",
-            context={"code": code, "minutes": settings.OTP_TTL_SECONDS // 60},
+            code=code,
             language=language,
         ),
     )

@@ -25,7 +25,7 @@ from accounts.models import AuthIdentity, Customer
 from core.errors import InvalidData, NotAllowed
 from core.locale import mail_language, request_language
 from otp import codes
-from otp.mail import CodeMail
+from otp.mail import CodeMail, code_mail
 from otp.models import Purpose
 from otp.services import (
     otp_challenge_open,
@@ -75,15 +75,12 @@ def verification_send(*, identity: AuthIdentity, ip: str, now: datetime) -> int:
 @sensitive_variables("code", "token")
 def _mail(*, email: str, code: str, challenge_id: str, language: str) -> CodeMail:
     query = urlencode({"token": codes.link_token_issue(challenge_id=challenge_id)})
-    return CodeMail(
+    return code_mail(
         to=email,
         templates="accounts/email/verify_email/",
-        context={
-            "code": code,
-            "verify_url": f"{settings.EMAIL_VERIFY_URL}?{query}",
-            "minutes": settings.OTP_TTL_SECONDS // 60,
-        },
+        code=code,
         language=language,
+        verify_url=f"{settings.EMAIL_VERIFY_URL}?{query}",
     )
 
 

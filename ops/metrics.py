@@ -5,6 +5,7 @@ time, so they are right whichever process answers."""
 import logging
 import os
 from collections.abc import Iterator
+from datetime import datetime
 
 from django.conf import settings
 from django.db import DatabaseError
@@ -78,9 +79,13 @@ def _code_mail_gauges(now: MailsWaiting) -> Iterator[GaugeMetricFamily]:
         "code_mails_oldest_waiting_seconds",
         "Age of the oldest code mail not sent yet (0 when none)",
     )
-    age = (timezone.now() - now.oldest_at) if now.oldest_at else None
-    oldest.add_metric([], age.total_seconds() if age else 0)
+    oldest.add_metric([], _seconds_since(now.oldest_at))
     yield oldest
+
+
+def _seconds_since(moment: datetime | None) -> float:
+    """An oldest row's age for a gauge: 0 when there is none."""
+    return (timezone.now() - moment).total_seconds() if moment else 0
 
 
 def _replica_gauges(now: Backlog) -> Iterator[GaugeMetricFamily]:
@@ -98,8 +103,7 @@ def _replica_gauges(now: Backlog) -> Iterator[GaugeMetricFamily]:
         "replica_oldest_pending_seconds",
         "Age of the oldest change not yet copied to Medusa (0 when none)",
     )
-    age = (timezone.now() - now.oldest_pending_at) if now.oldest_pending_at else None
-    oldest.add_metric([], age.total_seconds() if age else 0)
+    oldest.add_metric([], _seconds_since(now.oldest_pending_at))
     yield oldest
 
 

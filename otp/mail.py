@@ -39,13 +39,13 @@ from django.db.models.expressions import CombinedExpression
 from django.db.models.functions import Now
 from django.views.decorators.debug import sensitive_variables
 
-from accounts.selectors import registered_locales
+from accounts.selectors import mail_language_for_email, registered_locales
 from core import delivery
 from core.emails import email_hash
-from core.locale import mail_language
 from core.mail import MailNotDelivered, TransientMailFailure, templated_mail_send
 from core.queued import DrainQueued
 from core.seal import SealBroken, seal, unseal
+from core.tasks import outage_backoff
 from otp.models import OtpChallenge, OtpMail
 
 logger = logging.getLogger("otp")
@@ -59,7 +59,6 @@ DRAIN_SECONDS = 10.0
 # How long a drain waits for more mail before it ends (woken by each
 # mail's kick: core/queued.py's bell).
 LINGER_SECONDS = 0.25
-BACKOFF_MAX_SECONDS = 120
 
 
 @dataclass(frozen=True)
@@ -76,6 +75,19 @@ class CodeMail:
 
 # Builds a challenge's mail from the challenge and its code.
 MailFor = Callable[[OtpChallenge, str], CodeMail]
+
+
+@sensitive_variables("code")
+def code_mail(
+    *, to: str, templates: str, code: str, language: str | None, **context: str
+) -> CodeMail:
+    """A code's mail: the code and its lifetime in minutes, and `context`."""
+    return CodeMail(
+        to=to,
+        templates=templates,
+        context={"code": code, "minutes": settings.OTP_TTL_SECONDS // 60, **context},
+        language=language,
+    )
 
 
 @sensitive_variables("mail")
@@ -263,15 +275,13 @@ def _send(
         result.dropped += 1
         return
     to = mail["to"]
-    requested = mail["language"]
     try:
         templated_mail_send(
             templates=mail["templates"],
             context=mail["context"],
             to=to,
-            # As mail_language_for_email: the request's, else the stored one.
-            language=mail_language(
-                requested if requested is not None else remembered.get(to)
+            language=mail_language_for_email(
+                email=to, language=mail["language"], remembered=remembered
             ),
         )
     except TransientMailFailure as exc:
@@ -302,7 +312,7 @@ class _SentNotDeleted(DatabaseError):
 def _defer(row: _Leased, result: Drained) -> float:
     """Try the row again later: 5 s, 10 s, ... 2 min after each failure,
     until its challenge expires; return the wait."""
-    backoff = min(5 * 2 ** (row.attempts - 1), BACKOFF_MAX_SECONDS)
+    backoff = outage_backoff(row.attempts - 1)
     OtpMail.objects.filter(pk=row.id).update(
         send_after=_seconds_from_now(backoff), leased_by=""
     )

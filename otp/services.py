@@ -33,7 +33,7 @@ from core.errors import (
 from core.locale import request_language
 from core.ratelimit import rate_limit
 from otp import codes, selectors
-from otp.mail import CodeMail, MailFor, mail_write
+from otp.mail import MailFor, code_mail, mail_write
 from otp.models import OtpChallenge, OtpFailureBudget, Purpose
 
 logger = logging.getLogger("otp")
@@ -63,11 +63,8 @@ def otp_send(*, email: str, ip: str, now: datetime) -> int:
         purpose=Purpose.LOGIN,
         ip=ip,
         now=now,
-        mail=lambda challenge, code: CodeMail(
-            to=email,
-            templates="otp/email/",
-            context={"code": code, "minutes": settings.OTP_TTL_SECONDS // 60},
-            language=language,
+        mail=lambda challenge, code: code_mail(
+            to=email, templates="otp/email/", code=code, language=language
         ),
     )
     return settings.OTP_TTL_SECONDS

@@ -5,7 +5,7 @@ from celery import Task, shared_task
 from celery.signals import worker_ready
 from django.db import DatabaseError
 
-from core.tasks import BROKER_ERRORS, retry_countdown
+from core.tasks import BROKER_ERRORS, outage_backoff, retry_countdown
 from otp.mail import DRAIN, LINGER_SECONDS, mail_kick, mails_drain
 
 logger = logging.getLogger("otp")
@@ -34,7 +34,7 @@ def otp_mail_drain_task(self: Task[..., Any]) -> None:
         last = mails_drain()
     except DatabaseError as exc:
         countdown = retry_countdown(
-            min(5 * 2 ** min(self.request.retries, 3), DRAIN_RETRY_MAX_SECONDS)
+            outage_backoff(self.request.retries, most=DRAIN_RETRY_MAX_SECONDS)
         )
         DRAIN.keep(countdown)  # one retry chain, not one per kick
         logger.warning(
