@@ -18,9 +18,10 @@ delivered once"):
 - killed between a send and its row's delete: one duplicate, in the window
   of one statement;
 - the database lost in a batch: the rows not sent are handed back (or
-  wait for their lease, if it is lost for good); the row whose mail had
-  just left waits for its lease: one duplicate, unless its delete did
-  go through.
+  wait for their lease, if it is lost for good). The row whose mail had
+  just left is deleted again and again while the lease allows (a
+  PgBouncer restart, a failover: seconds); an outage longer than that
+  leaves it to its lease: one duplicate.
 A transient mail failure (core/mail.py) backs off the row (5 s, 10 s, ...
 2 min); a refused address or a seal that cannot be opened drops it,
 logged. A mail whose challenge is no longer live (replaced, used, locked,
@@ -189,7 +190,10 @@ def mails_drain(
 def _batch_send(batch: list[_Leased], result: Drained) -> bool:
     """Send a leased batch; False when the lease ran short and the rest was
     handed back (result.more is set)."""
-    leased_at = time.monotonic()
+    # Rows not started by then are handed back: a send can take a few
+    # EMAIL_TIMEOUT waits (config/settings/base.py, MAIL_CLAIM_SECONDS),
+    # and a lease that ended lets another drain send it too.
+    hand_back_at = time.monotonic() + _lease_seconds() - 6 * _send_seconds()
     mails = {row.id: _opened(row) for row in batch if row.live}
     # The languages the requests did not name, in one query (.get: a row
     # another release wrote fails in _send, alone).
@@ -204,18 +208,15 @@ def _batch_send(batch: list[_Leased], result: Drained) -> bool:
         _release([r.id for r in batch])
         raise
     for index, row in enumerate(batch):
-        # Hand back what this lease may not cover: a send can take a few
-        # EMAIL_TIMEOUT waits (config/settings/base.py, MAIL_CLAIM_SECONDS),
-        # and a lease that ended lets another drain send it too.
-        if time.monotonic() - leased_at > _lease_seconds() - 6 * _send_seconds():
+        if time.monotonic() > hand_back_at:
             _release([r.id for r in batch[index:]])
             result.more = True
             return False
         try:
-            _send(row, mails.get(row.id), remembered, result)
+            _send(row, mails.get(row.id), remembered, result, hand_back_at)
         except _SentNotDeleted:
-            # Its mail left: the row waits for its lease (a duplicate
-            # then, unless the delete went through after all).
+            # Its mail left, the database still failing: the row waits for
+            # its lease (a duplicate then, unless a delete went through).
             _release([r.id for r in batch[index + 1 :]])
             raise
         except DatabaseError:
@@ -267,9 +268,11 @@ def _send(
     mail: dict[str, Any] | None,
     remembered: dict[str, str | None],
     result: Drained,
+    hand_back_at: float,
 ) -> None:
     """`mail`: the row's, opened (None: it does not open); `remembered`:
-    the stored languages of the batch's addresses (registered_locales)."""
+    the stored languages of the batch's addresses (registered_locales);
+    `hand_back_at`: the monotonic time up to which the lease is sure."""
     if not row.live or mail is None:
         _delete(row.id)
         result.dropped += 1
@@ -298,15 +301,34 @@ def _send(
         _delete(row.id)
         result.dropped += 1
         return
-    try:
-        _delete(row.id)
-    except DatabaseError as exc:
-        raise _SentNotDeleted(str(exc)) from exc
+    _sent_delete(row.id, until=hand_back_at)
     result.sent += 1
 
 
 class _SentNotDeleted(DatabaseError):
     """The mail left, then the database failed before its row was deleted."""
+
+
+def _sent_delete(mail_id: int, *, until: float) -> None:
+    """Delete a row whose mail has left. While its lease holds, a database
+    that fails (a PgBouncer restart, a failover) is waited for, 0.1 s,
+    0.2 s, ... 2 s apart, on a new connection: a row left behind would be
+    sent again when the lease ends, or at once if this worker dies."""
+    pause = 0.1
+    while True:
+        try:
+            _delete(mail_id)
+            return
+        except DatabaseError as exc:
+            if time.monotonic() + pause > until:
+                raise _SentNotDeleted(str(exc)) from exc
+            logger.warning(
+                "otp_mail_delete_retried",
+                extra={"mailId": mail_id, "error": type(exc).__name__},
+            )
+        connection.close()  # a broken connection is not reused; the next opens anew
+        time.sleep(pause)
+        pause = min(pause * 2, 2.0)
 
 
 def _defer(row: _Leased, result: Drained) -> float:

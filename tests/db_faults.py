@@ -7,14 +7,28 @@ from django.db import connection
 
 
 @contextmanager
-def refusing_trigger(*, table: str, event: str, when: str = "true"):
+def refusing_trigger(
+    *, table: str, event: str, when: str = "true", times: int | None = None
+):
     """Refuse `event` (e.g. "INSERT", "UPDATE OF customer_id") on `table`
-    for the rows matching `when` (an expression over NEW), until exit."""
+    for the rows matching `when` (an expression over NEW), until exit; with
+    `times`, only the first that many (a failure that passes: a sequence
+    counts them, which a refused statement's rollback does not undo)."""
+    refuse = (
+        "RAISE EXCEPTION 'injected failure';"
+        if times is None
+        else f"""IF nextval('test_refusals') <= {times} THEN
+                   RAISE EXCEPTION 'injected failure';
+                 END IF;
+                 IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
+                 RETURN NEW;"""
+    )
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
+            CREATE SEQUENCE test_refusals;
             CREATE FUNCTION test_refuse_row() RETURNS trigger AS $$
-            BEGIN RAISE EXCEPTION 'injected failure'; END $$ LANGUAGE plpgsql;
+            BEGIN {refuse} END $$ LANGUAGE plpgsql;
             CREATE TRIGGER test_refuse_row BEFORE {event} ON {table}
             FOR EACH ROW WHEN ({when}) EXECUTE FUNCTION test_refuse_row();
             """
@@ -25,5 +39,5 @@ def refusing_trigger(*, table: str, event: str, when: str = "true"):
         with connection.cursor() as cursor:
             cursor.execute(
                 f"DROP TRIGGER test_refuse_row ON {table};"
-                "DROP FUNCTION test_refuse_row();"
+                "DROP FUNCTION test_refuse_row(); DROP SEQUENCE test_refusals;"
             )

@@ -187,8 +187,11 @@ def test_parallel_drains_send_each_mail_once(mail_dir, broker_down):
 
 @pytest.mark.django_db(transaction=True)
 def test_the_database_failing_mid_batch_hands_back_the_mails_not_sent(
-    broker_down, mail_dir
+    broker_down, mail_dir, settings
 ):
+    # The lease is sure for 7 - 6 x 1 s: a sent row's delete is retried
+    # that long (below, by default a minute).
+    settings.MAIL_CLAIM_SECONDS, settings.EMAIL_TIMEOUT = 7, 1
     run = uuid.uuid4().hex[:8]
     first, second, third = (asked(f"batch.{run}.{n}@example.com") for n in range(3))
     with refusing_trigger(
@@ -203,7 +206,8 @@ def test_the_database_failing_mid_batch_hands_back_the_mails_not_sent(
     now = timezone.now()
 
     assert first.id not in rows  # sent, deleted
-    # Sent, its delete refused: it waits for its lease (a duplicate then).
+    # Sent, its delete refused past the lease's sure part: it waits for
+    # its lease (a duplicate then).
     assert rows[second.id].send_after > now
     assert rows[second.id].leased_by == delivery.process_tag()
     # Not sent: handed back at once.
@@ -219,6 +223,33 @@ def test_the_database_failing_mid_batch_hands_back_the_mails_not_sent(
     live = texts_by_recipient(mail_dir)
     sent = {a: len(to(a)) + len(live.get(a, [])) for a in addresses}
     assert sent == dict.fromkeys(addresses, 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sent_mail_s_delete_is_retried_while_the_database_fails(
+    broker_down, mail_dir, caplog
+):
+    """A PgBouncer restart or a failover between a mail leaving and its
+    row's delete: the drain waits for the database (on a new connection)
+    rather than leave the row to be sent again."""
+    run = uuid.uuid4().hex[:8]
+    first, second = (asked(f"retried.{run}.{n}@example.com") for n in range(2))
+    with refusing_trigger(
+        table="otp_otpmail", event="DELETE", when=f"OLD.id = {first.id}", times=2
+    ):
+        drained = mails_drain()
+    addresses = [
+        OtpChallenge.objects.get(pk=row.challenge_id).email for row in (first, second)
+    ]
+    live = texts_by_recipient(mail_dir)
+
+    assert not OtpMail.objects.filter(pk__in=[first.id, second.id]).exists()
+    assert {a: len(to(a)) + len(live.get(a, [])) for a in addresses} == dict.fromkeys(
+        addresses, 1
+    )
+    retried = [r for r in caplog.records if r.getMessage() == "otp_mail_delete_retried"]
+    assert [r.mailId for r in retried] == [first.id, first.id]
+    assert drained.sent + sum(len(live.get(a, [])) for a in addresses) == 2
 
 
 def test_metrics_show_the_mails_waiting(client, email, settings):
