@@ -1,5 +1,6 @@
 """The code mails' outbox: a challenge's mail is a row (OtpMail) written in
-the transaction that opens the challenge, and drains send them in batches.
+the statement that opens the challenge (otp.services.otp_challenge_replace),
+and drains send them in batches.
 
 Why not one Celery task per mail: a task's message, pool hand-off,
 acknowledgement and once-record cost the worker more than the mail itself
@@ -92,17 +93,19 @@ def code_mail(
 
 
 @sensitive_variables("mail")
-def mail_write(*, challenge: OtpChallenge, mail: CodeMail) -> None:
-    """In the transaction that opens `challenge`: its mail, sealed until
-    the challenge expires; a drain is queued once the transaction commits."""
-    OtpMail.objects.create(
-        challenge_id=challenge.id,
-        sealed=seal(
-            task=SEAL_LABEL,
-            kwargs=asdict(mail),
-            expires_at=challenge.expires_at.timestamp(),
-        ),
+def mail_sealed(*, challenge: OtpChallenge, mail: CodeMail) -> str:
+    """`challenge`'s mail as its OtpMail row holds it: sealed until the
+    challenge expires. The row is written with the challenge
+    (otp.services.otp_challenge_replace), then mail_queued()."""
+    return seal(
+        task=SEAL_LABEL,
+        kwargs=asdict(mail),
+        expires_at=challenge.expires_at.timestamp(),
     )
+
+
+def mail_queued() -> None:
+    """A drain is queued once the mail's row has committed."""
     transaction.on_commit(mail_kick, robust=True)
 
 

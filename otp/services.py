@@ -33,7 +33,7 @@ from core.errors import (
 from core.locale import request_language
 from core.ratelimit import rate_limit
 from otp import codes, selectors
-from otp.mail import MailFor, code_mail, mail_write
+from otp.mail import MailFor, code_mail, mail_queued, mail_sealed
 from otp.models import OtpChallenge, OtpFailureBudget, Purpose
 
 logger = logging.getLogger("otp")
@@ -82,7 +82,7 @@ def otp_challenge_open(
     """Every limit of a send (Redis per client and per email, then the
     cooldown, hourly budget and failure ceiling of the email and purpose in
     PostgreSQL), then a new challenge replacing the open one, and its mail
-    (`mail(challenge, code)`) in the same transaction. `email` is in normal
+    (`mail(challenge, code)`) in the same statement. `email` is in normal
     form; `subject` names whose challenge it is when the address is not the
     account's yet (an e-mail change)."""
     rate_limit(
@@ -96,7 +96,6 @@ def otp_challenge_open(
 
 
 @sensitive_variables("code")
-@transaction.atomic
 def _challenge_open(
     *, email: str, purpose: str, now: datetime, mail: MailFor, subject: str = ""
 ) -> OtpChallenge:
@@ -112,15 +111,17 @@ def _challenge_open(
         raise _too_many((oldest + timedelta(hours=1) - now).total_seconds())
     code = codes.code_generate()
     try:
-        # No savepoint of its own: a refusal rolls back this function's
-        # transaction (or its savepoint, when nested) anyway.
         challenge = otp_challenge_replace(
-            email=email, code=code, now=now, purpose=purpose, subject=subject
+            email=email,
+            code=code,
+            now=now,
+            purpose=purpose,
+            subject=subject,
+            mail=mail,
         )
     except IntegrityError:
         # A parallel send opened this email's challenge a moment ago.
         raise _too_many(settings.OTP_RESEND_COOLDOWN_SECONDS) from None
-    mail_write(challenge=challenge, mail=mail(challenge, code))
     return challenge
 
 
@@ -132,9 +133,14 @@ def otp_challenge_replace(
     now: datetime,
     purpose: str = Purpose.LOGIN,
     subject: str = "",
+    mail: MailFor | None = None,
 ) -> OtpChallenge:
     """Close the email's open challenge of this purpose and open one for
-    `code` (no limits: callers check them), in one statement."""
+    `code` (no limits: callers check them), with its mail (`mail(challenge,
+    code)`, otp/mail.py) if given, in one statement: no transaction of its
+    own, so a code request's writes are one round trip. The limits read
+    before it need none either: the unique open challenge per email and
+    purpose is what parallel sends meet (an IntegrityError)."""
     challenge = OtpChallenge(
         email=email,
         purpose=purpose,
@@ -144,10 +150,16 @@ def otp_challenge_replace(
         expires_at=now + timedelta(seconds=settings.OTP_TTL_SECONDS),
     )
     challenge.code_hash = codes.code_hash(challenge_id=challenge.id, code=code)
+    values = [now, email, purpose, *_CHALLENGE.values(challenge)]
+    if mail is None:
+        sql = _REPLACE_SQL
+    else:
+        sql = _REPLACE_WITH_MAIL_SQL
+        values.append(mail_sealed(challenge=challenge, mail=mail(challenge, code)))
     with connection.cursor() as cursor:
-        cursor.execute(
-            _REPLACE_SQL, [now, email, purpose, *_CHALLENGE.values(challenge)]
-        )
+        cursor.execute(sql, values)
+    if mail is not None:
+        mail_queued()
     return _CHALLENGE.inserted(challenge)
 
 
@@ -157,17 +169,22 @@ _CHALLENGE = selectors.CHALLENGE_ROWS
 # planner can drop it), so the old row is closed before the new one meets
 # otp_one_open_challenge_per_email_purpose (a CTE's statements otherwise
 # run in no fixed order).
-_REPLACE_SQL = f"""
+_REPLACED = """
 WITH replaced AS (
   UPDATE otp_otpchallenge SET replaced_at = %s
    WHERE email = %s AND purpose = %s AND consumed_at IS NULL
      AND locked_at IS NULL AND replaced_at IS NULL
   RETURNING 1
-)
+)"""
+_OPENED = f"""
 INSERT INTO otp_otpchallenge ({_CHALLENGE.names})
 SELECT {_CHALLENGE.placeholders} FROM (SELECT count(*) AS n FROM replaced) AS done
- WHERE done.n >= 0
-"""  # noqa: S608  (the column names come from the model)
+ WHERE done.n >= 0"""  # noqa: S608  (the column names come from the model)
+_REPLACE_SQL = _REPLACED + _OPENED
+# And its mail in the same statement (its foreign key is checked at
+# commit: migration 0005).
+_REPLACE_WITH_MAIL_SQL = f"""{_REPLACED}, opened AS ({_OPENED} RETURNING id)
+INSERT INTO otp_otpmail (challenge_id, sealed) SELECT id, %s FROM opened"""  # noqa: S608
 
 
 def _not_found() -> InvalidData:

@@ -260,7 +260,10 @@ def test_a_code_asked_for_while_the_broker_is_down_is_mailed_once_it_is_back(
     assert not OtpMail.objects.filter(challenge=challenge).exists()
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_mail_that_cannot_be_written_leaves_no_challenge(api, email):
+    # Committed, as a request's statements are (no transaction wraps the
+    # challenge and its mail: one statement writes both).
     with refusing_trigger(table="otp_otpmail", event="INSERT"):
         response = api.post(SEND, {"email": email}, format="json")
 
