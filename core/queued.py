@@ -21,7 +21,7 @@ from typing import Any
 from celery import Task
 from django.core.cache import cache
 
-from core.cache_redis import cache_redis
+from core.cache_redis import cache_redis, cache_script
 from core.tasks import BROKER_ERRORS, BrokerUnavailable, publish
 
 logger = logging.getLogger(__name__)
@@ -64,8 +64,8 @@ class DrainQueued:
         ring = "1" if self.bell else "0"
         try:
             return bool(
-                cache_redis().eval(
-                    _MARK, 2, self.key, self.bell_key, self.seconds, ring
+                cache_script(_MARK)(
+                    keys=[self.key, self.bell_key], args=[self.seconds, ring]
                 )
             )
         except BROKER_ERRORS as exc:

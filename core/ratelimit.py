@@ -15,14 +15,15 @@ import hmac
 import ipaddress
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 
-from core.cache_redis import cache_redis
+from core.cache_redis import cache_redis, cache_script
 from core.errors import TooManyRequests
 
 logger = logging.getLogger("core.ratelimit")
@@ -45,40 +46,66 @@ def _unavailable(scope: str) -> None:
     )
 
 
-def _count(scope: str, key: str, window: int) -> tuple[str, int, int] | None:
-    """Count one in the current window: (cache key, count, seconds left), or
-    None when Redis is unavailable."""
+# KEYS: the limits' counters, in order; ARGV: each one's seconds to live and
+# most. Counts one in each (the cache's add-then-incr) and stops after the
+# first over its most, so a request refused by one limit uses up none after
+# it; returns the counts made.
+_COUNT = """
+local counts = {}
+for i, key in ipairs(KEYS) do
+  redis.call('SET', key, 0, 'EX', ARGV[2 * i - 1], 'NX')
+  counts[i] = redis.call('INCR', key)
+  if counts[i] > tonumber(ARGV[2 * i]) then break end
+end
+return counts
+"""
+
+
+@dataclass(frozen=True)
+class _Counted:
+    cache_key: str
+    over: bool
+    seconds_left: int
+
+
+def _count(limits: Sequence[Limit]) -> list[_Counted] | None:
+    """Count one in the current window of each limit, in order, up to the
+    first over its most, in one round trip; None when Redis is unavailable."""
     now = time.time()
-    window_start = int(now // window) * window
-    cache_key = _cache_key(scope, key, str(window_start))
-    # The cache's add-then-incr, in one round trip (same key, same value).
-    stored_key = cache.make_and_validate_key(cache_key)
+    cache_keys, left, args = [], [], []
+    for scope, key, most, window in limits:
+        window_start = int(now // window) * window
+        cache_keys.append(_cache_key(scope, key, str(window_start)))
+        left.append(max(1, int(window_start + window - now) + 1))
+        args += [window + 1, most]
     try:
-        pipe = cache_redis().pipeline(transaction=False)
-        pipe.set(stored_key, 0, ex=window + 1, nx=True)
-        pipe.incr(stored_key)
-        count = int(pipe.execute()[1])
+        counts = cache_script(_COUNT)(
+            keys=[cache.make_and_validate_key(k) for k in cache_keys], args=args
+        )
     except Exception:  # noqa: BLE001  (any cache failure: degrade, do not fail)
-        _unavailable(scope)
+        _unavailable(limits[0][0])
         return None
-    return cache_key, count, max(1, int(window_start + window - now) + 1)
-
-
-def rate_limit_exceeded(*, scope: str, key: str, limit: int, window: int) -> int | None:
-    """Count one request; return seconds to wait when over `limit`, else None."""
-    counted = _count(scope, key, window)
-    if counted is None or counted[1] <= limit:
-        return None
-    return counted[2]
+    return [
+        _Counted(cache_key, int(count) > limit[2], seconds)
+        for cache_key, seconds, limit, count in zip(
+            cache_keys, left, limits, counts, strict=False
+        )
+    ]
 
 
 def rate_limit(*limits: Limit, message: str = TOO_MANY) -> None:
     """Count the request against each (scope, key, limit, window seconds);
     raise 429 with Retry-After when one is over."""
-    for scope, key, limit, window in limits:
-        wait = rate_limit_exceeded(scope=scope, key=key, limit=limit, window=window)
-        if wait is not None:
-            raise TooManyRequests(message, retry_after=wait)
+    _counted_or_refused(limits, message)
+
+
+def _counted_or_refused(limits: Sequence[Limit], message: str) -> list[_Counted]:
+    """The counts of _count; 429 with Retry-After at the first one over."""
+    counts = _count(limits) or []
+    for counted in counts:
+        if counted.over:
+            raise TooManyRequests(message, retry_after=counted.seconds_left)
+    return counts
 
 
 @contextmanager
@@ -90,22 +117,19 @@ def failures_limited(
     order, and refuse it with 429 at the first limit it is over. The counts
     are given back unless the block raises `failure`: only failed attempts
     use up a limit."""
-    counted = []
-    for scope, key, limit, window in limits:
-        slot = _count(scope, key, window)
-        if slot is None:
-            continue
-        if slot[1] > limit:
-            raise TooManyRequests(message, retry_after=slot[2])
-        counted.append((scope, slot[0]))
+    counts = _counted_or_refused(limits, message)
+    given_back = [
+        (scope, counted.cache_key)
+        for (scope, *_), counted in zip(limits, counts, strict=False)
+    ]
     try:
         yield
     except failure:
         raise
     except BaseException:
-        _refund(counted)
+        _refund(given_back)
         raise
-    _refund(counted)
+    _refund(given_back)
 
 
 def _refund(counted: list[tuple[str, str]]) -> None:

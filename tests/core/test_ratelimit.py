@@ -73,3 +73,19 @@ def test_request_limits_count_every_request_and_answer_429_over_the_limit():
 
     assert refused.value.retry_after >= 1
     assert list(_stored_counts().values()) == [4]
+
+
+def test_a_request_refused_by_one_limit_uses_up_none_after_it():
+    """Limits count in order, all in one round trip (a Redis script), and
+    stop at the first over: a client refused for flooding does not use up
+    the per-address limit of the addresses it names."""
+    from core.errors import TooManyRequests
+    from core.ratelimit import rate_limit
+
+    limits = (("test-e", "client", 1, 60), ("test-f", "email", 5, 60))
+    rate_limit(*limits)
+    for _ in range(3):
+        with pytest.raises(TooManyRequests):
+            rate_limit(*limits)
+
+    assert sorted(_stored_counts().values()) == [1, 4]
