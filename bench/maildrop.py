@@ -7,7 +7,12 @@ request has been answered. The code client (bench/peers/bench-code-login.py)
 reads a code from `CODE_URL`; this server answers
 `GET /code?email=ADDRESS` by waiting for ADDRESS's newest mail (polling
 the directory every few milliseconds, up to a timeout), answering
-`{"code": "..."}` and removing that recipient's files. In the client's flow
+`{"code": "..."}` and removing that recipient's files. However many
+clients wait, the directory is listed once a poll (they share the
+listing), and the listen backlog holds them all: with 32 waiting clients
+a socketserver's default backlog of 5 overflowed, and a refused connect
+cost its login a second (TCP's SYN retry), and the polls of 32 clients
+took a core's fifth from the server measured. In the client's flow
 mode the wait for the mail is then part of a complete login, as it is for
 a customer. A recipient whose mail does not come in time gets 404.
 
@@ -21,6 +26,7 @@ import re
 import sys
 import threading
 import time
+from collections.abc import Callable
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -33,15 +39,38 @@ TIMEOUT_SECONDS = 30.0
 CODE = re.compile(r"(?<![0-9])([0-9]{4,9})(?![0-9])")
 
 
-def recipient_files(mail_dir: Path, address: str) -> list[str]:
+Listing = Callable[[Path], list[str]]
+
+
+def recipient_files(
+    mail_dir: Path, address: str, listing: Listing = os.listdir
+) -> list[str]:
     """ADDRESS's mail in MAIL_DIR, oldest first (the names start with the
     UTC time; files being written are hidden `.partial` ones)."""
     marker = f"-{address.lower()}-"
     return sorted(
         name
-        for name in os.listdir(mail_dir)
+        for name in listing(mail_dir)
         if marker in name.lower() and name.endswith(".eml") and name[0] != "."
     )
+
+
+class SharedListing:
+    """os.listdir, at most once every `seconds` whoever asks: the waiters
+    of a poll share one listing."""
+
+    def __init__(self, seconds: float = POLL_SECONDS) -> None:
+        self.seconds = seconds
+        self._lock = threading.Lock()
+        self._at = -float("inf")
+        self._names: list[str] = []
+
+    def __call__(self, mail_dir: Path) -> list[str]:
+        with self._lock:
+            now = time.monotonic()
+            if now - self._at >= self.seconds:
+                self._names, self._at = os.listdir(mail_dir), now
+            return self._names
 
 
 def code_in(message: Message) -> str | None:
@@ -64,15 +93,22 @@ def take_code(
     *,
     timeout: float = TIMEOUT_SECONDS,
     poll: float = POLL_SECONDS,
+    listing: Listing = os.listdir,
 ) -> str | None:
     """Wait for ADDRESS's mail, return the code of the newest one and remove
     all of ADDRESS's files; None if none came within `timeout` seconds."""
     deadline = time.monotonic() + timeout
-    while not (names := recipient_files(mail_dir, address)):
+    while True:
+        if names := recipient_files(mail_dir, address, listing):
+            try:
+                raw = (mail_dir / names[-1]).read_bytes()
+                break
+            except FileNotFoundError:
+                pass  # a shared listing a poll old: taken since
         if time.monotonic() > deadline:
             return None
         time.sleep(poll)
-    message = email.message_from_bytes((mail_dir / names[-1]).read_bytes())
+    message = email.message_from_bytes(raw)
     for name in names:
         (mail_dir / name).unlink(missing_ok=True)
     return code_in(message)
@@ -82,6 +118,7 @@ class MailDrop(ThreadingHTTPServer):
     """`GET /code?email=ADDRESS` → `{"code": ...}` (or 404 after `timeout`)."""
 
     daemon_threads = True
+    request_queue_size = 128  # every waiting client (socketserver's is 5)
 
     def __init__(
         self, mail_dir: Path, port: int = 0, *, timeout: float = TIMEOUT_SECONDS
@@ -89,6 +126,7 @@ class MailDrop(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", port), _Handler)
         self.mail_dir = Path(mail_dir)
         self.timeout_seconds = timeout
+        self.listing = SharedListing()
 
     @property
     def code_url(self) -> str:
@@ -114,7 +152,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(400, {"error": "GET /code?email=ADDRESS"})
             return
         code = take_code(
-            self.server.mail_dir, address, timeout=self.server.timeout_seconds
+            self.server.mail_dir,
+            address,
+            timeout=self.server.timeout_seconds,
+            listing=self.server.listing,
         )
         if code is None:
             self._answer(404, {"error": f"no code for {address}"})

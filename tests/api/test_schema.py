@@ -252,9 +252,12 @@ def test_every_unavailable_answer_documents_its_retry_after(schema):
     assert "headers" not in schema["paths"]["/health"]["get"]["responses"]["503"]
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_503_answer_carries_the_retry_after_it_documents(api, email):
     """The database refusing the write: the code send answers 503
-    `unavailable` with the header the schema documents."""
+    `unavailable` with the header the schema documents. Committed, as a
+    request's statements are: its one statement refused, no transaction
+    of the test's own is left aborted."""
     with refusing_trigger(table="otp_otpmail", event="INSERT"):
         response = api.post("/store/auth/otp/send", {"email": email}, format="json")
 

@@ -5,6 +5,7 @@ address, the medians and ratios, the options and the command line that
 ./dev builds, and the peers' start settings."""
 
 import json
+import os
 import subprocess
 import threading
 import time
@@ -70,6 +71,43 @@ def test_the_server_answers_the_code_clients_code_url(tmp_path):
 
     assert missing.value.code == 404
     assert list(tmp_path.iterdir()) == []
+
+
+def test_many_waiting_clients_get_their_codes_from_one_listing_a_poll(
+    tmp_path, monkeypatch
+):
+    """32 clients waiting at once (the flow at 32): every one is accepted
+    and answered, and the directory is listed once a poll for all of
+    them, not once a poll for each."""
+    listed = []
+    listdir = os.listdir
+    monkeypatch.setattr(os, "listdir", lambda path: listed.append(1) or listdir(path))
+    drop = maildrop.MailDrop(tmp_path, timeout=10).start()
+    addresses = [f"wait{n}@bench.example" for n in range(32)]
+    answers: dict[str, str] = {}
+
+    def ask(address: str) -> None:
+        url = drop.code_url.replace("{email}", address.replace("@", "%40"))
+        with urllib.request.urlopen(url, timeout=30) as answer:  # noqa: S310
+            answers[address] = json.loads(answer.read())["code"]
+
+    clients = [threading.Thread(target=ask, args=(a,)) for a in addresses]
+    started = time.monotonic()
+    try:
+        for client in clients:
+            client.start()
+        time.sleep(0.3)
+        for n, address in enumerate(addresses):
+            otp_mail(tmp_path, address, f"{700000 + n}")
+        for client in clients:
+            client.join()
+    finally:
+        drop.shutdown()
+        drop.server_close()
+    polls = (time.monotonic() - started) / maildrop.POLL_SECONDS
+
+    assert answers == {a: f"{700000 + n}" for n, a in enumerate(addresses)}
+    assert len(listed) <= polls + 2
 
 
 # ------------------------------------------------------------ addresses
