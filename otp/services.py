@@ -325,15 +325,19 @@ def _consumed_login(
     for the usual login without failures. (A wrong code for another
     purpose's challenge at this very moment stays counted: stricter, never
     looser.)"""
+    with connection.cursor() as cursor:
+        cursor.execute(_CONSUME_SQL, [now, 1 if counted else 0, challenge.id])
     challenge.consumed_at = now
-    fields = ["consumed_at"]
-    if counted:
-        challenge.attempts = F("attempts") + 1
-        fields.append("attempts")
-    challenge.save(update_fields=fields)
+    challenge.attempts += 1 if counted else 0
     if failures:
         otp_failures_reset(email=challenge.email)
     return login(challenge.email)
+
+
+# Every code login's write to its challenge, without the ORM's save.
+_CONSUME_SQL = """
+UPDATE otp_otpchallenge SET consumed_at = %s, attempts = attempts + %s WHERE id = %s
+"""
 
 
 def otp_failures_reset(*, email: str) -> None:
