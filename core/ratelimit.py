@@ -83,7 +83,7 @@ def _count(limits: Sequence[Limit]) -> list[_Counted] | None:
             keys=[cache.make_and_validate_key(k) for k in cache_keys], args=args
         )
     except Exception:  # noqa: BLE001  (any cache failure: degrade, do not fail)
-        _unavailable(limits[0][0])
+        _unavailable(",".join(scope for scope, *_ in limits))
         return None
     return [
         _Counted(cache_key, int(count) > limit[2], seconds)

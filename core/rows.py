@@ -69,8 +69,12 @@ class ModelRows(Generic[M]):
         ]
 
     def insert(self, obj: M) -> M:
-        """INSERT `obj` in one statement, as `Model.objects.create` would
-        but without its Python (and without signals)."""
+        """INSERT `obj` in one statement, without the ORM's save: no
+        signals, and every column's value from Python (`values`), so only
+        for models whose primary key and defaults Python fills (no
+        AutoField, no db_default-only field)."""
+        if obj.pk is None:
+            raise ValueError(f"{self.model.__name__}: no primary key to insert")
         with connection.cursor() as cursor:
             cursor.execute(self._insert_sql, self.values(obj))
         return self.inserted(obj)

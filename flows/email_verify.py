@@ -87,7 +87,7 @@ def _mail(*, email: str, code: str, challenge_id: str, language: str) -> CodeMai
 def verification_send_after_signup(*, identity_id: str, ip: str) -> None:
     """Once the sign-up's transaction commits: the verification mail, if
     the address is not proven yet. The request opens the challenge and
-    its mail (about ten queries); a drain sends it. Never fails
+    its mail (about five queries); a drain sends it. Never fails
     the sign-up: a limit, the broker or the database down is logged, and
     the customer can ask again (`POST /store/auth/email/verify/send`)."""
 

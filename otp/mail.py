@@ -36,7 +36,15 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import (
+    DatabaseError,
+    DataError,
+    IntegrityError,
+    NotSupportedError,
+    ProgrammingError,
+    connection,
+    transaction,
+)
 from django.db.models.expressions import CombinedExpression
 from django.db.models.functions import Now
 from django.views.decorators.debug import sensitive_variables
@@ -312,18 +320,30 @@ class _SentNotDeleted(DatabaseError):
     """The mail left, then the database failed before its row was deleted."""
 
 
+# A statement PostgreSQL refuses as such: no retry heals it.
+_LASTING_ERRORS = (DataError, IntegrityError, NotSupportedError, ProgrammingError)
+
+
 def _sent_delete(mail_id: int, *, until: float) -> None:
     """Delete a row whose mail has left. While its lease holds, a database
     that fails (a PgBouncer restart, a failover) is waited for, 0.1 s,
     0.2 s, ... 2 s apart, on a new connection: a row left behind would be
-    sent again when the lease ends, or at once if this worker dies."""
+    sent again when the lease ends, or at once if this worker dies. (The
+    drain's mark may lapse meanwhile: a kick then queues another drain,
+    which meets the same database.) Not retried: an error of the statement
+    itself, or any inside a transaction (the drain runs in none; a test's
+    would stay aborted)."""
     pause = 0.1
     while True:
         try:
             _delete(mail_id)
             return
         except DatabaseError as exc:
-            if time.monotonic() + pause > until:
+            if (
+                isinstance(exc, _LASTING_ERRORS)
+                or connection.in_atomic_block
+                or time.monotonic() + pause > until
+            ):
                 raise _SentNotDeleted(str(exc)) from exc
             logger.warning(
                 "otp_mail_delete_retried",

@@ -131,7 +131,7 @@ class OtpFailureBudget(models.Model):
 
 
 class OtpMail(models.Model):
-    """A challenge's mail, still to send: written in the transaction that
+    """A challenge's mail, still to send: written in the statement that
     opens the challenge, so a code the API acknowledged is never without its
     mail, and deleted once sent (otp/mail.py). What it says travels sealed
     (core/seal.py): a dump of this table reads no address and no code."""

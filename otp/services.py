@@ -55,7 +55,7 @@ def _too_many(retry_after: float) -> TooManyRequests:
 
 def otp_send(*, email: str, ip: str, now: datetime) -> int:
     """Open a login challenge and queue its code's mail (in the same
-    transaction: otp/mail.py); return its lifetime in seconds."""
+    statement: otp/mail.py); return its lifetime in seconds."""
     email = email_parse(email)
     language = request_language()
     otp_challenge_open(
@@ -140,7 +140,10 @@ def otp_challenge_replace(
     code)`, otp/mail.py) if given, in one statement: no transaction of its
     own, so a code request's writes are one round trip. The limits read
     before it need none either: the unique open challenge per email and
-    purpose is what parallel sends meet (an IntegrityError)."""
+    purpose is what parallel sends meet (an IntegrityError). Every caller
+    runs in autocommit (the API views; a sign-up's verification, after its
+    commit): inside a transaction, that IntegrityError would leave it
+    aborted."""
     challenge = OtpChallenge(
         email=email,
         purpose=purpose,

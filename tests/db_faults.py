@@ -8,17 +8,30 @@ from django.db import connection
 
 @contextmanager
 def refusing_trigger(
-    *, table: str, event: str, when: str = "true", times: int | None = None
+    *,
+    table: str,
+    event: str,
+    when: str = "true",
+    times: int | None = None,
+    disconnect: bool = False,
 ):
     """Refuse `event` (e.g. "INSERT", "UPDATE OF customer_id") on `table`
     for the rows matching `when` (an expression over NEW), until exit; with
     `times`, only the first that many (a failure that passes: a sequence
-    counts them, which a refused statement's rollback does not undo)."""
+    counts them, which a refused statement's rollback does not undo). With
+    `disconnect`, the refusal is the connection's end, as a PgBouncer
+    restart or a failover ends it (the backend terminates itself: the
+    client gets an OperationalError)."""
+    fail = (
+        "PERFORM pg_terminate_backend(pg_backend_pid());"
+        if disconnect
+        else "RAISE EXCEPTION 'injected failure';"
+    )
     refuse = (
-        "RAISE EXCEPTION 'injected failure';"
+        fail
         if times is None
         else f"""IF nextval('test_refusals') <= {times} THEN
-                   RAISE EXCEPTION 'injected failure';
+                   {fail}
                  END IF;
                  IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
                  RETURN NEW;"""

@@ -11,7 +11,6 @@ the terminal and to var/artifacts/load.json (docs/reliability.md).
 import json
 import os
 import random
-import secrets
 import shutil
 import threading
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 from django.utils import timezone
 
 from accounts.models import AuthIdentity, Customer, Provider, ProviderIdentity
+from otp.codes import code_generate
 from otp.models import OtpChallenge
 from otp.services import otp_challenge_replace
 from tests.factories import PASSWORD
@@ -176,7 +176,7 @@ def codes_open(emails: list[str]) -> dict[str, str]:
     """Challenges opened in this process with codes of the test's choosing
     (no mail: the live stack's drains would race this process for it); the
     live server sees the committed rows."""
-    codes = {email: f"{secrets.randbelow(10**6):06d}" for email in emails}
+    codes = {email: code_generate() for email in emails}
     for email, code in codes.items():
         otp_challenge_replace(email=email, code=code, now=timezone.now())
     return codes

@@ -231,11 +231,17 @@ def test_a_sent_mail_s_delete_is_retried_while_the_database_fails(
 ):
     """A PgBouncer restart or a failover between a mail leaving and its
     row's delete: the drain waits for the database (on a new connection)
-    rather than leave the row to be sent again."""
+    rather than leave the row to be sent again. (A live stack's drain,
+    woken by the kicks' bell, may take the rows instead: each is then
+    still mailed once, from there.)"""
     run = uuid.uuid4().hex[:8]
     first, second = (asked(f"retried.{run}.{n}@example.com") for n in range(2))
     with refusing_trigger(
-        table="otp_otpmail", event="DELETE", when=f"OLD.id = {first.id}", times=2
+        table="otp_otpmail",
+        event="DELETE",
+        when=f"OLD.id = {first.id}",
+        times=2,
+        disconnect=True,
     ):
         drained = mails_drain()
     addresses = [
@@ -247,9 +253,12 @@ def test_a_sent_mail_s_delete_is_retried_while_the_database_fails(
     assert {a: len(to(a)) + len(live.get(a, [])) for a in addresses} == dict.fromkeys(
         addresses, 1
     )
-    retried = [r for r in caplog.records if r.getMessage() == "otp_mail_delete_retried"]
-    assert [r.mailId for r in retried] == [first.id, first.id]
     assert drained.sent + sum(len(live.get(a, [])) for a in addresses) == 2
+    if to(addresses[0]):  # this drain sent it (not the live stack's: above)
+        retried = [
+            r for r in caplog.records if r.getMessage() == "otp_mail_delete_retried"
+        ]
+        assert [r.mailId for r in retried] == [first.id, first.id]
 
 
 def test_metrics_show_the_mails_waiting(client, email, settings):
