@@ -9,8 +9,9 @@ Afterwards: every sign-up the client saw acknowledged has its rows; every
 answer the scenarios did not expect is a 502 or 503 with Retry-After that
 overlapped a fault window (or, while a web node was dead, an answer the
 node's death cut off); every code mail acknowledged is in the mail
-folders (the topology's and the test stack's: _mails) exactly once (and no mail asked for is there twice), the message
-the killed worker held included (acks_late, redelivered after the broker's
+folders (the topology's and the test stack's: _mails) exactly once (and
+no mail asked for is there twice), the message the killed worker held
+included (acks_late, redelivered after the broker's
 visibility timeout). Figures: var/artifacts/topology-faults.json
 (docs/deploy.md, "Faults on the topology")."""
 
