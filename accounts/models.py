@@ -31,6 +31,16 @@ class Provider(models.TextChoices):
 SOCIAL_PROVIDER_NAME = r"^[a-z][a-z0-9-]{1,30}$"
 
 
+# A customer who signed up (not a guest of an order) and is not erased: at
+# most one per email (customer_registered_email_uniq).
+REGISTERED = Q(has_account=True, deleted_at__isnull=True)
+
+
+class CustomerQuerySet(models.QuerySet["Customer"]):
+    def registered(self) -> "CustomerQuerySet":
+        return self.filter(REGISTERED)
+
+
 class Customer(models.Model):
     id = models.CharField(
         primary_key=True, max_length=64, default=ids.new_customer_id, editable=False
@@ -49,6 +59,8 @@ class Customer(models.Model):
     # from their requests for mail the worker sends later; NULL: not known.
     locale = models.CharField(max_length=16, null=True, blank=True)  # noqa: DJ001
 
+    objects = CustomerQuerySet.as_manager()
+
     class Meta:
         indexes = [
             # Support finds any customer, guests too, by email in admin.
@@ -57,7 +69,7 @@ class Customer(models.Model):
         constraints = [
             models.UniqueConstraint(
                 Lower("email"),
-                condition=Q(has_account=True, deleted_at__isnull=True),
+                condition=REGISTERED,
                 name="customer_registered_email_uniq",
             ),
             # A registered customer's email is the normalized email its

@@ -307,9 +307,11 @@ def registered_locales(*, emails: Collection[str]) -> dict[str, str | None]:
     customer_registered_email_uniq); an address without one is left out."""
     if not emails:
         return {}
-    rows = Customer.objects.filter(
-        email__in=emails, has_account=True, deleted_at__isnull=True
-    ).values_list("email", "locale")
+    rows = (
+        Customer.objects.registered()
+        .filter(email__in=emails)
+        .values_list("email", "locale")
+    )
     return {email: locale for email, locale in rows if email is not None}
 
 
@@ -325,9 +327,7 @@ def customer_locale_loaded(identity: AuthIdentity) -> str | None:
 
 def registered_customer_for_email(*, email: str) -> Customer | None:
     # At most one: the partial unique index customer_registered_email_uniq.
-    return Customer.objects.filter(
-        email=email, has_account=True, deleted_at__isnull=True
-    ).first()
+    return Customer.objects.registered().filter(email=email).first()
 
 
 # The address book. Every read filters by customer first

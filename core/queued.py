@@ -31,10 +31,12 @@ logger = logging.getLogger(__name__)
 QUEUED_SECONDS = 60
 
 # KEYS: the mark, the bell; ARGV: the mark's seconds, "1" to ring. Returns
-# 1 when this caller set the mark (it queues the drain).
+# 1 when this caller set the mark (it queues the drain). The bell holds one
+# ring at most: a ring already there wakes the drain for this row too, and
+# the drain's pop empties it (no delete after).
 _MARK = """
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 1 end
-if ARGV[2] == '1' then
+if ARGV[2] == '1' and redis.call('EXISTS', KEYS[2]) == 0 then
   redis.call('RPUSH', KEYS[2], '1')
   redis.call('EXPIRE', KEYS[2], ARGV[1])
 end
@@ -93,9 +95,7 @@ class DrainQueued:
         Redis failing, sleep them); True if one rang."""
         self.hold()
         try:
-            client = cache_redis()
-            if client.blpop([self.bell_key], timeout=seconds):
-                client.delete(self.bell_key)  # one look serves every ring
+            if cache_redis().blpop([self.bell_key], timeout=seconds):
                 return True
         except BROKER_ERRORS:
             time.sleep(seconds)

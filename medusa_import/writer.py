@@ -230,8 +230,9 @@ def _customer_email_holder(unit: Unit) -> tuple[str, str, str | None, str | None
         return _no_holder(unit)
     email = unit.customer.email
     holder = (
-        Customer.objects.annotate(email_lower=Lower("email"))
-        .filter(email_lower=email.lower(), has_account=True, deleted_at__isnull=True)
+        Customer.objects.registered()
+        .annotate(email_lower=Lower("email"))
+        .filter(email_lower=email.lower())
         .exclude(id=unit.customer.id)
         .values_list("id", flat=True)
         .first()

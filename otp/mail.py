@@ -168,15 +168,19 @@ def mails_drain(
     batch_size: int = BATCH_SIZE,
     linger: float = 0.0,
     wait: Callable[[float], object] = time.sleep,
+    dead_leases: bool = True,
 ) -> Drained:
     """Send the mails whose time has come, batch after batch, for about
     `seconds`. With `linger`, an outbox found empty is looked at again each
     time `wait(seconds left)` returns (a writer woke it, or the time ran
     out) until it has stayed empty that long: under load one drain then
     sends mail after mail as they are committed, instead of one task each.
+    First the leases of dead processes are handed back, unless not
+    `dead_leases` (a drain's last look: its first did it).
     Raises DatabaseError (the task retries)."""
     result = Drained()
-    result.taken_over = _dead_leases_release()
+    if dead_leases:
+        result.taken_over = _dead_leases_release()
     deadline = time.monotonic() + seconds
     empty_since: float | None = None
     while True:

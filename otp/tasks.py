@@ -31,7 +31,7 @@ def otp_mail_drain_task(self: Task[..., Any]) -> None:
     try:
         result = mails_drain(linger=linger, wait=DRAIN.wait)
         DRAIN.forget()
-        last = mails_drain()
+        last = mails_drain(dead_leases=False)
     except DatabaseError as exc:
         countdown = retry_countdown(
             outage_backoff(self.request.retries, most=DRAIN_RETRY_MAX_SECONDS)

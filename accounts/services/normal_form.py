@@ -120,8 +120,9 @@ def _customer_findings() -> list[Finding]:
             groups[normal].append(pk)
     for normal, members in groups.items():
         holders = (
-            Customer.objects.alias(email_lower=Lower("email"))
-            .filter(email_lower=normal, has_account=True, deleted_at__isnull=True)
+            Customer.objects.registered()
+            .alias(email_lower=Lower("email"))
+            .filter(email_lower=normal)
             .values_list("id", flat=True)
         )
         everyone = [*holders, *members]

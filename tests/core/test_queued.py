@@ -3,6 +3,7 @@ Redis."""
 
 import uuid
 
+from core.cache_redis import cache_redis
 from core.queued import DrainQueued
 
 
@@ -13,6 +14,7 @@ def test_the_first_kick_marks_and_the_next_ones_ring_the_waiting_drain():
     assert drain.wait(0.05) is False  # nobody rang: it waited its time
     assert drain.mark() is False  # a drain is queued: no second one...
     assert drain.mark() is False
+    assert cache_redis().llen(drain.bell_key) == 1  # one ring held, not two
     assert drain.wait(5) is True  # ...but the drain is woken at once
     assert drain.wait(0.05) is False  # one look served both rings
     drain.forget()

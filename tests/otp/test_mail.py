@@ -124,6 +124,7 @@ def test_a_live_drain_s_lease_is_left_alone_and_a_dead_one_s_taken_over(email):
     dead = 2**22 + 12345  # above pid_max's default: no such process
     assert delivery.process_gone(f"{delivery._machine()} {dead}")
     OtpMail.objects.filter(pk=row.pk).update(leased_by=f"{delivery._machine()} {dead}")
+    assert mails_drain(dead_leases=False).sent == 0  # a last look: its first did it
     drained = mails_drain()
 
     assert (drained.taken_over, drained.sent) == (1, 1)
