@@ -1,20 +1,25 @@
 """The mail drop of the peer comparison (bench/peer_compare.py): a small
 HTTP server on 127.0.0.1 that hands the code client its sign-in codes.
 
-Our mail goes through Celery and core.mail.FileBackend writes one file per
-message, `<UTC time>-<recipient>-<random>.eml`, some time after the code
-request has been answered. The code client (bench/peers/bench-code-login.py)
-reads a code from `CODE_URL`; this server answers
-`GET /code?email=ADDRESS` by waiting for ADDRESS's newest mail (polling
-the directory every few milliseconds, up to a timeout), answering
-`{"code": "..."}` and removing that recipient's files. However many
-clients wait, the directory is listed once a poll (they share the
-listing), and the listen backlog holds them all: with 32 waiting clients
-a socketserver's default backlog of 5 overflowed, and a refused connect
-cost its login a second (TCP's SYN retry), and the polls of 32 clients
-took a core's fifth from the server measured. In the client's flow
-mode the wait for the mail is then part of a complete login, as it is for
-a customer. A recipient whose mail does not come in time gets 404.
+Our mail goes through the outbox's drain (otp/mail.py), and
+core.mail.FileBackend writes one file per message,
+`<UTC time>-<recipient>-<random>.eml`, some time after the code request
+has been answered. The code client (bench/peers/bench-code-login.py) reads
+a code from `CODE_URL`; this server answers `GET /code?email=ADDRESS` with
+`{"code": "..."}` from ADDRESS's newest mail as soon as it is there (up to a
+timeout; 404 then), and removes that recipient's files. In the client's
+flow mode the wait for the mail is then part of a complete login, as it is
+for a customer.
+
+The drop shares the 2 cores with the servers it measures, so it must cost
+next to nothing while clients wait: the kernel tells it of each mail
+(inotify: FileBackend renames a whole file into place), and a waiting
+client sleeps until its own mail comes. (It polled the directory every
+3 ms before: about 1.3 ms of CPU per complete login, 7 % of the
+machine's, and half a poll of wait; docs/performance.md.) The listen
+backlog holds every waiting client: with 32 of them a socketserver's
+default of 5 overflowed, and a refused connect cost its login a second
+(TCP's SYN retry).
 
     python -m bench.maildrop MAIL_DIR PORT
 """
@@ -26,51 +31,27 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Callable
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-POLL_SECONDS = 0.003
+from inotify_simple import INotify, flags
+
+from core.mail import file_mail_who
+
 TIMEOUT_SECONDS = 30.0
 # templates/otp/email/body.txt: "Your sign-in code is 123456" (any language:
 # the first run of 4 to 9 digits standing alone).
 CODE = re.compile(r"(?<![0-9])([0-9]{4,9})(?![0-9])")
 
 
-Listing = Callable[[Path], list[str]]
-
-
-def recipient_files(
-    mail_dir: Path, address: str, listing: Listing = os.listdir
-) -> list[str]:
-    """ADDRESS's mail in MAIL_DIR, oldest first (the names start with the
-    UTC time; files being written are hidden `.partial` ones)."""
-    marker = f"-{address.lower()}-"
-    return sorted(
-        name
-        for name in listing(mail_dir)
-        if marker in name.lower() and name.endswith(".eml") and name[0] != "."
-    )
-
-
-class SharedListing:
-    """os.listdir, at most once every `seconds` whoever asks: the waiters
-    of a poll share one listing."""
-
-    def __init__(self, seconds: float = POLL_SECONDS) -> None:
-        self.seconds = seconds
-        self._lock = threading.Lock()
-        self._at = -float("inf")
-        self._names: list[str] = []
-
-    def __call__(self, mail_dir: Path) -> list[str]:
-        with self._lock:
-            now = time.monotonic()
-            if now - self._at >= self.seconds:
-                self._names, self._at = os.listdir(mail_dir), now
-            return self._names
+def recipient_of(name: str) -> str | None:
+    """The recipient part of a FileBackend file name (lower case), or None
+    for any other file (a `.partial` one being written)."""
+    if name.startswith(".") or not name.endswith(".eml") or name.count("-") < 3:
+        return None
+    return name.split("-", 2)[2].rsplit("-", 1)[0].lower()
 
 
 def code_in(message: Message) -> str | None:
@@ -87,31 +68,67 @@ def code_in(message: Message) -> str | None:
     return None
 
 
-def take_code(
-    mail_dir: Path,
-    address: str,
-    *,
-    timeout: float = TIMEOUT_SECONDS,
-    poll: float = POLL_SECONDS,
-    listing: Listing = os.listdir,
-) -> str | None:
-    """Wait for ADDRESS's mail, return the code of the newest one and remove
-    all of ADDRESS's files; None if none came within `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if names := recipient_files(mail_dir, address, listing):
-            try:
-                raw = (mail_dir / names[-1]).read_bytes()
+class MailWatch:
+    """The mail in MAIL_DIR by recipient, kept up to date by one thread
+    reading inotify's events; a taker waits on its recipient's event."""
+
+    def __init__(self, mail_dir: Path) -> None:
+        self.mail_dir = Path(mail_dir)
+        self._inotify = INotify()
+        # Watched before listing: a mail written in between is seen twice,
+        # which take_code tolerates (names are deduplicated).
+        self._inotify.add_watch(self.mail_dir, flags.MOVED_TO | flags.CLOSE_WRITE)
+        self._lock = threading.Lock()
+        self._mail: dict[str, set[str]] = {}
+        self._waiting: dict[str, threading.Event] = {}
+        self._arrived(os.listdir(self.mail_dir))
+        self._closed = False
+        threading.Thread(target=self._watch, daemon=True).start()
+
+    def _arrived(self, names: list[str]) -> None:
+        with self._lock:
+            for name in names:
+                if (who := recipient_of(name)) is not None:
+                    self._mail.setdefault(who, set()).add(name)
+                    if (event := self._waiting.get(who)) is not None:
+                        event.set()
+
+    def _watch(self) -> None:
+        while not self._closed:
+            events = self._inotify.read(timeout=500)
+            self._arrived([event.name for event in events])
+        self._inotify.close()
+
+    def close(self) -> None:
+        self._closed = True
+
+    def take_code(self, address: str, timeout: float = TIMEOUT_SECONDS) -> str | None:
+        """Wait for ADDRESS's mail, return the code of the newest one and
+        remove all of ADDRESS's files; None if none came within `timeout`
+        seconds."""
+        who = file_mail_who(address).lower()
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                names = self._mail.pop(who, None)
+                if names is None:
+                    event = self._waiting.setdefault(who, threading.Event())
+                    event.clear()
+                else:
+                    self._waiting.pop(who, None)
+            if names is not None:
                 break
-            except FileNotFoundError:
-                pass  # a shared listing a poll old: taken since
-        if time.monotonic() > deadline:
-            return None
-        time.sleep(poll)
-    message = email.message_from_bytes(raw)
-    for name in names:
-        (mail_dir / name).unlink(missing_ok=True)
-    return code_in(message)
+            left = deadline - time.monotonic()
+            if left <= 0 or not event.wait(left):
+                with self._lock:
+                    self._waiting.pop(who, None)
+                    if who not in self._mail:
+                        return None
+        newest, *older = sorted(names, reverse=True)  # names start with the time
+        message = email.message_from_bytes((self.mail_dir / newest).read_bytes())
+        for name in (newest, *older):
+            (self.mail_dir / name).unlink(missing_ok=True)
+        return code_in(message)
 
 
 class MailDrop(ThreadingHTTPServer):
@@ -124,9 +141,8 @@ class MailDrop(ThreadingHTTPServer):
         self, mail_dir: Path, port: int = 0, *, timeout: float = TIMEOUT_SECONDS
     ):
         super().__init__(("127.0.0.1", port), _Handler)
-        self.mail_dir = Path(mail_dir)
+        self.watch = MailWatch(mail_dir)
         self.timeout_seconds = timeout
-        self.listing = SharedListing()
 
     @property
     def code_url(self) -> str:
@@ -134,9 +150,14 @@ class MailDrop(ThreadingHTTPServer):
         return f"http://127.0.0.1:{self.server_address[1]}/code?email={{email}}"
 
     def start(self) -> "MailDrop":
-        """Serve from a daemon thread; `shutdown()` stops it."""
+        """Serve from a daemon thread; `stop()` ends it."""
         threading.Thread(target=self.serve_forever, daemon=True).start()
         return self
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+        self.watch.close()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -151,12 +172,7 @@ class _Handler(BaseHTTPRequestHandler):
         if url.path != "/code" or not address:
             self._answer(400, {"error": "GET /code?email=ADDRESS"})
             return
-        code = take_code(
-            self.server.mail_dir,
-            address,
-            timeout=self.server.timeout_seconds,
-            listing=self.server.listing,
-        )
+        code = self.server.watch.take_code(address, timeout=self.server.timeout_seconds)
         if code is None:
             self._answer(404, {"error": f"no code for {address}"})
         else:

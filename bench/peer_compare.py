@@ -42,8 +42,12 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench.common import OUT_DIR, ROOT, git_revision, say, table, write_result
+
+if TYPE_CHECKING:
+    from bench.maildrop import MailDrop
 
 CODE_CLIENT = ROOT / "bench" / "peers" / "bench-code-login.py"
 NODE_CLIENT = ROOT / "bench" / "peers" / "bench-login.mjs"
@@ -491,13 +495,11 @@ def rounds(runner: Runner, args: argparse.Namespace) -> None:
                 runner.node(system, op, c, n, i)
 
 
-def mail_path_check(systems: Systems, drop_dir: Path, n: int) -> float:
+def mail_path_check(systems: Systems, drop: "MailDrop", n: int) -> float:
     """One code request for customer N (no run uses it) and its mail, before
     any timing: the worker is up and the mail comes. Seconds it took."""
     import http.client
     from urllib.parse import urlsplit
-
-    from bench.maildrop import take_code
 
     started = time.perf_counter()
     url = urlsplit(systems.url)
@@ -513,7 +515,10 @@ def mail_path_check(systems: Systems, drop_dir: Path, n: int) -> float:
     )
     status = connection.getresponse().status
     connection.close()
-    if status >= 300 or take_code(drop_dir, OUR_EMAIL.format(i=n), timeout=120) is None:
+    if (
+        status >= 300
+        or drop.watch.take_code(OUR_EMAIL.format(i=n), timeout=120) is None
+    ):
         raise SystemExit(f"no code mail came for a code request (status {status})")
     return time.perf_counter() - started
 
@@ -553,14 +558,14 @@ def main(argv: Sequence[str] | None = None) -> None:
             medusa_env=args.medusa_env,
         )
         peers = [p for p in ("allauth", "medusa") if getattr(systems, p)]
-        took = mail_path_check(systems, args.mail_dir, n)
+        took = mail_path_check(systems, drop, n)
         say(f"a code mail came through the worker in {took:.1f} s")
         say(f"peers: {', '.join(peers) or 'none (ours only)'}; {args.rounds} rounds")
         runner = Runner(systems, args.web_pid)
         started = time.perf_counter()
         rounds(runner, args)
     finally:
-        drop.shutdown()
+        drop.stop()
     entries = comparison(runner.rows)
     say("\n" + comparison_table(entries))
     for e in entries:

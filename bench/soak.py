@@ -171,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     drop = MailDrop(args.mail_dir).start()
     try:
         systems = Systems(args.url, drop.code_url, n)
-        mail_path_check(systems, args.mail_dir, n)
+        mail_path_check(systems, drop, n)
         runner = Runner(systems, args.web_pid, OUT_DIR / "soak" / "clients.log")
         sampler = Sampler(args.web_pid)
         say(f"start: {sampler.sample()['rss_mib']} MiB")
@@ -190,7 +190,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         time.sleep(REST_SECONDS)
         at_rest = sampler.sample()
     finally:
-        drop.shutdown()
+        drop.stop()
     samples = sampler.samples[:-1]
     workers = worker_summary(samples, at_rest)
     requests = sum(r.get("n") or 0 for r in runner.rows)

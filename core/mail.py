@@ -155,10 +155,14 @@ class FileBackend(filebased.EmailBackend):
         os.replace(partial, directory / name)
 
 
+def file_mail_who(address: str) -> str:
+    """How FileBackend names a recipient in a file name: characters every
+    file system and shell takes (an address may hold "/" or a quote)."""
+    return re.sub(r"[^A-Za-z0-9.@+_-]", "_", address)[:100]
+
+
 def _file_name(recipients: list[str]) -> str:
-    # Keep a name's characters to ones every file system and shell takes:
-    # an address may hold "/" or a quote.
-    who = re.sub(r"[^A-Za-z0-9.@+_-]", "_", recipients[0])[:100]
+    who = file_mail_who(recipients[0])
     if len(recipients) > 1:
         who += f"-and-{len(recipients) - 1}-more"
     now = datetime.now(UTC).strftime("%Y%m%d-%H%M%S.%f")

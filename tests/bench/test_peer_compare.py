@@ -35,25 +35,50 @@ def otp_mail(mail_dir: Path, to: str, code: str) -> None:
 # ------------------------------------------------------------ mail drop
 
 
+def files_of(mail_dir: Path, address: str) -> list[str]:
+    return [p.name for p in mail_dir.iterdir() if f"-{address}-" in p.name]
+
+
+@pytest.fixture
+def watch(tmp_path):
+    watch = maildrop.MailWatch(tmp_path)
+    yield watch
+    watch.close()
+
+
 def test_the_newest_code_is_taken_and_the_recipients_files_removed(tmp_path):
     otp_mail(tmp_path, "user7@bench.example", "111111")
     otp_mail(tmp_path, "user7@bench.example", "222222")
     otp_mail(tmp_path, "user70@bench.example", "333333")
+    watch = maildrop.MailWatch(tmp_path)  # mail that was there before it
+    try:
+        assert watch.take_code("User7@bench.example", timeout=0) == "222222"
+        assert watch.take_code("user7@bench.example", timeout=0) is None
+    finally:
+        watch.close()
 
-    assert maildrop.take_code(tmp_path, "User7@bench.example", timeout=0) == "222222"
-    assert maildrop.recipient_files(tmp_path, "user7@bench.example") == []
-    assert len(maildrop.recipient_files(tmp_path, "user70@bench.example")) == 1
+    assert files_of(tmp_path, "user7@bench.example") == []
+    assert len(files_of(tmp_path, "user70@bench.example")) == 1
 
 
-def test_the_drop_waits_for_mail_that_comes_later(tmp_path):
+def test_the_drop_waits_for_mail_that_comes_later(tmp_path, watch):
     later = threading.Timer(0.2, otp_mail, (tmp_path, "user8@bench.example", "444444"))
     later.start()
     try:
-        code = maildrop.take_code(tmp_path, "user8@bench.example", timeout=10)
+        code = watch.take_code("user8@bench.example", timeout=10)
     finally:
         later.join()
 
     assert code == "444444"
+    assert files_of(tmp_path, "user8@bench.example") == []
+
+
+def test_a_file_being_written_is_not_taken(tmp_path, watch):
+    (
+        tmp_path / ".20261206-120000.000000-user6@bench.example-00.eml.partial"
+    ).write_text("half a message")
+
+    assert watch.take_code("user6@bench.example", timeout=0.1) is None
 
 
 def test_the_server_answers_the_code_clients_code_url(tmp_path):
@@ -66,22 +91,23 @@ def test_the_server_answers_the_code_clients_code_url(tmp_path):
         with pytest.raises(urllib.error.HTTPError) as missing:
             urllib.request.urlopen(url, timeout=5)  # noqa: S310
     finally:
-        drop.shutdown()
-        drop.server_close()
+        drop.stop()
 
     assert missing.value.code == 404
     assert list(tmp_path.iterdir()) == []
 
 
-def test_many_waiting_clients_get_their_codes_from_one_listing_a_poll(
+def test_many_waiting_clients_get_their_codes_without_listing_the_folder(
     tmp_path, monkeypatch
 ):
     """32 clients waiting at once (the flow at 32): every one is accepted
-    and answered, and the directory is listed once a poll for all of
-    them, not once a poll for each."""
+    and answered as its mail comes, and the folder is listed once, when
+    the drop starts (the kernel tells it of each mail: no polling)."""
     listed = []
     listdir = os.listdir
-    monkeypatch.setattr(os, "listdir", lambda path: listed.append(1) or listdir(path))
+    monkeypatch.setattr(
+        os, "listdir", lambda path: listed.append(path) or listdir(path)
+    )
     drop = maildrop.MailDrop(tmp_path, timeout=10).start()
     addresses = [f"wait{n}@bench.example" for n in range(32)]
     answers: dict[str, str] = {}
@@ -92,7 +118,6 @@ def test_many_waiting_clients_get_their_codes_from_one_listing_a_poll(
             answers[address] = json.loads(answer.read())["code"]
 
     clients = [threading.Thread(target=ask, args=(a,)) for a in addresses]
-    started = time.monotonic()
     try:
         for client in clients:
             client.start()
@@ -102,12 +127,11 @@ def test_many_waiting_clients_get_their_codes_from_one_listing_a_poll(
         for client in clients:
             client.join()
     finally:
-        drop.shutdown()
-        drop.server_close()
-    polls = (time.monotonic() - started) / maildrop.POLL_SECONDS
+        drop.stop()
 
     assert answers == {a: f"{700000 + n}" for n, a in enumerate(addresses)}
-    assert len(listed) <= polls + 2
+    assert [Path(path) for path in listed if Path(path) == tmp_path] == [tmp_path]
+    assert list(tmp_path.iterdir()) == []
 
 
 # ------------------------------------------------------------ addresses
