@@ -2,7 +2,6 @@
 Python (seed 003's bug was exactly that)."""
 
 import time
-from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -284,35 +283,19 @@ def auth_identity_for_email(*, email: str) -> AuthIdentity | None:
     return AuthIdentity.objects.filter(customer=customer).first()
 
 
-def mail_language_for_email(
-    *,
-    email: str,
-    language: str | None,
-    remembered: Mapping[str, str | None] | None = None,
-) -> str:
+def mail_language_for_email(*, email: str, language: str | None) -> str:
     """In the worker: the language a mail to `email` is written in, the
     request's if it had one (`language`), else the one its registered
-    customer's requests left (Customer.locale; from `remembered`, the
-    registered_locales of a batch, when given), else the default."""
+    customer's requests left (Customer.locale), else the default. (A code
+    mail's drain reads the locale with its lease: otp/mail.py.)"""
     if language is None:
-        if remembered is None:
-            remembered = registered_locales(emails=[email])
-        language = remembered.get(email)
+        language = (
+            Customer.objects.registered()
+            .filter(email=email)
+            .values_list("locale", flat=True)
+            .first()
+        )
     return mail_language(language)
-
-
-def registered_locales(*, emails: Collection[str]) -> dict[str, str | None]:
-    """The stored language (Customer.locale) of each address's registered
-    customer, in one query: at most one each (the partial unique index
-    customer_registered_email_uniq); an address without one is left out."""
-    if not emails:
-        return {}
-    rows = (
-        Customer.objects.registered()
-        .filter(email__in=emails)
-        .values_list("email", "locale")
-    )
-    return {email: locale for email, locale in rows if email is not None}
 
 
 def customer_locale_loaded(identity: AuthIdentity) -> str | None:

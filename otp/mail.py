@@ -49,9 +49,9 @@ from django.db.models.expressions import CombinedExpression
 from django.db.models.functions import Now
 from django.views.decorators.debug import sensitive_variables
 
-from accounts.selectors import mail_language_for_email, registered_locales
 from core import delivery
 from core.emails import email_hash
+from core.locale import mail_language
 from core.mail import MailNotDelivered, TransientMailFailure, templated_mail_send
 from core.queued import DrainQueued
 from core.seal import SealBroken, seal, unseal
@@ -141,10 +141,16 @@ class _Leased:
     sealed: str
     attempts: int
     live: bool
+    # The stored language (Customer.locale) of the address's registered
+    # customer: the mail's when its request named none.
+    locale: str | None
 
 
 # A batch taken in one statement: the oldest rows whose time has come,
-# skipping rows another drain holds, with whether their challenge is live.
+# skipping rows another drain holds, with whether their challenge is live,
+# and the locale of the registered customer of the challenge's address (a
+# code's mail goes to the address it proves; one at most:
+# customer_registered_email_uniq, whose condition the join repeats).
 # statement_timestamp(), as Django's Now() writes `send_after`.
 _LEASE_SQL = """
 UPDATE otp_otpmail AS m
@@ -152,13 +158,16 @@ UPDATE otp_otpmail AS m
        attempts = m.attempts + 1,
        leased_by = %(me)s
   FROM otp_otpchallenge AS c
+  LEFT JOIN accounts_customer AS cu
+    ON lower(cu.email) = c.email AND cu.has_account AND cu.deleted_at IS NULL
  WHERE m.id IN (
          SELECT id FROM otp_otpmail WHERE send_after <= statement_timestamp()
           ORDER BY id LIMIT %(n)s FOR UPDATE SKIP LOCKED)
    AND c.id = m.challenge_id
 RETURNING m.id, m.sealed, m.attempts,
           c.consumed_at IS NULL AND c.locked_at IS NULL
-          AND c.replaced_at IS NULL AND c.expires_at > statement_timestamp()
+          AND c.replaced_at IS NULL AND c.expires_at > statement_timestamp(),
+          cu.locale
 """
 
 
@@ -210,25 +219,13 @@ def _batch_send(batch: list[_Leased], result: Drained) -> bool:
     # and a lease that ended lets another drain send it too.
     hand_back_at = time.monotonic() + _lease_seconds() - 6 * _send_seconds()
     mails = {row.id: _opened(row) for row in batch if row.live}
-    # The languages the requests did not name, in one query (.get: a row
-    # another release wrote fails in _send, alone).
-    unnamed = {
-        m["to"]
-        for m in mails.values()
-        if m and m.get("language") is None and isinstance(m.get("to"), str)
-    }
-    try:
-        remembered = registered_locales(emails=unnamed)
-    except DatabaseError:
-        _release([r.id for r in batch])
-        raise
     for index, row in enumerate(batch):
         if time.monotonic() > hand_back_at:
             _release([r.id for r in batch[index:]])
             result.more = True
             return False
         try:
-            _send(row, mails.get(row.id), remembered, result, hand_back_at)
+            _send(row, mails.get(row.id), result, hand_back_at)
         except _SentNotDeleted:
             # Its mail left, the database still failing: the row waits for
             # its lease (a duplicate then, unless a delete went through).
@@ -281,13 +278,11 @@ def _opened(row: _Leased) -> dict[str, Any] | None:
 def _send(
     row: _Leased,
     mail: dict[str, Any] | None,
-    remembered: dict[str, str | None],
     result: Drained,
     hand_back_at: float,
 ) -> None:
-    """`mail`: the row's, opened (None: it does not open); `remembered`:
-    the stored languages of the batch's addresses (registered_locales);
-    `hand_back_at`: the monotonic time up to which the lease is sure."""
+    """`mail`: the row's, opened (None: it does not open); `hand_back_at`:
+    the monotonic time up to which the lease is sure."""
     if not row.live or mail is None:
         _delete(row.id)
         result.dropped += 1
@@ -298,9 +293,7 @@ def _send(
             templates=mail["templates"],
             context=mail["context"],
             to=to,
-            language=mail_language_for_email(
-                email=to, language=mail["language"], remembered=remembered
-            ),
+            language=mail_language(mail["language"], row.locale),
         )
     except TransientMailFailure as exc:
         backoff = _defer(row, result)
