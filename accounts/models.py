@@ -32,13 +32,24 @@ SOCIAL_PROVIDER_NAME = r"^[a-z][a-z0-9-]{1,30}$"
 
 
 # A customer who signed up (not a guest of an order) and is not erased: at
-# most one per email (customer_registered_email_uniq).
+# most one per email (customer_registered_email_uniq). The code mails'
+# lease repeats it in SQL (otp/mail.py, _LEASE_SQL).
 REGISTERED = Q(has_account=True, deleted_at__isnull=True)
 
 
 class CustomerQuerySet(models.QuerySet["Customer"]):
     def registered(self) -> "CustomerQuerySet":
         return self.filter(REGISTERED)
+
+    def registered_with_email(self, email: str) -> "CustomerQuerySet":
+        """The registered customer of a normalized (lower-case) email, at
+        most one (customer_registered_email_uniq), through an index on
+        lower(email): there is none on `email`, which would scan the table."""
+        return (
+            self.registered()
+            .alias(email_lower=Lower("email"))
+            .filter(email_lower=email)
+        )
 
 
 class Customer(models.Model):

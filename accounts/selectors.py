@@ -290,8 +290,7 @@ def mail_language_for_email(*, email: str, language: str | None) -> str:
     mail's drain reads the locale with its lease: otp/mail.py.)"""
     if language is None:
         language = (
-            Customer.objects.registered()
-            .filter(email=email)
+            Customer.objects.registered_with_email(email)
             .values_list("locale", flat=True)
             .first()
         )
@@ -301,7 +300,8 @@ def mail_language_for_email(*, email: str, language: str | None) -> str:
 def customer_locale_loaded(identity: AuthIdentity) -> str | None:
     """The stored language of the identity's customer when the identity
     came with it (a token's identity does: no query), else None: the
-    worker then looks it up (mail_language_for_email)."""
+    worker then looks it up (mail_language_for_email, or a code mail's
+    lease: otp/mail.py)."""
     if identity.customer_id is None or not AuthIdentity.customer.is_cached(identity):
         return None
     customer = identity.customer
@@ -310,7 +310,7 @@ def customer_locale_loaded(identity: AuthIdentity) -> str | None:
 
 def registered_customer_for_email(*, email: str) -> Customer | None:
     # At most one: the partial unique index customer_registered_email_uniq.
-    return Customer.objects.registered().filter(email=email).first()
+    return Customer.objects.registered_with_email(email).first()
 
 
 # The address book. Every read filters by customer first

@@ -76,8 +76,9 @@ class MailWatch:
         self.mail_dir = Path(mail_dir)
         self._inotify = INotify()
         # Watched before listing: a mail written in between is seen twice,
-        # which take_code tolerates (names are deduplicated).
-        self._inotify.add_watch(self.mail_dir, flags.MOVED_TO | flags.CLOSE_WRITE)
+        # which take_code tolerates (a name already taken is skipped).
+        # MOVED_TO: FileBackend renames each whole mail into place.
+        self._inotify.add_watch(self.mail_dir, flags.MOVED_TO)
         self._lock = threading.Lock()
         self._mail: dict[str, set[str]] = {}
         self._waiting: dict[str, threading.Event] = {}
@@ -96,7 +97,10 @@ class MailWatch:
     def _watch(self) -> None:
         while not self._closed:
             events = self._inotify.read(timeout=500)
-            self._arrived([event.name for event in events])
+            if any(event.mask & flags.Q_OVERFLOW for event in events):
+                # The kernel's queue overflowed: events were lost.
+                self._arrived(os.listdir(self.mail_dir))
+            self._arrived([event.name for event in events if event.name])
         self._inotify.close()
 
     def close(self) -> None:
@@ -116,19 +120,27 @@ class MailWatch:
                     event.clear()
                 else:
                     self._waiting.pop(who, None)
-            if names is not None:
+            if names is not None and (raw := self._newest(names)) is not None:
                 break
             left = deadline - time.monotonic()
-            if left <= 0 or not event.wait(left):
+            if left <= 0 or (names is None and not event.wait(left)):
                 with self._lock:
                     self._waiting.pop(who, None)
                     if who not in self._mail:
                         return None
-        newest, *older = sorted(names, reverse=True)  # names start with the time
-        message = email.message_from_bytes((self.mail_dir / newest).read_bytes())
-        for name in (newest, *older):
+        for name in names:
             (self.mail_dir / name).unlink(missing_ok=True)
-        return code_in(message)
+        return code_in(email.message_from_bytes(raw))
+
+    def _newest(self, names: set[str]) -> bytes | None:
+        """The newest of a recipient's mails still there (names start with
+        the time; one seen twice may have been taken already)."""
+        for name in sorted(names, reverse=True):
+            try:
+                return (self.mail_dir / name).read_bytes()
+            except FileNotFoundError:
+                continue
+        return None
 
 
 class MailDrop(ThreadingHTTPServer):

@@ -19,7 +19,6 @@ from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Model
-from django.db.models.functions import Lower
 
 from accounts.models import AuthIdentity, Customer, ProviderIdentity
 from core.emails import email_hash
@@ -230,9 +229,7 @@ def _customer_email_holder(unit: Unit) -> tuple[str, str, str | None, str | None
         return _no_holder(unit)
     email = unit.customer.email
     holder = (
-        Customer.objects.registered()
-        .annotate(email_lower=Lower("email"))
-        .filter(email_lower=email.lower())
+        Customer.objects.registered_with_email(email.lower())
         .exclude(id=unit.customer.id)
         .values_list("id", flat=True)
         .first()

@@ -74,8 +74,9 @@ LINGER_SECONDS = 0.25
 @dataclass(frozen=True)
 class CodeMail:
     """What a challenge's mail says: templated_mail_send's `templates` and
-    context (the code is in it), to whom, in the request's language (None:
-    the one the address's customer left, looked up when it is sent)."""
+    context (the code is in it), to whom (the address the code proves), in
+    the request's language (None: the one the address's registered
+    customer left, read with the drain's lease)."""
 
     to: str
     templates: str
@@ -104,7 +105,11 @@ def code_mail(
 def mail_sealed(*, challenge: OtpChallenge, mail: CodeMail) -> str:
     """`challenge`'s mail as its OtpMail row holds it: sealed until the
     challenge expires. The row is written with the challenge
-    (otp.services.otp_challenge_replace), then mail_queued()."""
+    (otp.services.otp_challenge_replace), then mail_queued(). The mail
+    goes to the address the code proves: the drain's lease reads that
+    address's language (_LEASE_SQL)."""
+    if mail.to != challenge.email:
+        raise ValueError("a code's mail goes to the address its challenge proves")
     return seal(
         task=SEAL_LABEL,
         kwargs=asdict(mail),

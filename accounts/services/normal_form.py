@@ -19,7 +19,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models.functions import Lower
 
 from accounts.models import Customer, ProviderIdentity
 from accounts.services.identities import email_identity_lock
@@ -119,11 +118,8 @@ def _customer_findings() -> list[Finding]:
         else:
             groups[normal].append(pk)
     for normal, members in groups.items():
-        holders = (
-            Customer.objects.registered()
-            .alias(email_lower=Lower("email"))
-            .filter(email_lower=normal)
-            .values_list("id", flat=True)
+        holders = Customer.objects.registered_with_email(normal).values_list(
+            "id", flat=True
         )
         everyone = [*holders, *members]
         if len(everyone) > 1:

@@ -81,6 +81,19 @@ def test_a_file_being_written_is_not_taken(tmp_path, watch):
     assert watch.take_code("user6@bench.example", timeout=0.1) is None
 
 
+def test_a_mail_gone_before_it_is_taken_is_skipped_not_a_crash(tmp_path):
+    otp_mail(tmp_path, "user5@bench.example", "666666")
+    watch = maildrop.MailWatch(tmp_path)
+    try:
+        for path in tmp_path.iterdir():
+            path.unlink()  # taken by someone else, or seen twice
+        assert watch.take_code("user5@bench.example", timeout=0.1) is None
+        otp_mail(tmp_path, "user5@bench.example", "777777")
+        assert watch.take_code("user5@bench.example", timeout=10) == "777777"
+    finally:
+        watch.close()
+
+
 def test_the_server_answers_the_code_clients_code_url(tmp_path):
     otp_mail(tmp_path, "user9+x@bench.example", "555555")
     drop = maildrop.MailDrop(tmp_path, timeout=0.05).start()

@@ -23,7 +23,7 @@ from core.locale import request_language_set
 from core.queued import DrainQueued
 from core.seal import seal, unseal
 from otp import mail as otp_mail
-from otp.mail import DRAIN, SEAL_LABEL, mails_drain
+from otp.mail import DRAIN, SEAL_LABEL, code_mail, mail_sealed, mails_drain
 from otp.models import OtpChallenge, OtpMail
 from otp.services import otp_send
 from tests.api.test_mail_language import assert_written_in, the_mail
@@ -366,12 +366,17 @@ def test_a_mail_that_fails_otherwise_is_deferred_and_holds_no_other(email):
     assert not OtpMail.objects.filter(pk=fine.pk).exists()
 
 
-def test_a_batch_reads_the_languages_its_requests_did_not_name_in_one_query(email):
+def test_a_batch_reads_the_languages_its_requests_did_not_name_with_its_lease(email):
     remembered, named, unknown = f"zh.{email}", f"en.{email}", f"new.{email}"
     customer_create(email=remembered)
     Customer.objects.filter(email=remembered).update(locale="zh-hans")
     customer_create(email=named)
     Customer.objects.filter(email=named).update(locale="zh-hans")
+    # Neither a guest nor an erased customer of the address has a say.
+    Customer.objects.create(email=unknown, has_account=False, locale="zh-hans")
+    Customer.objects.create(
+        email=unknown, has_account=True, deleted_at=timezone.now(), locale="zh-hans"
+    )
     for address in (remembered, unknown):
         asked(address)  # no request language
     otp_send_in(named, "en")
@@ -387,6 +392,17 @@ def test_a_batch_reads_the_languages_its_requests_did_not_name_in_one_query(emai
         q["sql"] for q in queries.captured_queries if "accounts_customer" in q["sql"]
     ]
     assert len(reads) == 1, reads
+    assert reads[0].lstrip().startswith("UPDATE otp_otpmail"), reads  # the lease
+
+
+def test_a_code_s_mail_goes_only_to_the_address_its_challenge_proves(email):
+    challenge = OtpChallenge(email=email, expires_at=timezone.now())
+    elsewhere = code_mail(
+        to=f"other.{email}", templates="otp/email/", code="1", language=None
+    )
+
+    with pytest.raises(ValueError, match="address its challenge proves"):
+        mail_sealed(challenge=challenge, mail=elsewhere)
 
 
 def otp_send_in(email: str, language: str) -> None:
