@@ -32,12 +32,12 @@ QUEUED_SECONDS = 60
 
 # KEYS: the mark, the bell; ARGV: the mark's seconds, "1" to ring. Returns
 # 1 when this caller set the mark (it queues the drain). The bell holds one
-# ring at most: a ring already there wakes the drain for this row too, and
-# the drain's pop empties it (no delete after).
+# ring at most: a ring already there (its life renewed) wakes the drain for
+# this row too, and the drain's pop empties it (no delete after).
 _MARK = """
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 1 end
-if ARGV[2] == '1' and redis.call('EXISTS', KEYS[2]) == 0 then
-  redis.call('RPUSH', KEYS[2], '1')
+if ARGV[2] == '1' then
+  if redis.call('EXISTS', KEYS[2]) == 0 then redis.call('RPUSH', KEYS[2], '1') end
   redis.call('EXPIRE', KEYS[2], ARGV[1])
 end
 return 0
