@@ -2,8 +2,8 @@
 .registered_with_email): the one customer who signed up with it and is not
 erased, found through an index on lower(email) (customer_registered_email_uniq
 or customer_email_lower_idx, as the planner likes). A lookup by
-`email = ...` scanned every customer: it was the sign-up's, the first code
-login's and the mail language's."""
+`email = ...` scanned every customer: a first code or social login's, the
+e-mail change's and a worker mail's language."""
 
 import pytest
 from django.db import connection
