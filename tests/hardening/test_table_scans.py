@@ -1,0 +1,124 @@
+"""No request reads a whole table that grows with the shop. A lookup that no
+index serves is fast on a test's handful of rows and a sequential scan of
+every customer in production (the registered customer by `email = ...`
+was one: about 100 ms at 10^6 customers, docs/performance.md). Here the
+benchmark's loader fills the tables with 20,000 customers (identities,
+logins, sessions, addresses), the planner is given their statistics, and
+a customer's routes run through the API, their workers' mail included:
+PostgreSQL's own count of the transaction's sequential scans
+(pg_stat_xact_user_tables) must stay at zero for every table that holds
+thousands of rows."""
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from bench import load_data
+from otp.codes import code_generate
+from otp.services import otp_challenge_replace
+from tests.api_client import CommittingAPIClient
+
+pytestmark = pytest.mark.django_db
+
+ROWS = 20_000
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def shop():
+    with connection.cursor() as cursor:
+        load_data.insert_rows(
+            cursor,
+            lo=0,
+            hi=ROWS,
+            share_ppm=100_000,
+            otp_every=2,
+            password_hash=load_data.password_hash(),
+            addresses=True,
+        )
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("ANALYZE")  # the rows of this transaction count
+        cursor.execute(
+            "SELECT c.relname FROM pg_class c"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = current_schema() AND c.relkind = 'r'"
+            " AND c.reltuples >= 5000"
+        )
+        return {name for (name,) in cursor.fetchall()}
+
+
+def sequential_scans(tables: set[str]) -> dict[str, int]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, seq_scan FROM pg_stat_xact_user_tables"
+            " WHERE relname = ANY(%s)",
+            [sorted(tables)],
+        )
+        return dict(cursor.fetchall())
+
+
+def test_a_customer_s_routes_scan_no_growing_table(shop, api: CommittingAPIClient):
+    assert {"accounts_customer", "accounts_authidentity"} <= shop
+    before = sequential_scans(shop)
+    old = load_data.customer_email(7)
+    new = "scans.new@example.com"
+    statuses = []
+
+    def call(method, path, body=None, token=None):
+        headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
+        answer = getattr(api, method)(path, body, format="json", **headers)
+        statuses.append((path, answer.status_code))
+        json = answer.get("content-type", "").startswith("application/json")
+        return answer.json() if json else {}
+
+    register = call(
+        "post",
+        "/auth/customer/emailpass/register",
+        {"email": new, "password": PASSWORD},
+    )
+    call("post", "/store/customers", {"email": new}, register["token"])
+    token = call(
+        "post", "/auth/customer/emailpass", {"email": new, "password": PASSWORD}
+    )["token"]
+    token = call("post", "/auth/token/refresh", {}, token)["token"]
+    call("get", "/store/customers/me", token=token)
+    call("post", "/store/customers/me", {"first_name": "Ada"}, token)
+    call(
+        "post",
+        "/store/customers/me/addresses",
+        {"address_1": "1 Road", "city": "Aarhus", "country_code": "dk"},
+        token,
+    )
+    call("get", "/store/customers/me/addresses", token=token)
+    call("get", "/store/customers/me/sessions", token=token)
+    call("get", "/store/customers/me/providers", token=token)
+    call(
+        "post", "/store/customers/me/email", {"email": "scans.moved@example.com"}, token
+    )
+    call("get", "/store/customers/me/export", token=token)
+    call("post", "/auth/customer/emailpass/reset-password", {"identifier": old})
+    call(
+        "post",
+        "/store/auth/signup",
+        {"email": "scans.signup@example.com", "password": PASSWORD},
+    )
+    call("post", "/store/auth/otp/send", {"email": old})
+    load_data.otp_challenges_create([old], now=timezone.now())
+    call("post", "/store/auth/otp/verify", {"email": old, "code": load_data.OTP_CODE})
+    first = "scans.first@example.com"  # a code login of an address never seen
+    code = code_generate()
+    otp_challenge_replace(email=first, code=code, now=timezone.now())
+    call("post", "/store/auth/otp/verify", {"email": first, "code": code})
+    for email in (old, "scans.nobody@example.com"):
+        call("post", "/auth/customer/emailpass", {"email": email, "password": "wrong"})
+
+    scanned = {
+        table: count - before.get(table, 0)
+        for table, count in sequential_scans(shop).items()
+        if count > before.get(table, 0)
+    }
+    assert [s for s in statuses if s[1] >= 400] == [
+        ("/auth/customer/emailpass", 401),
+        ("/auth/customer/emailpass", 401),
+    ], statuses
+    assert scanned == {}
