@@ -326,10 +326,27 @@ class AuthIdentityAdmin(AuthIdentitySearch, ReadOnlyAdmin):
         return obj.email_verified_at is not None
 
 
+class ProviderFilter(admin.SimpleListFilter):
+    """The providers a login may name, known without a query: Django's own
+    filter of a field without choices lists the values of every row
+    (SELECT DISTINCT over all provider identities, each time the list is
+    shown)."""
+
+    title = "provider"
+    parameter_name = "provider"
+
+    def lookups(self, request, model_admin):
+        names = (*Provider.values, *settings.SOCIAL_LOGIN_PROVIDERS)
+        return [(name, name) for name in names]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(provider=self.value()) if self.value() else queryset
+
+
 @admin.register(ProviderIdentity)
 class ProviderIdentityAdmin(ProviderEmailMixin, LargeTableAdmin, ReadOnlyAdmin):
     list_display = ("id", "provider", "entity_id", "auth_identity", "created_at")
-    list_filter = ("provider",)
+    list_filter = (ProviderFilter,)
     search_fields = ("id", "entity_id", "auth_identity__id")
     ordering = NEWEST_FIRST
     fields = (

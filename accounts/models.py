@@ -76,6 +76,13 @@ class Customer(models.Model):
         indexes = [
             # Support finds any customer, guests too, by email in admin.
             models.Index(Lower("email"), name="customer_email_lower_idx"),
+            # The orphans dashboard counts the sign-ups of its period that
+            # ended with a customer (orphans.selectors.signup_success_rate).
+            models.Index(
+                fields=["created_at"],
+                condition=Q(has_account=True),
+                name="customer_account_created_idx",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
