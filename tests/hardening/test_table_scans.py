@@ -17,6 +17,7 @@ from bench import load_data
 from otp.codes import code_generate
 from otp.services import otp_challenge_replace
 from tests.api_client import CommittingAPIClient
+from tests.bench.conftest import rows_load
 
 pytestmark = pytest.mark.django_db
 
@@ -26,17 +27,8 @@ PASSWORD = "correct horse battery staple"
 
 @pytest.fixture
 def shop():
+    rows_load(ROWS)
     with connection.cursor() as cursor:
-        load_data.insert_rows(
-            cursor,
-            lo=0,
-            hi=ROWS,
-            share_ppm=100_000,
-            otp_every=2,
-            password_hash=load_data.password_hash(),
-            addresses=True,
-        )
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute("ANALYZE")  # the rows of this transaction count
         cursor.execute(
             "SELECT c.relname FROM pg_class c"
