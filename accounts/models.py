@@ -38,17 +38,12 @@ REGISTERED = Q(has_account=True, deleted_at__isnull=True)
 
 
 class CustomerQuerySet(models.QuerySet["Customer"]):
-    def registered(self) -> "CustomerQuerySet":
-        return self.filter(REGISTERED)
-
     def registered_with_email(self, email: str) -> "CustomerQuerySet":
         """The registered customer of a normalized (lower-case) email, at
         most one (customer_registered_email_uniq), through an index on
         lower(email): there is none on `email`, which would scan the table."""
-        return (
-            self.registered()
-            .alias(email_lower=Lower("email"))
-            .filter(email_lower=email)
+        return self.alias(email_lower=Lower("email")).filter(
+            REGISTERED, email_lower=email
         )
 
 

@@ -289,11 +289,8 @@ def mail_language_for_email(*, email: str, language: str | None) -> str:
     customer's requests left (Customer.locale), else the default. (A code
     mail's drain reads the locale with its lease: otp/mail.py.)"""
     if language is None:
-        language = (
-            Customer.objects.registered_with_email(email)
-            .values_list("locale", flat=True)
-            .first()
-        )
+        customer = registered_customer_for_email(email=email)
+        language = customer.locale if customer is not None else None
     return mail_language(language)
 
 
