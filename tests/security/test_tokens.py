@@ -3,6 +3,7 @@ token is accepted."""
 
 import base64
 import json
+import time
 from datetime import timedelta
 
 import jwt
@@ -161,3 +162,35 @@ def test_admin_login_is_csrf_protected(client):
     )
 
     assert response.status_code == 403
+
+
+def test_a_token_accepted_once_is_still_refused_when_it_expires(api, email):
+    """A verified token's signature is not checked again (accounts/tokens.py
+    `_verified`), but its expiry is, on every request."""
+    customer = customer_create(email=email)
+    soon = int(timezone.now().timestamp()) + 1
+    short = jwt.encode(
+        {**claims_for(customer), "exp": soon}, settings.JWT_SECRET, algorithm="HS256"
+    )
+    me = api.get("/store/customers/me", HTTP_AUTHORIZATION=f"Bearer {short}")
+    while timezone.now().timestamp() < soon:
+        time.sleep(0.05)
+
+    again = api.get("/store/customers/me", HTTP_AUTHORIZATION=f"Bearer {short}")
+
+    assert me.status_code == 200
+    assert (again.status_code, again.json()) == (401, {"message": "Unauthorized"})
+
+
+def test_a_token_accepted_once_is_refused_after_the_secret_changes(
+    api, email, settings
+):
+    customer = customer_create(email=email)
+    token = token_for(customer)
+    me = api.get("/store/customers/me", HTTP_AUTHORIZATION=f"Bearer {token}")
+    settings.JWT_SECRET = "a new secret of at least 32 bytes!!"
+
+    again = api.get("/store/customers/me", HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    assert me.status_code == 200
+    assert again.status_code == 401
