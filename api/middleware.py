@@ -26,6 +26,7 @@ from core.errors import (
     Unavailable,
     error_response,
 )
+from core.http import is_storefront
 from core.locale import language_from_headers, request_language_set
 
 logger = logging.getLogger("api")
@@ -80,7 +81,7 @@ class RequestLanguageMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        if not request.path.startswith(("/store/", "/auth/")):
+        if not is_storefront(request):
             return self.get_response(request)
         with request_language_set(language_from_headers(request.headers)):
             return self.get_response(request)

@@ -15,6 +15,13 @@ View = Callable[Concatenate[HttpRequest, _P], HttpResponseBase]
 
 READ_METHODS = ("GET", "HEAD")
 
+# Where config/urls.py mounts the storefront's API (Medusa's routes).
+STOREFRONT_PATHS = ("/store/", "/auth/")
+
+
+def is_storefront(request: HttpRequest) -> bool:
+    return request.path_info.startswith(STOREFRONT_PATHS)
+
 
 def read_only(view: View[_P]) -> View[_P]:
     """GET and HEAD only; any other method is 405 `not_allowed` with

@@ -59,11 +59,13 @@ MIDDLEWARE = [
     "api.cors.MedusaCorsMiddleware",
     "api.middleware.PublishableKeyMiddleware",
     "api.middleware.RequestLanguageMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # The staff's session, user and second factor: not on the storefront's
+    # routes (staff/middleware.py).
+    "staff.middleware.StaffSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django_otp.middleware.OTPMiddleware",
+    "staff.middleware.StaffAuthenticationMiddleware",
+    "staff.middleware.StaffOTPMiddleware",
     "staff.middleware.StaffMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as axes asks: turns a login refused for a lockout into its answer.
