@@ -10,7 +10,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
 
 from accounts import selectors, services
-from accounts.models import AuthIdentity
+from accounts.models import AuthIdentity, CustomerAddress
 from accounts.sessions import customer_session_claims
 from accounts.tokens import (
     AccessClaims,
@@ -26,6 +26,9 @@ class CustomerAuth:
     claims: AccessClaims
     identity: AuthIdentity
     via_session: bool
+    # The customer's addresses, read with the identity when the route asked
+    # (CustomerAuthentication's `with_addresses`); None otherwise.
+    addresses: list[CustomerAddress] | None = None
 
     is_authenticated = True
 
@@ -37,13 +40,21 @@ class CustomerAuth:
 
 
 class CustomerAuthentication(authentication.BaseAuthentication):
+    def with_addresses(self, request) -> bool:
+        """Whether the request's answer carries the customer's addresses:
+        read then in the identity's own statement, one round trip."""
+        return False
+
     def authenticate(self, request):
+        with_addresses = self.with_addresses(request)
         cookie = request.COOKIES.get(settings.CUSTOMER_SESSION_COOKIE_NAME)
         if cookie:
             payload = customer_session_claims(cookie_value=cookie)
             if payload is not None:
-                return _resolve(_parse(payload), via_session=True), None
-        auth = bearer_authenticate(request)
+                claims = _parse(payload)
+                auth = _resolve(claims, via_session=True, with_addresses=with_addresses)
+                return auth, None
+        auth = bearer_authenticate(request, with_addresses=with_addresses)
         if auth is None:
             return None
         return auth, None
@@ -52,7 +63,16 @@ class CustomerAuthentication(authentication.BaseAuthentication):
         return "Bearer"
 
 
-def bearer_authenticate(request) -> CustomerAuth | None:
+class CustomerReadAuthentication(CustomerAuthentication):
+    """GET /store/customers/me: its answer carries the addresses."""
+
+    def with_addresses(self, request) -> bool:
+        return request.method == "GET"
+
+
+def bearer_authenticate(
+    request, *, with_addresses: bool = False
+) -> CustomerAuth | None:
     """The request's Bearer token, resolved; None without one. A token that
     does not decode or is refused is AuthenticationFailed."""
     token = bearer_token(request)
@@ -62,11 +82,15 @@ def bearer_authenticate(request) -> CustomerAuth | None:
         claims = access_token_decode(token)
     except InvalidToken:
         raise exceptions.AuthenticationFailed() from None
-    return _resolve(claims, via_session=False)
+    return _resolve(claims, via_session=False, with_addresses=with_addresses)
 
 
-def _resolve(claims: AccessClaims, *, via_session: bool) -> CustomerAuth:
-    subject = selectors.auth_identity_for_claims(claims=claims)
+def _resolve(
+    claims: AccessClaims, *, via_session: bool, with_addresses: bool
+) -> CustomerAuth:
+    subject = selectors.auth_identity_for_claims(
+        claims=claims, with_addresses=with_addresses
+    )
     if subject is None:
         raise exceptions.AuthenticationFailed()
     if claims.session_id is not None:
@@ -76,7 +100,10 @@ def _resolve(claims: AccessClaims, *, via_session: bool) -> CustomerAuth:
             now=timezone.now(),
         )
     return CustomerAuth(
-        claims=claims, identity=subject.identity, via_session=via_session
+        claims=claims,
+        identity=subject.identity,
+        via_session=via_session,
+        addresses=subject.addresses,
     )
 
 

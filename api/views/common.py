@@ -80,12 +80,16 @@ def email_verified(request) -> bool:
 
 
 def customer_addresses(
-    customer: Customer, fields: CustomerFields
+    customer: Customer,
+    fields: CustomerFields,
+    read: list[CustomerAddress] | None = None,
 ) -> list[CustomerAddress] | None:
-    """The customer's addresses when `fields` selects them (one query), for
-    an answer that has not read them already."""
+    """The customer's addresses when `fields` selects them: `read` if the
+    request has them already (CustomerAuth.addresses), else one query."""
     if not fields.with_addresses:
         return None
+    if read is not None:
+        return read
     return selectors.addresses_of(customer_id=customer.id)
 
 

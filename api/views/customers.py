@@ -14,6 +14,7 @@ from accounts import services
 from accounts.sessions import customer_session_delete
 from api.authentication import (
     CustomerAuthentication,
+    CustomerReadAuthentication,
     IsAuthIdentity,
     IsCustomer,
 )
@@ -112,7 +113,7 @@ class CustomerCreateApi(APIView):
 
 
 class CustomerMeApi(APIView):
-    authentication_classes = [CustomerAuthentication]
+    authentication_classes = [CustomerReadAuthentication]
     permission_classes = [IsCustomer]
     schema = DeleteWithBodySchema()
 
@@ -131,7 +132,7 @@ class CustomerMeApi(APIView):
         return customer_response(
             customer,
             fields,
-            addresses=customer_addresses(customer, fields),
+            addresses=customer_addresses(customer, fields, request.user.addresses),
             email_verified=email_verified(request),
         )
 

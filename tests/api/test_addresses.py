@@ -472,19 +472,34 @@ def test_me_shows_addresses_and_their_fields(client, customer):
     assert plus["addresses"][0] == {"id": home["id"], "city": "Copenhagen"}
 
 
-def test_me_reads_addresses_in_one_query(client, customer):
-    for n in range(10):
+def test_me_reads_its_addresses_with_the_token_in_one_statement(client, customer):
+    """The token's identity, customer, session and addresses: one statement
+    (accounts/selectors.py, `auth_identity_for_claims`), whatever `fields`."""
+    made = [
         CustomerAddress.objects.create(customer=customer, city=f"City {n}")
+        for n in range(10)
+    ]
     client.get("/store/customers/me")  # the publishable key is cached now
 
     with CaptureQueriesContext(connection) as queries:
         response = client.get("/store/customers/me")
-    without = len(queries)
+    whole = len(queries)
     with CaptureQueriesContext(connection) as queries:
         client.get("/store/customers/me?fields=-addresses")
 
-    assert len(response.json()["customer"]["addresses"]) == 10
-    assert without == len(queries) + 1
+    listed = response.json()["customer"]["addresses"]
+    assert [a["id"] for a in listed] == sorted(a.id for a in made)
+    assert [a["city"] for a in listed] == [
+        a.city for a in sorted(made, key=lambda a: a.id)
+    ]
+    assert whole == len(queries) == 1
+
+
+def test_me_without_addresses_lists_none(client, customer):
+    response = client.get("/store/customers/me")
+
+    assert response.status_code == 200
+    assert response.json()["customer"]["addresses"] == []
 
 
 @pytest.mark.parametrize(

@@ -526,7 +526,7 @@ def test_queries_per_request(api, email, token, send, whole_requests):
         "send": 9,
         "verify by code": 11,
         "verify again": 2,
-        "me": 2,
+        "me": 1,
         "verify by link": 11,
     }
 

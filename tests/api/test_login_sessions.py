@@ -564,7 +564,7 @@ def test_queries_per_request(publishable_key, email):
         counts.append(len(queries))
 
     print("queries per me, list, end one, end others:", counts)  # noqa: T201
-    assert counts == [2, 2, 5, 5]
+    assert counts == [1, 2, 5, 5]
 
 
 def notices(email: str) -> list:
