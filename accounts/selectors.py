@@ -31,13 +31,23 @@ _IDENTITY = ModelRows(AuthIdentity, "i")
 _CUSTOMER = ModelRows(Customer, "c")
 _ADDRESS = ModelRows(CustomerAddress, "a")
 # Written out (core/rows.py): every login and code verify starts here.
+_LOGIN_FROM = """accounts_provideridentity p
+  JOIN accounts_authidentity i ON i.id = p.auth_identity_id
+  LEFT JOIN accounts_customer c ON c.id = i.customer_id"""
 _LOGIN_SQL = f"""
 SELECT {_LOGIN.columns}, {_IDENTITY.columns}, {_CUSTOMER.columns}
-  FROM accounts_provideridentity p
-  JOIN accounts_authidentity i ON i.id = p.auth_identity_id
-  LEFT JOIN accounts_customer c ON c.id = i.customer_id
+  FROM {_LOGIN_FROM}
  WHERE p.entity_id = %s AND p.provider = %s
 """  # noqa: S608  (the column names come from the models)
+# A code login answers with the customer's addresses: a row for each.
+_LOGIN_WITH_ADDRESSES_SQL = f"""
+SELECT {_LOGIN.columns}, {_IDENTITY.columns}, {_CUSTOMER.columns}, {_ADDRESS.columns}
+  FROM {_LOGIN_FROM}
+  LEFT JOIN accounts_customeraddress a ON a.customer_id = c.id
+ WHERE p.entity_id = %s AND p.provider = %s
+ ORDER BY a.id
+"""  # noqa: S608  (the column names come from the models)
+_LOGIN_ADDRESS_AT = _LOGIN.width + _IDENTITY.width + _CUSTOMER.width
 
 
 def _identity_with_customer(row: tuple[Any, ...], start: int) -> AuthIdentity | None:
@@ -50,19 +60,34 @@ def _identity_with_customer(row: tuple[Any, ...], start: int) -> AuthIdentity | 
     return identity
 
 
-def provider_identity_get(*, provider: str, entity_id: str) -> ProviderIdentity | None:
-    """By the (entity_id, provider) unique index, with its identity and the
-    identity's customer (a login needs all three), as
-    `select_related("auth_identity__customer")` would load them."""
-    row = one_row(_LOGIN_SQL, [entity_id, provider])
-    if row is None:
-        return None
+def _login_of(row: tuple[Any, ...]) -> ProviderIdentity | None:
     login = _LOGIN.instance(row)
     identity = _identity_with_customer(row, _LOGIN.width)
     if login is None or identity is None:
         return None
     ProviderIdentity.auth_identity.field.set_cached_value(login, identity)
     return login
+
+
+def provider_identity_get(*, provider: str, entity_id: str) -> ProviderIdentity | None:
+    """By the (entity_id, provider) unique index, with its identity and the
+    identity's customer (a login needs all three), as
+    `select_related("auth_identity__customer")` would load them."""
+    row = one_row(_LOGIN_SQL, [entity_id, provider])
+    return None if row is None else _login_of(row)
+
+
+def provider_identity_with_addresses_get(
+    *, provider: str, entity_id: str
+) -> tuple[ProviderIdentity, list[CustomerAddress]] | None:
+    """`provider_identity_get`, and its customer's addresses in id order
+    (none without a customer), in the same statement."""
+    rows = all_rows(_LOGIN_WITH_ADDRESSES_SQL, [entity_id, provider])
+    login = _login_of(rows[0]) if rows else None
+    if login is None:
+        return None
+    addresses = [a for row in rows if (a := _ADDRESS.instance(row, _LOGIN_ADDRESS_AT))]
+    return login, addresses
 
 
 def provider_identity_exists_for_email(*, entity_id: str) -> bool:

@@ -59,10 +59,13 @@ def _login(*, email: str, client: ClientInfo, now: datetime) -> OtpLogin:
     login-less registered customer of the address if there is one, with an
     email-otp login, the mailbox marked proven (a password nobody had proven
     switched off, and its owner told by mail), and a token."""
-    # A returning code user's login brings its identity and customer along.
-    otp_identity = selectors.provider_identity_get(
+    # A returning code user's login brings its identity, customer and the
+    # customer's addresses along, in one statement.
+    found = selectors.provider_identity_with_addresses_get(
         provider=Provider.EMAIL_OTP, entity_id=email
     )
+    otp_identity, addresses = found if found is not None else (None, [])
+    addresses_for = otp_identity.auth_identity.customer_id if otp_identity else None
     identity = (
         otp_identity.auth_identity
         if otp_identity is not None
@@ -92,5 +95,6 @@ def _login(*, email: str, client: ClientInfo, now: datetime) -> OtpLogin:
         return OtpLogin(token=token, customer=None)
     logger.info("Existing user logged in via OTP", extra={"userId": email_hash(email)})
     accounts.customer_locale_remember(customer_id=identity.customer_id)
-    addresses = selectors.addresses_of(customer_id=identity.customer_id)
+    if identity.customer_id != addresses_for:  # a customer claimed just now
+        addresses = selectors.addresses_of(customer_id=identity.customer_id)
     return OtpLogin(token=token, customer=identity.customer, addresses=tuple(addresses))

@@ -164,3 +164,36 @@ def test_sdk_login_route_gives_a_token_or_a_401(api, email, send_code):
     assert good.status_code == 200
     assert list(good.json()) == ["token"]
     assert claims(good.json()["token"])["actor_id"] == customer.id
+
+
+@pytest.mark.parametrize(
+    "account", ["a password login", "no login at all", "a code login already"]
+)
+def test_a_code_login_answers_with_the_customers_addresses(
+    api, email, send_code, verify, account
+):
+    """The returning code user's addresses come with its login's read
+    (accounts.selectors.provider_identity_with_addresses_get); a customer
+    whose identity or code login is made by this very login has its
+    addresses read after."""
+    from accounts.models import Customer, CustomerAddress
+
+    if account == "no login at all":
+        customer = Customer.objects.create(email=email, has_account=True)
+    else:
+        customer = customer_create(email=email)
+    if account == "a code login already":
+        verify(email, send_code(email))
+        time_passes(61, email=email)
+    made = [
+        CustomerAddress.objects.create(customer=customer, city=city)
+        for city in ("Oslo", "Bergen")
+    ]
+
+    response = verify(email, send_code(email))
+
+    assert response.status_code == 200
+    listed = response.json()["customer"]["addresses"]
+    assert [(a["id"], a["city"]) for a in listed] == sorted(
+        (a.id, a.city) for a in made
+    )
