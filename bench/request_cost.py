@@ -8,7 +8,7 @@ verify, OTP send (new addresses) and email+password login. CPU time is
 issue 19's profile and its fixes are read from it (docs/performance.md,
 "What a request costs").
 
-    python -m bench.request_cost [--samples 600]
+    python -m bench.request_cost [--samples 600] [--routes me,verify]
 """
 
 import argparse
@@ -79,7 +79,7 @@ def measure(route: str, dataset, samples: int, rng) -> dict:
     }
 
 
-def run(*, samples: int) -> dict:
+def run(*, samples: int, routes: tuple[str, ...] = ROUTES) -> dict:
     from django.db import connection
 
     with connection.cursor() as cursor:
@@ -89,7 +89,7 @@ def run(*, samples: int) -> dict:
     rng = random.Random(11)  # noqa: S311  (picks benchmark rows)
     say(f"\nrequest cost, in-process ({samples} requests each); {load_note()}")
     results = {}
-    for route in ROUTES:
+    for route in routes:
         count = samples if route != "login" else max(20, samples // 6)
         results[route] = measure(route, dataset, count, rng)
     rows = [
@@ -103,9 +103,18 @@ def run(*, samples: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--samples", type=int, default=600)
+    parser.add_argument(
+        "--routes",
+        type=lambda text: tuple(text.split(",")),
+        default=ROUTES,
+        help=f"a comma list of {', '.join(ROUTES)} (all by default)",
+    )
     args = parser.parse_args()
+    unknown = set(args.routes) - set(ROUTES)
+    if unknown:
+        parser.error(f"unknown routes: {', '.join(sorted(unknown))}")
     django_setup()
-    write_result("request-cost", run(samples=args.samples))
+    write_result("request-cost", run(samples=args.samples, routes=args.routes))
 
 
 if __name__ == "__main__":
