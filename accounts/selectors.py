@@ -39,11 +39,14 @@ SELECT {_LOGIN.columns}, {_IDENTITY.columns}, {_CUSTOMER.columns}
   FROM {_LOGIN_FROM}
  WHERE p.entity_id = %s AND p.provider = %s
 """  # noqa: S608  (the column names come from the models)
-# A code login answers with the customer's addresses: a row for each.
+# A customer's addresses, joined to a read of the customer `c`: a row for
+# each in id order (cuaddr_customer_id_idx), or one row of NULLs.
+_ADDRESSES_JOIN = "LEFT JOIN accounts_customeraddress a ON a.customer_id = c.id"
+# A code login answers with the customer's addresses.
 _LOGIN_WITH_ADDRESSES_SQL = f"""
 SELECT {_LOGIN.columns}, {_IDENTITY.columns}, {_CUSTOMER.columns}, {_ADDRESS.columns}
   FROM {_LOGIN_FROM}
-  LEFT JOIN accounts_customeraddress a ON a.customer_id = c.id
+  {_ADDRESSES_JOIN}
  WHERE p.entity_id = %s AND p.provider = %s
  ORDER BY a.id
 """  # noqa: S608  (the column names come from the models)
@@ -58,6 +61,11 @@ def _identity_with_customer(row: tuple[Any, ...], start: int) -> AuthIdentity | 
         customer = _CUSTOMER.instance(row, start + _IDENTITY.width)
         AuthIdentity.customer.field.set_cached_value(identity, customer)
     return identity
+
+
+def _addresses_at(rows: list[tuple[Any, ...]], start: int) -> list[CustomerAddress]:
+    """The address at `start` of each row (none in a row of NULLs)."""
+    return [a for row in rows if (a := _ADDRESS.instance(row, start))]
 
 
 def _login_of(row: tuple[Any, ...]) -> ProviderIdentity | None:
@@ -86,8 +94,7 @@ def provider_identity_with_addresses_get(
     login = _login_of(rows[0]) if rows else None
     if login is None:
         return None
-    addresses = [a for row in rows if (a := _ADDRESS.instance(row, _LOGIN_ADDRESS_AT))]
-    return login, addresses
+    return login, _addresses_at(rows, _LOGIN_ADDRESS_AT)
 
 
 def provider_identity_exists_for_email(*, entity_id: str) -> bool:
@@ -187,16 +194,15 @@ class TokenSubject:
 # customer request. The session's last use is NULL when the token names no
 # session or one that has ended. With the addresses (GET /me answers with
 # them), a row for each: one round trip instead of two.
-_CLAIMS_COLUMNS = f"""{_IDENTITY.columns}, {_CUSTOMER.columns},
-       (SELECT s.last_used_at FROM accounts_loginsession s
-         WHERE s.id = %s AND s.auth_identity_id = i.id)"""  # noqa: S608  (as below)
+_CLAIMS_COLUMNS = f"{_IDENTITY.columns}, {_CUSTOMER.columns}, s.last_used_at"
 _CLAIMS_FROM = """accounts_authidentity i
-  LEFT JOIN accounts_customer c ON c.id = i.customer_id"""
+  LEFT JOIN accounts_customer c ON c.id = i.customer_id
+  LEFT JOIN accounts_loginsession s ON s.id = %s AND s.auth_identity_id = i.id"""
 _CLAIMS_SQL = f"SELECT {_CLAIMS_COLUMNS} FROM {_CLAIMS_FROM} WHERE i.id = %s"  # noqa: S608  (the column names come from the models)
 _CLAIMS_WITH_ADDRESSES_SQL = f"""
 SELECT {_CLAIMS_COLUMNS}, {_ADDRESS.columns}
   FROM {_CLAIMS_FROM}
-  LEFT JOIN accounts_customeraddress a ON a.customer_id = c.id
+  {_ADDRESSES_JOIN}
  WHERE i.id = %s
  ORDER BY a.id
 """  # noqa: S608  (the column names come from the models)
@@ -225,11 +231,7 @@ def auth_identity_for_claims(
         return None
     if not token_generation_is_current(claims=claims, identity=identity):
         return None
-    addresses = (
-        [a for row in rows if (a := _ADDRESS.instance(row, _SESSION_AT + 1))]
-        if with_addresses
-        else None
-    )
+    addresses = _addresses_at(rows, _SESSION_AT + 1) if with_addresses else None
     return TokenSubject(
         identity=identity, session_last_used_at=last_used_at, addresses=addresses
     )
@@ -415,4 +417,4 @@ def addresses_of(*, customer_id: str) -> list[CustomerAddress]:
     id order: a customer's `addresses`. Written out (core/rows.py): GET /me
     and every code login read them."""
     rows = all_rows(_ADDRESSES_SQL, [customer_id])
-    return [address for row in rows if (address := _ADDRESS.instance(row))]
+    return _addresses_at(rows, 0)
