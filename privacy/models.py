@@ -40,6 +40,8 @@ class Erasure(models.Model):
 
     class Meta:
         ordering = ["-erased_at"]
+        # The audit's list, newest first, a page at a time.
+        indexes = [models.Index(fields=["-erased_at"], name="erasure_erased_at_idx")]
         permissions = [("erase_customer", "Can erase a customer (GDPR art. 17)")]
         constraints = [
             models.CheckConstraint(

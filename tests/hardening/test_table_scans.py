@@ -126,13 +126,32 @@ STAFF_PAGES = (
     "/admin/accounts/authidentity/?q=user7%40bench.example",
     "/admin/accounts/provideridentity/",
     "/admin/accounts/provideridentity/?q=user7%40bench.example",
+    "/admin/privacy/erasure/",
+    "/admin/privacy/erasure/?q=cus_erased_7",
 )  # (A list filtered by a common value is counted exactly, by design: core/admin.py)
 
 
-def test_staff_pages_scan_no_growing_table(shop, client):
+@pytest.fixture
+def erasures():
+    """An audit of years of erasures (customer accounts deleted)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO privacy_erasure"
+            " (customer_id, email_hash, erased_at, actor, proof, staff_username)"
+            " SELECT 'cus_erased_' || n, md5(n::text) || md5(n::text),"
+            " now() - n * interval '1 hour', 'customer', 'code', ''"
+            " FROM generate_series(1, %s) AS n",
+            [ROWS],
+        )
+        cursor.execute("ANALYZE privacy_erasure")
+    return {"privacy_erasure"}
+
+
+def test_staff_pages_scan_no_growing_table(shop, erasures, client):
     from django.contrib.auth.models import User
 
     client.force_login(User.objects.create_superuser("scans", password="pw-x-tests"))
+    shop = shop | erasures
     before = sequential_scans(shop)
 
     statuses = {page: client.get(page).status_code for page in STAFF_PAGES}
