@@ -195,13 +195,20 @@ def test_the_database_failing_mid_batch_hands_back_the_mails_not_sent(
     # The lease is sure for 7 - 6 x 1 s: a sent row's delete is retried
     # that long (below, by default a minute).
     settings.MAIL_CLAIM_SECONDS, settings.EMAIL_TIMEOUT = 7, 1
-    run = uuid.uuid4().hex[:8]
-    first, second, third = (asked(f"batch.{run}.{n}@example.com") for n in range(3))
-    with refusing_trigger(
-        table="otp_otpmail", event="DELETE", when=f"OLD.id = {second.id}"
-    ):
-        with pytest.raises(DatabaseError):
-            mails_drain()
+    for _ in range(3):
+        run = uuid.uuid4().hex[:8]
+        first, second, third = (asked(f"batch.{run}.{n}@example.com") for n in range(3))
+        with refusing_trigger(
+            table="otp_otpmail", event="DELETE", when=f"OLD.id = {second.id}"
+        ):
+            try:
+                mails_drain()
+            except DatabaseError:
+                break
+        # The live stack's drain, lingering after an earlier test and woken
+        # by these rows' kick, leased them first: again, with new rows.
+    else:
+        pytest.fail("the live stack's drain took the batch three times")
     rows = {
         row.id: row
         for row in OtpMail.objects.filter(pk__in=[first.id, second.id, third.id])
