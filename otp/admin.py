@@ -3,10 +3,12 @@ Django's admin log."""
 
 from django.contrib import admin, messages
 from django.contrib.admin.models import CHANGE, LogEntry
+from django.db.models import Q
 from django.urls import path
 from django.utils import timezone
 
-from core.admin import ReadOnlyAdmin
+from core.admin import LargeTableAdmin, ReadOnlyAdmin
+from core.emails import email_normalize
 from otp import services
 from otp.models import OtpChallenge, OtpFailureBudget
 
@@ -62,7 +64,7 @@ class ClearLockoutPermission:
 
 
 @admin.register(OtpChallenge)
-class OtpChallengeAdmin(ClearLockoutPermission, ReadOnlyAdmin):
+class OtpChallengeAdmin(ClearLockoutPermission, LargeTableAdmin, ReadOnlyAdmin):
     list_display = (
         "id",
         "email",
@@ -74,6 +76,7 @@ class OtpChallengeAdmin(ClearLockoutPermission, ReadOnlyAdmin):
     )
     list_filter = (StateFilter, "purpose")
     search_fields = ("email", "id")
+    search_help_text = "A whole challenge id or email address (any case)."
     ordering = ("-created_at",)
     # Never the code hash.
     fields = (
@@ -91,15 +94,27 @@ class OtpChallengeAdmin(ClearLockoutPermission, ReadOnlyAdmin):
     readonly_fields = fields
     actions = [clear_lockout]
 
+    def search_q(self, term: str) -> Q:
+        # Through otp_email_purpose_created_idx (emails are stored in their
+        # normal form), or the primary key.
+        return Q(email=email_normalize(term)) | Q(id=term)
+
 
 @admin.register(OtpFailureBudget)
-class OtpFailureBudgetAdmin(ClearLockoutPermission, ReadOnlyAdmin):
+class OtpFailureBudgetAdmin(ClearLockoutPermission, LargeTableAdmin, ReadOnlyAdmin):
+    """A row per address that was ever given a wrong code: searched by the
+    whole address, through the primary key."""
+
     list_display = ("email", "consecutive_failures", "updated_at")
     list_display_links = None
     search_fields = ("email",)
+    search_help_text = "A whole email address (any case)."
     ordering = ("-consecutive_failures",)
     readonly_fields = ("email", "consecutive_failures", "updated_at")
     actions = [clear_lockout]
+
+    def search_q(self, term: str) -> Q:
+        return Q(email=email_normalize(term))
 
     def get_urls(self):
         # The list only: it shows every field, and a row's own pages would
