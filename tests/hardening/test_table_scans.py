@@ -49,6 +49,15 @@ def sequential_scans(tables: set[str]) -> dict[str, int]:
         return dict(cursor.fetchall())
 
 
+def scans_since(before: dict[str, int], tables: set[str]) -> dict[str, int]:
+    """The sequential scans of `tables` since `before` was counted."""
+    return {
+        table: count - before.get(table, 0)
+        for table, count in sequential_scans(tables).items()
+        if count > before.get(table, 0)
+    }
+
+
 def test_a_customer_s_routes_scan_no_growing_table(shop, api: CommittingAPIClient):
     assert {"accounts_customer", "accounts_authidentity"} <= shop
     before = sequential_scans(shop)
@@ -104,11 +113,7 @@ def test_a_customer_s_routes_scan_no_growing_table(shop, api: CommittingAPIClien
     for email in (old, "scans.nobody@example.com"):
         call("post", "/auth/customer/emailpass", {"email": email, "password": "wrong"})
 
-    scanned = {
-        table: count - before.get(table, 0)
-        for table, count in sequential_scans(shop).items()
-        if count > before.get(table, 0)
-    }
+    scanned = scans_since(before, shop)
     assert [s for s in statuses if s[1] >= 400] == [
         ("/auth/customer/emailpass", 401),
         ("/auth/customer/emailpass", 401),
@@ -176,10 +181,6 @@ def test_staff_pages_scan_no_growing_table(shop, staff_tables, client):
 
     statuses = {page: client.get(page).status_code for page in STAFF_PAGES}
 
-    scanned = {
-        table: count - before.get(table, 0)
-        for table, count in sequential_scans(shop).items()
-        if count > before.get(table, 0)
-    }
+    scanned = scans_since(before, shop)
     assert set(statuses.values()) == {200}, statuses
     assert scanned == {}
