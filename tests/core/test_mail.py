@@ -1,4 +1,7 @@
-"""Templated mail: a failed delivery is reported without the recipient."""
+"""Templated mail: its parts under a boundary of its own; a failed delivery
+is reported without the recipient."""
+
+import email as email_lib
 
 import pytest
 from django.core import mail
@@ -17,3 +20,48 @@ def test_mail_failures_do_not_quote_the_recipient(settings, email):
 
     assert email not in str(raised.value)
     assert mail.outbox == []
+
+
+def _sent(settings, tmp_path, code: str) -> email_lib.message.Message:
+    from core.mail import templated_mail_send
+
+    settings.EMAIL_BACKEND = "core.mail.FileBackend"
+    settings.EMAIL_FILE_PATH = str(tmp_path)
+    templated_mail_send(
+        templates="otp/email/", context={"code": code, "minutes": 10}, to="a@b.example"
+    )
+    (path,) = tmp_path.glob("*.eml")
+    return email_lib.message_from_bytes(path.read_bytes())
+
+
+def test_a_templated_mail_is_its_text_and_html_under_a_boundary_of_its_own(
+    settings, tmp_path
+):
+    message = _sent(settings, tmp_path, "123456")
+
+    assert message.get_content_type() == "multipart/alternative"
+    assert message.get_boundary().startswith("=_")
+    text, html = message.get_payload()
+    assert text.get_content_type() == "text/plain"
+    assert "Your sign-in code is 123456" in text.get_payload(decode=True).decode()
+    assert html.get_content_type() == "text/html"
+    assert ">123456</p>" in html.get_payload(decode=True).decode()
+
+
+def test_a_boundary_found_in_the_text_is_drawn_again(settings, tmp_path, monkeypatch):
+    import core.mail
+
+    token_hex = core.mail.secrets.token_hex
+    drawn = iter(["c0de" * 8, "feed" * 8])
+    monkeypatch.setattr(
+        core.mail.secrets,
+        "token_hex",
+        lambda n: next(drawn) if n == 16 else token_hex(n),
+    )
+
+    message = _sent(settings, tmp_path, f"=_{'c0de' * 8}")
+
+    assert message.get_boundary() == f"=_{'feed' * 8}"
+    text, html = message.get_payload()
+    assert f"=_{'c0de' * 8}" in text.get_payload(decode=True).decode()
+    assert html.get_content_type() == "text/html"
