@@ -1,0 +1,88 @@
+"""What a code mail costs the worker: CPU per mail of
+core.mail.templated_mail_send (the three templates rendered, the message
+built and written by core.mail.FileBackend to a temporary directory),
+in-process, in rounds that alternate with the same send under the
+standard library's own boundary (the generator's, as before
+core.mail._Alternatives chose one), so a drift of the machine touches
+both alike (docs/performance.md, "A code mail's cost").
+
+    python -m bench.mail_cost [--mails 300] [--rounds 12]
+"""
+
+import argparse
+import statistics
+import tempfile
+import time
+from unittest import mock
+
+from bench.common import django_setup, load_note, say, table, write_result
+
+
+def _per_mail_us(mails: int) -> float:
+    from core.mail import templated_mail_send
+
+    start = time.process_time()
+    for i in range(mails):
+        templated_mail_send(
+            templates="otp/email/",
+            context={"code": f"{i:06d}", "minutes": 10},
+            to=f"cost{i}@bench.example",
+            language="en",
+        )
+    return (time.process_time() - start) / mails * 1e6
+
+
+def run(*, mails: int, rounds: int) -> dict:
+    from django.core.mail import EmailMultiAlternatives
+    from django.test import override_settings
+
+    import core.mail
+
+    say(f"\ncode mail cost, in-process ({rounds} rounds of {mails}); {load_note()}")
+    kinds = {
+        "own boundary": core.mail._Alternatives,  # noqa: SLF001
+        "generator's boundary": EmailMultiAlternatives,
+    }
+    samples: dict[str, list[float]] = {kind: [] for kind in kinds}
+    with (
+        tempfile.TemporaryDirectory() as directory,
+        override_settings(
+            EMAIL_BACKEND="core.mail.FileBackend", EMAIL_FILE_PATH=directory
+        ),
+    ):
+        _per_mail_us(20)  # templates loaded, translations read
+        for index in range(rounds):
+            order = list(kinds) if index % 2 else list(reversed(kinds))
+            for kind in order:
+                with mock.patch.object(core.mail, "_Alternatives", kinds[kind]):
+                    samples[kind].append(_per_mail_us(mails))
+    results = {
+        kind: {
+            "median_us": round(statistics.median(values)),
+            "rounds_us": [round(v) for v in values],
+        }
+        for kind, values in samples.items()
+    }
+    say(
+        table(
+            ("message", "CPU µs per mail (median)", "rounds"),
+            [
+                (kind, r["median_us"], ", ".join(map(str, r["rounds_us"])))
+                for kind, r in results.items()
+            ],
+        )
+    )
+    return {"load": load_note(), "mails": mails, "kinds": results}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--mails", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=12)
+    args = parser.parse_args()
+    django_setup()
+    write_result("mail-cost", run(mails=args.mails, rounds=args.rounds))
+
+
+if __name__ == "__main__":
+    main()

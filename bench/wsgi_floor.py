@@ -1,0 +1,143 @@
+"""The web server's own cost per request: gunicorn, started with the
+arguments `./dev up` gives it (devstack/stack.py's web_argv, the access log
+off as in the benchmarks), serving this module's `application`, which
+answers `{}` without Django; `--clients` threads on kept-alive HTTP/1.1
+connections; the CPU of gunicorn's master and workers per request, from
+/proc. What
+it prints is the floor under every route's CPU in "What a request costs"
+(docs/performance.md, "The web server's floor"). No database, no Redis.
+
+    python -m bench.wsgi_floor [--requests 8000] [--clients 8]
+        [--workers 2] [--threads 4]
+"""
+
+import argparse
+import http.client
+import os
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from bench.common import ROOT, load_note, say, write_result
+from devstack.util import free_ports
+
+
+def application(environ, start_response):
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [b"{}"]
+
+
+def _ticks(pids: list[int]) -> int:
+    """utime + stime of the processes, in clock ticks."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone
+        total += int(fields[11]) + int(fields[12])
+    return total
+
+
+def _tree(pid: int) -> list[int]:
+    children = subprocess.run(  # noqa: S603
+        ["pgrep", "-P", str(pid)],  # noqa: S607
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.split()
+    return [pid, *(p for child in children for p in _tree(int(child)))]
+
+
+def _client(port: int, count: int, failures: list[int]) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    for _ in range(count):
+        connection.request("GET", "/")
+        response = connection.getresponse()
+        response.read()
+        if response.status != 200:
+            failures.append(response.status)
+    connection.close()
+
+
+def _wait_up(port: int, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        try:
+            _client(port, 1, [])
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("gunicorn did not answer")
+
+
+def run(*, requests: int, clients: int, workers: int, threads: int) -> dict:
+    from devstack.stack import web_argv
+
+    (port,) = free_ports(1)
+    with tempfile.TemporaryDirectory() as state:
+        argv = web_argv("127.0.0.1", port, workers, threads, Path(state), quiet=True)
+        argv[1] = "bench.wsgi_floor:application"
+        server = subprocess.Popen(argv, cwd=ROOT)  # noqa: S603
+        try:
+            _wait_up(port, time.monotonic() + 30)
+            _client(port, 200, [])  # every worker warm
+            pids = _tree(server.pid)
+            failures: list[int] = []
+            per_client = requests // clients
+            threads_ = [
+                threading.Thread(target=_client, args=(port, per_client, failures))
+                for _ in range(clients)
+            ]
+            ticks, started = _ticks(pids), time.perf_counter()
+            for thread in threads_:
+                thread.start()
+            for thread in threads_:
+                thread.join()
+            seconds = time.perf_counter() - started
+            ticks = _ticks(pids) - ticks
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    done = per_client * clients
+    cpu_ms = ticks / os.sysconf("SC_CLK_TCK") * 1000
+    if failures:
+        raise RuntimeError(f"{len(failures)} answers were not 200: {failures[:5]}")
+    result = {
+        "server": f"gunicorn {workers} x {threads}",
+        "clients": clients,
+        "requests": done,
+        "req_per_s": round(done / seconds),
+        "server_cpu_ms_per_request": round(cpu_ms / done, 3),
+        "load": load_note(),
+    }
+    say(
+        f"\nweb server floor, {result['server']}, {clients} clients: "
+        f"{result['req_per_s']} req/s, "
+        f"{result['server_cpu_ms_per_request']} ms of server CPU per request; "
+        f"{result['load']}"
+    )
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=8000)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
+    args = parser.parse_args()
+    write_result(
+        "wsgi-floor",
+        run(
+            requests=args.requests,
+            clients=args.clients,
+            workers=args.workers,
+            threads=args.threads,
+        ),
+    )
+
+
+if __name__ == "__main__":
+    main()
