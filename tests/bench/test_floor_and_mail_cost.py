@@ -42,7 +42,7 @@ def test_the_floor_counts_an_answer_that_is_not_200():
 def test_mail_cost_writes_real_mails_both_ways():
     measured = mail_cost.run(mails=3, rounds=2)
 
-    assert set(measured["kinds"]) == {"own boundary", "generator's boundary"}
+    assert set(measured["kinds"]) == {"core.mail's", "Django's as it is"}
     for kind in measured["kinds"].values():
         assert len(kind["rounds_us"]) == 2
         assert kind["median_us"] > 0

@@ -1,6 +1,8 @@
-"""Templated mail: its parts under a boundary of its own; a failed delivery
-is reported without the recipient."""
+"""Templated mail: its parts under a boundary of its own, its headers the
+bytes the standard library writes; a failed delivery is reported without
+the recipient."""
 
+import copy
 import email as email_lib
 
 import pytest
@@ -65,3 +67,31 @@ def test_a_boundary_found_in_the_text_is_drawn_again(settings, tmp_path, monkeyp
     text, html = message.get_payload()
     assert f"=_{'c0de' * 8}" in text.get_payload(decode=True).decode()
     assert html.get_content_type() == "text/html"
+
+
+@pytest.mark.parametrize(
+    ("subject", "to"),
+    [
+        ("Your sign-in code", "user1@bench.example"),
+        ("x" * (78 - len("Subject: ")), "a@b.example"),  # a whole line, not folded
+        ("x" * (79 - len("Subject: ")), "a@b.example"),  # one over: the library's
+        ("word " * 30, "a@b.example"),  # folded by the library
+        ("Ihr Anmeldecode für den Shop", "jörg@bücher.example"),  # encoded words
+        (" leading, trailing ", '"Doe, Jane" <jane@b.example>'),
+        ("tab\tand  two spaces", "a+tag@b.example"),
+        ("=?utf-8?q?looks_encoded?=", "a@b.example"),
+    ],
+)
+@pytest.mark.parametrize("linesep", ["\n", "\r\n"])
+def test_short_ascii_headers_are_the_bytes_the_library_writes(subject, to, linesep):
+    from email.policy import compat32
+
+    from core.mail import _Alternatives
+
+    mail = _Alternatives(subject=subject, body="Your code is 123456\n", to=[to])
+    mail.attach_alternative("<p>123456</p>", "text/html")
+    ours = mail.message()
+    theirs = copy.deepcopy(ours)
+    theirs.policy = compat32
+
+    assert ours.as_bytes(linesep=linesep) == theirs.as_bytes(linesep=linesep)
