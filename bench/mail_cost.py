@@ -5,7 +5,7 @@ in-process, in rounds that alternate with the same send through Django's
 EmailMultiAlternatives as it is (no boundary of our own, every header
 through the library's Header: what core.mail._Alternatives saves), so a
 drift of the machine touches both alike (docs/performance.md, "A code
-mail's cost").
+mail's cost, and the web server's floor").
 
     python -m bench.mail_cost [--mails 300] [--rounds 12]
 """

@@ -5,7 +5,9 @@ answers `{}` without Django; `--clients` threads on kept-alive HTTP/1.1
 connections; the CPU of gunicorn's master and workers per request, from
 /proc. What
 it prints is the floor under every route's CPU in "What a request costs"
-(docs/performance.md, "The web server's floor"). No database, no Redis.
+(docs/performance.md, "A code mail's cost, and the web server's floor").
+The requests touch no database and no Redis; the app's settings are
+needed only to stamp the result (bench.common.write_result).
 
     python -m bench.wsgi_floor [--requests 8000] [--clients 8]
         [--workers 2] [--threads 4]
@@ -20,7 +22,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench.common import ROOT, load_note, say, write_result
+from bench.common import ROOT, django_setup, load_note, say, write_result
 from devstack.util import free_ports
 
 
@@ -79,7 +81,9 @@ def run(*, requests: int, clients: int, workers: int, threads: int) -> dict:
     with tempfile.TemporaryDirectory() as state:
         argv = web_argv("127.0.0.1", port, workers, threads, Path(state), quiet=True)
         argv[1] = "bench.wsgi_floor:application"
-        server = subprocess.Popen(argv, cwd=ROOT)  # noqa: S603
+        server = subprocess.Popen(  # noqa: S603
+            argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         try:
             _wait_up(port, time.monotonic() + 30)
             _client(port, 200, [])  # every worker warm
@@ -128,6 +132,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     args = parser.parse_args()
+    django_setup()  # write_result reads PostgreSQL's version
     write_result(
         "wsgi-floor",
         run(

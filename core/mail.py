@@ -65,8 +65,9 @@ class _ShortAsciiHeaders(Compat32):
     one short line of ASCII is written as it is: the library wraps each
     header in an `email.header.Header` to find out the same, a quarter of a
     code mail's CPU for its 13 headers (docs/performance.md, "A code mail's
-    cost"). Anything else (non-ASCII, long, already a Header) is the
-    library's; tests/core/test_mail.py checks both give the same bytes."""
+    cost, and the web server's floor"). Anything else (non-ASCII, long,
+    already a Header) is the library's; tests/core/test_mail.py checks
+    both give the same bytes."""
 
     def fold_binary(self, name: str, value: Any) -> bytes:
         if (
