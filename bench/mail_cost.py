@@ -14,6 +14,7 @@ import argparse
 import statistics
 import tempfile
 import time
+from pathlib import Path
 from unittest import mock
 
 from bench.common import django_setup, load_note, say, table, write_result
@@ -33,29 +34,39 @@ def _per_mail_us(mails: int) -> float:
     return (time.process_time() - start) / mails * 1e6
 
 
-def run(*, mails: int, rounds: int) -> dict:
+def run(*, mails: int, rounds: int, keep_in: Path | None = None) -> dict:
+    """The rounds; each kind's mails in a folder of its own (core-mail,
+    django) under `keep_in` (kept) or a temporary directory."""
     from django.core.mail import EmailMultiAlternatives
     from django.test import override_settings
 
     import core.mail
 
     say(f"\ncode mail cost, in-process ({rounds} rounds of {mails}); {load_note()}")
+    # Each kind: its message class, and the folder of its mails.
     kinds = {
-        "core.mail's": core.mail._Alternatives,  # noqa: SLF001
-        "Django's as it is": EmailMultiAlternatives,
+        "core.mail's": (core.mail._Alternatives, "core-mail"),  # noqa: SLF001
+        "Django's as it is": (EmailMultiAlternatives, "django"),
     }
     samples: dict[str, list[float]] = {kind: [] for kind in kinds}
-    with (
-        tempfile.TemporaryDirectory() as directory,
-        override_settings(
-            EMAIL_BACKEND="core.mail.FileBackend", EMAIL_FILE_PATH=directory
-        ),
-    ):
-        _per_mail_us(20)  # templates loaded, translations read
+    with tempfile.TemporaryDirectory() as scratch:
+        root = keep_in or Path(scratch)
+        with override_settings(
+            EMAIL_BACKEND="core.mail.FileBackend", EMAIL_FILE_PATH=scratch
+        ):
+            _per_mail_us(20)  # templates loaded, translations read
         for index in range(rounds):
             order = list(kinds) if index % 2 else list(reversed(kinds))
             for kind in order:
-                with mock.patch.object(core.mail, "_Alternatives", kinds[kind]):
+                message_class, folder = kinds[kind]
+                (root / folder).mkdir(exist_ok=True)
+                with (
+                    override_settings(
+                        EMAIL_BACKEND="core.mail.FileBackend",
+                        EMAIL_FILE_PATH=str(root / folder),
+                    ),
+                    mock.patch.object(core.mail, "_Alternatives", message_class),
+                ):
                     samples[kind].append(_per_mail_us(mails))
     results = {
         kind: {

@@ -53,25 +53,55 @@ def _tree(pid: int) -> list[int]:
     return [pid, *(p for child in children for p in _tree(int(child)))]
 
 
-def _client(port: int, count: int, failures: list[int]) -> None:
+def _client(port: int, count: int, answers: list[int | str]) -> None:
+    """`count` GETs on one kept-alive connection; each answer's status (or
+    the error that ended the connection's run) goes to `answers`."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    for _ in range(count):
-        connection.request("GET", "/")
-        response = connection.getresponse()
-        response.read()
-        if response.status != 200:
-            failures.append(response.status)
-    connection.close()
+    try:
+        for _ in range(count):
+            connection.request("GET", "/")
+            response = connection.getresponse()
+            response.read()
+            answers.append(response.status)
+    except (OSError, http.client.HTTPException) as exc:
+        answers.append(type(exc).__name__)
+    finally:
+        connection.close()
 
 
-def _wait_up(port: int, deadline: float) -> None:
+def _load(port: int, requests: int, clients: int) -> list[int | str]:
+    """`requests` GETs from `clients` threads at once: their answers."""
+    answers: list[int | str] = []  # list.append is atomic: the threads share it
+    threads = [
+        threading.Thread(target=_client, args=(port, requests // clients, answers))
+        for _ in range(clients)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answers
+
+
+def _wait_up(server: subprocess.Popen, port: int, deadline: float) -> None:
     while time.monotonic() < deadline:
-        try:
-            _client(port, 1, [])
+        if server.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with status {server.returncode}")
+        answers: list[int | str] = []
+        _client(port, 1, answers)
+        if answers == [200]:
             return
-        except OSError:
-            time.sleep(0.1)
+        time.sleep(0.1)
     raise RuntimeError("gunicorn did not answer")
+
+
+def _stop(server: subprocess.Popen) -> None:
+    server.terminate()
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
 
 
 def run(*, requests: int, clients: int, workers: int, threads: int) -> dict:
@@ -85,29 +115,20 @@ def run(*, requests: int, clients: int, workers: int, threads: int) -> dict:
             argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         try:
-            _wait_up(port, time.monotonic() + 30)
-            _client(port, 200, [])  # every worker warm
+            _wait_up(server, port, time.monotonic() + 30)
+            _load(port, 50 * clients, clients)  # the workers' threads warm
             pids = _tree(server.pid)
-            failures: list[int] = []
-            per_client = requests // clients
-            threads_ = [
-                threading.Thread(target=_client, args=(port, per_client, failures))
-                for _ in range(clients)
-            ]
             ticks, started = _ticks(pids), time.perf_counter()
-            for thread in threads_:
-                thread.start()
-            for thread in threads_:
-                thread.join()
+            answers = _load(port, requests, clients)
             seconds = time.perf_counter() - started
             ticks = _ticks(pids) - ticks
         finally:
-            server.terminate()
-            server.wait(timeout=30)
-    done = per_client * clients
-    cpu_ms = ticks / os.sysconf("SC_CLK_TCK") * 1000
+            _stop(server)
+    failures = [answer for answer in answers if answer != 200]
     if failures:
         raise RuntimeError(f"{len(failures)} answers were not 200: {failures[:5]}")
+    done = len(answers)
+    cpu_ms = ticks / os.sysconf("SC_CLK_TCK") * 1000
     result = {
         "server": f"gunicorn {workers} x {threads}",
         "clients": clients,

@@ -80,6 +80,7 @@ def test_a_boundary_found_in_the_text_is_drawn_again(settings, tmp_path, monkeyp
         (" leading, trailing ", '"Doe, Jane" <jane@b.example>'),
         ("tab\tand  two spaces", "a+tag@b.example"),
         ("=?utf-8?q?looks_encoded?=", "a@b.example"),
+        ("vertical\vtab and form\x0cfeed", "a@b.example"),  # lines to the library
     ],
 )
 @pytest.mark.parametrize("linesep", ["\n", "\r\n"])
