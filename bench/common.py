@@ -250,16 +250,43 @@ def load_note() -> str:
     )
 
 
+def proc_stat(pid: int | str) -> list[str] | None:
+    """/proc/PID/stat's fields after the command (state is [0], ppid [1],
+    utime [11], stime [12]); None when the process is gone."""
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
 def backend_cpu_seconds(pid: int) -> float | None:
     """CPU time (user + system) of a local process, e.g. the PostgreSQL
     backend of a connection (`SELECT pg_backend_pid()`): a cost that load
     from other programs on the machine hardly changes, unlike wall time."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
+    fields = proc_stat(pid)
+    if fields is None:
         return None
     ticks = os.sysconf("SC_CLK_TCK")
     return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def tree_cpu_seconds(master: int) -> float:
+    """CPU time of a master process (a gunicorn's, a Celery worker's,
+    PostgreSQL's): its own and its reaped children's, and its live
+    children's."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    fields = proc_stat(master)
+    if fields is None:
+        return 0.0
+    total = sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+    for entry in Path("/proc").iterdir():
+        if (
+            entry.name.isdigit()
+            and (child := proc_stat(entry.name))
+            and (int(child[1]) == master)
+        ):
+            total += int(child[11]) + int(child[12])
+    return total / ticks
 
 
 class Stopwatch:

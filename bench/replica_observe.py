@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from bench import routes
-from bench.common import summary_ms
+from bench.common import proc_stat, summary_ms, tree_cpu_seconds
 
 
 def _now():
@@ -130,7 +130,7 @@ class StackCpu:
         reading = {"client": time.process_time()}
         for name, master in masters.items():
             if master is not None:
-                reading[name] = _tree_cpu(master)
+                reading[name] = tree_cpu_seconds(master)
         return reading
 
     def _master(self, name: str) -> int | None:
@@ -150,36 +150,11 @@ class StackCpu:
         }
 
 
-def _stat(pid: int | str) -> list[str] | None:
-    """/proc/PID/stat's fields after the command (state is [0], ppid [1])."""
-    try:
-        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-
-
-def _tree_cpu(master: int) -> float:
-    """The master's own and reaped children's CPU, and its live children's."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    fields = _stat(master)
-    if fields is None:
-        return 0.0
-    total = sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
-    for entry in Path("/proc").iterdir():
-        if (
-            entry.name.isdigit()
-            and (child := _stat(entry.name))
-            and (int(child[1]) == master)
-        ):
-            total += int(child[11]) + int(child[12])
-    return total / ticks
-
-
 def _postmaster() -> int | None:
     """The parent of this connection's backend."""
     from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
-        fields = _stat(cursor.fetchone()[0])
+        fields = proc_stat(cursor.fetchone()[0])
     return int(fields[1]) if fields else None

@@ -3,9 +3,9 @@ arguments `./dev up` gives it (devstack/stack.py's web_argv, the access log
 off as in the benchmarks), serving this module's `application`, which
 answers `{}` without Django; `--clients` threads on kept-alive HTTP/1.1
 connections; the CPU of gunicorn's master and workers per request, from
-/proc. What
-it prints is the floor under every route's CPU in "What a request costs"
-(docs/performance.md, "A code mail's cost, and the web server's floor").
+/proc (bench.common.tree_cpu_seconds). What it prints is the floor under
+every route's CPU in "What a request costs" (docs/performance.md, "A code
+mail's cost, and the web server's floor").
 The requests touch no database and no Redis; the app's settings are
 needed only to stamp the result (bench.common.write_result).
 
@@ -15,42 +15,26 @@ needed only to stamp the result (bench.common.write_result).
 
 import argparse
 import http.client
-import os
 import subprocess
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-from bench.common import ROOT, django_setup, load_note, say, write_result
+from bench.common import (
+    ROOT,
+    django_setup,
+    load_note,
+    say,
+    tree_cpu_seconds,
+    write_result,
+)
 from devstack.util import free_ports
 
 
 def application(environ, start_response):
     start_response("200 OK", [("Content-Type", "application/json")])
     return [b"{}"]
-
-
-def _ticks(pids: list[int]) -> int:
-    """utime + stime of the processes, in clock ticks."""
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # gone
-        total += int(fields[11]) + int(fields[12])
-    return total
-
-
-def _tree(pid: int) -> list[int]:
-    children = subprocess.run(  # noqa: S603
-        ["pgrep", "-P", str(pid)],  # noqa: S607
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.split()
-    return [pid, *(p for child in children for p in _tree(int(child)))]
 
 
 def _client(port: int, count: int, answers: list[int | str]) -> None:
@@ -117,24 +101,22 @@ def run(*, requests: int, clients: int, workers: int, threads: int) -> dict:
         try:
             _wait_up(server, port, time.monotonic() + 30)
             _load(port, 50 * clients, clients)  # the workers' threads warm
-            pids = _tree(server.pid)
-            ticks, started = _ticks(pids), time.perf_counter()
+            cpu, started = tree_cpu_seconds(server.pid), time.perf_counter()
             answers = _load(port, requests, clients)
             seconds = time.perf_counter() - started
-            ticks = _ticks(pids) - ticks
+            cpu = tree_cpu_seconds(server.pid) - cpu
         finally:
             _stop(server)
     failures = [answer for answer in answers if answer != 200]
     if failures:
         raise RuntimeError(f"{len(failures)} answers were not 200: {failures[:5]}")
     done = len(answers)
-    cpu_ms = ticks / os.sysconf("SC_CLK_TCK") * 1000
     result = {
         "server": f"gunicorn {workers} x {threads}",
         "clients": clients,
         "requests": done,
         "req_per_s": round(done / seconds),
-        "server_cpu_ms_per_request": round(cpu_ms / done, 3),
+        "server_cpu_ms_per_request": round(cpu * 1000 / done, 3),
         "load": load_note(),
     }
     say(
