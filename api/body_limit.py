@@ -1,32 +1,37 @@
-"""Bodies over MAX_BODY_BYTES: the 413 reaches the client, every time.
+"""Request bodies: a 413 that reaches the client every time, and a body left
+unread that does not cost the client its connection.
 
 Django refuses a body over DATA_UPLOAD_MAX_MEMORY_SIZE (MAX_BODY_BYTES) by
-its Content-Length, without reading it, and DRF answers 413. gunicorn then
-discards at most 64 KiB of the unread body and closes the connection. A
-client that writes its whole body before reading the answer (http.client,
-requests, Node's fetch) is still sending: the kernel resets the connection
-and the client sees ECONNRESET or EPIPE instead of the 413 (every 1 MB body
-in tests/hardening/test_body_limit.py before this module).
+its Content-Length, without reading it, and DRF answers 413. If the server
+then closed the connection, a client that writes its whole body before
+reading the answer (http.client, requests, Node's fetch) would still be
+sending: the kernel resets the connection and the client sees ECONNRESET
+or EPIPE instead of the 413 (every 1 MB body in
+tests/hardening/test_body_limit.py before this module).
 
 This WSGI middleware, around Django's application:
-- lets the application answer first (the 413 goes out at once, with its CORS
-  headers, to a client that reads early), then reads and discards the rest
-  of an over-limit body, at most DRAIN_MAX_BYTES within DRAIN_SECONDS, so
-  the connection ends cleanly (or stays open for the next request);
+- lets the application answer first (the server writes the 413 at once,
+  with its CORS headers, to a client that reads early), then reads and
+  discards the rest of an over-limit body, at most DRAIN_MAX_BYTES within
+  DRAIN_SECONDS, so the connection ends cleanly or stays open for the next
+  request;
 - reads a chunked body (no Content-Length; Django would see it as empty) up
   to MAX_BODY_BYTES + 1 and hands it to Django with its length, so a chunked
-  body is limited, and answered, like any other.
+  body is limited, and answered, like any other;
+- reads the rest of a body within the limit that the application answered
+  without reading (a 401 or 503 before the parser ran) before the answer
+  goes out: Granian keeps a connection only if its request body was read.
 
 Threat model: a client that declares or sends more than it may. The drain
-reads at most DRAIN_MAX_BYTES, stops when DRAIN_SECONDS have passed or no
-byte came for DRAIN_IDLE_SECONDS; a declared Content-Length over
-DRAIN_MAX_BYTES is not read at all (gunicorn closes; a client still sending
-may then see a reset). Not defended here: a client trickling a byte every
-few seconds holds a thread for longer, as it can with a body under the
-limit; the proxy in front buffers bodies and refuses big ones first
-(docs/deploy.md).
+reads at most DRAIN_MAX_BYTES and stops once DRAIN_SECONDS have passed; a
+declared Content-Length over DRAIN_MAX_BYTES is not read at all (the server
+closes; a client still sending may then see a reset). Not defended here: a
+client that stalls in the middle of its body holds a thread until it
+leaves, as it can with any body; the proxy in front buffers bodies, with a
+timeout, and refuses big ones first (docs/deploy.md).
 """
 
+import contextlib
 import io
 import time
 from collections.abc import Callable, Iterable
@@ -34,7 +39,6 @@ from typing import Any
 
 DRAIN_MAX_BYTES = 10 * 1024 * 1024
 DRAIN_SECONDS = 30.0
-DRAIN_IDLE_SECONDS = 5.0
 READ_SIZE = 64 * 1024
 
 
@@ -44,11 +48,10 @@ class BodyLimitMiddleware:
         self.limit = limit
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable:
-        if self.limit is None:
-            return self.app(environ, start_response)
         stream = environ["wsgi.input"]
         length = _content_length(environ)
-        if length is None and _is_chunked(environ):
+        limited = self.limit is not None
+        if limited and length is None and _is_chunked(environ):
             head = _read(stream, self.limit + 1)
             # Django reads CONTENT_LENGTH bytes: give it the body, or the
             # first limit + 1 bytes and a length that makes it refuse them.
@@ -57,62 +60,53 @@ class BodyLimitMiddleware:
             if len(head) <= self.limit:
                 return self.app(environ, start_response)
             budget = DRAIN_MAX_BYTES - len(head)
-        elif length is not None and self.limit < length <= DRAIN_MAX_BYTES:
+        elif limited and length is not None and self.limit < length <= DRAIN_MAX_BYTES:
             budget = length
         else:
-            return self.app(environ, start_response)
-        result = self.app(environ, start_response)
-        return _DrainOnClose(result, lambda: _drain(environ, stream, budget))
+            result = self.app(environ, start_response)
+            if length and length <= DRAIN_MAX_BYTES:
+                # The rest of a body the application answered without reading
+                # (a 401 or a 503 before the parser ran), read before the
+                # answer goes out: Granian closes a kept-alive connection
+                # whose body is still arriving, and the client's next request
+                # on it would fail.
+                with contextlib.suppress(Exception):  # a reset: the server closes
+                    _read(stream, length)
+            return result
+        return _AnswerThenDrain(
+            self.app(environ, start_response), lambda: _drain(stream, budget)
+        )
 
 
-class _DrainOnClose:
-    """The application's response; once it is sent (gunicorn calls close()
-    after writing it), the rest of the request body is read and dropped."""
+class _AnswerThenDrain:
+    """The application's response; once the server has taken its last part
+    (it writes each part as it gets it), the rest of the request body is
+    read and dropped."""
 
     def __init__(self, result: Iterable, drain: Callable[[], None]):
         self._result = result
         self._drain = drain
 
     def __iter__(self):
-        return iter(self._result)
+        yield from self._result
+        self._drain()
 
     def close(self) -> None:
-        try:
-            close = getattr(self._result, "close", None)
-            if close is not None:
-                close()
-        finally:
-            self._drain()
+        close = getattr(self._result, "close", None)
+        if close is not None:
+            close()
 
 
-def _drain(environ: dict[str, Any], stream, budget: int) -> None:
-    # gunicorn's socket bounds each wait for data; with another server only
-    # the byte budget holds.
-    sock = environ.get("gunicorn.socket")
-    previous = sock.gettimeout() if sock is not None else None
+def _drain(stream, budget: int) -> None:
     deadline = time.monotonic() + DRAIN_SECONDS
-    try:
-        while budget > 0:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            if sock is not None:
-                sock.settimeout(min(remaining, DRAIN_IDLE_SECONDS))
+    # A timeout, a reset, a malformed chunk: the answer is already sent; the
+    # server finds the body unfinished and closes the connection.
+    with contextlib.suppress(Exception):
+        while budget > 0 and time.monotonic() < deadline:
             data = stream.read(min(READ_SIZE, budget))
             if not data:
                 return
             budget -= len(data)
-    except Exception:  # noqa: BLE001
-        # A timeout, a reset, a malformed chunk (gunicorn's parse errors are
-        # no OSError): the answer is already sent; gunicorn finds the body
-        # unfinished or failed and closes the connection.
-        return
-    finally:
-        if sock is not None:
-            try:
-                sock.settimeout(previous)
-            except OSError:
-                pass
 
 
 def _read(stream, size: int) -> bytes:

@@ -1,25 +1,25 @@
-"""The web server's own cost per request: gunicorn, started with the
+"""The web server's own cost per request: Granian, started with the
 arguments `./dev up` gives it (devstack/stack.py's web_argv, the access log
-off as in the benchmarks), serving this module's `application`, which
-answers `{}` without Django; `--clients` threads on kept-alive HTTP/1.1
-connections; the CPU of gunicorn's master and workers per request, from
-/proc (bench.common.tree_cpu_seconds). What it prints is the floor under
-every route's CPU in "What a request costs" (docs/performance.md, "A code
-mail's cost, and the web server's floor").
+off as in the benchmarks), and gunicorn's threaded worker (the server before
+it, for comparison), each serving this module's `application`, which answers
+`{}` without Django; `--clients` threads on kept-alive HTTP/1.1 connections;
+the CPU of the server's master and workers per request, from /proc
+(bench.common.tree_cpu_seconds); `--rounds` rounds, the servers alternated.
+What it prints is the floor under every route's CPU in "What a request
+costs" (docs/performance.md, "Granian for gunicorn").
 The requests touch no database and no Redis; the app's settings are
 needed only to stamp the result (bench.common.write_result).
 
     python -m bench.wsgi_floor [--requests 8000] [--clients 8]
-        [--workers 2] [--threads 4]
+        [--workers 2] [--threads 4] [--rounds 3]
 """
 
 import argparse
 import http.client
+import statistics
 import subprocess
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 from bench.common import (
     ROOT,
@@ -67,16 +67,39 @@ def _load(port: int, requests: int, clients: int) -> list[int | str]:
     return answers
 
 
+SERVERS = ("granian", "gunicorn")
+
+
+def _argv(server: str, port: int, workers: int, threads: int) -> list[str]:
+    from devstack.stack import VENV_BIN, web_argv
+
+    if server == "granian":
+        argv = web_argv("127.0.0.1", port, workers, threads, quiet=True)
+        argv[1] = "bench.wsgi_floor:application"
+        return argv
+    return [
+        str(VENV_BIN / "gunicorn"),
+        "bench.wsgi_floor:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--no-control-socket",
+    ]
+
+
 def _wait_up(server: subprocess.Popen, port: int, deadline: float) -> None:
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with status {server.returncode}")
+            raise RuntimeError(f"the server exited with status {server.returncode}")
         answers: list[int | str] = []
         _client(port, 1, answers)
         if answers == [200]:
             return
         time.sleep(0.1)
-    raise RuntimeError("gunicorn did not answer")
+    raise RuntimeError("the server did not answer")
 
 
 def _stop(server: subprocess.Popen) -> None:
@@ -88,43 +111,76 @@ def _stop(server: subprocess.Popen) -> None:
         server.wait()
 
 
-def run(*, requests: int, clients: int, workers: int, threads: int) -> dict:
-    from devstack.stack import web_argv
-
+def measure(
+    server: str, *, requests: int, clients: int, workers: int, threads: int
+) -> dict:
+    """One round against one server: its requests per second and CPU per
+    request. Raises unless every answer was a 200."""
     (port,) = free_ports(1)
-    with tempfile.TemporaryDirectory() as state:
-        argv = web_argv("127.0.0.1", port, workers, threads, Path(state), quiet=True)
-        argv[1] = "bench.wsgi_floor:application"
-        server = subprocess.Popen(  # noqa: S603
-            argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        try:
-            _wait_up(server, port, time.monotonic() + 30)
-            _load(port, 50 * clients, clients)  # the workers' threads warm
-            cpu, started = tree_cpu_seconds(server.pid), time.perf_counter()
-            answers = _load(port, requests, clients)
-            seconds = time.perf_counter() - started
-            cpu = tree_cpu_seconds(server.pid) - cpu
-        finally:
-            _stop(server)
+    process = subprocess.Popen(  # noqa: S603
+        _argv(server, port, workers, threads),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_up(process, port, time.monotonic() + 30)
+        _load(port, 50 * clients, clients)  # the workers' threads warm
+        cpu, started = tree_cpu_seconds(process.pid), time.perf_counter()
+        answers = _load(port, requests, clients)
+        seconds = time.perf_counter() - started
+        cpu = tree_cpu_seconds(process.pid) - cpu
+    finally:
+        _stop(process)
     failures = [answer for answer in answers if answer != 200]
     if failures:
         raise RuntimeError(f"{len(failures)} answers were not 200: {failures[:5]}")
-    done = len(answers)
+    return {
+        "requests": len(answers),
+        "req_per_s": round(len(answers) / seconds),
+        "server_cpu_ms_per_request": round(cpu * 1000 / len(answers), 3),
+    }
+
+
+def run(
+    *, requests: int, clients: int, workers: int, threads: int, rounds: int
+) -> dict:
+    rounds_of: dict[str, list[dict]] = {server: [] for server in SERVERS}
+    for _ in range(rounds):
+        for server in SERVERS:
+            rounds_of[server].append(
+                measure(
+                    server,
+                    requests=requests,
+                    clients=clients,
+                    workers=workers,
+                    threads=threads,
+                )
+            )
     result = {
-        "server": f"gunicorn {workers} x {threads}",
+        "servers": f"{workers} x {threads}",
         "clients": clients,
-        "requests": done,
-        "req_per_s": round(done / seconds),
-        "server_cpu_ms_per_request": round(cpu * 1000 / done, 3),
+        "rounds": rounds_of,
+        "median_cpu_ms_per_request": {
+            server: statistics.median(
+                one["server_cpu_ms_per_request"] for one in measured
+            )
+            for server, measured in rounds_of.items()
+        },
         "load": load_note(),
     }
-    say(
-        f"\nweb server floor, {result['server']}, {clients} clients: "
-        f"{result['req_per_s']} req/s, "
-        f"{result['server_cpu_ms_per_request']} ms of server CPU per request; "
-        f"{result['load']}"
-    )
+    say(f"\nweb server floor, {workers} x {threads}, {clients} clients:")
+    for server, measured in rounds_of.items():
+        say(
+            f"  {server}: "
+            + ", ".join(
+                f"{one['req_per_s']} req/s {one['server_cpu_ms_per_request']} ms"
+                for one in measured
+            )
+            + f"; median {result['median_cpu_ms_per_request'][server]} ms "
+            "of server CPU per request"
+        )
+    say(f"  {result['load']}")
     return result
 
 
@@ -134,6 +190,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     django_setup()  # write_result reads PostgreSQL's version
     write_result(
@@ -143,6 +200,7 @@ def main() -> None:
             clients=args.clients,
             workers=args.workers,
             threads=args.threads,
+            rounds=args.rounds,
         ),
     )
 

@@ -120,7 +120,7 @@ def cmd_up(args: list[str]) -> int:
             else (
                 (
                     "web",
-                    web_argv(host, port, 3, 4, run, pidfile=run / "web.pid"),
+                    web_argv(host, port, 3, 4, pidfile=run / "web.pid"),
                     web_env(env),
                 ),
                 ("worker", worker_argv(pidfile=run / "worker.pid"), env),

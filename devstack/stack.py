@@ -151,51 +151,62 @@ def web_env(
     return web
 
 
+# How long the web server waits for a request's headers, on a new
+# connection or a kept-alive one between requests: an idle connection is
+# closed after it, and a client trickling its headers is cut off. The
+# proxy in front keeps its idle upstream connections for less
+# (devstack/topology.py), so it never sends on one the server is closing.
+WEB_KEEPALIVE_SECONDS = 5
+
+
 def web_argv(
     host: str,
     port: int,
     workers: int,
     threads: int,
-    state: Path,
     *,
     quiet: bool = False,
     pidfile: Path | None = None,
 ) -> list[str]:
-    """gunicorn. The access log is gunicorn's default line without the query
-    string and the referer (admin searches carry an email in ?q=); `quiet`
-    drops it (the benchmarks measure the application, not a log line).
-    Each stack gets its own control socket (the default is one per user)."""
+    """Granian serving Django's WSGI application: `workers` processes,
+    each running the application on `threads` threads, with HTTP/1.1 in
+    Rust (hyper) before the interpreter is entered: about a quarter of
+    gunicorn's CPU per request (docs/performance.md, "Granian for
+    gunicorn"). The access log leaves out the query string (admin
+    searches carry an email in ?q=); `quiet` drops it (the benchmarks
+    measure the application, not a log line). A worker that dies is
+    started again; at a stop, requests in flight get 10 s to finish."""
     argv = [
-        str(VENV_BIN / "gunicorn"),
+        str(VENV_BIN / "granian"),
         "config.wsgi:application",
-        "--bind",
-        f"{host}:{port}",
+        "--interface",
+        "wsgi",
+        "--host",
+        host,
+        "--port",
+        str(port),
         "--workers",
         str(workers),
-        "--threads",
+        "--blocking-threads",
         str(threads),
+        "--http",
+        "1",
+        "--no-ws",
+        "--http1-header-read-timeout",
+        str(WEB_KEEPALIVE_SECONDS * 1000),
+        "--respawn-failed-workers",
+        "--workers-kill-timeout",
+        "10",
     ]
     if not quiet:
         argv += [
-            "--access-logfile",
-            "-",
-            "--access-logformat",
-            '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "-" "%(a)s"',
+            "--access-log",
+            "--access-log-fmt",
+            '%(addr)s - [%(time)s] "%(method)s %(path)s %(protocol)s" '
+            "%(status)d %(dt_ms).1f",
         ]
-    # gunicorn's largest request line (its default is 4094; nginx's
-    # large_client_header_buffers allow 8k): an address search with long
-    # filters reaches Django, which refuses what the schema does with a
-    # JSON 400, instead of meeting gunicorn's HTML 414 (the fuzz test met
-    # one at 4,867 bytes). Longer lines still get the server's own 414.
-    argv += ["--limit-request-line", "8190", "--graceful-timeout", "10"]
-    control = state / "gunicorn.ctl"
-    argv += (
-        ["--no-control-socket"]
-        if len(str(state)) > 90
-        else ["--control-socket", str(control)]
-    )
     if pidfile:
-        argv += ["--pid", str(pidfile)]
+        argv += ["--pid-file", str(pidfile)]
     return argv
 
 
@@ -492,7 +503,7 @@ class ThrowawayStack:
         log(f"starting web, worker and beat (logs: {self.log_dir})")
         self.children.start(
             "web",
-            web_argv("127.0.0.1", self.web_port, 2, 4, self.dir),
+            web_argv("127.0.0.1", self.web_port, 2, 4),
             web_env(self.env),
             self.log_dir / "web.log",
         )
@@ -525,9 +536,7 @@ class ThrowawayStack:
             f"starting gunicorn: {workers} workers x {threads} threads "
             f"(log: {self.log_dir}/web.log)"
         )
-        argv = web_argv(
-            "127.0.0.1", self.web_port, workers, threads, self.dir, quiet=True
-        )
+        argv = web_argv("127.0.0.1", self.web_port, workers, threads, quiet=True)
         self.children.start("web", argv, web_env(self.env), self.log_dir / "web.log")
         self.web_url = f"http://127.0.0.1:{self.web_port}"
         self.env["BENCH_URL"] = self.web_url

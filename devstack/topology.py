@@ -27,15 +27,19 @@ from pathlib import Path
 
 from devstack import local
 from devstack.postgres import SUPERUSER, current_user
-from devstack.stack import beat_argv, web_argv, web_env, worker_argv
+from devstack.stack import (
+    WEB_KEEPALIVE_SECONDS,
+    beat_argv,
+    web_argv,
+    web_env,
+    worker_argv,
+)
 from devstack.util import DevError, free_ports, log, stop_pids, warn
 
 # The names of the topology's processes, in start order.
 NAMES = ("web1", "web2", "nginx", "worker1", "worker2", "beat")
 # Django behind PgBouncer (config/settings/base.py, DB_PGBOUNCER).
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
-# Seconds a web node keeps an idle connection from nginx open.
-GUNICORN_KEEPALIVE = 5
 
 
 @dataclass
@@ -200,7 +204,7 @@ http {{
     default_type application/octet-stream;
 
     # The app's MAX_BODY_BYTES: a larger body is refused here, before a
-    # gunicorn thread sees it, and buffered bodies reach gunicorn whole.
+    # web node's thread sees it, and buffered bodies reach the node whole.
     client_max_body_size {max_body_bytes};
     client_body_buffer_size {max_body_bytes};
     client_body_timeout 10s;
@@ -215,10 +219,10 @@ http {{
     upstream web {{
 {servers}
         # Kept connections to the nodes; nginx closes an idle one before
-        # gunicorn would (--keep-alive {GUNICORN_KEEPALIVE}), so a POST never
-        # meets a connection the node just closed (a 502 nginx may not retry).
+        # the node would ({WEB_KEEPALIVE_SECONDS} s), so a POST never meets a
+        # connection the node just closed (a 502 nginx may not retry).
         keepalive 16;
-        keepalive_timeout {GUNICORN_KEEPALIVE - 3}s;
+        keepalive_timeout {WEB_KEEPALIVE_SECONDS - 3}s;
     }}
 
     server {{
@@ -345,17 +349,9 @@ class Topology:
         processes = []
         workers, concurrency = (2, 2) if up else (1, 1)
         for index, port in enumerate(self.web_ports, 1):
-            state = self.log_dir / f"web{index}"
-            state.mkdir(exist_ok=True)
             argv = web_argv(
-                "127.0.0.1",
-                port,
-                workers,
-                4,
-                state,
-                pidfile=self.pidfile(f"web{index}"),
+                "127.0.0.1", port, workers, 4, pidfile=self.pidfile(f"web{index}")
             )
-            argv += ["--keep-alive", str(GUNICORN_KEEPALIVE)]
             processes.append(Process(f"web{index}", argv, web_env(server)))
         processes.append(
             Process(

@@ -1,5 +1,6 @@
 """bench/wsgi_floor.py and bench/mail_cost.py measure what they say: a real
-gunicorn answering every request, real mails written. No timing here."""
+Granian and a real gunicorn answering every request, real mails written. No
+timing here."""
 
 import email
 import threading
@@ -9,13 +10,15 @@ from bench import mail_cost, wsgi_floor
 from devstack.util import free_ports
 
 
-def test_the_floor_is_measured_on_a_real_gunicorn():
-    measured = wsgi_floor.run(requests=400, clients=4, workers=1, threads=2)
+def test_the_floor_is_measured_on_both_real_servers():
+    measured = wsgi_floor.run(requests=400, clients=4, workers=1, threads=2, rounds=2)
 
-    # Every request answered 200 (or run() raises), each one counted.
-    assert measured["requests"] == 400
-    assert measured["server"] == "gunicorn 1 x 2"
-    assert measured["server_cpu_ms_per_request"] > 0
+    assert measured["servers"] == "1 x 2"
+    assert set(measured["rounds"]) == {"granian", "gunicorn"}
+    for rounds in measured["rounds"].values():
+        # Every request answered 200 (or run() raises), each one counted.
+        assert [one["requests"] for one in rounds] == [400, 400]
+        assert all(one["server_cpu_ms_per_request"] > 0 for one in rounds)
 
 
 def test_the_floor_counts_an_answer_that_is_not_200():

@@ -1,4 +1,4 @@
-"""A body over MAX_BODY_BYTES gets its 413, every time, from the real gunicorn.
+"""A body over MAX_BODY_BYTES gets its 413, every time, from the real server.
 
 Clients such as Python's http.client, requests or Node's fetch write the whole
 body before they read the answer. If the server answers and closes while body
@@ -65,6 +65,18 @@ def _read_interim(sock: socket.socket) -> bytes:
     return data
 
 
+def _peek(sock: socket.socket, size: int) -> bytes:
+    """The first `size` bytes the server sent, left for the next read."""
+    data = b""
+    while len(data) < size:
+        data = sock.recv(size, socket.MSG_PEEK)
+        if not data:
+            break
+        if len(data) < size:
+            time.sleep(0.001)
+    return data
+
+
 def _read_answer(sock: socket.socket) -> tuple[int, bytes]:
     response = http.client.HTTPResponse(sock)
     response.begin()  # skips a 100 Continue the client did not wait for
@@ -99,9 +111,15 @@ def post(
         try:
             sock.sendall(_head(host, port, headers))
             if expect:
-                interim = _read_interim(sock)
-                if not interim.startswith(b"HTTP/1.1 100"):
-                    return f"no 100 Continue: {interim[:40]!r}"
+                status_line = _peek(sock, 12)
+                if status_line == b"HTTP/1.1 100":
+                    _read_interim(sock)
+                elif status_line == b"HTTP/1.1 413" and not chunked:
+                    # Refused by its declared length before the body, as
+                    # RFC 9110 (10.1.1) allows: the client sends none.
+                    body = b""
+                else:
+                    return f"no 100 Continue: {status_line!r}"
             for start in range(0, len(body), PIECE):
                 piece = body[start : start + PIECE]
                 if chunked:
@@ -216,3 +234,26 @@ def test_chunked_bodies_under_the_limit_are_read(live_server_url):
 
     assert response.status == 401
     assert json.loads(response.read()) == WRONG_PASSWORD
+
+
+def test_a_body_answered_unread_keeps_the_connection(live):
+    """A request refused before its body was read (here a 401 for a bad
+    token: the parser never runs), its body arriving after the answer was
+    made: the connection stays usable for the client's next request."""
+    host, port = _address(live.url)
+    body = json.dumps({"first_name": "A"}).encode()
+    with socket.create_connection((host, port), timeout=10) as sock:
+        for _ in range(3):
+            head = (
+                f"POST /store/customers/me HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                f"x-publishable-api-key: {live.publishable_key}\r\n"
+                "Authorization: Bearer not-a-token\r\n"
+                "Content-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n"
+            )
+            sock.sendall(head.encode())
+            time.sleep(0.05)  # the body after the headers, as urllib3 sends it
+            sock.sendall(body)
+            status, answer = _read_answer(sock)
+
+            assert status == 401, answer
