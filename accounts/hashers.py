@@ -53,7 +53,7 @@ _hashing_lock = threading.Lock()
 
 def on_hashing_thread(work: Callable[..., T], *args: Any) -> T:
     """`work(*args)` on this process's hashing threads, started at first use
-    (a forked child, a gunicorn or Celery worker, starts its own)."""
+    (a forked child, a web server or Celery worker, starts its own)."""
     if threading.current_thread().name.startswith(HASHING_THREAD):
         return work(*args)  # nested: waiting on itself would hang
     return _hashing_threads().submit(work, *args).result()

@@ -50,17 +50,21 @@ class BodyLimitMiddleware:
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable:
         stream = environ["wsgi.input"]
         length = _content_length(environ)
-        limited = self.limit is not None
-        if limited and length is None and _is_chunked(environ):
-            head = _read(stream, self.limit + 1)
+        limit = self.limit
+        if limit is not None and length is None and _is_chunked(environ):
+            head = _read(stream, limit + 1)
             # Django reads CONTENT_LENGTH bytes: give it the body, or the
             # first limit + 1 bytes and a length that makes it refuse them.
             environ["wsgi.input"] = io.BytesIO(head)
             environ["CONTENT_LENGTH"] = str(len(head))
-            if len(head) <= self.limit:
+            if len(head) <= limit:
                 return self.app(environ, start_response)
             budget = DRAIN_MAX_BYTES - len(head)
-        elif limited and length is not None and self.limit < length <= DRAIN_MAX_BYTES:
+        elif (
+            limit is not None
+            and length is not None
+            and limit < length <= DRAIN_MAX_BYTES
+        ):
             budget = length
         else:
             result = self.app(environ, start_response)
@@ -129,6 +133,6 @@ def _content_length(environ: dict[str, Any]) -> int | None:
 
 def _is_chunked(environ: dict[str, Any]) -> bool:
     """A chunked body the server lets us read to its end (PEP 3333 has no
-    chunked bodies; gunicorn flags it with wsgi.input_terminated)."""
+    chunked bodies; Granian and gunicorn flag it with wsgi.input_terminated)."""
     coding = environ.get("HTTP_TRANSFER_ENCODING", "")
     return bool(environ.get("wsgi.input_terminated")) and "chunked" in coding.lower()

@@ -225,7 +225,7 @@ def sizes_main(doc: str, *, name: str, run, default_sizes: str) -> None:
 
 def latency_args(doc: str) -> tuple[list[int], int, str]:
     """`python -m bench.PART --sizes 1000,100000 --samples 200 --url URL`
-    of a one-client latency part: the sizes, the samples, gunicorn's URL
+    of a one-client latency part: the sizes, the samples, the web server's URL
     (BENCH_URL by default); Django set up."""
     import argparse
 
@@ -271,7 +271,7 @@ def backend_cpu_seconds(pid: int) -> float | None:
 
 
 def tree_cpu_seconds(master: int) -> float:
-    """CPU time of a master process (a gunicorn's, a Celery worker's,
+    """CPU time of a master process (the web server's, a Celery worker's,
     PostgreSQL's): its own and its reaped children's, and its live
     children's."""
     ticks = os.sysconf("SC_CLK_TCK")

@@ -4,7 +4,7 @@ queries each request makes, and the ratio of the largest size to the
 smallest.
 
 One client, one request at a time (no queueing in the figures). In-process
-runs Django's whole handler in this process; HTTP goes to gunicorn on a
+runs Django's whole handler in this process; HTTP goes to the web server on a
 kept-alive connection. Each request uses a random customer row; OTP
 challenges are opened in bulk between timed requests, never inside one.
 

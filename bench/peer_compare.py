@@ -26,7 +26,7 @@ Per round and system:
   `GET /store/customers/me` at 8 and 32 connections and email+password
   login at 8 (the client registers its own customer on each side).
 
-The 1-minute load average is read before each run, and our gunicorn
+The 1-minute load average is read before each run, and our web server's
 workers' RSS (ps) after each of ours. var/bench/peers.json holds every row
 and, per metric, the median over the rounds of ours and of the peer and
 their ratio (ours / peer, throughput: above 1 we are faster).
@@ -108,7 +108,7 @@ def stack_options(p: argparse.ArgumentParser) -> None:
         "--url", default=os.environ.get("BENCH_URL", ""), help=f"our server {ours}"
     )
     p.add_argument("--mail-dir", type=Path, help=f"our worker's mail {ours}")
-    p.add_argument("--web-pid", type=int, help=f"our gunicorn master, for RSS {ours}")
+    p.add_argument("--web-pid", type=int, help=f"our web server, for RSS {ours}")
 
 
 def stack_argv(*, url: str, mail_dir: Path, web_pid: int | None) -> list[str]:
@@ -282,7 +282,7 @@ def in_flow_p50_ms(stderr: str) -> list[dict[str, float]]:
 
 
 def workers_rss_mib(master_pid: int) -> dict[int, float]:
-    """Each gunicorn worker's (the master's children) RSS, by PID, from ps."""
+    """Each web server worker's (the master's children) RSS, by PID, from ps."""
     result = subprocess.run(  # noqa: S603
         ["ps", "-o", "pid=,rss=", "--ppid", str(master_pid)],  # noqa: S607
         capture_output=True,
@@ -294,7 +294,7 @@ def workers_rss_mib(master_pid: int) -> dict[int, float]:
 
 
 def web_rss_mib(master_pid: int | None) -> list[float]:
-    """RSS of each gunicorn worker, least first."""
+    """RSS of each web server worker, least first."""
     return sorted(workers_rss_mib(master_pid).values()) if master_pid else []
 
 

@@ -1,7 +1,7 @@
 """Replication lag to Medusa under a steady stream of customer changes.
 
 Each step sends changes at a fixed rate (open loop, for `seconds`) as real
-HTTP requests to gunicorn, each from a customer with no change still on
+HTTP requests to the web server, each from a customer with no change still on
 its way: profile updates (POST /store/customers/me, 40 %), address updates
 (30 %), creates (15 %) and deletes (15 %) on /store/customers/me/addresses.
 A "direct" step makes the same changes through the services those routes
@@ -164,7 +164,7 @@ def direct(change: Change, sender: None) -> tuple[int, str | None]:
     """The change through the service the route calls, in this process:
     the same transaction (the address book read in it, as the routes do),
     triggers and kick after the commit, without HTTP, middleware, DRF or
-    gunicorn."""
+    the web server."""
     from accounts import services
 
     customer_id, now = load_data.customer_id(change.row), _now()
@@ -280,7 +280,7 @@ def step(
     how: str = "http",
 ) -> tuple[dict, list[list]]:
     """`rate` changes per second for `seconds`, then until all show; `how`:
-    "http" through gunicorn, or "direct" through the services in this
+    "http" through the web server, or "direct" through the services in this
     process. The figures, and each change as [kind, due, answered, shown,
     status] in seconds from the step's start."""
     changes: list[Change] = []
@@ -497,7 +497,7 @@ def run(
         if warm["never_seen"]:
             raise RuntimeError(
                 "changes did not reach Medusa: is a Celery worker running with "
-                "MEDUSA_DATABASE_URL, and gunicorn with it (its kicks)?"
+                "MEDUSA_DATABASE_URL, and the web server with it (its kicks)?"
             )
         plan = [("http", rate) for rate in rates]
         plan += [("direct", rate) for rate in direct_rates]

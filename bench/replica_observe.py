@@ -114,7 +114,7 @@ def metrics_delta(before: dict, after: dict) -> dict:
 
 
 class StackCpu:
-    """CPU seconds (user + system) of gunicorn, of the Celery worker, of
+    """CPU seconds (user + system) of the web server, of the Celery worker, of
     PostgreSQL and of Redis, each a master and its children, the exited ones included
     (as the master reaped them: a backend per connection, a drain task's
     reconnection), and of this process (client threads and poller).

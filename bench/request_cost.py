@@ -1,6 +1,6 @@
 """What one request costs this process: CPU time and SQL statements per
 request, through Django's whole handler in-process (middleware, DRF,
-services, PostgreSQL, Redis, the broker publish; no gunicorn, no network),
+services, PostgreSQL, Redis, the broker publish; no web server, no network),
 for the four routes the peers are compared on: `GET /store/customers/me`
 (the same 20 tokens over and over, as a busy storefront's reads), OTP
 verify, OTP send (new addresses) and email+password login. CPU time is

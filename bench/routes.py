@@ -1,7 +1,7 @@
 """The three measured routes as ready-made requests, and two ways to send
 them: through Django's whole handler in this process (middleware, DRF,
-services, PostgreSQL, Redis; no network, no gunicorn) and over HTTP to
-gunicorn on a kept-alive connection.
+services, PostgreSQL, Redis; no network, no web server) and over HTTP to
+the web server on a kept-alive connection.
 
 - `verify`: POST /store/auth/otp/verify, a returning OTP user (customer with
   an email-otp identity) with a fresh challenge of known code per request;
@@ -171,7 +171,7 @@ class InProcess:
 
 
 class OverHttp:
-    """One kept-alive HTTP/1.1 connection to gunicorn."""
+    """One kept-alive HTTP/1.1 connection to the web server."""
 
     def __init__(self, base_url: str) -> None:
         parts = urlsplit(base_url)

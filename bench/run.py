@@ -129,7 +129,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     if not args.url:
-        parser.error("--url (or BENCH_URL) is required: gunicorn to measure")
+        parser.error("--url (or BENCH_URL) is required: the web server to measure")
     django_setup()
     name = "full" if args.full else "quick"
     profile = PROFILES[name]

@@ -9,7 +9,7 @@ until the minutes are up, each loop: M complete code logins at 8 clients
 (bench/peers/bench-code-login.py, flow mode: the request, the mail through
 the worker, the confirm, `/me`), then N password logins and N
 `GET /store/customers/me` at 8 connections (bench/peers/bench-login.mjs).
-Every 5 s the RSS of each gunicorn worker (ps); after the last loop, a
+Every 5 s the RSS of each web server worker (ps); after the last loop, a
 few seconds at rest and once more. var/bench/soak.json holds the samples,
 the loops' rates and, per worker, its RSS at the first sample, the least
 and the most over the warm minute (the second) and over the last one, and
@@ -123,7 +123,7 @@ def worker_summary(samples: Sequence[dict], at_rest: dict) -> list[dict]:
     end = samples[-1]["second"]
     windows = {"warm": (60, 120), "last": (end - 60, end)}
     out = []
-    # Every worker seen: one gunicorn replaced (a timeout, a crash) too.
+    # Every worker seen: one replaced (a crash) too.
     pids = {pid for s in [*samples, at_rest] for pid in s["rss_mib"]}
     for pid in sorted(pids):
         seen = [s["rss_mib"][pid] for s in samples if pid in s["rss_mib"]]

@@ -1,4 +1,4 @@
-"""HTTP throughput of verify, login and me against gunicorn with wrk at
+"""HTTP throughput of verify, login and me against the web server with wrk at
 concurrency 8 and 32 (closed loop: each connection sends its next request
 when the answer arrives), on the loaded data set.
 

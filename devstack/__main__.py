@@ -381,7 +381,7 @@ def bench_with_worker(
 ) -> int:
     """`python -m module ARGV` on the bench stack with one Celery worker,
     the peers started and stopped around it; ARGV is `argv(url=, mail_dir=,
-    web_pid=, envs=)`: our server, its mail, gunicorn's master, the peers'
+    web_pid=, envs=)`: our server, its mail, the web server's master, the peers'
     env files."""
     stack = ThrowawayStack("bench")
     signal.signal(signal.SIGTERM, raise_stop)

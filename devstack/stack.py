@@ -301,7 +301,7 @@ class Children:
 class ThrowawayStack:
     """PostgreSQL and Redis on free ports in temporary directories, fresh
     secrets, the database prepared (beat's jobs disabled), then web, worker
-    and beat (test) or gunicorn alone (bench); test adds a real Medusa with
+    and beat (test) or the web server alone (bench); test adds a real Medusa with
     its own PostgreSQL (devstack/medusa.py). `close()` stops everything it
     started, also what a test restarted, and removes the directories.
 
@@ -523,7 +523,7 @@ class ThrowawayStack:
         log(f"live stack ready at {self.web_url}")
 
     def start_bench_web(self) -> None:
-        """gunicorn alone: beat would fire sweeps of its own, and the
+        """The web server alone: beat would fire sweeps of its own, and the
         benchmarks need no worker (they open OTP challenges themselves),
         but for the replication benchmark (start_bench_replica)."""
         set_default(self.env, "BENCH_WEB_WORKERS", "4")
@@ -533,7 +533,7 @@ class ThrowawayStack:
             int(self.env["BENCH_WEB_THREADS"]),
         )
         log(
-            f"starting gunicorn: {workers} workers x {threads} threads "
+            f"starting the web server: {workers} workers x {threads} threads "
             f"(log: {self.log_dir}/web.log)"
         )
         argv = web_argv("127.0.0.1", self.web_port, workers, threads, quiet=True)
@@ -546,13 +546,13 @@ class ThrowawayStack:
             HEALTH_TIMEOUT,
             lambda: self.children.check_alive("web"),
         ):
-            raise DevError("gunicorn did not become healthy")
+            raise DevError("the web server did not become healthy")
 
     def start_bench_replica(self) -> None:
         """For the replication benchmark alone: a database next to ours
         with Medusa's tables (tests/imports/medusa_schema.sql, so the
         worker's check at its start passes; the benchmark fills them),
-        MEDUSA_DATABASE_URL naming it in the app env, gunicorn (re)started
+        MEDUSA_DATABASE_URL naming it in the app env, the web server (re)started
         with it (its commits kick the drains) and a Celery worker, started
         as the test stack's, to run them. stop_bench_replica() stops the
         worker; close() would too."""

@@ -1,6 +1,6 @@
 """The production topology on one machine (`./dev up --topology prod`, and
 the throw-away one of tests/topology/): nginx in front with TLS, two web
-nodes (two gunicorn masters, standing for two hosts), PgBouncer in
+nodes (two Granian masters, standing for two hosts), PgBouncer in
 transaction pooling between Django and PostgreSQL, two Celery workers and
 exactly one beat, on the stack's PostgreSQL and Redis. docs/deploy.md
 describes the same layout for real hosts.
@@ -275,7 +275,7 @@ class Topology:
     application's environment with DATABASE_URL pointing at PostgreSQL
     itself (migrations run there); the servers get PgBouncer's.
 
-    kind "up": 2 gunicorn workers x 4 threads a node, worker concurrency 2;
+    kind "up": 2 web workers x 4 threads a node, worker concurrency 2;
     "test": 1 x 4 and 1, to spare the two cores the suite shares."""
 
     env: Mapping[str, str]

@@ -1,6 +1,6 @@
 """Shared fixtures. Tests run against the real PostgreSQL and Redis that
 ./dev test starts (or plain pytest, through devstack.pytest_plugin); live
-tests also reach its gunicorn, worker and beat."""
+tests also reach its web server, worker and beat."""
 
 import logging
 import os
@@ -163,7 +163,7 @@ def live_server_url():
 
 @pytest.fixture
 def live(transactional_db, live_server_url):
-    """HTTP client for the gunicorn started by ./dev test. Rows are committed
+    """HTTP client for the web server started by ./dev test. Rows are committed
     (transactional_db), so the server sees them; tables are flushed after
     (TRUNCATE), once the live worker is done with this test's tasks."""
     from accounts.models import PublishableApiKey

@@ -558,7 +558,7 @@ SIGNUPS_PAUSE_THRESHOLD = env.int("SIGNUPS_PAUSE_THRESHOLD", default=50)  # an h
 
 # Request limits in Redis per IP / per email, as (limit, window seconds); a
 # flood layer only (docs/deploy.md). TRUSTED_PROXY_COUNT: proxies in front of
-# gunicorn that append to X-Forwarded-For (0: use the socket's address).
+# the web server that append to X-Forwarded-For (0: use the socket's address).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 LOGIN_LIMIT_PER_IP = env.int("LOGIN_LIMIT_PER_IP", default=100)  # 10 minutes
 # Failed logins only (docs/api.md, "Request limits"): per address and client

@@ -226,7 +226,7 @@ def test_hashes_of_many_threads_run_on_the_hashing_threads(threads):
     arena: four request threads hash on PASSWORD_HASHING_THREADS, so a web
     worker holds that many such blocks, not four (docs/performance.md,
     "Prepared statements, one hashing thread, the web server"). A forked
-    worker (gunicorn, Celery prefork) hashes on a thread of its own."""
+    worker (the web server's, Celery prefork) hashes on a thread of its own."""
     proc = django_process(
         {"PASSWORD_HASHING_THREADS": str(threads)}, HASH_IN_THREADS_AND_A_FORKED_CHILD
     )

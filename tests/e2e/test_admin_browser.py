@@ -1,5 +1,5 @@
 """The staff admin in a real browser: Debian's Chromium, driven headless by
-Playwright against the gunicorn that ./dev test starts.
+Playwright against the web server that ./dev test starts.
 
 A Support user (staff, group Support, not a superuser) logs in through the
 login form, filters the orphans by age, deletes one through the

@@ -1,4 +1,4 @@
-"""Through the live stack: gunicorn, PostgreSQL, Redis and a Celery worker."""
+"""Through the live stack: the web server, PostgreSQL, Redis and a Celery worker."""
 
 import re
 import time

@@ -3,7 +3,7 @@
 Every operation of `/api/schema/` (drf-spectacular, plus /health and
 /metrics) gets schemathesis' deterministic coverage cases (boundaries,
 missing and wrong-typed fields, unexpected methods) and FUZZ_EXAMPLES random
-positive and negative cases, sent to the gunicorn of `./dev test`. Every
+positive and negative cases, sent to the web server of `./dev test`. Every
 answer must be: no 5xx (every dependency is up, so even the documented 503
 is a defect here), a documented status, content type and headers, a body
 that matches the schema, 4xx for input the schema forbids, 2xx for any

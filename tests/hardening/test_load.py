@@ -1,4 +1,4 @@
-"""A mixed workload against the live gunicorn of ./dev test: two-step and
+"""A mixed workload against the live web server of ./dev test: two-step and
 one-step signups, logins, profile reads, OTP send and verify, token refresh;
 at least 10,000 requests, 50 at a time.
 

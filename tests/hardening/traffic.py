@@ -1,5 +1,5 @@
 """HTTP traffic for the load and fault tests: one requests.Session per
-thread against the live gunicorn (or, with `verify` naming a certificate,
+thread against the live web server (or, with `verify` naming a certificate,
 nginx's HTTPS in tests/topology), every answer counted by route and status,
 every 5xx and every unexpected answer kept for the failure message."""
 

@@ -1,4 +1,4 @@
-"""OTP against the running gunicorn, PostgreSQL, Redis and Celery worker,
+"""OTP against the running web server, PostgreSQL, Redis and Celery worker,
 with real concurrency."""
 
 import re

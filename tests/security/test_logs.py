@@ -50,7 +50,7 @@ def test_an_admin_search_by_email_leaves_only_the_path_in_the_access_log(live, e
 
 
 def wait_for_access_line(log: Path, start: int, needle: str) -> str:
-    """What the log gained since `start`, once it holds `needle` (gunicorn
+    """What the log gained since `start`, once it holds `needle` (the server
     writes the line after the response)."""
     for _ in range(100):
         with log.open("rb") as stream:

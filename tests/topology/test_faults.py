@@ -1,6 +1,6 @@
 """The mixed load of tests/hardening/test_load.py (its scenarios and its
 client, over HTTPS at nginx with the topology's certificate pinned) while,
-one after the other: a web node's gunicorn master and workers are SIGKILLed
+one after the other: a web node's master and workers are SIGKILLed
 and the node restarted, PgBouncer restarted as an operator restarts it (its
 safe shutdown, SIGINT, then a new one on the same port), and a Celery worker
 SIGKILLed (and restarted).
@@ -99,7 +99,7 @@ def _restart(topology, name: str) -> None:
 
 
 def _sigkill(topology, name: str) -> None:
-    """SIGKILL to a process group (a gunicorn master and its workers, a
+    """SIGKILL to a process group (a web node's master and its workers, a
     Celery worker and its pool): a host gone, nothing cleaned up."""
     process = topology.children.procs[name]
     os.killpg(process.pid, signal.SIGKILL)
@@ -235,7 +235,7 @@ def test_mixed_load_through_a_web_node_pgbouncer_and_worker_restart(
     def excused(call) -> bool:
         """A 502/503 with Retry-After in a fault window; or, while a node
         was dead, an answer cut off: nginx had passed on the node's headers
-        when the node died before its body (gunicorn sends them apart), and
+        when the node died before its body (a server may send them apart), and
         can only close the connection. The client got no answer, not a
         wrong one; see docs/deploy.md."""
         window = in_window(call)
