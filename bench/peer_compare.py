@@ -293,6 +293,30 @@ def workers_rss_mib(master_pid: int) -> dict[int, float]:
     return {int(pid): round(int(kb) / 1024, 1) for pid, kb in rows}
 
 
+def workers_shared_mib(master_pid: int) -> dict[int, dict[str, float]]:
+    """Each web server worker's proportional set size (its shared pages,
+    the server's code and what the master had before the fork, divided
+    among the processes mapping them) and private memory, by PID, from
+    /proc/PID/smaps_rollup: what a worker more costs a host, where RSS
+    counts every shared page in each worker."""
+    out = {}
+    for pid in workers_rss_mib(master_pid):
+        try:
+            text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except OSError:
+            continue  # gone since ps saw it
+        kib = {
+            name: int(value.split()[0])
+            for name, _, value in (line.partition(":") for line in text.splitlines())
+            if name in ("Pss", "Private_Clean", "Private_Dirty")
+        }
+        out[pid] = {
+            "pss": round(kib["Pss"] / 1024, 1),
+            "private": round((kib["Private_Clean"] + kib["Private_Dirty"]) / 1024, 1),
+        }
+    return out
+
+
 def web_rss_mib(master_pid: int | None) -> list[float]:
     """RSS of each web server worker, least first."""
     return sorted(workers_rss_mib(master_pid).values()) if master_pid else []

@@ -10,13 +10,14 @@ until the minutes are up, each loop: M complete code logins at 8 clients
 the worker, the confirm, `/me`), then N password logins and N
 `GET /store/customers/me` at 8 connections (bench/peers/bench-login.mjs).
 Every 5 s the RSS of each web server worker (ps); after the last loop, a
-few seconds at rest and once more. var/bench/soak.json holds the samples,
-the loops' rates and, per worker, its RSS at the first sample, the least
-and the most over the warm minute (the second) and over the last one, and
-at rest. The least of a minute is the worker between password hashes: a
-hash holds Argon2id's 19 MiB until it ends (docs/performance.md, "The hash
-buffer handed back"); growth is the last minute's least minus the warm
-minute's.
+few seconds at rest and once more, with each worker's PSS and private
+memory (RSS counts the pages a worker shares with the others in each).
+var/bench/soak.json holds the samples, the loops' rates and, per worker,
+its RSS at the first sample, the least and the most over the warm minute
+(the second) and over the last one, and at rest. The least of a minute is
+the worker between password hashes: a hash holds Argon2id's 19 MiB until
+it ends (docs/performance.md, "The hash buffer handed back"); growth is the
+last minute's least minus the warm minute's.
 """
 
 import argparse
@@ -37,6 +38,7 @@ from bench.peer_compare import (
     stack_argv,
     stack_options,
     workers_rss_mib,
+    workers_shared_mib,
 )
 
 # Often enough that each minute has samples between password hashes.
@@ -189,6 +191,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         last = sampler.sample()
         time.sleep(REST_SECONDS)
         at_rest = sampler.sample()
+        at_rest["shared_mib"] = workers_shared_mib(args.web_pid)
     finally:
         drop.stop()
     samples = sampler.samples[:-1]
@@ -219,6 +222,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             ],
         )
     )
+    say(f"at rest, PSS and private MiB: {at_rest['shared_mib']}")
     say(f"{loops} loops, {requests:,} requests timed, the last at {last['second']} s")
     if errors or failed_runs:
         say(f"failed requests: {errors}; clients that failed: {failed_runs}")

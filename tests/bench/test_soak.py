@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bench import soak
-from bench.peer_compare import WARMUP, workers_rss_mib
+from bench.peer_compare import WARMUP, workers_rss_mib, workers_shared_mib
 
 
 def test_the_workers_rss_is_read_for_each_child_of_the_master():
@@ -32,6 +32,46 @@ def test_the_workers_rss_is_read_for_each_child_of_the_master():
 
     assert rss[child.pid] > 40
     assert childless == {}
+
+
+def test_a_workers_shared_pages_are_divided_and_its_own_counted():
+    """Two children share 40 MiB their parent wrote before the fork; each
+    writes 20 MiB of its own after it: each one's PSS holds a third of the
+    shared part, its private memory only its own part (the page cache's and the
+    interpreter's pages aside)."""
+    code = (
+        "import os, time\n"
+        "shared = bytearray(b'x' * (40 << 20))\n"
+        "r, w = os.pipe()\n"
+        "for _ in range(2):\n"
+        "    if os.fork() == 0:\n"
+        "        own = bytearray(b'y' * (20 << 20))\n"
+        "        os.write(w, b'.')\n"
+        "        time.sleep(30)\n"
+        "        os._exit(0)\n"
+        "os.read(r, 1); os.read(r, 1)\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(30)\n"
+    )
+    parent = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert parent.stdout.readline() == "ready\n"
+        rss = workers_rss_mib(parent.pid)
+        shared = workers_shared_mib(parent.pid)
+    finally:
+        parent.kill()
+        parent.wait()
+        subprocess.run(["pkill", "-KILL", "-P", str(parent.pid)], check=False)  # noqa: S603, S607
+
+    assert set(shared) == set(rss)
+    assert len(rss) == 2
+    for pid, memory in shared.items():
+        assert rss[pid] > 60  # both parts, whole
+        # Its own 20 and a third of the 40 (the parent maps them too).
+        assert 30 < memory["pss"] < rss[pid] - 20
+        assert 20 <= memory["private"] < 35  # its own 20, not the shared 40
 
 
 def sample(second, **rss):
