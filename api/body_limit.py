@@ -23,12 +23,14 @@ This WSGI middleware, around Django's application:
   goes out: Granian keeps a connection only if its request body was read.
 
 Threat model: a client that declares or sends more than it may. The drain
-reads at most DRAIN_MAX_BYTES and stops once DRAIN_SECONDS have passed; a
-declared Content-Length over DRAIN_MAX_BYTES is not read at all (the server
-closes; a client still sending may then see a reset). Not defended here: a
-client that stalls in the middle of its body holds a thread until it
-leaves, as it can with any body; the proxy in front buffers bodies, with a
-timeout, and refuses big ones first (docs/deploy.md).
+reads at most DRAIN_MAX_BYTES and no more once DRAIN_SECONDS have passed; a
+declared Content-Length over DRAIN_MAX_BYTES is not read at all, nor one
+over the limit whose client waits for `100 Continue` (it gets the 413 in
+its place and sends nothing); the server then closes, and a client still
+sending may see a reset. Not defended here: the server has no timeout for
+a read, so a client that stalls in the middle of its body holds a thread
+until it leaves, as it can with any body; the proxy in front buffers
+bodies, with a timeout, and refuses big ones first (docs/deploy.md).
 """
 
 import contextlib
@@ -65,6 +67,10 @@ class BodyLimitMiddleware:
             and length is not None
             and limit < length <= DRAIN_MAX_BYTES
         ):
+            if environ.get("HTTP_EXPECT", "").lower() == "100-continue":
+                # Refused before its body: the client sends none, and the
+                # server closes the connection after the 413.
+                return self.app(environ, start_response)
             budget = length
         else:
             result = self.app(environ, start_response)
@@ -74,8 +80,7 @@ class BodyLimitMiddleware:
                 # answer goes out: Granian closes a kept-alive connection
                 # whose body is still arriving, and the client's next request
                 # on it would fail.
-                with contextlib.suppress(Exception):  # a reset: the server closes
-                    _read(stream, length)
+                _drain(stream, length)
             return result
         return _AnswerThenDrain(
             self.app(environ, start_response), lambda: _drain(stream, budget)
@@ -103,8 +108,8 @@ class _AnswerThenDrain:
 
 def _drain(stream, budget: int) -> None:
     deadline = time.monotonic() + DRAIN_SECONDS
-    # A timeout, a reset, a malformed chunk: the answer is already sent; the
-    # server finds the body unfinished and closes the connection.
+    # A reset, a malformed chunk: the server finds the body unfinished and
+    # closes the connection after the answer.
     with contextlib.suppress(Exception):
         while budget > 0 and time.monotonic() < deadline:
             data = stream.read(min(READ_SIZE, budget))

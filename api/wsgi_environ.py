@@ -14,20 +14,17 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-# What the server fills in for each request; a process variable of the same
-# name is overwritten, so an equal value is the request's.
+# What the server sets for every request, over a process variable of the
+# same name, so an equal value is the request's. Not CONTENT_TYPE or
+# CONTENT_LENGTH: set only when the request has them, a process variable
+# of that name would otherwise stand in for a missing header.
 CGI_KEYS = frozenset(
     {
-        "CONTENT_LENGTH",
-        "CONTENT_TYPE",
         "GATEWAY_INTERFACE",
         "PATH_INFO",
         "QUERY_STRING",
-        "RAW_URI",
         "REMOTE_ADDR",
-        "REMOTE_PORT",
         "REQUEST_METHOD",
-        "REQUEST_URI",
         "SCRIPT_NAME",
         "SERVER_NAME",
         "SERVER_PORT",

@@ -16,6 +16,8 @@ needed only to stamp the result (bench.common.write_result).
 
 import argparse
 import http.client
+import os
+import signal
 import statistics
 import subprocess
 import threading
@@ -90,7 +92,9 @@ def _argv(server: str, port: int, workers: int, threads: int) -> list[str]:
     ]
 
 
-def _wait_up(server: subprocess.Popen, port: int, deadline: float) -> None:
+def wait_up(server: subprocess.Popen, port: int, deadline: float) -> None:
+    """Until the server answers a GET with 200; raises if it exits first or
+    the deadline passes."""
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise RuntimeError(f"the server exited with status {server.returncode}")
@@ -102,12 +106,14 @@ def _wait_up(server: subprocess.Popen, port: int, deadline: float) -> None:
     raise RuntimeError("the server did not answer")
 
 
-def _stop(server: subprocess.Popen) -> None:
+def stop(server: subprocess.Popen) -> None:
+    """SIGTERM to a server started in a session of its own, then SIGKILL to
+    the whole group (its workers too) if it has not stopped in 30 s."""
     server.terminate()
     try:
         server.wait(timeout=30)
     except subprocess.TimeoutExpired:
-        server.kill()
+        os.killpg(server.pid, signal.SIGKILL)
         server.wait()
 
 
@@ -122,16 +128,17 @@ def measure(
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
-        _wait_up(process, port, time.monotonic() + 30)
+        wait_up(process, port, time.monotonic() + 30)
         _load(port, 50 * clients, clients)  # the workers' threads warm
         cpu, started = tree_cpu_seconds(process.pid), time.perf_counter()
         answers = _load(port, requests, clients)
         seconds = time.perf_counter() - started
         cpu = tree_cpu_seconds(process.pid) - cpu
     finally:
-        _stop(process)
+        stop(process)
     failures = [answer for answer in answers if answer != 200]
     if failures:
         raise RuntimeError(f"{len(failures)} answers were not 200: {failures[:5]}")

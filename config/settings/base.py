@@ -560,6 +560,11 @@ SIGNUPS_PAUSE_THRESHOLD = env.int("SIGNUPS_PAUSE_THRESHOLD", default=50)  # an h
 # flood layer only (docs/deploy.md). TRUSTED_PROXY_COUNT: proxies in front of
 # the web server that append to X-Forwarded-For (0: use the socket's address).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+if TRUSTED_PROXY_COUNT:
+    # The proxy trusted for the client's address also says whether the client
+    # came over TLS (the web server takes no forwarded header itself);
+    # production trusts it always (config/settings/production.py).
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 LOGIN_LIMIT_PER_IP = env.int("LOGIN_LIMIT_PER_IP", default=100)  # 10 minutes
 # Failed logins only (docs/api.md, "Request limits"): per address and client
 # (10 minutes), and per address from clients that never logged in to it (an

@@ -8,7 +8,7 @@ import subprocess
 import time
 import urllib.request
 
-from bench.wsgi_floor import _stop, _wait_up
+from bench.wsgi_floor import stop, wait_up
 from devstack.stack import ROOT, web_argv
 from devstack.util import free_ports
 
@@ -26,21 +26,37 @@ def test_the_process_environment_is_not_in_a_request(tmp_path):
         "HTTP_X_SENT": "from the environment",
         # A variable named like a CGI key: the request's value wins.
         "REQUEST_METHOD": "DELETE",
+        # One the server sets only for a request with a body: out of a GET.
+        "CONTENT_LENGTH": "12",
+        "CONTENT_TYPE": "application/json",
     }
     server = subprocess.Popen(  # noqa: S603
-        argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        argv,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
-        _wait_up(server, port, time.monotonic() + 30)
+        wait_up(server, port, time.monotonic() + 30)
         request = urllib.request.Request(  # noqa: S310  (http to loopback)
             f"http://127.0.0.1:{port}/path?q=1", headers={"X-Sent": "by the client"}
         )
         with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
             seen = json.loads(answer.read())
     finally:
-        _stop(server)
+        stop(server)
 
-    for name in ("DATABASE_URL", "PROBE_SECRET", "HTTP_X_FROM_ENV", "PATH", "HOME"):
+    for name in (
+        "DATABASE_URL",
+        "PROBE_SECRET",
+        "HTTP_X_FROM_ENV",
+        "CONTENT_LENGTH",
+        "CONTENT_TYPE",
+        "PATH",
+        "HOME",
+    ):
         assert name not in seen
     assert seen["HTTP_X_SENT"] == "by the client"
     assert seen["REQUEST_METHOD"] == "GET"

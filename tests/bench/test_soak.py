@@ -4,6 +4,7 @@ samples, the addresses each loop takes, the options and the command line
 ./dev builds."""
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -54,16 +55,18 @@ def test_a_workers_shared_pages_are_divided_and_its_own_counted():
         "time.sleep(30)\n"
     )
     parent = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
     try:
         assert parent.stdout.readline() == "ready\n"
         rss = workers_rss_mib(parent.pid)
         shared = workers_shared_mib(parent.pid)
     finally:
-        parent.kill()
+        os.killpg(parent.pid, signal.SIGKILL)  # the children with it
         parent.wait()
-        subprocess.run(["pkill", "-KILL", "-P", str(parent.pid)], check=False)  # noqa: S603, S607
 
     assert set(shared) == set(rss)
     assert len(rss) == 2

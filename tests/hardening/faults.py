@@ -113,13 +113,15 @@ class LogTail:
 ARTIFACT = Path(__file__).resolve().parents[2] / "var" / "artifacts" / "faults.json"
 
 
-ACCESS_LINE = re.compile(r'^\S+ - - \[[^]]+\] "[A-Z]+ [^"]*" (\d{3}) ', re.MULTILINE)
+# The web server's access line (devstack/stack.py, web_argv's format).
+ACCESS_LINE = re.compile(r'^\S+ - \[[^]]+\] "[A-Z]+ [^"]*" (\d{3}) ', re.MULTILINE)
 
 
 def figures_record(test: str, web_log: "LogTail", **figures) -> None:
     """What the web server answered during the test (its access log) and
     what the test checked, into var/artifacts/faults.json (one key a test)."""
     statuses = Counter(ACCESS_LINE.findall(web_log.new()))
+    assert statuses, "no access line read: has the web server's format changed?"
     figures = {
         "requests": sum(statuses.values()),
         "statuses": dict(sorted(statuses.items())),

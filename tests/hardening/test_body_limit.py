@@ -66,9 +66,11 @@ def _read_interim(sock: socket.socket) -> bytes:
 
 
 def _peek(sock: socket.socket, size: int) -> bytes:
-    """The first `size` bytes the server sent, left for the next read."""
+    """The first `size` bytes the server sent within 10 s, left for the
+    next read."""
+    deadline = time.monotonic() + 10
     data = b""
-    while len(data) < size:
+    while len(data) < size and time.monotonic() < deadline:
         data = sock.recv(size, socket.MSG_PEEK)
         if not data:
             break

@@ -102,6 +102,29 @@ def test_https_requests_reach_both_web_nodes(topology, through):
     assert _upstreams(lines) == web_nodes
 
 
+def test_the_admin_knows_its_client_came_over_https(topology, through):
+    """nginx says so in X-Forwarded-Proto, trusted with TRUSTED_PROXY_COUNT:
+    the admin's login form, posted over HTTPS with its browser's Origin,
+    passes Django's CSRF check (a wrong password: the form again, not 403)."""
+    form = through.get("/admin/login/")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
+
+    answer = through.post(
+        "/admin/login/",
+        data={
+            "csrfmiddlewaretoken": token.group(1),
+            "username": "nobody",
+            "password": "wrong",
+        },
+        headers={"Origin": topology.url, "Referer": f"{topology.url}/admin/login/"},
+        allow_redirects=False,
+    )
+
+    assert topology.url.startswith("https://")
+    assert answer.status_code == 200, answer.text[:300]
+    assert "Please enter the correct username and password" in answer.text
+
+
 def test_signup_login_and_me_through_pgbouncer(topology, through, email, password):
     transactions = _pgbouncer_transactions(topology)
 
