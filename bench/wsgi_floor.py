@@ -92,6 +92,27 @@ def _argv(server: str, port: int, workers: int, threads: int) -> list[str]:
     ]
 
 
+def start(
+    argv: list[str], port: int, env: dict[str, str] | None = None
+) -> subprocess.Popen:
+    """A server from the checkout, in a session of its own (stop() ends its
+    whole group), once it answers on `port`."""
+    server = subprocess.Popen(  # noqa: S603
+        argv,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_up(server, port, time.monotonic() + 30)
+    except BaseException:
+        stop(server)
+        raise
+    return server
+
+
 def wait_up(server: subprocess.Popen, port: int, deadline: float) -> None:
     """Until the server answers a GET with 200; raises if it exits first or
     the deadline passes."""
@@ -123,15 +144,8 @@ def measure(
     """One round against one server: its requests per second and CPU per
     request. Raises unless every answer was a 200."""
     (port,) = free_ports(1)
-    process = subprocess.Popen(  # noqa: S603
-        _argv(server, port, workers, threads),
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    process = start(_argv(server, port, workers, threads), port)
     try:
-        wait_up(process, port, time.monotonic() + 30)
         _load(port, 50 * clients, clients)  # the workers' threads warm
         cpu, started = tree_cpu_seconds(process.pid), time.perf_counter()
         answers = _load(port, requests, clients)

@@ -4,16 +4,14 @@ copies it into every request's."""
 
 import json
 import os
-import subprocess
-import time
 import urllib.request
 
-from bench.wsgi_floor import stop, wait_up
-from devstack.stack import ROOT, web_argv
+from bench.wsgi_floor import start, stop
+from devstack.stack import web_argv
 from devstack.util import free_ports
 
 
-def test_the_process_environment_is_not_in_a_request(tmp_path):
+def test_the_process_environment_is_not_in_a_request():
     (port,) = free_ports(1)
     argv = web_argv("127.0.0.1", port, 1, 1, quiet=True)
     argv[1] = "tests.api.environ_app:application"
@@ -30,16 +28,8 @@ def test_the_process_environment_is_not_in_a_request(tmp_path):
         "CONTENT_LENGTH": "12",
         "CONTENT_TYPE": "application/json",
     }
-    server = subprocess.Popen(  # noqa: S603
-        argv,
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    server = start(argv, port, env)
     try:
-        wait_up(server, port, time.monotonic() + 30)
         request = urllib.request.Request(  # noqa: S310  (http to loopback)
             f"http://127.0.0.1:{port}/path?q=1", headers={"X-Sent": "by the client"}
         )
