@@ -8,7 +8,7 @@ apart, so the order of the routes in api/urls.py decides nothing."""
 import re
 
 from api.views.otp import OtpMedusaLoginApi
-from social.oidc import provider_names
+from social.providers import provider_names
 
 # provider id -> its login view (POST /auth/customer/{provider}).
 OWN_LOGIN_VIEWS = {

@@ -25,7 +25,7 @@ from core.errors import ApiError, InvalidData, Unauthorized
 from core.metrics import input_rejected, social_logins
 from orphans.services import signups_open_check
 from social import services as social
-from social.oidc import IdTokenClaims, provider_names
+from social.providers import IdTokenClaims, provider_names
 
 logger = logging.getLogger("social")
 

@@ -32,13 +32,13 @@ from authlib.integrations.base_client import (
 )
 from authlib.integrations.requests_client import OAuth2Session
 
-from social.oidc import (
+from social.oidc import client_kwargs
+from social.providers import (
     AuthorizationRequest,
     IdTokenClaims,
     ProviderConfig,
     ProviderRefused,
     ProviderUnavailable,
-    client_kwargs,
 )
 
 # GitHub's REST API asks for these (docs.github.com/rest, "API versions").
@@ -95,12 +95,18 @@ def authorization_request(
     )
 
 
-def user_claims(
-    config: ProviderConfig, *, code: str, redirect_uri: str, code_verifier: str
+def verified_claims(
+    config: ProviderConfig,
+    *,
+    code: str,
+    redirect_uri: str,
+    code_verifier: str,
+    nonce: str,
 ) -> IdTokenClaims:
     """Exchange the code (with the PKCE verifier), then ask GitHub's API
     who the token's user is and which of their addresses are verified. The
-    access token goes no further than this function."""
+    access token goes no further than this function. (`nonce` is empty:
+    without an ID token there is nothing to carry it.)"""
     app = _app(config)
     try:
         token = app.fetch_access_token(

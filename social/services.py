@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from core.errors import InvalidData, Unauthorized, Unavailable
-from social import github, oidc, states
-from social.oidc import IdTokenClaims
+from social import providers, states
+from social.providers import IdTokenClaims
 
 NO_STATE = "No state provided, or session expired"
 NO_CODE = "No code provided"
@@ -28,8 +28,8 @@ CALLBACK_NOT_ALLOWED = "callback_url is not allowed"
 PROVIDER_UNAVAILABLE = "The login provider is unavailable, please try again"
 
 
-def _config(provider: str) -> oidc.ProviderConfig:
-    config = oidc.provider_config(provider)
+def _config(provider: str) -> providers.ProviderConfig:
+    config = providers.provider_config(provider)
     if config is None:
         raise Unauthorized(f"Unable to retrieve the auth provider with id: {provider}")
     return config
@@ -59,10 +59,8 @@ def login_start(
     if redirect_uri not in {config.callback_url, *settings.SOCIAL_CALLBACK_URLS}:
         raise InvalidData(CALLBACK_NOT_ALLOWED)
     try:
-        request = (
-            github.authorization_request(config, redirect_uri=redirect_uri)
-            if config.kind == "github"
-            else oidc.authorization_request(config, redirect_uri=redirect_uri)
+        request = _client(config).authorization_request(
+            config, redirect_uri=redirect_uri
         )
         states.started_login_save(
             state=request.state,
@@ -75,7 +73,7 @@ def login_start(
                 link_generation=link.generation if link else None,
             ),
         )
-    except (oidc.ProviderUnavailable, states.StoreUnavailable) as error:
+    except (providers.ProviderUnavailable, states.StoreUnavailable) as error:
         raise Unavailable(PROVIDER_UNAVAILABLE) from error
     return request.url
 
@@ -88,7 +86,7 @@ def posted_profile(*, provider: str, user: str | None) -> dict[str, str]:
     name is taken from it, never the email (the ID token's is the one that
     counts); anything malformed is ignored, not refused (the login is
     good without a name)."""
-    config = oidc.provider_config(provider)
+    config = providers.provider_config(provider)
     if not user or config is None or config.response_mode != "form_post":
         return {}
     try:
@@ -133,11 +131,11 @@ def login_finish(
         raise Unauthorized(NO_CODE)
     try:
         claims = _claims(config, code=code, started=started)
-    except oidc.ProviderRefused as error:
+    except providers.ProviderRefused as error:
         raise Unauthorized(f"{NOT_EXCHANGED}, {error}") from None
-    except oidc.InvalidIdToken as error:
+    except providers.InvalidIdToken as error:
         raise Unauthorized(f"Invalid ID token ({error})") from None
-    except oidc.ProviderUnavailable as error:
+    except providers.ProviderUnavailable as error:
         raise Unavailable(PROVIDER_UNAVAILABLE) from error
     link = None
     if started.link_identity_id is not None and started.link_generation is not None:
@@ -148,25 +146,30 @@ def login_finish(
 
 
 def _claims(
-    config: oidc.ProviderConfig, *, code: str, started: states.StartedLogin
+    config: providers.ProviderConfig, *, code: str, started: states.StartedLogin
 ) -> IdTokenClaims:
-    """What the provider says of the user the code stands for: the only
-    step where the kinds of provider differ (an OpenID Connect ID token, or
-    GitHub's API)."""
-    if config.kind == "github":
-        return github.user_claims(
-            config,
-            code=code,
-            redirect_uri=started.redirect_uri,
-            code_verifier=started.code_verifier,
-        )
-    return oidc.id_token_claims(
+    """What the provider says of the user the code stands for."""
+    return _client(config).verified_claims(
         config,
         code=code,
         redirect_uri=started.redirect_uri,
         code_verifier=started.code_verifier,
         nonce=started.nonce,
     )
+
+
+def _client(config: providers.ProviderConfig) -> providers.ProviderClient:
+    """The module that speaks to this kind of provider (an OpenID Connect
+    ID token, or GitHub's API), imported on first use: Authlib costs each
+    web worker about 2 MiB that a shop without social login, and every
+    request that is not one, never needs."""
+    if config.kind == "github":
+        from social import github
+
+        return github
+    from social import oidc
+
+    return oidc
 
 
 def display_names() -> dict[str, str]:
