@@ -18,8 +18,9 @@ print(sorted({"authlib", "joserfc"} & set(sys.modules)))
 
 def test_social_logins_http_client_loads_on_the_first_social_login():
     """Authlib (and joserfc under it) cost each worker about 2 MiB
-    (docs/performance.md, "Memory"): a worker starts without them, with
-    social login configured, and loads them when a login needs them."""
+    (docs/performance.md, "Social login's client on first use"): a worker
+    starts without them, with social login configured, and loads them
+    when a login needs them."""
     proc = django_process(GOOGLE, LOADED)
 
     assert proc.returncode == 0, proc.stderr
