@@ -1,4 +1,5 @@
 import contextlib
+import functools
 import os
 import re
 import secrets
@@ -37,14 +38,22 @@ def templated_mail_send(
     context: dict[str, Any],
     to: str,
     language: str | None = None,
+    varying: str | None = None,
 ) -> None:
     """Send `<templates>subject.txt`, `body.txt` and `body.html` to one
-    address, rendered in `language` (core/locale.py; the default if None)."""
-    with translation.override(mail_language(language)):
-        subject = render_to_string(f"{templates}subject.txt", context)
-        body = render_to_string(f"{templates}body.txt", context)
-        html = render_to_string(f"{templates}body.html", context)
-    message = _Alternatives(subject=" ".join(subject.split()), body=body, to=[to])
+    address, rendered in `language` (core/locale.py; the default if None).
+    `varying`: the one key of `context` whose value differs from mail to
+    mail (a code): the texts are then rendered once per process for the
+    rest (_texts_marked) and the value put in where its marker stands."""
+    language = mail_language(language)
+    value = context.get(varying) if varying is not None else None
+    if isinstance(value, str) and _MARKABLE.fullmatch(value):
+        rest = tuple(sorted((k, v) for k, v in context.items() if k != varying))
+        marked = _texts_marked(templates, rest, language, varying)
+        subject, body, html = (text.replace(_MARK, value) for text in marked)
+    else:
+        subject, body, html = _texts(templates, context, language)
+    message = _Alternatives(subject=subject, body=body, to=[to])
     message.attach_alternative(html, "text/html")
     try:
         message.connection = _kept_connection()
@@ -58,6 +67,36 @@ def templated_mail_send(
         raise failure(
             f"{type(exc).__name__} sending to userId {email_hash(to)}"
         ) from None
+
+
+Texts = tuple[str, str, str]
+
+
+def _texts(templates: str, context: dict[str, Any], language: str) -> Texts:
+    with translation.override(language):
+        subject = render_to_string(f"{templates}subject.txt", context)
+        body = render_to_string(f"{templates}body.txt", context)
+        html = render_to_string(f"{templates}body.html", context)
+    return " ".join(subject.split()), body, html
+
+
+# Stands for the varying value while the texts are rendered: letters and
+# digits, which no escaping, whitespace folding or template filter of ours
+# changes, and which no template contains. The value put in its place must
+# be as plain (_MARKABLE: a code), or the texts are rendered as they are.
+_MARK = f"mark{secrets.token_hex(12)}"
+_MARKABLE = re.compile(r"[A-Za-z0-9]{1,64}")
+
+
+@functools.lru_cache(maxsize=64)
+def _texts_marked(
+    templates: str, rest: tuple[tuple[str, Any], ...], language: str, varying: str
+) -> Texts:
+    """The three texts with _MARK for `varying`: a fifth of a code mail's
+    CPU was rendering them (docs/performance.md, "A code mail's cost, and
+    the web server's floor"), and every code mail of a language renders
+    the same. Holds no code: only the marker."""
+    return _texts(templates, {**dict(rest), varying: _MARK}, language)
 
 
 class _ShortAsciiHeaders(Compat32):

@@ -71,6 +71,13 @@ DRAIN_SECONDS = 10.0
 LINGER_SECONDS = 0.25
 
 
+# A code mail that says only these is the same text for every code of a
+# language but for the code: rendered once (core/mail.py, `varying`). One
+# with more (a verification link) is rendered each time: its link differs
+# from mail to mail and would only fill the cache.
+_CODE_AND_LIFETIME = frozenset({"code", "minutes"})
+
+
 @dataclass(frozen=True)
 class CodeMail:
     """What a challenge's mail says: templated_mail_send's `templates` and
@@ -299,6 +306,7 @@ def _send(
             context=mail["context"],
             to=to,
             language=mail_language(mail["language"], row.locale),
+            varying="code" if mail["context"].keys() <= _CODE_AND_LIFETIME else None,
         )
     except TransientMailFailure as exc:
         backoff = _defer(row, result)

@@ -96,3 +96,71 @@ def test_short_ascii_headers_are_the_bytes_the_library_writes(subject, to, lines
     theirs.policy = compat32
 
     assert ours.as_bytes(linesep=linesep) == theirs.as_bytes(linesep=linesep)
+
+
+def _texts(path) -> tuple[str, str, str]:
+    message = email_lib.message_from_bytes(path.read_bytes())
+    text, html = message.get_payload()
+    return (
+        message["Subject"],
+        text.get_payload(decode=True).decode(),
+        html.get_payload(decode=True).decode(),
+    )
+
+
+def _sent_texts(settings, out, *, code: str, language: str, varying):
+    from core.mail import templated_mail_send
+
+    settings.EMAIL_BACKEND = "core.mail.FileBackend"
+    settings.EMAIL_FILE_PATH = str(out)
+    templated_mail_send(
+        templates="otp/email/",
+        context={"code": code, "minutes": 10},
+        to="a@b.example",
+        language=language,
+        varying=varying,
+    )
+    (path,) = out.glob("*.eml")
+    return _texts(path)
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+@pytest.mark.parametrize("code", ["123456", "000001"])
+def test_a_mail_rendered_once_says_what_one_rendered_each_time_says(
+    settings, tmp_path, language, code
+):
+    """A code mail's texts come from a render kept per language, with the
+    code put in afterwards: the same subject, text and HTML as rendering
+    them with the code; the render kept holds no code."""
+    from core.mail import _texts_marked
+
+    def sent(name, varying):
+        return _sent_texts(
+            settings, tmp_path / name, code=code, language=language, varying=varying
+        )
+
+    each_time = sent("each", None)
+    once = sent("once", "code")
+    hits = _texts_marked.cache_info().hits
+    again = sent("again", "code")
+
+    assert code in each_time[1]
+    assert once == each_time
+    assert again == each_time
+    assert _texts_marked.cache_info().hits == hits + 1
+    kept = _texts_marked("otp/email/", (("minutes", 10),), language, "code")
+    assert not any(code in text for text in kept)
+
+
+def test_a_value_that_is_not_plain_is_rendered_with_the_templates(settings, tmp_path):
+    """Markup in the varying value (never a code) is escaped as a render
+    with it escapes it: such a value is rendered, not put in."""
+    each_time = _sent_texts(
+        settings, tmp_path / "each", code="<b>1</b>", language="en", varying=None
+    )
+    marked = _sent_texts(
+        settings, tmp_path / "once", code="<b>1</b>", language="en", varying="code"
+    )
+
+    assert marked == each_time
+    assert "&lt;b&gt;1&lt;/b&gt;" in marked[2]
