@@ -1,11 +1,13 @@
 """What a code mail costs the worker: CPU per mail of
 core.mail.templated_mail_send (the three templates rendered, the message
 built and written by core.mail.FileBackend to a temporary directory),
-in-process, in rounds that alternate with the same send through Django's
-EmailMultiAlternatives as it is (no boundary of our own, every header
-through the library's Header: what core.mail._Alternatives saves), so a
-drift of the machine touches both alike (docs/performance.md, "A code
-mail's cost, and the web server's floor").
+in-process, three ways in rounds that alternate, so a drift of the
+machine touches all alike: as the worker sends it (rendered once,
+`varying="code"`), rendered each time, and rendered each time through
+Django's EmailMultiAlternatives as it is (no boundary of our own, every
+header through the library's Header: what core.mail._Alternatives saves)
+(docs/performance.md, "A code mail's cost, and the web server's floor"
+and "A code mail rendered once").
 
     python -m bench.mail_cost [--mails 300] [--rounds 12]
 """
@@ -20,7 +22,7 @@ from unittest import mock
 from bench.common import django_setup, load_note, say, table, write_result
 
 
-def _per_mail_us(mails: int) -> float:
+def _per_mail_us(mails: int, varying: str | None = "code") -> float:
     from core.mail import templated_mail_send
 
     start = time.process_time()
@@ -30,23 +32,26 @@ def _per_mail_us(mails: int) -> float:
             context={"code": f"{i:06d}", "minutes": 10},
             to=f"cost{i}@bench.example",
             language="en",
+            varying=varying,
         )
     return (time.process_time() - start) / mails * 1e6
 
 
 def run(*, mails: int, rounds: int, keep_in: Path | None = None) -> dict:
-    """The rounds; each kind's mails in a folder of its own (core-mail,
-    django) under `keep_in` (kept) or a temporary directory."""
+    """The rounds; each kind's mails in a folder of its own (once,
+    core-mail, django) under `keep_in` (kept) or a temporary directory."""
     from django.core.mail import EmailMultiAlternatives
     from django.test import override_settings
 
     import core.mail
 
     say(f"\ncode mail cost, in-process ({rounds} rounds of {mails}); {load_note()}")
-    # Each kind: its message class, and the folder of its mails.
+    # Each kind: its message class, the folder of its mails, `varying`.
+    ours = core.mail._Alternatives  # noqa: SLF001
     kinds = {
-        "core.mail's": (core.mail._Alternatives, "core-mail"),  # noqa: SLF001
-        "Django's as it is": (EmailMultiAlternatives, "django"),
+        "core.mail's, rendered once": (ours, "once", "code"),
+        "core.mail's": (ours, "core-mail", None),
+        "Django's as it is": (EmailMultiAlternatives, "django", None),
     }
     samples: dict[str, list[float]] = {kind: [] for kind in kinds}
     with tempfile.TemporaryDirectory() as scratch:
@@ -58,7 +63,7 @@ def run(*, mails: int, rounds: int, keep_in: Path | None = None) -> dict:
         for index in range(rounds):
             order = list(kinds) if index % 2 else list(reversed(kinds))
             for kind in order:
-                message_class, folder = kinds[kind]
+                message_class, folder, varying = kinds[kind]
                 (root / folder).mkdir(exist_ok=True)
                 with (
                     override_settings(
@@ -67,7 +72,7 @@ def run(*, mails: int, rounds: int, keep_in: Path | None = None) -> dict:
                     ),
                     mock.patch.object(core.mail, "_Alternatives", message_class),
                 ):
-                    samples[kind].append(_per_mail_us(mails))
+                    samples[kind].append(_per_mail_us(mails, varying))
     results = {
         kind: {
             "median_us": round(statistics.median(values)),

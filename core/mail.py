@@ -43,16 +43,13 @@ def templated_mail_send(
     """Send `<templates>subject.txt`, `body.txt` and `body.html` to one
     address, rendered in `language` (core/locale.py; the default if None).
     `varying`: the one key of `context` whose value differs from mail to
-    mail (a code): the texts are then rendered once per process for the
-    rest (_texts_marked) and the value put in where its marker stands."""
-    language = mail_language(language)
-    value = context.get(varying) if varying is not None else None
-    if isinstance(value, str) and _MARKABLE.fullmatch(value):
-        rest = tuple(sorted((k, v) for k, v in context.items() if k != varying))
-        marked = _texts_marked(templates, rest, language, varying)
-        subject, body, html = (text.replace(_MARK, value) for text in marked)
-    else:
-        subject, body, html = _texts(templates, context, language)
+    mail (a code). The texts are then rendered once per process for the
+    rest of the context (_texts_marked) and the value put in where its
+    marker stands; the rest is kept in a process-wide cache as its key, so
+    it must hold nothing secret or particular to one recipient."""
+    subject, body, html = _texts_for(
+        templates, context, mail_language(language), varying
+    )
     message = _Alternatives(subject=subject, body=body, to=[to])
     message.attach_alternative(html, "text/html")
     try:
@@ -80,10 +77,30 @@ def _texts(templates: str, context: dict[str, Any], language: str) -> Texts:
     return " ".join(subject.split()), body, html
 
 
+def _texts_for(
+    templates: str, context: dict[str, Any], language: str, varying: str | None
+) -> Texts:
+    value = context.get(varying) if varying is not None else None
+    rest = tuple(sorted((k, v) for k, v in context.items() if k != varying))
+    if (
+        varying is not None
+        and isinstance(value, str)
+        and _MARKABLE.fullmatch(value)
+        and all(type(v) in (str, int) for _, v in rest)
+    ):
+        marked = _texts_marked(templates, rest, language, varying)
+        if marked is not None:
+            subject, body, html = (text.replace(_MARK, value) for text in marked)
+            return subject, body, html
+    return _texts(templates, context, language)
+
+
 # Stands for the varying value while the texts are rendered: letters and
-# digits, which no escaping, whitespace folding or template filter of ours
-# changes, and which no template contains. The value put in its place must
-# be as plain (_MARKABLE: a code), or the texts are rendered as they are.
+# digits, which no escaping or whitespace folding changes, and which no
+# template contains. The value put in its place must be as plain
+# (_MARKABLE: a code), and the rest of the context strings and integers
+# (a key that never takes 10 for 10.0 or True), or the
+# texts are rendered as they are.
 _MARK = f"mark{secrets.token_hex(12)}"
 _MARKABLE = re.compile(r"[A-Za-z0-9]{1,64}")
 
@@ -91,12 +108,15 @@ _MARKABLE = re.compile(r"[A-Za-z0-9]{1,64}")
 @functools.lru_cache(maxsize=64)
 def _texts_marked(
     templates: str, rest: tuple[tuple[str, Any], ...], language: str, varying: str
-) -> Texts:
-    """The three texts with _MARK for `varying`: a fifth of a code mail's
-    CPU was rendering them (docs/performance.md, "A code mail's cost, and
-    the web server's floor"), and every code mail of a language renders
-    the same. Holds no code: only the marker."""
-    return _texts(templates, {**dict(rest), varying: _MARK}, language)
+) -> Texts | None:
+    """The three texts with _MARK for `varying`: rendering them was about
+    a fifth of a code mail's CPU (docs/performance.md, "A code mail
+    rendered once"), and every code mail of a language renders the same.
+    None if a template changed the marker (a filter on the value, a loop
+    over its characters): such templates are rendered with the value each
+    time. Holds no code: only the marker."""
+    texts = _texts(templates, {**dict(rest), varying: _MARK}, language)
+    return texts if _MARK in texts[1] and _MARK in texts[2] else None
 
 
 class _ShortAsciiHeaders(Compat32):

@@ -28,7 +28,10 @@ def otp_mail(mail_dir: Path, to: str, code: str) -> None:
         EMAIL_BACKEND="core.mail.FileBackend", EMAIL_FILE_PATH=str(mail_dir)
     ):
         templated_mail_send(
-            templates="otp/email/", context={"code": code, "minutes": 10}, to=to
+            templates="otp/email/",
+            context={"code": code, "minutes": 10},
+            to=to,
+            varying="code",
         )
 
 

@@ -416,3 +416,30 @@ def otp_send_in(email: str, language: str) -> None:
     """A code asked for by a request in `language`."""
     with request_language_set(language):
         otp_send(email=email, ip="203.0.113.9", now=timezone.now())
+
+
+def test_only_a_mail_that_says_its_code_alone_is_rendered_once(email):
+    """A login code's mail comes from the render kept per language
+    (core/mail.py); a verification mail, whose link differs from mail to
+    mail, is rendered each time and leaves nothing in that cache."""
+    from core.mail import _texts_marked
+    from flows.email_verify import verification_send
+    from tests.factories import identity_create
+
+    verification_send(
+        identity=identity_create(email=f"verify.{email}"),
+        ip="203.0.113.9",
+        now=timezone.now(),
+    )
+    before = _texts_marked.cache_info()
+    assert mails_drain().sent == 1
+    after_verify = _texts_marked.cache_info()
+    asked(f"code.{email}")
+    assert mails_drain().sent == 1
+    after_code = _texts_marked.cache_info()
+
+    assert after_verify == before
+    looked_up = after_code.hits + after_code.misses
+    assert looked_up == after_verify.hits + after_verify.misses + 1
+    (verify_mail,) = to(f"verify.{email}")
+    assert "token=" in verify_mail.body
