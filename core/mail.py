@@ -80,6 +80,8 @@ def _texts(templates: str, context: dict[str, Any], language: str) -> Texts:
 def _texts_for(
     templates: str, context: dict[str, Any], language: str, varying: str | None
 ) -> Texts:
+    """The subject, text and HTML: from the render kept for the rest of
+    the context when `varying` may be put in (below), else rendered."""
     value = context.get(varying) if varying is not None else None
     rest = tuple(sorted((k, v) for k, v in context.items() if k != varying))
     if (
