@@ -77,34 +77,30 @@ def _texts(templates: str, context: dict[str, Any], language: str) -> Texts:
     return " ".join(subject.split()), body, html
 
 
+# Stands for the varying value while the texts are rendered: letters and
+# digits, which no escaping or whitespace folding changes, and which no
+# template contains. The value put in its place must be as plain
+# (_MARKABLE: a code), and the rest of the context strings and integers (a
+# key that never takes 10 for 10.0 or True), or the texts are rendered as
+# they are.
+_MARK = f"mark{secrets.token_hex(12)}"
+_MARKABLE = re.compile(r"[A-Za-z0-9]{1,64}")
+
+
 def _texts_for(
     templates: str, context: dict[str, Any], language: str, varying: str | None
 ) -> Texts:
     """The subject, text and HTML: from the render kept for the rest of
-    the context when `varying` may be put in (below), else rendered."""
+    the context when `varying` may be put in (above), else rendered."""
     value = context.get(varying) if varying is not None else None
-    rest = tuple(sorted((k, v) for k, v in context.items() if k != varying))
-    if (
-        varying is not None
-        and isinstance(value, str)
-        and _MARKABLE.fullmatch(value)
-        and all(type(v) in (str, int) for _, v in rest)
-    ):
-        marked = _texts_marked(templates, rest, language, varying)
-        if marked is not None:
-            subject, body, html = (text.replace(_MARK, value) for text in marked)
-            return subject, body, html
+    if varying is not None and isinstance(value, str) and _MARKABLE.fullmatch(value):
+        rest = tuple(sorted((k, v) for k, v in context.items() if k != varying))
+        if all(type(v) in (str, int) for _, v in rest):
+            marked = _texts_marked(templates, rest, language, varying)
+            if marked is not None:
+                subject, body, html = (text.replace(_MARK, value) for text in marked)
+                return subject, body, html
     return _texts(templates, context, language)
-
-
-# Stands for the varying value while the texts are rendered: letters and
-# digits, which no escaping or whitespace folding changes, and which no
-# template contains. The value put in its place must be as plain
-# (_MARKABLE: a code), and the rest of the context strings and integers
-# (a key that never takes 10 for 10.0 or True), or the
-# texts are rendered as they are.
-_MARK = f"mark{secrets.token_hex(12)}"
-_MARKABLE = re.compile(r"[A-Za-z0-9]{1,64}")
 
 
 @functools.lru_cache(maxsize=64)
